@@ -1,0 +1,242 @@
+"""Data layout shared by every kernel: codes, structured dtypes and state tuples.
+
+All engine state is struct-of-arrays held in ``NamedTuple``s of numpy arrays, so that numba
+compiles each kernel once per array signature (no ``jitclass``), state pickles to Dask
+workers, and every array carries a market dimension from the start: a single-market run is
+simply ``n_markets == 1``.
+
+Units: prices in USD per base unit, quantities in base units (BTC, ETH, ...), money in USD,
+time in seconds.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+# --- position side -------------------------------------------------------------------------
+LONG = 1
+SHORT = -1
+
+# --- position status -----------------------------------------------------------------------
+STATUS_OPEN = 0  # open, tracked by its sorted-threshold group pointer
+STATUS_WATCHED = 1  # open, crossed its conservative threshold, rechecked exactly each step
+STATUS_LIQUIDATED = 2  # closed by the liquidation engine (book, insurance or backstop)
+STATUS_DELEVERAGED = 3  # closed by auto-deleveraging as the profitable counterparty
+
+# --- liquidation event kinds ---------------------------------------------------------------
+KIND_BOOK = 0  # liquidation order filled in the order book
+KIND_INSURANCE = 1  # unfilled rest taken over by the insurance fund at the bankruptcy price
+KIND_BACKSTOP = 2  # position and collateral taken over by the backstop vault
+KIND_ADL = 3  # liquidated rest closed at the bankruptcy price against ADL counterparties
+KIND_ADL_COUNTERPARTY = 4  # a profitable opposite position closed by auto-deleveraging
+KIND_NAMES = ("book", "insurance", "backstop", "adl", "adl_counterparty")
+
+# --- venue rule codes ----------------------------------------------------------------------
+MARK_BINANCE = 0  # median(index*(1+F*tau/interval), index + basis average, last)
+MARK_HYPERLIQUID = 1  # median(index + basis average, median(bid, ask, last), index)
+MARK_INDEX = 2  # oracle/index price only (dYdX v4)
+MARK_INDEX_BASIS = 3  # index + basis average (Bybit, OKX)
+MARK_RULE_NAMES = ("binance", "hyperliquid", "index", "index_basis")
+
+PARTIAL_NONE = 0
+PARTIAL_TIER_STEP_DOWN = 1  # reduce to the lower tier's notional limit first (Bybit, OKX, Binance)
+PARTIAL_CHUNKS = 2  # fixed fraction of a large position per attempt, with a cooldown (Hyperliquid)
+PARTIAL_MODE_NAMES = ("none", "tier_step_down", "chunks")
+
+LIMIT_BANKRUPTCY = 0  # IOC limited at the bankruptcy price (Binance, Bybit, OKX)
+LIMIT_SLIPPAGE = 1  # market order limited at mark * (1 -/+ slippage limit) (Hyperliquid, dYdX)
+LIMIT_MODE_NAMES = ("bankruptcy", "slippage")
+
+TAKEOVER_INSURANCE = 0  # insurance fund takes the unfilled rest at the bankruptcy price
+TAKEOVER_BACKSTOP = 1  # backstop vault takes position and collateral below a fraction of MM
+TAKEOVER_NONE = 2  # unfilled rest is deleveraged directly (dYdX v4)
+TAKEOVER_NAMES = ("insurance", "backstop", "none")
+
+ADL_RANK_PNL_LEVERAGE = 0  # PnL% x effective leverage (Binance, Bybit, OKX, BitMEX)
+ADL_RANK_HYPERLIQUID = 1  # (mark/entry) x (notional/equity), inverted for shorts
+ADL_RANK_NAMES = ("pnl_leverage", "hyperliquid")
+
+# --- kernel status flags (bit mask returned by the step loop) ------------------------------
+STATUS_FLAG_ITERATION_CAP = 1  # the liquidation fixed point hit its iteration cap in a step
+STATUS_FLAG_BOOK_EXHAUSTED = 2  # a walk reached the price floor with quantity unfilled
+STATUS_FLAG_BAD_DEBT = 4  # a loss exceeded the insurance fund and ADL capacity
+
+LIQUIDATION_EVENT_DTYPE = np.dtype(
+    [
+        ("time", np.float64),  # seconds since the start of the run
+        ("market", np.int32),
+        ("account", np.int64),
+        ("position", np.int64),  # row in the position arrays; -1 for aggregate agents
+        ("side", np.int8),  # +1 long, -1 short (side of the position being closed)
+        ("kind", np.int8),  # KIND_* code
+        ("quantity", np.float64),  # base units closed by this event
+        ("notional", np.float64),  # USD, quantity x fill price
+        ("fill_price", np.float64),  # USD, VWAP of this event's fills
+        ("bankruptcy_price", np.float64),  # USD
+        ("mark_price", np.float64),  # USD, mark at the trigger
+    ]
+)
+
+TIMELINE_DTYPE = np.dtype(
+    [
+        ("time", np.float64),  # seconds, end of step
+        ("index_price", np.float64),
+        ("mark_price", np.float64),
+        ("last_price", np.float64),
+        ("best_bid", np.float64),
+        ("best_ask", np.float64),
+        ("bid_depth_1pct_usd", np.float64),  # USD resting within 1 % below mid
+        ("ask_depth_1pct_usd", np.float64),  # USD resting within 1 % above mid
+        ("liquidity_factor", np.float64),  # market makers' quoting scale, 1 = normal
+        ("long_open_interest", np.float64),  # base units, every long including agents
+        ("short_open_interest", np.float64),  # base units, every short including agents
+        ("liquidated_long_usd", np.float64),  # this step
+        ("liquidated_short_usd", np.float64),  # this step
+        ("liquidations", np.int64),  # positions touched by the liquidation engine this step
+        ("adl_notional_usd", np.float64),  # this step
+        ("insurance_fund_usd", np.float64),  # fund cash + inventory at mark
+        ("backstop_usd", np.float64),  # backstop vault cash + inventory at mark
+        ("funding_rate", np.float64),  # fraction per interval, last settled or predicted
+        ("iterations", np.int32),  # liquidation fixed-point iterations used this step
+    ]
+)
+
+
+class MarketParams(NamedTuple):
+    """Static per-market parameters; every array has length ``n_markets`` unless noted."""
+
+    asset: np.ndarray  # int64, index into the asset arrays
+    tick_size: np.ndarray  # float64 USD, spacing of book levels
+    depth_1pct_usd: np.ndarray  # float64 USD resting within 1 % of mid, per side
+    depth_shape: np.ndarray  # float64, cumulative depth ~ (distance/1 %) ** shape
+    resilience_half_life_s: np.ndarray  # float64 s, refill of depleted levels
+    withdrawal_half_life_s: np.ndarray  # float64 s, cancellation of quotes above target
+    withdrawal_vol_sensitivity: np.ndarray  # float64, per unit of excess volatility ratio
+    withdrawal_flow_sensitivity: np.ndarray  # float64, per unit of one-sided flow / depth
+    liquidity_floor: np.ndarray  # float64 fraction, smallest quoting scale
+    baseline_volatility: np.ndarray  # float64, calm std of 1-s log returns
+    stress_half_life_s: np.ndarray  # float64 s, EWMA horizon of volatility and flow
+    mark_rule: np.ndarray  # int64 MARK_* code
+    basis_average_s: np.ndarray  # float64 s, centre of mass of the basis average
+    funding_interval_s: np.ndarray  # float64 s
+    funding_interest_rate: np.ndarray  # float64 fraction per interval
+    funding_clamp: np.ndarray  # float64 fraction, clamp on (interest - premium)
+    funding_cap: np.ndarray  # float64 fraction per interval, cap on |rate|
+    funding_rate_initial: np.ndarray  # float64 fraction per interval, predicted rate at start
+    time_to_first_funding_s: np.ndarray  # float64 s
+    arbitrage_band: np.ndarray  # float64 fraction of index, no-trade band
+    arbitrage_capacity_usd_per_s: np.ndarray  # float64 USD/s
+    spot_impact_share: np.ndarray  # float64 fraction of arbitrage notional hedged in spot
+    partial_mode: np.ndarray  # int64 PARTIAL_* code
+    limit_mode: np.ndarray  # int64 LIMIT_* code
+    takeover_mode: np.ndarray  # int64 TAKEOVER_* code
+    adl_rank_rule: np.ndarray  # int64 ADL_RANK_* code
+    liquidation_fee_rate: np.ndarray  # float64 fraction of notional, to the insurance fund
+    slippage_limit: np.ndarray  # float64 fraction of mark, for LIMIT_SLIPPAGE orders
+    chunk_fraction: np.ndarray  # float64, share of a large position per chunk
+    chunk_min_notional_usd: np.ndarray  # float64 USD, positions above this go in chunks
+    chunk_cooldown_s: np.ndarray  # float64 s
+    backstop_equity_fraction: np.ndarray  # float64, backstop when equity < this x MM
+    fund_unwind_usd_per_s: np.ndarray  # float64 USD/s the fund/backstop sells into the book
+    passive_leverage: np.ndarray  # float64, leverage of the hedged counterparty for ADL rank
+    tier_count: np.ndarray  # int64, number of valid tiers
+    tier_floor_usd: np.ndarray  # float64 (n_markets, n_tiers) notional lower bounds
+    tier_mmr: np.ndarray  # float64 (n_markets, n_tiers) maintenance margin rates
+    tier_maintenance_amount: np.ndarray  # float64 (n_markets, n_tiers) USD deductions
+    tier_max_leverage: np.ndarray  # float64 (n_markets, n_tiers)
+
+
+class AssetParams(NamedTuple):
+    """Static per-asset parameters; arrays of length ``n_assets``."""
+
+    spot_depth_1pct_usd: np.ndarray  # float64 USD of spot liquidity within 1 %
+
+
+class Positions(NamedTuple):
+    """Leveraged trader positions, one row each, sorted by (market, side, tier, threshold).
+
+    ``liquidation_price`` is the tier-aware liquidation price at zero accumulated funding;
+    ``tier`` is the tier that applies at that price. Longs are sorted by descending
+    liquidation price and shorts by ascending, so each group's pointer moves forward.
+    """
+
+    market: np.ndarray  # int32
+    account: np.ndarray  # int64
+    side: np.ndarray  # int8, +1 long / -1 short
+    quantity: np.ndarray  # float64 base units, > 0 while open
+    entry_price: np.ndarray  # float64 USD
+    margin: np.ndarray  # float64 USD isolated margin (funding excluded)
+    liquidation_price: np.ndarray  # float64 USD, at zero accumulated funding
+    tier: np.ndarray  # int8, tier at the liquidation price
+    status: np.ndarray  # int8 STATUS_* code
+
+
+class Groups(NamedTuple):
+    """Sorted-threshold groups: one per (market, side, tier), id = (m*2 + s)*n_tiers + t.
+
+    ``side`` slot 0 is long, 1 is short. Positions of group g are rows
+    ``start[g]:end[g]``; ``pointer[g]`` is the first row not yet crossed.
+    """
+
+    start: np.ndarray  # int64
+    end: np.ndarray  # int64
+    pointer: np.ndarray  # int64
+
+
+class MarketState(NamedTuple):
+    """Mutable per-market state and the aggregate agents' books of account."""
+
+    index_price: np.ndarray  # float64 (n_assets,) USD, current index per asset
+    spot_impact_log: np.ndarray  # float64 (n_assets,) cumulative log impact of arbitrage
+    last_price: np.ndarray  # float64 USD
+    mark_price: np.ndarray  # float64 USD
+    basis_average: np.ndarray  # float64 USD, EMA of mid - index
+    premium_sum: np.ndarray  # float64, time-weighted premium since last settlement
+    premium_time: np.ndarray  # float64 s accumulated into premium_sum
+    funding_per_unit: np.ndarray  # float64 USD per base unit paid by longs so far
+    funding_rate: np.ndarray  # float64, last settled rate (predicted before the first)
+    next_funding_time: np.ndarray  # float64 s
+    liquidity_factor: np.ndarray  # float64
+    volatility: np.ndarray  # float64, EWMA std of 1-s log returns of last price
+    flow_imbalance: np.ndarray  # float64, EWMA of signed taker flow / depth within 1 %
+    step_taker_flow_usd: np.ndarray  # float64, signed taker USD this step (+ buys)
+    centre_price: np.ndarray  # float64 USD, where market makers centre their quotes
+    origin_tick: np.ndarray  # int64, tick number of book level 0
+    quiet_steps: np.ndarray  # int64, steps since the book was last disturbed
+    bids: np.ndarray  # float64 (n_markets, n_levels) base units resting per level
+    asks: np.ndarray  # float64 (n_markets, n_levels)
+    maker_cash: np.ndarray  # float64 USD, market makers
+    maker_quantity: np.ndarray  # float64 base units
+    passive_cash: np.ndarray  # float64 USD, hedged counterparty / arbitrageurs
+    passive_quantity: np.ndarray  # float64 base units
+    passive_entry_price: np.ndarray  # float64 USD, average entry of the passive position
+    fund_cash: np.ndarray  # float64 USD, insurance fund
+    fund_quantity: np.ndarray  # float64 base units of taken-over inventory
+    backstop_cash: np.ndarray  # float64 USD, backstop vault
+    backstop_quantity: np.ndarray  # float64 base units
+    fees_usd: np.ndarray  # float64 USD of liquidation fees collected (inside fund_cash)
+    bad_debt_usd: np.ndarray  # float64 USD of losses beyond the fund and ADL
+    adl_count: np.ndarray  # int64, counterparty positions deleveraged
+    adl_notional_usd: np.ndarray  # float64 USD
+    trader_long_quantity: np.ndarray  # float64 base units held long by traders
+    trader_short_quantity: np.ndarray  # float64 base units held short by traders
+
+
+class Watchlist(NamedTuple):
+    """Positions rechecked exactly every step (crossed, partially liquidated, deferred)."""
+
+    position: np.ndarray  # int64 (capacity,)
+    ready_time: np.ndarray  # float64 (capacity,) s, cooldown end
+    count: np.ndarray  # int64 (1,) number of live entries
+
+
+class Scratch(NamedTuple):
+    """Work buffers reused across steps so the loop never allocates per step."""
+
+    triggered: np.ndarray  # int64 (n_positions,) rows triggered in one iteration
+    adl_candidates: np.ndarray  # int64 (n_positions,) rows eligible for ADL
+    adl_scores: np.ndarray  # float64 (n_positions,)
+    account_liquidated: np.ndarray  # bool (n_accounts,)
+    account_wallet: np.ndarray  # float64 (n_accounts,) USD released to wallets by ADL
