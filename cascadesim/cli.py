@@ -28,6 +28,60 @@ def fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+@app.callback()
+def _commands() -> None:
+    """Simulate liquidation cascades in crypto perpetual-futures markets."""
+    # Typer runs a lone command without its name; a callback keeps `cascadesim <command>`.
+
+
+@app.command()
+def liqprice(
+    venue: str = typer.Option(..., help="binance, bybit, okx, hyperliquid or dydx."),
+    side: str = typer.Option(..., help="long or short."),
+    entry: float = typer.Option(..., help="Entry price, USD per base unit."),
+    quantity: float = typer.Option(..., help="Position size, base units."),
+    leverage: float | None = typer.Option(None, help="Initial leverage (or give --margin)."),
+    margin: float | None = typer.Option(None, help="Isolated margin, USD (or give --leverage)."),
+    mmr: float | None = typer.Option(None, help="Maintenance margin rate; replaces the tiers."),
+    maintenance_amount: float | None = typer.Option(
+        None, help="USD deducted from maintenance margin (with --mmr)."),
+    max_leverage: float | None = typer.Option(
+        None, help="Hyperliquid: market max leverage, MMR = 1/(2 x max leverage)."),
+    asset: str = typer.Option("BTC", help="Base asset; picks the venue's tier table."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Liquidation and bankruptcy price of an isolated linear perpetual position."""
+    from cascadesim.margin import liquidation_price
+
+    figures = liquidation_price(
+        venue, side, entry, quantity, leverage=leverage, margin=margin, mmr=mmr,
+        maintenance_amount=maintenance_amount, max_leverage=max_leverage, asset=asset,
+    )
+    if json_output:
+        import json
+
+        typer.echo(json.dumps(figures.to_dict()))
+        return
+    _print_margin_figures(figures)
+
+
+def _print_margin_figures(figures) -> None:
+    """Small aligned table of a :class:`cascadesim.margin.MarginFigures`."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{figures.venue} {figures.asset} {figures.side} "
+                  f"{figures.quantity:g} @ {figures.entry_price:,.2f} USD", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("liquidation price", f"{figures.liquidation_price:,.2f} USD")
+    table.add_row("bankruptcy price", f"{figures.bankruptcy_price:,.2f} USD")
+    table.add_row("initial margin", f"{figures.initial_margin:,.2f} USD")
+    table.add_row("maintenance margin", f"{figures.maintenance_margin:,.2f} USD (at entry)")
+    table.add_row("tier", f"{figures.tier + 1} of {figures.tier_count} (at liquidation)")
+    Console().print(table)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -94,7 +94,7 @@ TIMELINE_DTYPE = np.dtype(
         ("short_open_interest", np.float64),  # base units, every short including agents
         ("liquidated_long_usd", np.float64),  # this step
         ("liquidated_short_usd", np.float64),  # this step
-        ("liquidations", np.int64),  # positions touched by the liquidation engine this step
+        ("liquidation_events", np.int64),  # liquidation event-log rows written this step
         ("adl_notional_usd", np.float64),  # this step
         ("insurance_fund_usd", np.float64),  # fund cash + inventory at mark
         ("backstop_usd", np.float64),  # backstop vault cash + inventory at mark
@@ -204,7 +204,11 @@ class MarketState(NamedTuple):
     step_taker_flow_usd: np.ndarray  # float64, signed taker USD this step (+ buys)
     centre_price: np.ndarray  # float64 USD, where market makers centre their quotes
     origin_tick: np.ndarray  # int64, tick number of book level 0
+    bid_top_level: np.ndarray  # int64, no bids rest above this level
+    ask_bottom_level: np.ndarray  # int64, no asks rest below this level
     quiet_steps: np.ndarray  # int64, steps since the book was last disturbed
+    profile_price: np.ndarray  # float64 USD, centre price the USD profile was tabulated at
+    profile_usd: np.ndarray  # float64 (n_markets, n_levels) target USD at 1..n ticks away
     bids: np.ndarray  # float64 (n_markets, n_levels) base units resting per level
     asks: np.ndarray  # float64 (n_markets, n_levels)
     maker_cash: np.ndarray  # float64 USD, market makers
@@ -212,6 +216,8 @@ class MarketState(NamedTuple):
     passive_cash: np.ndarray  # float64 USD, hedged counterparty / arbitrageurs
     passive_quantity: np.ndarray  # float64 base units
     passive_entry_price: np.ndarray  # float64 USD, average entry of the passive position
+    taker_cash: np.ndarray  # float64 USD, the exogenous aggressive trader (sell programme)
+    taker_quantity: np.ndarray  # float64 base units
     fund_cash: np.ndarray  # float64 USD, insurance fund
     fund_quantity: np.ndarray  # float64 base units of taken-over inventory
     backstop_cash: np.ndarray  # float64 USD, backstop vault
@@ -239,4 +245,5 @@ class Scratch(NamedTuple):
     adl_candidates: np.ndarray  # int64 (n_positions,) rows eligible for ADL
     adl_scores: np.ndarray  # float64 (n_positions,)
     account_liquidated: np.ndarray  # bool (n_accounts,)
-    account_wallet: np.ndarray  # float64 (n_accounts,) USD released to wallets by ADL
+    account_wallet: np.ndarray  # float64 (n_accounts,) USD released to wallets
+    adl_cache: np.ndarray  # int64 (6,): market, side, stamp, count, cursor, current stamp

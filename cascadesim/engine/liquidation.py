@@ -1,0 +1,471 @@
+"""Liquidation kernels: orders into the book, insurance takeover, backstop, ADL.
+
+Accounting convention: a trader position's value at price P is
+``margin + side * quantity * (P - entry_price) - side * quantity * funding_per_unit[m]``;
+every aggregate agent (market makers, the hedged counterparty, the taker, the insurance fund,
+the backstop vault) holds ``cash + quantity * P``. Every transfer below moves value from one to
+another, so the sum over all of them is constant: money is conserved by construction and
+checked by the property tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from cascadesim.engine.book import walk_book
+from cascadesim.engine.layout import (
+    KIND_ADL,
+    KIND_ADL_COUNTERPARTY,
+    KIND_BACKSTOP,
+    KIND_BOOK,
+    KIND_INSURANCE,
+    LIMIT_BANKRUPTCY,
+    PARTIAL_CHUNKS,
+    PARTIAL_TIER_STEP_DOWN,
+    STATUS_DELEVERAGED,
+    STATUS_FLAG_BAD_DEBT,
+    STATUS_FLAG_BOOK_EXHAUSTED,
+    STATUS_LIQUIDATED,
+    STATUS_OPEN,
+    STATUS_WATCHED,
+    TAKEOVER_BACKSTOP,
+    TAKEOVER_INSURANCE,
+    ADL_RANK_PNL_LEVERAGE,
+)
+from cascadesim.engine.margin import (
+    bankruptcy_price,
+    maintenance_margin,
+    margin_shortfall,
+    tier_for_notional,
+)
+
+# A step-down keeps the position a hair inside the lower tier so it is not re-tiered upward.
+STEP_DOWN_INSIDE = 1.0 - 1e-9
+
+
+@njit(cache=True)
+def record_event(events, event_count, time, market, account, position, side, kind, quantity,
+                 notional, fill_price, bankruptcy, mark):
+    """Append one liquidation event, doubling the buffer when full; returns the buffer."""
+    n = event_count[0]
+    if n >= events.shape[0]:
+        grown = np.empty(max(2 * events.shape[0], 1024), dtype=events.dtype)
+        grown[:n] = events[:n]
+        events = grown
+    row = events[n]
+    row.time = time
+    row.market = market
+    row.account = account
+    row.position = position
+    row.side = side
+    row.kind = kind
+    row.quantity = quantity
+    row.notional = notional
+    row.fill_price = fill_price
+    row.bankruptcy_price = bankruptcy
+    row.mark_price = mark
+    event_count[0] = n + 1
+    return events
+
+
+@njit(cache=True)
+def effective_margin(positions, state, i):
+    """Isolated margin (USD) of position i after the funding it has paid or received."""
+    m = positions.market[i]
+    return positions.margin[i] - positions.side[i] * positions.quantity[i] * state.funding_per_unit[m]
+
+
+@njit(cache=True)
+def is_breached(params, positions, state, i, mark):
+    """True when position i's equity at ``mark`` is at or below its maintenance margin."""
+    m = positions.market[i]
+    return margin_shortfall(
+        positions.side[i], positions.quantity[i], positions.entry_price[i],
+        effective_margin(positions, state, i), mark, params.tier_floor_usd[m],
+        params.tier_mmr[m], params.tier_maintenance_amount[m], params.tier_count[m],
+    ) <= 0.0
+
+
+@njit(cache=True)
+def reduce_position(positions, state, i, quantity, price):
+    """Close ``quantity`` of position i at ``price``: its PnL and owed funding go to margin."""
+    m = positions.market[i]
+    side = positions.side[i]
+    positions.margin[i] += side * quantity * (price - positions.entry_price[i]
+                                              - state.funding_per_unit[m])
+    remaining = positions.quantity[i] - quantity
+    positions.quantity[i] = remaining if remaining > 0.0 else 0.0
+    if side > 0:
+        state.trader_long_quantity[m] -= quantity
+    else:
+        state.trader_short_quantity[m] -= quantity
+
+
+@njit(cache=True)
+def execute_order(params, state, m, direction, quantity, limit_price, walk_out, flags):
+    """Walk market m's book with a market order; the market makers take the other side.
+
+    Returns (filled base units, notional USD). The caller books its own side.
+    """
+    if quantity <= 0.0:
+        return 0.0, 0.0
+    centre_tick = int(round(state.centre_price[m] / params.tick_size[m]))
+    if direction < 0:
+        start = state.bid_top_level[m]
+    else:
+        start = state.ask_bottom_level[m]
+    old_origin = state.origin_tick[m]
+    new_origin = walk_book(state.bids[m], state.asks[m], old_origin, params.tick_size[m],
+                           direction, quantity, limit_price, centre_tick, state.profile_usd[m],
+                           state.liquidity_factor[m], start, walk_out)
+    moved = new_origin - old_origin
+    state.origin_tick[m] = new_origin
+    stop_level = int(walk_out[4])
+    if direction < 0:
+        state.bid_top_level[m] = stop_level
+        state.ask_bottom_level[m] -= moved
+    else:
+        state.ask_bottom_level[m] = stop_level
+        state.bid_top_level[m] -= moved
+    if walk_out[3] > 0.0:
+        flags[0] |= STATUS_FLAG_BOOK_EXHAUSTED
+    filled = walk_out[0]
+    notional = walk_out[1]
+    if filled > 0.0:
+        state.quiet_steps[m] = 0
+        state.maker_quantity[m] -= direction * filled
+        state.maker_cash[m] += direction * notional
+        state.last_price[m] = walk_out[2]
+        state.step_taker_flow_usd[m] += direction * notional
+    return filled, notional
+
+
+@njit(cache=True)
+def adl_score(rule, side, quantity, entry_price, margin, mark):
+    """Auto-deleveraging priority of a profitable position; higher is closed first."""
+    pnl = side * quantity * (mark - entry_price)
+    equity = margin + pnl
+    if pnl <= 0.0 or margin <= 0.0 or equity <= 0.0:
+        return -1.0
+    notional = quantity * mark
+    if rule == ADL_RANK_PNL_LEVERAGE:
+        return (pnl / margin) * (notional / equity)
+    if side > 0:
+        return (mark / entry_price) * (notional / equity)
+    return (entry_price / mark) * (notional / equity)
+
+
+@njit(cache=True)
+def rank_adl_candidates(params, positions, groups, state, scratch, m, counter_side, mark):
+    """Rank the profitable positions on ``counter_side`` of market m; returns their count.
+
+    Row -1 stands for the hedged counterparty aggregate. Ties keep row order (stable sort).
+    """
+    n_tiers = params.tier_floor_usd.shape[1]
+    slot = 0 if counter_side > 0 else 1
+    first = groups.start[(m * 2 + slot) * n_tiers]
+    last = groups.end[(m * 2 + slot) * n_tiers + n_tiers - 1]
+    rule = params.adl_rank_rule[m]
+    count = 0
+    for j in range(first, last):
+        if positions.status[j] != STATUS_OPEN and positions.status[j] != STATUS_WATCHED:
+            continue
+        if positions.quantity[j] <= 0.0:
+            continue
+        score = adl_score(rule, counter_side, positions.quantity[j], positions.entry_price[j],
+                          effective_margin(positions, state, j), mark)
+        if score > 0.0:
+            scratch.adl_candidates[count] = j
+            scratch.adl_scores[count] = score
+            count += 1
+    passive = state.passive_quantity[m]
+    if passive * counter_side > 0.0:
+        size = abs(passive)
+        passive_margin = size * state.passive_entry_price[m] / params.passive_leverage[m]
+        score = adl_score(rule, counter_side, size, state.passive_entry_price[m],
+                          passive_margin, mark)
+        if score > 0.0:
+            scratch.adl_candidates[count] = -1
+            scratch.adl_scores[count] = score
+            count += 1
+    order = np.argsort(-scratch.adl_scores[:count], kind="mergesort")
+    ranked = scratch.adl_candidates[:count][order]
+    scratch.adl_candidates[:count] = ranked
+    return count
+
+
+@njit(cache=True)
+def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, state, scratch,
+                    events, event_count):
+    """Close ``quantity`` of liquidated position i at ``price`` against ranked opposite positions.
+
+    The ranking is computed once per (market, side, fixed-point iteration) and consumed in
+    order. Returns (events, quantity left unmatched).
+    """
+    m = positions.market[i]
+    side = positions.side[i]
+    counter = -side
+    cache = scratch.adl_cache  # market, side, stamp, count, cursor
+    if cache[0] != m or cache[1] != counter or cache[2] != cache[5]:
+        cache[3] = rank_adl_candidates(params, positions, groups, state, scratch, m, counter,
+                                       mark)
+        cache[0] = m
+        cache[1] = counter
+        cache[2] = cache[5]
+        cache[4] = 0
+    remaining = quantity
+    while remaining > 0.0 and cache[4] < cache[3]:
+        j = scratch.adl_candidates[cache[4]]
+        if j < 0:
+            available = abs(state.passive_quantity[m]) if state.passive_quantity[m] * counter > 0.0 else 0.0
+        elif positions.status[j] == STATUS_OPEN or positions.status[j] == STATUS_WATCHED:
+            available = positions.quantity[j]
+        else:
+            available = 0.0
+        if available <= 0.0:
+            cache[4] += 1
+            continue
+        size = available if available < remaining else remaining
+        if j < 0:
+            state.passive_quantity[m] += side * size
+            state.passive_cash[m] -= side * size * price
+            account = -1
+        else:
+            kept_margin = positions.margin[j] * (positions.quantity[j] - size) / positions.quantity[j]
+            reduce_position(positions, state, j, size, price)
+            wallet_share = positions.margin[j] - kept_margin
+            if positions.quantity[j] <= 0.0:
+                wallet_share = positions.margin[j]
+                kept_margin = 0.0
+                positions.status[j] = STATUS_DELEVERAGED
+            positions.margin[j] = kept_margin
+            account = positions.account[j]
+            scratch.account_wallet[account] += wallet_share
+        events = record_event(events, event_count, time, m, account, j, counter,
+                              KIND_ADL_COUNTERPARTY, size, size * price, price, price, mark)
+        state.adl_count[m] += 1
+        state.adl_notional_usd[m] += size * price
+        reduce_position(positions, state, i, size, price)
+        events = record_event(events, event_count, time, m, positions.account[i], i, side,
+                              KIND_ADL, size, size * price, price, price, mark)
+        remaining -= size
+        if size >= available:
+            cache[4] += 1
+    return events, remaining
+
+
+@njit(cache=True)
+def fund_takeover(time, i, mark, params, positions, groups, state, scratch, events,
+                  event_count, flags, step_liquidated):
+    """Insurance fund takes what it can absorb at the bankruptcy price; ADL takes the rest."""
+    m = positions.market[i]
+    side = positions.side[i]
+    quantity = positions.quantity[i]
+    bankrupt = bankruptcy_price(side, quantity, positions.entry_price[i],
+                                effective_margin(positions, state, i))
+    absorb = quantity
+    if params.takeover_mode[m] == TAKEOVER_INSURANCE:
+        loss_per_unit = side * (bankrupt - mark)
+        if loss_per_unit > 0.0:
+            fund_equity = state.fund_cash[m] + state.fund_quantity[m] * mark
+            capacity = fund_equity / loss_per_unit if fund_equity > 0.0 else 0.0
+            if capacity < absorb:
+                absorb = capacity
+    else:
+        absorb = 0.0
+    if absorb > 0.0:
+        state.fund_quantity[m] += side * absorb
+        state.fund_cash[m] -= side * absorb * bankrupt
+        reduce_position(positions, state, i, absorb, bankrupt)
+        events = record_event(events, event_count, time, m, positions.account[i], i, side,
+                              KIND_INSURANCE, absorb, absorb * bankrupt, bankrupt, bankrupt, mark)
+        step_liquidated[0 if side > 0 else 1] += absorb * bankrupt
+    rest = positions.quantity[i]
+    if rest > 0.0:
+        events, unmatched = auto_deleverage(time, i, rest, bankrupt, mark, params, positions,
+                                            groups, state, scratch, events, event_count)
+        step_liquidated[0 if side > 0 else 1] += (rest - unmatched) * bankrupt
+        if unmatched > 0.0:
+            # Nobody left to deleverage against: the fund must hold it, whatever its balance.
+            state.fund_quantity[m] += side * unmatched
+            state.fund_cash[m] -= side * unmatched * bankrupt
+            reduce_position(positions, state, i, unmatched, bankrupt)
+            loss = side * (bankrupt - mark) * unmatched
+            if loss > 0.0:
+                state.bad_debt_usd[m] += loss
+            flags[0] |= STATUS_FLAG_BAD_DEBT
+            events = record_event(events, event_count, time, m, positions.account[i], i, side,
+                                  KIND_INSURANCE, unmatched, unmatched * bankrupt, bankrupt,
+                                  bankrupt, mark)
+            step_liquidated[0 if side > 0 else 1] += unmatched * bankrupt
+    return events
+
+
+@njit(cache=True)
+def close_out(params, positions, state, scratch, i, flags):
+    """Settle a fully closed liquidated position's leftover margin and mark it liquidated."""
+    m = positions.market[i]
+    leftover = positions.margin[i]
+    if params.takeover_mode[m] == TAKEOVER_BACKSTOP:
+        # Hyperliquid leaves collateral above the fills with the trader.
+        if leftover >= 0.0:
+            scratch.account_wallet[positions.account[i]] += leftover
+        else:
+            pay_shortfall(state, m, -leftover, state.backstop_cash, state.backstop_quantity,
+                          state.last_price[m], flags)
+    else:
+        if leftover >= 0.0:
+            state.fund_cash[m] += leftover
+        else:
+            pay_shortfall(state, m, -leftover, state.fund_cash, state.fund_quantity,
+                          state.last_price[m], flags)
+    positions.margin[i] = 0.0
+    positions.status[i] = STATUS_LIQUIDATED
+
+
+@njit(cache=True)
+def pay_shortfall(state, m, amount, cash, quantity, price, flags):
+    """A fund pays a loss beyond the trader's margin; what exceeds its equity is bad debt."""
+    equity = cash[m] + quantity[m] * price
+    covered = equity if equity > 0.0 else 0.0
+    if amount > covered:
+        state.bad_debt_usd[m] += amount - covered
+        flags[0] |= STATUS_FLAG_BAD_DEBT
+    cash[m] -= amount
+
+
+@njit(cache=True)
+def backstop_takeover(time, i, mark, positions, state, scratch, events, event_count,
+                      step_liquidated):
+    """The backstop vault takes position i with its collateral (Hyperliquid)."""
+    m = positions.market[i]
+    side = positions.side[i]
+    quantity = positions.quantity[i]
+    margin = effective_margin(positions, state, i)
+    bankrupt = bankruptcy_price(side, quantity, positions.entry_price[i], margin)
+    state.backstop_quantity[m] += side * quantity
+    state.backstop_cash[m] += margin - side * quantity * positions.entry_price[i]
+    if side > 0:
+        state.trader_long_quantity[m] -= quantity
+    else:
+        state.trader_short_quantity[m] -= quantity
+    positions.quantity[i] = 0.0
+    positions.margin[i] = 0.0
+    positions.status[i] = STATUS_LIQUIDATED
+    events = record_event(events, event_count, time, m, positions.account[i], i, side,
+                          KIND_BACKSTOP, quantity, quantity * mark, mark, bankrupt, mark)
+    step_liquidated[0 if side > 0 else 1] += quantity * mark
+    return events
+
+
+@njit(cache=True)
+def send_liquidation_order(time, i, quantity, mark, params, positions, state, events,
+                           event_count, walk_out, flags, step_liquidated):
+    """Liquidation order for ``quantity`` of position i into the book; books fill and fee."""
+    m = positions.market[i]
+    side = positions.side[i]
+    margin = effective_margin(positions, state, i)
+    bankrupt = bankruptcy_price(side, positions.quantity[i], positions.entry_price[i], margin)
+    if params.limit_mode[m] == LIMIT_BANKRUPTCY:
+        limit = bankrupt
+    else:
+        limit = mark * (1.0 - side * params.slippage_limit[m])
+    filled, notional = execute_order(params, state, m, -side, quantity, limit, walk_out, flags)
+    if filled > 0.0:
+        price = notional / filled
+        reduce_position(positions, state, i, filled, price)
+        fee = params.liquidation_fee_rate[m] * notional
+        available = effective_margin(positions, state, i)
+        if fee > available:
+            fee = available if available > 0.0 else 0.0
+        positions.margin[i] -= fee
+        state.fund_cash[m] += fee
+        state.fees_usd[m] += fee
+        events = record_event(events, event_count, time, m, positions.account[i], i, side,
+                              KIND_BOOK, filled, notional, price, bankrupt, mark)
+        step_liquidated[0 if side > 0 else 1] += notional
+    return events, filled
+
+
+@njit(cache=True)
+def watch(watchlist, positions, i, ready_time):
+    """Put position i (not already listed) on the watch list until ``ready_time`` (s)."""
+    n = watchlist.count[0]
+    watchlist.position[n] = i
+    watchlist.ready_time[n] = ready_time
+    watchlist.count[0] = n + 1
+    positions.status[i] = STATUS_WATCHED
+
+
+@njit(cache=True)
+def liquidate_position(time, dt, i, mark, params, positions, groups, state, watchlist, scratch,
+                       events, event_count, walk_out, flags, step_liquidated):
+    """Run the venue's liquidation procedure on breached position i at ``mark``."""
+    m = positions.market[i]
+    side = positions.side[i]
+    scratch.account_liquidated[positions.account[i]] = True
+    floors = params.tier_floor_usd[m]
+    quantity = positions.quantity[i]
+    if params.takeover_mode[m] == TAKEOVER_BACKSTOP:
+        margin = effective_margin(positions, state, i)
+        equity = margin + side * quantity * (mark - positions.entry_price[i])
+        required = maintenance_margin(floors, params.tier_mmr[m], params.tier_maintenance_amount[m],
+                                      params.tier_count[m], quantity * mark)
+        if equity < params.backstop_equity_fraction[m] * required:
+            return backstop_takeover(time, i, mark, positions, state, scratch, events,
+                                     event_count, step_liquidated)
+    order = quantity
+    partial = False
+    mode = params.partial_mode[m]
+    if mode == PARTIAL_TIER_STEP_DOWN:
+        tier = tier_for_notional(floors, params.tier_count[m], quantity * mark)
+        if tier > 0:
+            order = quantity - floors[tier] / mark * STEP_DOWN_INSIDE
+            partial = True
+    elif mode == PARTIAL_CHUNKS and quantity * mark > params.chunk_min_notional_usd[m]:
+        order = quantity * params.chunk_fraction[m]
+        partial = True
+    events, filled = send_liquidation_order(time, i, order, mark, params, positions, state,
+                                            events, event_count, walk_out, flags,
+                                            step_liquidated)
+    if positions.quantity[i] <= 0.0:
+        close_out(params, positions, state, scratch, i, flags)
+        return events
+    if partial and filled >= order and not is_breached(params, positions, state, i, mark):
+        cooldown = params.chunk_cooldown_s[m] if mode == PARTIAL_CHUNKS else 0.0
+        watch(watchlist, positions, i, time + cooldown)
+        return events
+    if params.takeover_mode[m] == TAKEOVER_BACKSTOP:
+        # Market liquidations retry: after the cooldown for chunks, else the next step.
+        cooldown = params.chunk_cooldown_s[m] if partial else dt
+        if cooldown < dt:
+            cooldown = dt
+        watch(watchlist, positions, i, time + cooldown)
+        return events
+    if partial:
+        events, filled = send_liquidation_order(time, i, positions.quantity[i], mark, params,
+                                                positions, state, events, event_count, walk_out,
+                                                flags, step_liquidated)
+    if positions.quantity[i] > 0.0:
+        events = fund_takeover(time, i, mark, params, positions, groups, state, scratch, events,
+                               event_count, flags, step_liquidated)
+    close_out(params, positions, state, scratch, i, flags)
+    return events
+
+
+@njit(cache=True)
+def unwind_inventory(dt, m, params, state, cash, quantity, walk_out, flags):
+    """A fund or backstop sells (buys back) taken-over inventory into the book at its pace."""
+    held = quantity[m]
+    if held == 0.0:
+        return
+    mark = state.mark_price[m]
+    size = params.fund_unwind_usd_per_s[m] * dt / mark
+    if size > abs(held):
+        size = abs(held)
+    direction = -1 if held > 0.0 else 1
+    limit = mark * (1.0 + direction * params.slippage_limit[m])
+    filled, notional = execute_order(params, state, m, direction, size, limit, walk_out, flags)
+    quantity[m] += direction * filled
+    cash[m] -= direction * notional
