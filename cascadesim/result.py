@@ -15,6 +15,19 @@ LIQUIDATION_KINDS = (layout.KIND_BOOK, layout.KIND_INSURANCE, layout.KIND_BACKST
                      layout.KIND_ADL)
 
 
+def perp_price(timeline: np.ndarray) -> np.ndarray:
+    """Perp price per step (USD): the mid where both sides quote, else the last trade."""
+    bid = timeline["best_bid"]
+    ask = timeline["best_ask"]
+    both = (bid > 0) & np.isfinite(ask)
+    return np.where(both, 0.5 * (bid + np.where(both, ask, 0.0)), timeline["last_price"])
+
+
+def lowest_price(timeline: np.ndarray) -> float:
+    """Lowest perp price of a path (USD): the lower of each step's mid and last trade."""
+    return float(np.minimum(perp_price(timeline), timeline["last_price"]).min())
+
+
 def finite_or_none(value: float) -> float | None:
     """JSON has no NaN: undefined ratios become None."""
     return float(value) if math.isfinite(value) else None
@@ -50,6 +63,7 @@ class Result:
         frame.insert(0, "step", np.repeat(np.arange(1, n_steps + 1), n_markets))
         frame.insert(2, "market", pd.Categorical(np.tile(self.market_names, n_steps),
                                                  categories=self.market_names))
+        frame.insert(6, "mid_price", perp_price(flat))
         frame["long_open_interest_usd"] = frame["long_open_interest"] * frame["mark_price"]
         return frame
 
@@ -99,12 +113,12 @@ class Result:
         start_price = spec.price
         oi_before = self.initial_open_interest(m) * start_price
         oi_after = float(timeline["long_open_interest"][-1] * timeline["mark_price"][-1])
-        price_min = float(min(start_price, timeline["last_price"].min()))
+        price_min = min(start_price, lowest_price(timeline))
         drawdown = 1.0 - price_min / start_price
         counterfactual = math.nan
         if self.counterfactual_outcome is not None:
             base = self.counterfactual_outcome["timeline"][:, m]
-            counterfactual = 1.0 - float(min(start_price, base["last_price"].min())) / start_price
+            counterfactual = 1.0 - min(start_price, lowest_price(base)) / start_price
         amplification = drawdown / counterfactual if counterfactual > 0 else math.nan
         state = self.outcome["state"]
         fund_final = float(timeline["insurance_fund_usd"][-1])
@@ -205,3 +219,34 @@ class Result:
         from cascadesim.simulation import initial_state
 
         return initial_state(self.setup, self.params, self.initial["positions"])
+
+    # --- plots (matplotlib is imported only when a figure is asked for) -------------------
+    def plot_price(self, market: int | str | None = None):
+        """Price with and without liquidations, and liquidated USD by side (a Figure)."""
+        from cascadesim.plots import plot_price
+
+        return plot_price(self, market)
+
+    def plot_liquidation_map(self, market: int | str | None = None):
+        """USD that would be liquidated at each price level before the shock (a Figure)."""
+        from cascadesim.plots import plot_liquidation_map
+
+        return plot_liquidation_map(self, market)
+
+    def plot_book_depth(self, market: int | str | None = None):
+        """Cumulative book depth before, at the trough and at the end (a Figure)."""
+        from cascadesim.plots import plot_book_depth
+
+        return plot_book_depth(self, market)
+
+    def plot_open_interest(self, market: int | str | None = None):
+        """Open interest and insurance fund over time (a Figure)."""
+        from cascadesim.plots import plot_open_interest
+
+        return plot_open_interest(self, market)
+
+    def plot_contagion(self):
+        """Every market's price change and liquidations on one time axis (a Figure)."""
+        from cascadesim.plots import plot_contagion
+
+        return plot_contagion(self)

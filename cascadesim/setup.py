@@ -215,45 +215,41 @@ class EngineSetup:
         return int(self.index_path.shape[0]) - 1
 
 
-def market_params(markets: list[MarketSpec], assets: list[AssetSpec]) -> layout.MarketParams:
-    """Struct-of-arrays of the markets' parameters for the kernels."""
+def market_params(markets: list[MarketSpec], assets: list[AssetSpec]) -> np.recarray:
+    """The markets' parameters as one record array for the kernels (``params[m].field``)."""
     asset_index = {asset.name: k for k, asset in enumerate(assets)}
-    n_tiers = max(len(spec.tier_floor_usd) for spec in markets)
-    n = len(markets)
-    tier_floor = np.full((n, n_tiers), np.inf)
-    tier_mmr = np.zeros((n, n_tiers))
-    tier_amount = np.zeros((n, n_tiers))
-    tier_leverage = np.ones((n, n_tiers))
-    for m, spec in enumerate(markets):
-        t = len(spec.tier_floor_usd)
-        tier_floor[m, :t] = spec.tier_floor_usd
-        tier_mmr[m, :t] = spec.tier_mmr
-        tier_mmr[m, t:] = spec.tier_mmr[-1]
-        tier_amount[m, :t] = spec.maintenance_amounts()
-        tier_leverage[m, :t] = spec.tier_max_leverage
-
-    def column(name: str, dtype=np.float64) -> np.ndarray:
-        values = [getattr(spec, name) for spec in markets]
-        if name in CODED_FIELDS:
-            values = [CODED_FIELDS[name][v] for v in values]
-        return np.asarray(values, dtype=dtype)
-
     for spec in markets:
         if spec.asset not in asset_index:
             raise invalid(f"markets.{spec.name}.asset", spec.asset,
                           "an asset listed in assets: " + ", ".join(asset_index))
-    names = [f for f in layout.MarketParams._fields if not f.startswith("tier_")]
-    values = {}
-    for name in names:
-        if name == "asset":
-            values[name] = np.asarray([asset_index[s.asset] for s in markets], dtype=np.int64)
-        elif name in CODED_FIELDS:
-            values[name] = column(name, np.int64)
-        else:
-            values[name] = column(name)
-    values["tier_count"] = np.asarray([len(s.tier_floor_usd) for s in markets], dtype=np.int64)
-    values["tier_floor_usd"] = tier_floor
-    values["tier_mmr"] = tier_mmr
-    values["tier_maintenance_amount"] = tier_amount
-    values["tier_max_leverage"] = tier_leverage
-    return layout.MarketParams(**values)
+    n_tiers = max(len(spec.tier_floor_usd) for spec in markets)
+    params = np.zeros(len(markets), dtype=layout.market_params_dtype(n_tiers)).view(np.recarray)
+    for m, spec in enumerate(markets):
+        row = params[m]
+        for name in params.dtype.names:
+            if name == "asset":
+                row.asset = asset_index[spec.asset]
+            elif name == "tier_count":
+                row.tier_count = len(spec.tier_floor_usd)
+            elif name in CODED_FIELDS:
+                setattr(row, name, CODED_FIELDS[name][getattr(spec, name)])
+            elif not name.startswith("tier_"):
+                setattr(row, name, getattr(spec, name))
+        t = len(spec.tier_floor_usd)
+        # Unused tiers never match a notional (floor = inf) and repeat the last rate.
+        params.tier_floor_usd[m, :t] = spec.tier_floor_usd
+        params.tier_floor_usd[m, t:] = np.inf
+        params.tier_mmr[m, :t] = spec.tier_mmr
+        params.tier_mmr[m, t:] = spec.tier_mmr[-1]
+        params.tier_maintenance_amount[m, :t] = spec.maintenance_amounts()
+        params.tier_max_leverage[m, :t] = spec.tier_max_leverage
+        params.tier_max_leverage[m, t:] = 1.0
+    return params
+
+
+def asset_state(assets: list[AssetSpec], index_start: np.ndarray) -> np.recarray:
+    """Per-asset spot parameters and index state at the start (``assets[a].index_price``)."""
+    state = np.zeros(len(assets), dtype=layout.ASSET_STATE_DTYPE).view(np.recarray)
+    state.spot_depth_1pct_usd = [asset.spot_depth_1pct_usd for asset in assets]
+    state.index_price = index_start
+    return state

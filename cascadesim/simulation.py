@@ -16,12 +16,17 @@ import numpy as np
 
 from cascadesim.engine import layout
 from cascadesim.engine.book import fill_levels, tabulate_profile
-from cascadesim.engine.margin import liquidation_prices, maintenance_margin
+from cascadesim.engine.margin import liquidation_prices
+from cascadesim.engine.population import (
+    gather_positions,
+    make_thresholds_monotone,
+    sort_keys,
+    unpack_order,
+)
 from cascadesim.engine.pricing import premium_for_rate
-from cascadesim.engine.population import make_thresholds_monotone
 from cascadesim.engine.step import run_steps
 from cascadesim.errors import invalid
-from cascadesim.setup import EngineSetup, PositionArrays, market_params
+from cascadesim.setup import EngineSetup, PositionArrays, asset_state, market_params
 
 ProgressCallback = Callable[[int, int], None]  # (steps done, steps total)
 
@@ -101,7 +106,7 @@ def validate_setup(setup: EngineSetup) -> int:
     return max(n_accounts, 1)
 
 
-def check_start_margins(setup: EngineSetup, params: layout.MarketParams) -> None:
+def check_start_margins(setup: EngineSetup, params: np.recarray) -> None:
     """Every position must start above its maintenance margin at the start price.
 
     A position already breached before the shock would be liquidated at the first step, which
@@ -123,7 +128,7 @@ def check_start_margins(setup: EngineSetup, params: layout.MarketParams) -> None
                       f"above the maintenance margin at the start price ({required[k]:.6g} USD)")
 
 
-def vector_maintenance(params: layout.MarketParams, m: int, notional: np.ndarray) -> np.ndarray:
+def vector_maintenance(params: np.recarray, m: int, notional: np.ndarray) -> np.ndarray:
     """Maintenance margin (USD) of many notionals in market m, vectorised."""
     count = int(params.tier_count[m])
     floors = params.tier_floor_usd[m, :count]
@@ -131,11 +136,12 @@ def vector_maintenance(params: layout.MarketParams, m: int, notional: np.ndarray
     return notional * params.tier_mmr[m, tier] - params.tier_maintenance_amount[m, tier]
 
 
-def sort_population(positions: PositionArrays, params: layout.MarketParams):
+def sort_population(positions: PositionArrays, params: np.recarray):
     """Liquidation prices, then one sort into (market, side, tier, threshold) groups.
 
     The sort packs group, a quantised log-price and the row into one int64 key and sorts the
-    keys (several times faster than ``argsort`` or ``lexsort`` at 1e7 rows).
+    keys (several times faster than ``argsort`` or ``lexsort`` at 1e7 rows); the quantisation
+    is undone by :func:`make_thresholds_monotone`, which only moves thresholds earlier.
 
     Returns
     -------
@@ -154,57 +160,58 @@ def sort_population(positions: PositionArrays, params: layout.MarketParams):
     margin = np.ascontiguousarray(positions.margin, dtype=np.float64)
     price = np.empty(n, dtype=np.float64)
     tier = np.empty(n, dtype=np.int8)
-    liquidation_prices(market, side, quantity, entry, margin, params.tier_count,
-                       params.tier_floor_usd, params.tier_mmr, params.tier_maintenance_amount,
-                       price, tier)
-    group = (market.astype(np.int64) * 2 + (side < 0)) * n_tiers + tier
+    liquidation_prices(market, side, quantity, entry, margin, params.tier_count.copy(),
+                       params.tier_floor_usd.copy(), params.tier_mmr.copy(),
+                       params.tier_maintenance_amount.copy(), price, tier)
     group_bits = max(1, int(n_groups - 1).bit_length())
     row_bits = max(1, int(max(n - 1, 1)).bit_length())
     price_bits = 63 - group_bits - row_bits
     if price_bits < 20:
-        order = np.lexsort((np.where(side > 0, -price, price), group))
-    else:
-        positive = price > 0
-        log_price = np.log(np.where(positive, price, 1.0))
-        low = float(log_price[positive].min()) if positive.any() else 0.0
-        high = float(log_price[positive].max()) if positive.any() else 1.0
-        top = (1 << price_bits) - 1
-        scale = top / (high - low) if high > low else 0.0
-        quantum = np.where(positive, np.floor((log_price - low) * scale), 0.0).astype(np.int64)
-        np.clip(quantum, 0, top, out=quantum)
-        quantum = np.where(side > 0, top - quantum, quantum)
-        key = (group << (price_bits + row_bits)) | (quantum << row_bits) | np.arange(n)
-        key.sort()
-        order = key & ((1 << row_bits) - 1)
-        del key, quantum, log_price
-    sorted_group = group[order]
+        raise invalid("positions", f"{n} rows in {n_groups} groups",
+                      "fewer rows or markets: the packed sort key needs 20 price bits")
+    positive = price[price > 0]
+    low = float(np.log(positive.min())) if positive.size else 0.0
+    high = float(np.log(positive.max())) if positive.size else 1.0
+    scale = ((1 << price_bits) - 1) / (high - low) if high > low else 0.0
+    key = np.empty(n, dtype=np.int64)
+    sort_keys(market, side, tier, price, n_tiers, price_bits, row_bits, low, scale, key)
+    key.sort()
+    order = np.empty(n, dtype=np.int64)
+    sorted_group = np.empty(n, dtype=np.int64)
+    unpack_order(key, row_bits, price_bits, order, sorted_group)
+    del key
     boundaries = np.arange(n_groups)
     start = np.searchsorted(sorted_group, boundaries, side="left").astype(np.int64)
     end = np.searchsorted(sorted_group, boundaries, side="right").astype(np.int64)
-    threshold = price[order]
+    del sorted_group
+    account = np.ascontiguousarray(positions.account, dtype=np.int64)
+    columns = [np.empty(n, dtype=a.dtype) for a in (market, account, side, quantity, entry,
+                                                      margin, price, tier)]
+    gather_positions(order, market, account, side, quantity, entry, margin, price, tier,
+                     *columns)
+    threshold = columns[6]
     long_slot = (boundaries // n_tiers) % 2 == 0
     make_thresholds_monotone(threshold, start, end, long_slot)
     sorted_positions = layout.Positions(
-        market=market[order],
-        account=np.ascontiguousarray(positions.account, dtype=np.int64)[order],
-        side=side[order],
-        quantity=quantity[order],
-        entry_price=entry[order],
-        margin=margin[order],
+        market=columns[0],
+        account=columns[1],
+        side=columns[2],
+        quantity=columns[3],
+        entry_price=columns[4],
+        margin=columns[5],
         liquidation_price=threshold,
-        tier=tier[order],
+        tier=columns[7],
         status=np.zeros(n, dtype=np.int8),
     )
     groups = layout.Groups(start=start, end=end, pointer=start.copy())
     return sorted_positions, groups, order.astype(np.int64)
 
 
-def initial_state(setup: EngineSetup, params: layout.MarketParams,
-                  positions: layout.Positions) -> layout.MarketState:
+def initial_state(setup: EngineSetup, params: np.recarray,
+                  positions: layout.Positions) -> np.recarray:
     """Books at their target profile, agents flat except the hedged counterparty."""
     n_markets = len(setup.markets)
     n_levels = setup.n_levels
-    zeros = np.zeros(n_markets)
     price = np.asarray([spec.price for spec in setup.markets], dtype=np.float64)
     origin = np.empty(n_markets, dtype=np.int64)
     profile = np.empty((n_markets, n_levels))
@@ -227,57 +234,43 @@ def initial_state(setup: EngineSetup, params: layout.MarketParams,
     premium = np.asarray([premium_for_rate(r, i, c) for r, i, c in zip(
         params.funding_rate_initial, params.funding_interest_rate, params.funding_clamp,
         strict=True)])
-    index = np.asarray(setup.index_path[0], dtype=np.float64).copy()
+    index = np.asarray(setup.index_path[0], dtype=np.float64)
     centre_level = np.round(price / params.tick_size).astype(np.int64) - origin
-    return layout.MarketState(
-        index_price=index,
-        spot_impact_log=np.zeros(len(setup.assets)),
-        last_price=price.copy(),
-        mark_price=price.copy(),
-        basis_average=zeros.copy(),
-        premium_sum=premium * elapsed,
-        premium_time=elapsed.copy(),
-        funding_per_unit=zeros.copy(),
-        funding_rate=params.funding_rate_initial.copy(),
-        next_funding_time=params.time_to_first_funding_s.copy(),
-        liquidity_factor=np.ones(n_markets),
-        volatility=params.baseline_volatility.copy(),
-        flow_imbalance=zeros.copy(),
-        step_taker_flow_usd=zeros.copy(),
-        centre_price=price.copy(),
-        origin_tick=origin,
-        bid_top_level=centre_level - 1,
-        ask_bottom_level=centre_level + 1,
-        quiet_steps=np.zeros(n_markets, dtype=np.int64),
-        profile_price=price.copy(),
-        profile_usd=profile,
-        bids=bids,
-        asks=asks,
-        maker_cash=zeros.copy(),
-        maker_quantity=zeros.copy(),
-        passive_cash=-passive_quantity * price,
-        passive_quantity=passive_quantity,
-        passive_entry_price=price.copy(),
-        taker_cash=zeros.copy(),
-        taker_quantity=zeros.copy(),
-        fund_cash=np.asarray([spec.insurance_fund_usd for spec in setup.markets], dtype=float),
-        fund_quantity=zeros.copy(),
-        backstop_cash=np.asarray([spec.backstop_usd for spec in setup.markets], dtype=float),
-        backstop_quantity=zeros.copy(),
-        fees_usd=zeros.copy(),
-        bad_debt_usd=zeros.copy(),
-        adl_count=np.zeros(n_markets, dtype=np.int64),
-        adl_notional_usd=zeros.copy(),
-        trader_long_quantity=long_quantity,
-        trader_short_quantity=short_quantity,
-    )
+    state = np.zeros(n_markets, dtype=layout.market_state_dtype(n_levels)).view(np.recarray)
+    state.last_price = price
+    state.previous_last_price = price
+    state.mark_price = price
+    state.premium_sum = premium * elapsed
+    state.premium_time = elapsed
+    state.funding_rate = params.funding_rate_initial
+    state.next_funding_time = params.time_to_first_funding_s
+    state.liquidity_factor = 1.0
+    state.volatility = params.baseline_volatility
+    state.centre_price = price
+    state.quote_index = index[params.asset]
+    state.origin_tick = origin
+    state.bid_top_level = centre_level - 1
+    state.ask_bottom_level = centre_level + 1
+    state.profile_price = price
+    state.profile_usd = profile
+    state.bids = bids
+    state.asks = asks
+    state.passive_cash = -passive_quantity * price
+    state.passive_quantity = passive_quantity
+    state.passive_entry_price = price
+    state.fund_cash = [spec.insurance_fund_usd for spec in setup.markets]
+    state.backstop_cash = [spec.backstop_usd for spec in setup.markets]
+    state.trader_long_quantity = long_quantity
+    state.trader_short_quantity = short_quantity
+    return state
 
 
-def engine_inputs(setup: EngineSetup, params: layout.MarketParams, positions: layout.Positions,
+def engine_inputs(setup: EngineSetup, params: np.recarray, positions: layout.Positions,
                   n_accounts: int):
     """Mutable state, watch list and scratch buffers for one path."""
     n = positions.quantity.shape[0]
     state = initial_state(setup, params, positions)
+    assets = asset_state(setup.assets, np.asarray(setup.index_path[0], dtype=np.float64))
     watchlist = layout.Watchlist(position=np.zeros(max(n, 1), dtype=np.int64),
                                  ready_time=np.zeros(max(n, 1)), count=np.zeros(1, np.int64))
     scratch = layout.Scratch(
@@ -288,7 +281,7 @@ def engine_inputs(setup: EngineSetup, params: layout.MarketParams, positions: la
         account_wallet=np.zeros(n_accounts),
         adl_cache=np.full(6, -1, dtype=np.int64),
     )
-    return state, watchlist, scratch
+    return state, assets, watchlist, scratch
 
 
 def copy_positions(positions: layout.Positions) -> layout.Positions:
@@ -297,14 +290,13 @@ def copy_positions(positions: layout.Positions) -> layout.Positions:
                               status=positions.status.copy())
 
 
-def run_path(setup: EngineSetup, params: layout.MarketParams, assets: layout.AssetParams,
-             positions: layout.Positions, groups: layout.Groups, n_accounts: int,
+def run_path(setup: EngineSetup, params: np.recarray, positions: layout.Positions, groups: layout.Groups, n_accounts: int,
              liquidations_enabled: bool, progress: ProgressCallback | None = None,
              chunk_steps: int | None = None) -> dict:
     """Step one path to the end; returns the raw arrays of its outcome."""
     n_steps = setup.n_steps
     n_markets = len(setup.markets)
-    state, watchlist, scratch = engine_inputs(setup, params, positions, n_accounts)
+    state, assets, watchlist, scratch = engine_inputs(setup, params, positions, n_accounts)
     index_path = np.ascontiguousarray(setup.index_path, dtype=np.float64)
     flow = (np.zeros((n_steps, n_markets)) if setup.taker_flow_usd is None
             else np.ascontiguousarray(setup.taker_flow_usd, dtype=np.float64))
@@ -314,17 +306,20 @@ def run_path(setup: EngineSetup, params: layout.MarketParams, assets: layout.Ass
     walk_out = np.zeros(5)
     flags = np.zeros(1, dtype=np.int64)
     step_liquidated = np.zeros(2)
-    chunk = chunk_steps or max(1, n_steps // 50)
+    chunk = chunk_steps or max(1, n_steps // 100)
+    snapshots = [book_snapshot(0, state, params)]
     for first in range(0, n_steps, chunk):
         last = min(n_steps, first + chunk)
         events = run_steps(first, last, setup.step_seconds, liquidations_enabled,
                            setup.iteration_cap, params, assets, index_path, flow, positions,
                            groups, state, watchlist, scratch, events, event_count, timeline,
                            walk_out, flags, step_liquidated)
+        snapshots.append(book_snapshot(last, state, params))
         if progress is not None:
             progress(last, n_steps)
     return {
         "state": state,
+        "assets": assets,
         "positions": positions,
         "events": events[: event_count[0]].copy(),
         "timeline": timeline,
@@ -332,7 +327,15 @@ def run_path(setup: EngineSetup, params: layout.MarketParams, assets: layout.Ass
         "account_liquidated": scratch.account_liquidated,
         "account_wallet": scratch.account_wallet,
         "watchlist_size": int(watchlist.count[0]),
+        "book_snapshots": snapshots,
     }
+
+
+def book_snapshot(step: int, state: np.recarray, params: np.recarray) -> dict:
+    """Resting depth of every market after ``step`` steps: prices (USD) and quantities."""
+    n_levels = state.bids.shape[1]
+    prices = (state.origin_tick[:, None] + np.arange(n_levels)[None, :]) * params.tick_size[:, None]
+    return {"step": step, "price": prices, "bids": state.bids.copy(), "asks": state.asks.copy()}
 
 
 def simulate(setup, *, counterfactual: bool = True, progress: ProgressCallback | None = None,
@@ -353,14 +356,13 @@ def simulate(setup, *, counterfactual: bool = True, progress: ProgressCallback |
     n_accounts = validate_setup(setup)
     params = market_params(setup.markets, setup.assets)
     check_start_margins(setup, params)
-    assets = layout.AssetParams(spot_depth_1pct_usd=np.asarray(
-        [a.spot_depth_1pct_usd for a in setup.assets], dtype=np.float64))
     positions, groups, original_row = sort_population(setup.positions, params)
     initial = {"positions": copy_positions(positions)}
     baseline = None
     if counterfactual:
-        baseline = run_path(setup, params, assets, copy_positions(positions),
+        baseline = run_path(setup, params, copy_positions(positions),
                             groups._replace(pointer=groups.start.copy()), n_accounts, False)
-    outcome = run_path(setup, params, assets, positions, groups, n_accounts, True, progress)
+    outcome = run_path(setup, params, positions, groups, n_accounts, True, progress)
     return Result(setup=setup, params=params, initial=initial, outcome=outcome,
-                  counterfactual=baseline, original_row=original_row)
+                  counterfactual=baseline, original_row=original_row,
+                  provenance=setup.labels.get("provenance"))

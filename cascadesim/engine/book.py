@@ -72,36 +72,54 @@ def fill_levels(bids, asks, origin_tick, tick_size, centre_tick, profile_usd, li
 
 
 @njit(cache=True)
-def shift_window(bids, asks, origin_tick, shift, tick_size, centre_tick, profile_usd,
+def shift_levels(bids, asks, shift, origin_tick, tick_size, centre_tick, profile_usd,
                  liquidity_factor):
-    """Move one market's window by ``shift`` levels (negative: toward lower prices).
+    """Move resting quantity ``shift`` levels toward level 0 (a negative shift moves it up).
 
-    Levels that leave the window are dropped; levels that enter it get the target profile.
-    Returns the new origin tick. The shift is limited so that level 0 stays at tick >= 1.
+    Levels pushed out of the window are dropped; vacated levels get the target profile for a
+    window whose level 0 is at ``origin_tick``.
     """
     n_levels = bids.shape[0]
-    if origin_tick + shift < 1:
-        shift = 1 - origin_tick
-    if shift == 0:
-        return origin_tick
     if shift > 0:
         for k in range(n_levels - shift if shift < n_levels else 0):
             bids[k] = bids[k + shift]
             asks[k] = asks[k + shift]
         start = n_levels - shift if shift < n_levels else 0
-        new_origin = origin_tick + shift
-        fill_levels(bids, asks, new_origin, tick_size, centre_tick, profile_usd,
+        fill_levels(bids, asks, origin_tick, tick_size, centre_tick, profile_usd,
                     liquidity_factor, start, n_levels)
-    else:
+    elif shift < 0:
         back = -shift
         for k in range(n_levels - 1, back - 1, -1):
             bids[k] = bids[k - back]
             asks[k] = asks[k - back]
         stop = back if back < n_levels else n_levels
-        new_origin = origin_tick + shift
-        fill_levels(bids, asks, new_origin, tick_size, centre_tick, profile_usd,
+        fill_levels(bids, asks, origin_tick, tick_size, centre_tick, profile_usd,
                     liquidity_factor, 0, stop)
-    return new_origin
+
+
+@njit(cache=True)
+def shift_window(bids, asks, origin_tick, shift, tick_size, centre_tick, profile_usd,
+                 liquidity_factor):
+    """Move one market's window by ``shift`` levels (negative: toward lower prices).
+
+    Resting orders keep their prices. The shift is limited so that level 0 stays at tick >= 1.
+    Returns the new origin tick.
+    """
+    if origin_tick + shift < 1:
+        shift = 1 - origin_tick
+    if shift != 0:
+        shift_levels(bids, asks, shift, origin_tick + shift, tick_size, centre_tick,
+                     profile_usd, liquidity_factor)
+    return origin_tick + shift
+
+
+@njit(cache=True)
+def move_quotes(bids, asks, ticks, origin_tick, tick_size, centre_tick, profile_usd,
+                liquidity_factor):
+    """Market makers move every resting quote by ``ticks`` (their fair value moved)."""
+    if ticks != 0:
+        shift_levels(bids, asks, -ticks, origin_tick, tick_size, centre_tick, profile_usd,
+                     liquidity_factor)
 
 
 @njit(cache=True)

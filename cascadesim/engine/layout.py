@@ -90,8 +90,10 @@ TIMELINE_DTYPE = np.dtype(
         ("bid_depth_1pct_usd", np.float64),  # USD resting within 1 % below mid
         ("ask_depth_1pct_usd", np.float64),  # USD resting within 1 % above mid
         ("liquidity_factor", np.float64),  # market makers' quoting scale, 1 = normal
-        ("long_open_interest", np.float64),  # base units, every long including agents
-        ("short_open_interest", np.float64),  # base units, every short including agents
+        ("long_open_interest", np.float64),  # base units, all longs (hedged pool netted)
+        ("short_open_interest", np.float64),  # base units, all shorts (hedged pool netted)
+        ("trader_long_open_interest", np.float64),  # base units, leveraged traders' longs
+        ("trader_short_open_interest", np.float64),  # base units, leveraged traders' shorts
         ("liquidated_long_usd", np.float64),  # this step
         ("liquidated_short_usd", np.float64),  # this step
         ("liquidation_events", np.int64),  # liquidation event-log rows written this step
@@ -104,54 +106,64 @@ TIMELINE_DTYPE = np.dtype(
 )
 
 
-class MarketParams(NamedTuple):
-    """Static per-market parameters; every array has length ``n_markets`` unless noted."""
+def market_params_dtype(n_tiers: int) -> np.dtype:
+    """Record of one market's static parameters; tier tables are fixed-size subarrays.
 
-    asset: np.ndarray  # int64, index into the asset arrays
-    tick_size: np.ndarray  # float64 USD, spacing of book levels
-    depth_1pct_usd: np.ndarray  # float64 USD resting within 1 % of mid, per side
-    depth_shape: np.ndarray  # float64, cumulative depth ~ (distance/1 %) ** shape
-    resilience_half_life_s: np.ndarray  # float64 s, refill of depleted levels
-    withdrawal_half_life_s: np.ndarray  # float64 s, cancellation of quotes above target
-    withdrawal_vol_sensitivity: np.ndarray  # float64, per unit of excess volatility ratio
-    withdrawal_flow_sensitivity: np.ndarray  # float64, per unit of one-sided flow / depth
-    liquidity_floor: np.ndarray  # float64 fraction, smallest quoting scale
-    baseline_volatility: np.ndarray  # float64, calm std of 1-s log returns
-    stress_half_life_s: np.ndarray  # float64 s, EWMA horizon of volatility and flow
-    mark_rule: np.ndarray  # int64 MARK_* code
-    basis_average_s: np.ndarray  # float64 s, centre of mass of the basis average
-    funding_interval_s: np.ndarray  # float64 s
-    funding_interest_rate: np.ndarray  # float64 fraction per interval
-    funding_clamp: np.ndarray  # float64 fraction, clamp on (interest - premium)
-    funding_cap: np.ndarray  # float64 fraction per interval, cap on |rate|
-    funding_rate_initial: np.ndarray  # float64 fraction per interval, predicted rate at start
-    time_to_first_funding_s: np.ndarray  # float64 s
-    arbitrage_band: np.ndarray  # float64 fraction of index, no-trade band
-    arbitrage_capacity_usd_per_s: np.ndarray  # float64 USD/s
-    spot_impact_share: np.ndarray  # float64 fraction of arbitrage notional hedged in spot
-    partial_mode: np.ndarray  # int64 PARTIAL_* code
-    limit_mode: np.ndarray  # int64 LIMIT_* code
-    takeover_mode: np.ndarray  # int64 TAKEOVER_* code
-    adl_rank_rule: np.ndarray  # int64 ADL_RANK_* code
-    liquidation_fee_rate: np.ndarray  # float64 fraction of notional, to the insurance fund
-    slippage_limit: np.ndarray  # float64 fraction of mark, for LIMIT_SLIPPAGE orders
-    chunk_fraction: np.ndarray  # float64, share of a large position per chunk
-    chunk_min_notional_usd: np.ndarray  # float64 USD, positions above this go in chunks
-    chunk_cooldown_s: np.ndarray  # float64 s
-    backstop_equity_fraction: np.ndarray  # float64, backstop when equity < this x MM
-    fund_unwind_usd_per_s: np.ndarray  # float64 USD/s the fund/backstop sells into the book
-    passive_leverage: np.ndarray  # float64, leverage of the hedged counterparty for ADL rank
-    tier_count: np.ndarray  # int64, number of valid tiers
-    tier_floor_usd: np.ndarray  # float64 (n_markets, n_tiers) notional lower bounds
-    tier_mmr: np.ndarray  # float64 (n_markets, n_tiers) maintenance margin rates
-    tier_maintenance_amount: np.ndarray  # float64 (n_markets, n_tiers) USD deductions
-    tier_max_leverage: np.ndarray  # float64 (n_markets, n_tiers)
+    Kernels read ``params[m].field``; Python code may view the array as a ``np.recarray`` and
+    read whole columns (``params.tick_size``, ``params.tier_mmr`` of shape (n_markets, n_tiers)).
+    """
+    return np.dtype(
+        [
+            ("asset", np.int64),  # index into the asset arrays
+            ("tick_size", np.float64),  # USD, spacing of book levels
+            ("depth_1pct_usd", np.float64),  # USD resting within 1 % of mid, per side
+            ("depth_shape", np.float64),  # cumulative depth ~ (distance/1 %) ** shape
+            ("resilience_half_life_s", np.float64),  # s, refill of depleted levels
+            ("withdrawal_half_life_s", np.float64),  # s, cancellation of quotes above target
+            ("withdrawal_vol_sensitivity", np.float64),  # per unit of excess volatility ratio
+            ("withdrawal_flow_sensitivity", np.float64),  # per unit of one-sided flow / depth
+            ("liquidity_floor", np.float64),  # fraction, smallest quoting scale
+            ("baseline_volatility", np.float64),  # calm std of 1-s log returns
+            ("stress_half_life_s", np.float64),  # s, EWMA horizon of volatility and flow
+            ("mark_rule", np.int64),  # MARK_* code
+            ("basis_average_s", np.float64),  # s, centre of mass of the basis average
+            ("funding_interval_s", np.float64),  # s
+            ("funding_interest_rate", np.float64),  # fraction per interval
+            ("funding_clamp", np.float64),  # fraction, clamp on (interest - premium)
+            ("funding_cap", np.float64),  # fraction per interval, cap on |rate|
+            ("funding_rate_initial", np.float64),  # fraction per interval, predicted rate at start
+            ("time_to_first_funding_s", np.float64),  # s
+            ("arbitrage_band", np.float64),  # fraction of index, no-trade band
+            ("arbitrage_capacity_usd_per_s", np.float64),  # USD/s
+            ("spot_impact_share", np.float64),  # fraction of arbitrage notional hedged in spot
+            ("partial_mode", np.int64),  # PARTIAL_* code
+            ("limit_mode", np.int64),  # LIMIT_* code
+            ("takeover_mode", np.int64),  # TAKEOVER_* code
+            ("adl_rank_rule", np.int64),  # ADL_RANK_* code
+            ("liquidation_fee_rate", np.float64),  # fraction of notional, to the insurance fund
+            ("slippage_limit", np.float64),  # fraction of mark, for LIMIT_SLIPPAGE orders
+            ("chunk_fraction", np.float64),  # share of a large position per chunk
+            ("chunk_min_notional_usd", np.float64),  # USD, positions above this go in chunks
+            ("chunk_cooldown_s", np.float64),  # s
+            ("backstop_equity_fraction", np.float64),  # backstop when equity < this x MM
+            ("fund_unwind_usd_per_s", np.float64),  # USD/s the fund/backstop sells into the book
+            ("passive_leverage", np.float64),  # leverage of the hedged counterparty for ADL rank
+            ("tier_count", np.int64),  # number of valid tiers
+            ("tier_floor_usd", np.float64, (n_tiers,)),  # USD notional lower bounds
+            ("tier_mmr", np.float64, (n_tiers,)),  # maintenance margin rates
+            ("tier_maintenance_amount", np.float64, (n_tiers,)),  # USD deductions
+            ("tier_max_leverage", np.float64, (n_tiers,)),  # per tier
+        ]
+    )
 
 
-class AssetParams(NamedTuple):
-    """Static per-asset parameters; arrays of length ``n_assets``."""
-
-    spot_depth_1pct_usd: np.ndarray  # float64 USD of spot liquidity within 1 %
+ASSET_STATE_DTYPE = np.dtype(
+    [
+        ("spot_depth_1pct_usd", np.float64),  # USD of spot liquidity within 1 % of the index
+        ("index_price", np.float64),  # USD, current index
+        ("spot_impact_log", np.float64),  # cumulative log impact of arbitrage hedges on spot
+    ]
+)
 
 
 class Positions(NamedTuple):
@@ -185,49 +197,57 @@ class Groups(NamedTuple):
     pointer: np.ndarray  # int64
 
 
-class MarketState(NamedTuple):
-    """Mutable per-market state and the aggregate agents' books of account."""
+def market_state_dtype(n_levels: int) -> np.dtype:
+    """Record of one market's mutable state, its book rows and the aggregate agents' accounts.
 
-    index_price: np.ndarray  # float64 (n_assets,) USD, current index per asset
-    spot_impact_log: np.ndarray  # float64 (n_assets,) cumulative log impact of arbitrage
-    last_price: np.ndarray  # float64 USD
-    mark_price: np.ndarray  # float64 USD
-    basis_average: np.ndarray  # float64 USD, EMA of mid - index
-    premium_sum: np.ndarray  # float64, time-weighted premium since last settlement
-    premium_time: np.ndarray  # float64 s accumulated into premium_sum
-    funding_per_unit: np.ndarray  # float64 USD per base unit paid by longs so far
-    funding_rate: np.ndarray  # float64, last settled rate (predicted before the first)
-    next_funding_time: np.ndarray  # float64 s
-    liquidity_factor: np.ndarray  # float64
-    volatility: np.ndarray  # float64, EWMA std of 1-s log returns of last price
-    flow_imbalance: np.ndarray  # float64, EWMA of signed taker flow / depth within 1 %
-    step_taker_flow_usd: np.ndarray  # float64, signed taker USD this step (+ buys)
-    centre_price: np.ndarray  # float64 USD, where market makers centre their quotes
-    origin_tick: np.ndarray  # int64, tick number of book level 0
-    bid_top_level: np.ndarray  # int64, no bids rest above this level
-    ask_bottom_level: np.ndarray  # int64, no asks rest below this level
-    quiet_steps: np.ndarray  # int64, steps since the book was last disturbed
-    profile_price: np.ndarray  # float64 USD, centre price the USD profile was tabulated at
-    profile_usd: np.ndarray  # float64 (n_markets, n_levels) target USD at 1..n ticks away
-    bids: np.ndarray  # float64 (n_markets, n_levels) base units resting per level
-    asks: np.ndarray  # float64 (n_markets, n_levels)
-    maker_cash: np.ndarray  # float64 USD, market makers
-    maker_quantity: np.ndarray  # float64 base units
-    passive_cash: np.ndarray  # float64 USD, hedged counterparty / arbitrageurs
-    passive_quantity: np.ndarray  # float64 base units
-    passive_entry_price: np.ndarray  # float64 USD, average entry of the passive position
-    taker_cash: np.ndarray  # float64 USD, the exogenous aggressive trader (sell programme)
-    taker_quantity: np.ndarray  # float64 base units
-    fund_cash: np.ndarray  # float64 USD, insurance fund
-    fund_quantity: np.ndarray  # float64 base units of taken-over inventory
-    backstop_cash: np.ndarray  # float64 USD, backstop vault
-    backstop_quantity: np.ndarray  # float64 base units
-    fees_usd: np.ndarray  # float64 USD of liquidation fees collected (inside fund_cash)
-    bad_debt_usd: np.ndarray  # float64 USD of losses beyond the fund and ADL
-    adl_count: np.ndarray  # int64, counterparty positions deleveraged
-    adl_notional_usd: np.ndarray  # float64 USD
-    trader_long_quantity: np.ndarray  # float64 base units held long by traders
-    trader_short_quantity: np.ndarray  # float64 base units held short by traders
+    The book is two subarrays of ``n_levels`` base-unit quantities; level ``k`` sits at
+    price ``(origin_tick + k) * tick_size``.
+    """
+    return np.dtype(
+        [
+            ("last_price", np.float64),  # USD
+            ("previous_last_price", np.float64),  # USD, last price at the end of the previous step
+            ("mark_price", np.float64),  # USD
+            ("basis_average", np.float64),  # USD, EMA of mid - index
+            ("premium_sum", np.float64),  # time-weighted premium since last settlement
+            ("premium_time", np.float64),  # s accumulated into premium_sum
+            ("funding_per_unit", np.float64),  # USD per base unit paid by longs so far
+            ("funding_rate", np.float64),  # last settled rate (predicted before the first)
+            ("next_funding_time", np.float64),  # s
+            ("liquidity_factor", np.float64),  # market makers' quoting scale, 1 = normal
+            ("volatility", np.float64),  # EWMA std of 1-s log returns of last price
+            ("flow_imbalance", np.float64),  # EWMA of signed taker flow / depth within 1 %
+            ("step_taker_flow_usd", np.float64),  # signed taker USD this step (+ buys)
+            ("centre_price", np.float64),  # USD, where market makers centre their quotes
+            ("quote_index", np.float64),  # USD, index at which the quotes were last repriced
+            ("step_fill_count", np.int64),  # book fills in market m this step
+            ("origin_tick", np.int64),  # tick number of book level 0
+            ("bid_top_level", np.int64),  # no bids rest above this level
+            ("ask_bottom_level", np.int64),  # no asks rest below this level
+            ("quiet_steps", np.int64),  # steps since the book was last disturbed
+            ("profile_price", np.float64),  # USD, centre price the USD profile was tabulated at
+            ("profile_usd", np.float64, (n_levels,)),  # target USD at 1..n ticks away
+            ("bids", np.float64, (n_levels,)),  # base units resting per level
+            ("asks", np.float64, (n_levels,)),  # base units resting per level
+            ("maker_cash", np.float64),  # USD, market makers
+            ("maker_quantity", np.float64),  # base units
+            ("passive_cash", np.float64),  # USD, hedged counterparty / arbitrageurs
+            ("passive_quantity", np.float64),  # base units
+            ("passive_entry_price", np.float64),  # USD, average entry of the passive position
+            ("taker_cash", np.float64),  # USD, the exogenous aggressive trader (sell programme)
+            ("taker_quantity", np.float64),  # base units
+            ("fund_cash", np.float64),  # USD, insurance fund
+            ("fund_quantity", np.float64),  # base units of taken-over inventory
+            ("backstop_cash", np.float64),  # USD, backstop vault
+            ("backstop_quantity", np.float64),  # base units
+            ("fees_usd", np.float64),  # USD of liquidation fees collected (inside fund_cash)
+            ("bad_debt_usd", np.float64),  # USD of losses beyond the fund and ADL
+            ("adl_count", np.int64),  # counterparty positions deleveraged
+            ("adl_notional_usd", np.float64),  # USD
+            ("trader_long_quantity", np.float64),  # base units held long by traders
+            ("trader_short_quantity", np.float64),  # base units held short by traders
+        ]
+    )
 
 
 class Watchlist(NamedTuple):

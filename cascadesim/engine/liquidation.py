@@ -44,7 +44,7 @@ from cascadesim.engine.margin import (
 STEP_DOWN_INSIDE = 1.0 - 1e-9
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def record_event(events, event_count, time, market, account, position, side, kind, quantity,
                  notional, fill_price, bankruptcy, mark):
     """Append one liquidation event, doubling the buffer when full; returns the buffer."""
@@ -69,40 +69,40 @@ def record_event(events, event_count, time, market, account, position, side, kin
     return events
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def effective_margin(positions, state, i):
     """Isolated margin (USD) of position i after the funding it has paid or received."""
     m = positions.market[i]
-    return positions.margin[i] - positions.side[i] * positions.quantity[i] * state.funding_per_unit[m]
+    return positions.margin[i] - positions.side[i] * positions.quantity[i] * state[m].funding_per_unit
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def is_breached(params, positions, state, i, mark):
     """True when position i's equity at ``mark`` is at or below its maintenance margin."""
     m = positions.market[i]
     return margin_shortfall(
         positions.side[i], positions.quantity[i], positions.entry_price[i],
-        effective_margin(positions, state, i), mark, params.tier_floor_usd[m],
-        params.tier_mmr[m], params.tier_maintenance_amount[m], params.tier_count[m],
+        effective_margin(positions, state, i), mark, params[m].tier_floor_usd,
+        params[m].tier_mmr, params[m].tier_maintenance_amount, params[m].tier_count,
     ) <= 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def reduce_position(positions, state, i, quantity, price):
     """Close ``quantity`` of position i at ``price``: its PnL and owed funding go to margin."""
     m = positions.market[i]
     side = positions.side[i]
     positions.margin[i] += side * quantity * (price - positions.entry_price[i]
-                                              - state.funding_per_unit[m])
+                                              - state[m].funding_per_unit)
     remaining = positions.quantity[i] - quantity
     positions.quantity[i] = remaining if remaining > 0.0 else 0.0
     if side > 0:
-        state.trader_long_quantity[m] -= quantity
+        state[m].trader_long_quantity -= quantity
     else:
-        state.trader_short_quantity[m] -= quantity
+        state[m].trader_short_quantity -= quantity
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def execute_order(params, state, m, direction, quantity, limit_price, walk_out, flags):
     """Walk market m's book with a market order; the market makers take the other side.
 
@@ -110,34 +110,35 @@ def execute_order(params, state, m, direction, quantity, limit_price, walk_out, 
     """
     if quantity <= 0.0:
         return 0.0, 0.0
-    centre_tick = int(round(state.centre_price[m] / params.tick_size[m]))
+    centre_tick = int(round(state[m].centre_price / params[m].tick_size))
     if direction < 0:
-        start = state.bid_top_level[m]
+        start = state[m].bid_top_level
     else:
-        start = state.ask_bottom_level[m]
-    old_origin = state.origin_tick[m]
-    new_origin = walk_book(state.bids[m], state.asks[m], old_origin, params.tick_size[m],
-                           direction, quantity, limit_price, centre_tick, state.profile_usd[m],
-                           state.liquidity_factor[m], start, walk_out)
+        start = state[m].ask_bottom_level
+    old_origin = state[m].origin_tick
+    new_origin = walk_book(state[m].bids, state[m].asks, old_origin, params[m].tick_size,
+                           direction, quantity, limit_price, centre_tick, state[m].profile_usd,
+                           state[m].liquidity_factor, start, walk_out)
     moved = new_origin - old_origin
-    state.origin_tick[m] = new_origin
+    state[m].origin_tick = new_origin
     stop_level = int(walk_out[4])
     if direction < 0:
-        state.bid_top_level[m] = stop_level
-        state.ask_bottom_level[m] -= moved
+        state[m].bid_top_level = stop_level
+        state[m].ask_bottom_level -= moved
     else:
-        state.ask_bottom_level[m] = stop_level
-        state.bid_top_level[m] -= moved
+        state[m].ask_bottom_level = stop_level
+        state[m].bid_top_level -= moved
     if walk_out[3] > 0.0:
         flags[0] |= STATUS_FLAG_BOOK_EXHAUSTED
     filled = walk_out[0]
     notional = walk_out[1]
     if filled > 0.0:
-        state.quiet_steps[m] = 0
-        state.maker_quantity[m] -= direction * filled
-        state.maker_cash[m] += direction * notional
-        state.last_price[m] = walk_out[2]
-        state.step_taker_flow_usd[m] += direction * notional
+        state[m].quiet_steps = 0
+        state[m].step_fill_count += 1
+        state[m].maker_quantity -= direction * filled
+        state[m].maker_cash += direction * notional
+        state[m].last_price = walk_out[2]
+        state[m].step_taker_flow_usd += direction * notional
     return filled, notional
 
 
@@ -162,11 +163,11 @@ def rank_adl_candidates(params, positions, groups, state, scratch, m, counter_si
 
     Row -1 stands for the hedged counterparty aggregate. Ties keep row order (stable sort).
     """
-    n_tiers = params.tier_floor_usd.shape[1]
+    n_tiers = params[0].tier_floor_usd.shape[0]
     slot = 0 if counter_side > 0 else 1
     first = groups.start[(m * 2 + slot) * n_tiers]
     last = groups.end[(m * 2 + slot) * n_tiers + n_tiers - 1]
-    rule = params.adl_rank_rule[m]
+    rule = params[m].adl_rank_rule
     count = 0
     for j in range(first, last):
         if positions.status[j] != STATUS_OPEN and positions.status[j] != STATUS_WATCHED:
@@ -179,11 +180,11 @@ def rank_adl_candidates(params, positions, groups, state, scratch, m, counter_si
             scratch.adl_candidates[count] = j
             scratch.adl_scores[count] = score
             count += 1
-    passive = state.passive_quantity[m]
+    passive = state[m].passive_quantity
     if passive * counter_side > 0.0:
         size = abs(passive)
-        passive_margin = size * state.passive_entry_price[m] / params.passive_leverage[m]
-        score = adl_score(rule, counter_side, size, state.passive_entry_price[m],
+        passive_margin = size * state[m].passive_entry_price / params[m].passive_leverage
+        score = adl_score(rule, counter_side, size, state[m].passive_entry_price,
                           passive_margin, mark)
         if score > 0.0:
             scratch.adl_candidates[count] = -1
@@ -218,7 +219,7 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
     while remaining > 0.0 and cache[4] < cache[3]:
         j = scratch.adl_candidates[cache[4]]
         if j < 0:
-            available = abs(state.passive_quantity[m]) if state.passive_quantity[m] * counter > 0.0 else 0.0
+            available = abs(state[m].passive_quantity) if state[m].passive_quantity * counter > 0.0 else 0.0
         elif positions.status[j] == STATUS_OPEN or positions.status[j] == STATUS_WATCHED:
             available = positions.quantity[j]
         else:
@@ -228,8 +229,8 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
             continue
         size = available if available < remaining else remaining
         if j < 0:
-            state.passive_quantity[m] += side * size
-            state.passive_cash[m] -= side * size * price
+            state[m].passive_quantity += side * size
+            state[m].passive_cash -= side * size * price
             account = -1
         else:
             kept_margin = positions.margin[j] * (positions.quantity[j] - size) / positions.quantity[j]
@@ -244,8 +245,8 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
             scratch.account_wallet[account] += wallet_share
         events = record_event(events, event_count, time, m, account, j, counter,
                               KIND_ADL_COUNTERPARTY, size, size * price, price, price, mark)
-        state.adl_count[m] += 1
-        state.adl_notional_usd[m] += size * price
+        state[m].adl_count += 1
+        state[m].adl_notional_usd += size * price
         reduce_position(positions, state, i, size, price)
         events = record_event(events, event_count, time, m, positions.account[i], i, side,
                               KIND_ADL, size, size * price, price, price, mark)
@@ -255,7 +256,7 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
     return events, remaining
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fund_takeover(time, i, mark, params, positions, groups, state, scratch, events,
                   event_count, flags, step_liquidated):
     """Insurance fund takes what it can absorb at the bankruptcy price; ADL takes the rest."""
@@ -265,18 +266,18 @@ def fund_takeover(time, i, mark, params, positions, groups, state, scratch, even
     bankrupt = bankruptcy_price(side, quantity, positions.entry_price[i],
                                 effective_margin(positions, state, i))
     absorb = quantity
-    if params.takeover_mode[m] == TAKEOVER_INSURANCE:
+    if params[m].takeover_mode == TAKEOVER_INSURANCE:
         loss_per_unit = side * (bankrupt - mark)
         if loss_per_unit > 0.0:
-            fund_equity = state.fund_cash[m] + state.fund_quantity[m] * mark
+            fund_equity = state[m].fund_cash + state[m].fund_quantity * mark
             capacity = fund_equity / loss_per_unit if fund_equity > 0.0 else 0.0
             if capacity < absorb:
                 absorb = capacity
     else:
         absorb = 0.0
     if absorb > 0.0:
-        state.fund_quantity[m] += side * absorb
-        state.fund_cash[m] -= side * absorb * bankrupt
+        state[m].fund_quantity += side * absorb
+        state[m].fund_cash -= side * absorb * bankrupt
         reduce_position(positions, state, i, absorb, bankrupt)
         events = record_event(events, event_count, time, m, positions.account[i], i, side,
                               KIND_INSURANCE, absorb, absorb * bankrupt, bankrupt, bankrupt, mark)
@@ -288,12 +289,12 @@ def fund_takeover(time, i, mark, params, positions, groups, state, scratch, even
         step_liquidated[0 if side > 0 else 1] += (rest - unmatched) * bankrupt
         if unmatched > 0.0:
             # Nobody left to deleverage against: the fund must hold it, whatever its balance.
-            state.fund_quantity[m] += side * unmatched
-            state.fund_cash[m] -= side * unmatched * bankrupt
+            state[m].fund_quantity += side * unmatched
+            state[m].fund_cash -= side * unmatched * bankrupt
             reduce_position(positions, state, i, unmatched, bankrupt)
             loss = side * (bankrupt - mark) * unmatched
             if loss > 0.0:
-                state.bad_debt_usd[m] += loss
+                state[m].bad_debt_usd += loss
             flags[0] |= STATUS_FLAG_BAD_DEBT
             events = record_event(events, event_count, time, m, positions.account[i], i, side,
                                   KIND_INSURANCE, unmatched, unmatched * bankrupt, bankrupt,
@@ -302,40 +303,44 @@ def fund_takeover(time, i, mark, params, positions, groups, state, scratch, even
     return events
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def close_out(params, positions, state, scratch, i, flags):
     """Settle a fully closed liquidated position's leftover margin and mark it liquidated."""
     m = positions.market[i]
+    market = state[m]
     leftover = positions.margin[i]
-    if params.takeover_mode[m] == TAKEOVER_BACKSTOP:
-        # Hyperliquid leaves collateral above the fills with the trader.
-        if leftover >= 0.0:
+    backstop = params[m].takeover_mode == TAKEOVER_BACKSTOP
+    if leftover >= 0.0:
+        if backstop:
+            # Hyperliquid leaves collateral above the fills with the trader.
             scratch.account_wallet[positions.account[i]] += leftover
         else:
-            pay_shortfall(state, m, -leftover, state.backstop_cash, state.backstop_quantity,
-                          state.last_price[m], flags)
+            market.fund_cash += leftover
     else:
-        if leftover >= 0.0:
-            state.fund_cash[m] += leftover
-        else:
-            pay_shortfall(state, m, -leftover, state.fund_cash, state.fund_quantity,
-                          state.last_price[m], flags)
+        pay_shortfall(market, -leftover, backstop, flags)
     positions.margin[i] = 0.0
     positions.status[i] = STATUS_LIQUIDATED
 
 
-@njit(cache=True)
-def pay_shortfall(state, m, amount, cash, quantity, price, flags):
-    """A fund pays a loss beyond the trader's margin; what exceeds its equity is bad debt."""
-    equity = cash[m] + quantity[m] * price
+@njit(cache=True, inline="always")
+def pay_shortfall(market, amount, backstop, flags):
+    """The fund (or backstop) pays a loss beyond a trader's margin; beyond its equity it is
+    bad debt."""
+    if backstop:
+        equity = market.backstop_cash + market.backstop_quantity * market.last_price
+    else:
+        equity = market.fund_cash + market.fund_quantity * market.last_price
     covered = equity if equity > 0.0 else 0.0
     if amount > covered:
-        state.bad_debt_usd[m] += amount - covered
+        market.bad_debt_usd += amount - covered
         flags[0] |= STATUS_FLAG_BAD_DEBT
-    cash[m] -= amount
+    if backstop:
+        market.backstop_cash -= amount
+    else:
+        market.fund_cash -= amount
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def backstop_takeover(time, i, mark, positions, state, scratch, events, event_count,
                       step_liquidated):
     """The backstop vault takes position i with its collateral (Hyperliquid)."""
@@ -344,12 +349,12 @@ def backstop_takeover(time, i, mark, positions, state, scratch, events, event_co
     quantity = positions.quantity[i]
     margin = effective_margin(positions, state, i)
     bankrupt = bankruptcy_price(side, quantity, positions.entry_price[i], margin)
-    state.backstop_quantity[m] += side * quantity
-    state.backstop_cash[m] += margin - side * quantity * positions.entry_price[i]
+    state[m].backstop_quantity += side * quantity
+    state[m].backstop_cash += margin - side * quantity * positions.entry_price[i]
     if side > 0:
-        state.trader_long_quantity[m] -= quantity
+        state[m].trader_long_quantity -= quantity
     else:
-        state.trader_short_quantity[m] -= quantity
+        state[m].trader_short_quantity -= quantity
     positions.quantity[i] = 0.0
     positions.margin[i] = 0.0
     positions.status[i] = STATUS_LIQUIDATED
@@ -359,7 +364,7 @@ def backstop_takeover(time, i, mark, positions, state, scratch, events, event_co
     return events
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def send_liquidation_order(time, i, quantity, mark, params, positions, state, events,
                            event_count, walk_out, flags, step_liquidated):
     """Liquidation order for ``quantity`` of position i into the book; books fill and fee."""
@@ -367,28 +372,28 @@ def send_liquidation_order(time, i, quantity, mark, params, positions, state, ev
     side = positions.side[i]
     margin = effective_margin(positions, state, i)
     bankrupt = bankruptcy_price(side, positions.quantity[i], positions.entry_price[i], margin)
-    if params.limit_mode[m] == LIMIT_BANKRUPTCY:
+    if params[m].limit_mode == LIMIT_BANKRUPTCY:
         limit = bankrupt
     else:
-        limit = mark * (1.0 - side * params.slippage_limit[m])
+        limit = mark * (1.0 - side * params[m].slippage_limit)
     filled, notional = execute_order(params, state, m, -side, quantity, limit, walk_out, flags)
     if filled > 0.0:
         price = notional / filled
         reduce_position(positions, state, i, filled, price)
-        fee = params.liquidation_fee_rate[m] * notional
+        fee = params[m].liquidation_fee_rate * notional
         available = effective_margin(positions, state, i)
         if fee > available:
             fee = available if available > 0.0 else 0.0
         positions.margin[i] -= fee
-        state.fund_cash[m] += fee
-        state.fees_usd[m] += fee
+        state[m].fund_cash += fee
+        state[m].fees_usd += fee
         events = record_event(events, event_count, time, m, positions.account[i], i, side,
                               KIND_BOOK, filled, notional, price, bankrupt, mark)
         step_liquidated[0 if side > 0 else 1] += notional
     return events, filled
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def watch(watchlist, positions, i, ready_time):
     """Put position i (not already listed) on the watch list until ``ready_time`` (s)."""
     n = watchlist.count[0]
@@ -398,33 +403,33 @@ def watch(watchlist, positions, i, ready_time):
     positions.status[i] = STATUS_WATCHED
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def liquidate_position(time, dt, i, mark, params, positions, groups, state, watchlist, scratch,
                        events, event_count, walk_out, flags, step_liquidated):
     """Run the venue's liquidation procedure on breached position i at ``mark``."""
     m = positions.market[i]
     side = positions.side[i]
     scratch.account_liquidated[positions.account[i]] = True
-    floors = params.tier_floor_usd[m]
+    floors = params[m].tier_floor_usd
     quantity = positions.quantity[i]
-    if params.takeover_mode[m] == TAKEOVER_BACKSTOP:
+    if params[m].takeover_mode == TAKEOVER_BACKSTOP:
         margin = effective_margin(positions, state, i)
         equity = margin + side * quantity * (mark - positions.entry_price[i])
-        required = maintenance_margin(floors, params.tier_mmr[m], params.tier_maintenance_amount[m],
-                                      params.tier_count[m], quantity * mark)
-        if equity < params.backstop_equity_fraction[m] * required:
+        required = maintenance_margin(floors, params[m].tier_mmr, params[m].tier_maintenance_amount,
+                                      params[m].tier_count, quantity * mark)
+        if equity < params[m].backstop_equity_fraction * required:
             return backstop_takeover(time, i, mark, positions, state, scratch, events,
                                      event_count, step_liquidated)
     order = quantity
     partial = False
-    mode = params.partial_mode[m]
+    mode = params[m].partial_mode
     if mode == PARTIAL_TIER_STEP_DOWN:
-        tier = tier_for_notional(floors, params.tier_count[m], quantity * mark)
+        tier = tier_for_notional(floors, params[m].tier_count, quantity * mark)
         if tier > 0:
             order = quantity - floors[tier] / mark * STEP_DOWN_INSIDE
             partial = True
-    elif mode == PARTIAL_CHUNKS and quantity * mark > params.chunk_min_notional_usd[m]:
-        order = quantity * params.chunk_fraction[m]
+    elif mode == PARTIAL_CHUNKS and quantity * mark > params[m].chunk_min_notional_usd:
+        order = quantity * params[m].chunk_fraction
         partial = True
     events, filled = send_liquidation_order(time, i, order, mark, params, positions, state,
                                             events, event_count, walk_out, flags,
@@ -433,12 +438,12 @@ def liquidate_position(time, dt, i, mark, params, positions, groups, state, watc
         close_out(params, positions, state, scratch, i, flags)
         return events
     if partial and filled >= order and not is_breached(params, positions, state, i, mark):
-        cooldown = params.chunk_cooldown_s[m] if mode == PARTIAL_CHUNKS else 0.0
+        cooldown = params[m].chunk_cooldown_s if mode == PARTIAL_CHUNKS else 0.0
         watch(watchlist, positions, i, time + cooldown)
         return events
-    if params.takeover_mode[m] == TAKEOVER_BACKSTOP:
+    if params[m].takeover_mode == TAKEOVER_BACKSTOP:
         # Market liquidations retry: after the cooldown for chunks, else the next step.
-        cooldown = params.chunk_cooldown_s[m] if partial else dt
+        cooldown = params[m].chunk_cooldown_s if partial else dt
         if cooldown < dt:
             cooldown = dt
         watch(watchlist, positions, i, time + cooldown)
@@ -455,17 +460,22 @@ def liquidate_position(time, dt, i, mark, params, positions, groups, state, watc
 
 
 @njit(cache=True)
-def unwind_inventory(dt, m, params, state, cash, quantity, walk_out, flags):
-    """A fund or backstop sells (buys back) taken-over inventory into the book at its pace."""
-    held = quantity[m]
+def unwind_inventory(dt, m, backstop, params, state, walk_out, flags):
+    """The fund (or the backstop vault) sells taken-over inventory into the book at its pace."""
+    market = state[m]
+    held = market.backstop_quantity if backstop else market.fund_quantity
     if held == 0.0:
         return
-    mark = state.mark_price[m]
-    size = params.fund_unwind_usd_per_s[m] * dt / mark
+    mark = market.mark_price
+    size = params[m].fund_unwind_usd_per_s * dt / mark
     if size > abs(held):
         size = abs(held)
     direction = -1 if held > 0.0 else 1
-    limit = mark * (1.0 + direction * params.slippage_limit[m])
+    limit = mark * (1.0 + direction * params[m].slippage_limit)
     filled, notional = execute_order(params, state, m, direction, size, limit, walk_out, flags)
-    quantity[m] += direction * filled
-    cash[m] -= direction * notional
+    if backstop:
+        market.backstop_quantity += direction * filled
+        market.backstop_cash -= direction * notional
+    else:
+        market.fund_quantity += direction * filled
+        market.fund_cash -= direction * notional

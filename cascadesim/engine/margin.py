@@ -17,7 +17,7 @@ from __future__ import annotations
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def tier_for_notional(tier_floor_usd, tier_count, notional):
     """Index of the tier whose notional band holds ``notional`` (USD)."""
     tier = 0
@@ -29,14 +29,14 @@ def tier_for_notional(tier_floor_usd, tier_count, notional):
     return tier
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def maintenance_margin(tier_floor_usd, tier_mmr, tier_maintenance_amount, tier_count, notional):
     """Maintenance margin (USD) of a position of ``notional`` USD."""
     t = tier_for_notional(tier_floor_usd, tier_count, notional)
     return notional * tier_mmr[t] - tier_maintenance_amount[t]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def margin_shortfall(
     side, quantity, entry_price, margin, price, tier_floor_usd, tier_mmr,
     tier_maintenance_amount, tier_count,
@@ -49,7 +49,7 @@ def margin_shortfall(
     )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def bankruptcy_price(side, quantity, entry_price, margin):
     """Price (USD) at which the position's equity is zero, floored at zero."""
     price = entry_price - side * margin / quantity

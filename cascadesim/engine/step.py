@@ -26,6 +26,7 @@ from cascadesim.engine.book import (
     best_bid_level,
     depth_within,
     fill_levels,
+    move_quotes,
     relax_toward_target,
     shift_window,
     tabulate_profile,
@@ -50,48 +51,48 @@ THRESHOLD_RELATIVE_SLACK = 1e-9  # covers rounding between the closed form and t
 @njit(cache=True)
 def best_bid_price(params, state, m):
     """Best bid (USD) of market m, 0.0 when the bid side is empty; tightens the hint."""
-    level = best_bid_level(state.bids[m], state.bid_top_level[m])
-    state.bid_top_level[m] = level
+    level = best_bid_level(state[m].bids, state[m].bid_top_level)
+    state[m].bid_top_level = level
     if level < 0:
         return 0.0
-    return (state.origin_tick[m] + level) * params.tick_size[m]
+    return (state[m].origin_tick + level) * params[m].tick_size
 
 
 @njit(cache=True)
 def best_ask_price(params, state, m):
     """Best ask (USD) of market m, ``inf`` when the ask side is empty; tightens the hint."""
-    level = best_ask_level(state.asks[m], state.ask_bottom_level[m])
-    state.ask_bottom_level[m] = level
-    if level >= state.asks.shape[1]:
+    level = best_ask_level(state[m].asks, state[m].ask_bottom_level)
+    state[m].ask_bottom_level = level
+    if level >= state[m].asks.shape[0]:
         return math.inf
-    return (state.origin_tick[m] + level) * params.tick_size[m]
+    return (state[m].origin_tick + level) * params[m].tick_size
 
 
 @njit(cache=True)
 def predicted_funding(params, state, m):
     """Funding rate (fraction per interval) the premium so far would settle at."""
-    if state.premium_time[m] <= 0.0:
-        return state.funding_rate[m]
-    return funding_rate(state.premium_sum[m] / state.premium_time[m],
-                        params.funding_interest_rate[m], params.funding_clamp[m],
-                        params.funding_cap[m])
+    if state[m].premium_time <= 0.0:
+        return state[m].funding_rate
+    return funding_rate(state[m].premium_sum / state[m].premium_time,
+                        params[m].funding_interest_rate, params[m].funding_clamp,
+                        params[m].funding_cap)
 
 
 @njit(cache=True)
-def current_mark(time, params, state, m):
+def current_mark(time, params, assets, state, m):
     """Mark price (USD) of market m from the current index, basis average and book."""
-    index = state.index_price[params.asset[m]]
-    return mark_price(params.mark_rule[m], index, state.basis_average[m], state.last_price[m],
+    index = assets[params[m].asset].index_price
+    return mark_price(params[m].mark_rule, index, state[m].basis_average, state[m].last_price,
                       best_bid_price(params, state, m), best_ask_price(params, state, m),
-                      predicted_funding(params, state, m), state.next_funding_time[m] - time,
-                      params.funding_interval_s[m])
+                      predicted_funding(params, state, m), state[m].next_funding_time - time,
+                      params[m].funding_interval_s)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def collect_triggered(time, m, mark, params, positions, groups, state, watchlist, scratch):
     """Rows of market m breached at ``mark`` and ready; returns their count (sorted rows)."""
-    n_tiers = params.tier_floor_usd.shape[1]
-    funding = state.funding_per_unit[m]
+    n_tiers = params[0].tier_floor_usd.shape[0]
+    funding = state[m].funding_per_unit
     count = 0
     for slot in range(2):
         side = 1 if slot == 0 else -1
@@ -101,11 +102,11 @@ def collect_triggered(time, m, mark, params, positions, groups, state, watchlist
             end = groups.end[g]
             if row >= end:
                 continue
-            shift = funding / (1.0 - side * params.tier_mmr[m, tier])
+            shift = funding / (1.0 - side * params[m].tier_mmr[tier])
             # Funding can carry a position into another tier, where the shift differs.
             slack = 0.0
-            for other in range(params.tier_count[m]):
-                gap = abs(funding / (1.0 - side * params.tier_mmr[m, other]) - shift)
+            for other in range(params[m].tier_count):
+                gap = abs(funding / (1.0 - side * params[m].tier_mmr[other]) - shift)
                 if gap > slack:
                     slack = gap
             while row < end:
@@ -156,10 +157,10 @@ def arbitrage(dt, m, params, assets, state, walk_out, flags):
     ``spot_impact_share * notional / spot_depth_1pct_usd`` percent: that is how selling on
     one venue reaches every venue of the asset.
     """
-    a = params.asset[m]
-    index = state.index_price[a]
-    band = params.arbitrage_band[m]
-    capacity = params.arbitrage_capacity_usd_per_s[m] * dt / index
+    a = params[m].asset
+    index = assets[a].index_price
+    band = params[m].arbitrage_band
+    capacity = params[m].arbitrage_capacity_usd_per_s * dt / index
     if capacity <= 0.0:
         return
     if best_ask_price(params, state, m) < index * (1.0 - band):
@@ -174,40 +175,71 @@ def arbitrage(dt, m, params, assets, state, walk_out, flags):
                                      flags)
     if filled <= 0.0:
         return
-    held = state.passive_quantity[m]
+    held = state[m].passive_quantity
     if held * direction >= 0.0:
         total = abs(held) + filled
-        state.passive_entry_price[m] = (abs(held) * state.passive_entry_price[m] + notional) / total
+        state[m].passive_entry_price = (abs(held) * state[m].passive_entry_price + notional) / total
     elif abs(held) < filled:
-        state.passive_entry_price[m] = notional / filled
-    state.passive_quantity[m] = held + direction * filled
-    state.passive_cash[m] -= direction * notional
-    impact = -direction * params.spot_impact_share[m] * notional / assets.spot_depth_1pct_usd[a] * 0.01
-    state.spot_impact_log[a] += impact
-    state.index_price[a] *= math.exp(impact)
+        state[m].passive_entry_price = notional / filled
+    state[m].passive_quantity = held + direction * filled
+    state[m].passive_cash -= direction * notional
+    impact = -direction * params[m].spot_impact_share * notional / assets[a].spot_depth_1pct_usd * 0.01
+    assets[a].spot_impact_log += impact
+    assets[a].index_price *= math.exp(impact)
+
+
+@njit(cache=True)
+def reprice_quotes(m, params, assets, state):
+    """Market makers hedge on spot: when the index moves, their quotes move with it.
+
+    The centre scales by the index's move since the last repricing and the resting book is
+    shifted by the same number of ticks, so the perp follows the index without trading, and
+    the gap that liquidation flow opens against the index stays until arbitrage closes it.
+    """
+    index = assets[params[m].asset].index_price
+    ratio = index / state[m].quote_index
+    if ratio == 1.0:
+        return
+    tick = params[m].tick_size
+    old_tick = int(round(state[m].centre_price / tick))
+    state[m].centre_price *= ratio
+    state[m].quote_index = index
+    new_tick = int(round(state[m].centre_price / tick))
+    ticks = new_tick - old_tick
+    if ticks == 0:
+        return
+    move_quotes(state[m].bids, state[m].asks, ticks, state[m].origin_tick, tick, new_tick,
+                state[m].profile_usd, state[m].liquidity_factor)
+    state[m].bid_top_level += ticks
+    state[m].ask_bottom_level += ticks
+    if state[m].bid_top_level > state[m].bids.shape[0] - 1:
+        state[m].bid_top_level = state[m].bids.shape[0] - 1
+    if state[m].ask_bottom_level < 0:
+        state[m].ask_bottom_level = 0
+    state[m].quiet_steps = 0
 
 
 @njit(cache=True)
 def exogenous_flow(usd, m, state, params, walk_out, flags):
     """The scenario's aggressive trader sends a market order of ``usd`` (signed, + buys)."""
     direction = 1 if usd > 0.0 else -1
-    quantity = abs(usd) / state.last_price[m]
+    quantity = abs(usd) / state[m].last_price
     limit = math.inf if direction > 0 else 0.0
     filled, notional = execute_order(params, state, m, direction, quantity, limit, walk_out, flags)
-    state.taker_quantity[m] += direction * filled
-    state.taker_cash[m] -= direction * notional
+    state[m].taker_quantity += direction * filled
+    state[m].taker_cash -= direction * notional
 
 
 @njit(cache=True)
-def liquidation_fixed_point(time, dt, m, iteration_cap, params, positions, groups, state,
+def liquidation_fixed_point(time, dt, m, iteration_cap, params, assets, positions, groups, state,
                             watchlist, scratch, events, event_count, walk_out, flags,
                             step_liquidated):
     """Trigger, liquidate and re-mark until nothing new triggers; returns (events, iterations)."""
     iterations = 0
     for _ in range(iteration_cap):
         scratch.adl_cache[5] += 1
-        mark = current_mark(time, params, state, m)
-        state.mark_price[m] = mark
+        mark = current_mark(time, params, assets, state, m)
+        state[m].mark_price = mark
         count = collect_triggered(time, m, mark, params, positions, groups, state, watchlist,
                                   scratch)
         if count == 0:
@@ -224,108 +256,122 @@ def liquidation_fixed_point(time, dt, m, iteration_cap, params, positions, group
 @njit(cache=True)
 def update_liquidity(dt, m, params, state):
     """Market makers' quoting scale from realised volatility and one-sided flow."""
-    decay = 0.5 ** (dt / params.stress_half_life_s[m])
-    log_return = math.log(state.last_price[m] / state.centre_price[m])
-    variance = decay * state.volatility[m] ** 2 + (1.0 - decay) * log_return * log_return / dt
-    state.volatility[m] = math.sqrt(variance)
-    flow = state.step_taker_flow_usd[m] / (params.depth_1pct_usd[m] * dt)
-    state.flow_imbalance[m] = decay * state.flow_imbalance[m] + (1.0 - decay) * flow
-    excess = state.volatility[m] / params.baseline_volatility[m] - 1.0
-    stress = (params.withdrawal_vol_sensitivity[m] * (excess if excess > 0.0 else 0.0)
-              + params.withdrawal_flow_sensitivity[m] * abs(state.flow_imbalance[m]))
-    floor = params.liquidity_floor[m]
+    decay = 0.5 ** (dt / params[m].stress_half_life_s)
+    log_return = math.log(state[m].last_price / state[m].previous_last_price)
+    state[m].previous_last_price = state[m].last_price
+    variance = decay * state[m].volatility ** 2 + (1.0 - decay) * log_return * log_return / dt
+    state[m].volatility = math.sqrt(variance)
+    flow = state[m].step_taker_flow_usd / (params[m].depth_1pct_usd * dt)
+    state[m].flow_imbalance = decay * state[m].flow_imbalance + (1.0 - decay) * flow
+    excess = state[m].volatility / params[m].baseline_volatility - 1.0
+    stress = (params[m].withdrawal_vol_sensitivity * (excess if excess > 0.0 else 0.0)
+              + params[m].withdrawal_flow_sensitivity * abs(state[m].flow_imbalance))
+    floor = params[m].liquidity_floor
     return floor + (1.0 - floor) / (1.0 + stress)
 
 
 @njit(cache=True)
 def refresh_book(dt, m, params, state):
     """Re-centre the window, then withdrawal and resilience toward the target profile."""
-    n_levels = state.bids.shape[1]
-    tick = params.tick_size[m]
-    old_centre_tick = int(round(state.centre_price[m] / tick))
+    n_levels = state[m].bids.shape[0]
+    tick = params[m].tick_size
+    old_centre_tick = int(round(state[m].centre_price / tick))
     liquidity = update_liquidity(dt, m, params, state)
-    if abs(liquidity - state.liquidity_factor[m]) > 1e-12:
-        state.quiet_steps[m] = 0
-    state.liquidity_factor[m] = liquidity
-    state.centre_price[m] = state.last_price[m]
-    centre_tick = int(round(state.centre_price[m] / tick))
+    if abs(liquidity - state[m].liquidity_factor) > 1e-12:
+        state[m].quiet_steps = 0
+    state[m].liquidity_factor = liquidity
+    if state[m].step_fill_count > 0:
+        # Trades consumed liquidity: market makers re-centre on the mid of what is left, not
+        # on the last print, so one sweep through a thin side moves the centre half as far.
+        bid = best_bid_price(params, state, m)
+        ask = best_ask_price(params, state, m)
+        if bid > 0.0 and ask < math.inf:
+            state[m].centre_price = 0.5 * (bid + ask)
+        else:
+            state[m].centre_price = state[m].last_price
+    centre_tick = int(round(state[m].centre_price / tick))
     if centre_tick != old_centre_tick:
-        state.quiet_steps[m] = 0
-    if abs(state.centre_price[m] / state.profile_price[m] - 1.0) > PROFILE_REFERENCE_MOVE:
-        state.profile_price[m] = state.centre_price[m]
-        tabulate_profile(params.depth_1pct_usd[m], params.depth_shape[m], tick,
-                         state.centre_price[m], state.profile_usd[m])
-    centre_level = centre_tick - state.origin_tick[m]
+        state[m].quiet_steps = 0
+    if abs(state[m].centre_price / state[m].profile_price - 1.0) > PROFILE_REFERENCE_MOVE:
+        state[m].profile_price = state[m].centre_price
+        tabulate_profile(params[m].depth_1pct_usd, params[m].depth_shape, tick,
+                         state[m].centre_price, state[m].profile_usd)
+    centre_level = centre_tick - state[m].origin_tick
     if centre_level < n_levels // 4 or centre_level > 3 * n_levels // 4:
-        old_origin = state.origin_tick[m]
-        state.origin_tick[m] = shift_window(state.bids[m], state.asks[m], old_origin,
+        old_origin = state[m].origin_tick
+        state[m].origin_tick = shift_window(state[m].bids, state[m].asks, old_origin,
                                             centre_level - n_levels // 2, tick, centre_tick,
-                                            state.profile_usd[m], liquidity)
-        moved = state.origin_tick[m] - old_origin
-        state.bid_top_level[m] -= moved
-        state.ask_bottom_level[m] -= moved
-        centre_level = centre_tick - state.origin_tick[m]
-    slowest = max(params.resilience_half_life_s[m], params.withdrawal_half_life_s[m])
+                                            state[m].profile_usd, liquidity)
+        moved = state[m].origin_tick - old_origin
+        state[m].bid_top_level -= moved
+        state[m].ask_bottom_level -= moved
+        centre_level = centre_tick - state[m].origin_tick
+    slowest = max(params[m].resilience_half_life_s, params[m].withdrawal_half_life_s)
     settle_steps = int(math.ceil(QUIET_HALF_LIVES * slowest / dt))
-    quiet = state.quiet_steps[m]
+    quiet = state[m].quiet_steps
     if quiet < settle_steps:
-        relax_toward_target(state.bids[m], state.asks[m], state.origin_tick[m], tick, centre_tick,
-                            state.profile_usd[m], liquidity,
-                            1.0 - 0.5 ** (dt / params.resilience_half_life_s[m]),
-                            1.0 - 0.5 ** (dt / params.withdrawal_half_life_s[m]))
+        relax_toward_target(state[m].bids, state[m].asks, state[m].origin_tick, tick, centre_tick,
+                            state[m].profile_usd, liquidity,
+                            1.0 - 0.5 ** (dt / params[m].resilience_half_life_s),
+                            1.0 - 0.5 ** (dt / params[m].withdrawal_half_life_s))
     elif quiet == settle_steps:
         # 2**-30 of the gap is left: the book is its target, and stays so untouched.
-        fill_levels(state.bids[m], state.asks[m], state.origin_tick[m], tick, centre_tick,
-                    state.profile_usd[m], liquidity, 0, n_levels)
+        fill_levels(state[m].bids, state[m].asks, state[m].origin_tick, tick, centre_tick,
+                    state[m].profile_usd, liquidity, 0, n_levels)
     if quiet <= settle_steps:
         top = centre_level - 1
         if top > n_levels - 1:
             top = n_levels - 1
-        if state.bid_top_level[m] < top:
-            state.bid_top_level[m] = top
+        if state[m].bid_top_level < top:
+            state[m].bid_top_level = top
         bottom = centre_level + 1
         if bottom < 0:
             bottom = 0
-        if state.ask_bottom_level[m] > bottom:
-            state.ask_bottom_level[m] = bottom
-    if state.bid_top_level[m] > n_levels - 1:
-        state.bid_top_level[m] = n_levels - 1
-    if state.ask_bottom_level[m] < 0:
-        state.ask_bottom_level[m] = 0
-    state.quiet_steps[m] = quiet + 1
+        if state[m].ask_bottom_level > bottom:
+            state[m].ask_bottom_level = bottom
+    if state[m].bid_top_level > n_levels - 1:
+        state[m].bid_top_level = n_levels - 1
+    if state[m].ask_bottom_level < 0:
+        state[m].ask_bottom_level = 0
+    state[m].quiet_steps = quiet + 1
 
 
 @njit(cache=True)
-def quote_snapshot(m, params, state):
+def quote_snapshot(m, params, assets, state):
     """(mid, index, best bid, best ask) of market m in USD; mid falls back to the last price."""
-    index = state.index_price[params.asset[m]]
+    index = assets[params[m].asset].index_price
     bid = best_bid_price(params, state, m)
     ask = best_ask_price(params, state, m)
-    mid = 0.5 * (bid + ask) if bid > 0.0 and ask < math.inf else state.last_price[m]
+    mid = 0.5 * (bid + ask) if bid > 0.0 and ask < math.inf else state[m].last_price
     return mid, index, bid, ask
 
 
 @njit(cache=True)
-def record_step(row, time, m, params, state, mid, bid, ask, iterations, step_liquidated,
+def record_step(row, time, m, params, assets, state, mid, bid, ask, iterations, step_liquidated,
                 liquidations, adl_before):
     """Write one timeline row for market m."""
-    index = state.index_price[params.asset[m]]
-    mark = state.mark_price[m]
+    index = assets[params[m].asset].index_price
+    mark = state[m].mark_price
     row.time = time
     row.index_price = index
     row.mark_price = mark
-    row.last_price = state.last_price[m]
+    row.last_price = state[m].last_price
     row.best_bid = bid
     row.best_ask = ask
-    bid_usd, ask_usd = depth_within(state.bids[m], state.asks[m], state.origin_tick[m],
-                                   params.tick_size[m], mid, 0.01)
+    bid_usd, ask_usd = depth_within(state[m].bids, state[m].asks, state[m].origin_tick,
+                                   params[m].tick_size, mid, 0.01)
     row.bid_depth_1pct_usd = bid_usd
     row.ask_depth_1pct_usd = ask_usd
-    row.liquidity_factor = state.liquidity_factor[m]
-    long_oi = state.trader_long_quantity[m]
-    short_oi = state.trader_short_quantity[m]
-    for held in (state.maker_quantity[m], state.passive_quantity[m], state.taker_quantity[m],
-                 state.fund_quantity[m], state.backstop_quantity[m]):
+    row.liquidity_factor = state[m].liquidity_factor
+    long_oi = state[m].trader_long_quantity
+    short_oi = state[m].trader_short_quantity
+    row.trader_long_open_interest = long_oi
+    row.trader_short_open_interest = short_oi
+    # Market makers lay off inventory against the hedged basis traders, so the two count as
+    # one hedged pool: a liquidation the makers absorb closes open interest, as on a venue.
+    hedged = state[m].maker_quantity + state[m].passive_quantity
+    for held in (hedged, state[m].taker_quantity, state[m].fund_quantity,
+                 state[m].backstop_quantity):
         if held > 0.0:
             long_oi += held
         else:
@@ -335,9 +381,9 @@ def record_step(row, time, m, params, state, mid, bid, ask, iterations, step_liq
     row.liquidated_long_usd = step_liquidated[0]
     row.liquidated_short_usd = step_liquidated[1]
     row.liquidation_events = liquidations
-    row.adl_notional_usd = state.adl_notional_usd[m] - adl_before
-    row.insurance_fund_usd = state.fund_cash[m] + state.fund_quantity[m] * mark
-    row.backstop_usd = state.backstop_cash[m] + state.backstop_quantity[m] * mark
+    row.adl_notional_usd = state[m].adl_notional_usd - adl_before
+    row.insurance_fund_usd = state[m].fund_cash + state[m].fund_quantity * mark
+    row.backstop_usd = state[m].backstop_cash + state[m].backstop_quantity * mark
     row.funding_rate = predicted_funding(params, state, m)
     row.iterations = iterations
 
@@ -345,20 +391,20 @@ def record_step(row, time, m, params, state, mid, bid, ask, iterations, step_liq
 @njit(cache=True)
 def pay_funding(time, m, params, state):
     """Settle funding on every holder of market m if a settlement is due."""
-    if time < state.next_funding_time[m] - 1e-9:
+    if time < state[m].next_funding_time - 1e-9:
         return
     rate = predicted_funding(params, state, m)
-    per_unit = rate * state.mark_price[m]
-    state.funding_per_unit[m] += per_unit
-    state.maker_cash[m] -= state.maker_quantity[m] * per_unit
-    state.passive_cash[m] -= state.passive_quantity[m] * per_unit
-    state.taker_cash[m] -= state.taker_quantity[m] * per_unit
-    state.fund_cash[m] -= state.fund_quantity[m] * per_unit
-    state.backstop_cash[m] -= state.backstop_quantity[m] * per_unit
-    state.funding_rate[m] = rate
-    state.premium_sum[m] = 0.0
-    state.premium_time[m] = 0.0
-    state.next_funding_time[m] += params.funding_interval_s[m]
+    per_unit = rate * state[m].mark_price
+    state[m].funding_per_unit += per_unit
+    state[m].maker_cash -= state[m].maker_quantity * per_unit
+    state[m].passive_cash -= state[m].passive_quantity * per_unit
+    state[m].taker_cash -= state[m].taker_quantity * per_unit
+    state[m].fund_cash -= state[m].fund_quantity * per_unit
+    state[m].backstop_cash -= state[m].backstop_quantity * per_unit
+    state[m].funding_rate = rate
+    state[m].premium_sum = 0.0
+    state[m].premium_time = 0.0
+    state[m].next_funding_time += params[m].funding_interval_s
 
 
 @njit(cache=True)
@@ -382,14 +428,16 @@ def run_steps(first_step, last_step, dt, liquidations_enabled, iteration_cap, pa
     -------
     events : the (possibly reallocated) event buffer
     """
-    n_markets = params.asset.shape[0]
+    n_markets = params.shape[0]
     n_assets = index_path.shape[1]
     for step in range(first_step, last_step):
         time = (step + 1) * dt
         for a in range(n_assets):
-            state.index_price[a] = index_path[step + 1, a] * math.exp(state.spot_impact_log[a])
+            assets[a].index_price = index_path[step + 1, a] * math.exp(assets[a].spot_impact_log)
         for m in range(n_markets):
-            state.step_taker_flow_usd[m] = 0.0
+            state[m].step_taker_flow_usd = 0.0
+            state[m].step_fill_count = 0
+            reprice_quotes(m, params, assets, state)
             if taker_flow_usd[step, m] != 0.0:
                 exogenous_flow(taker_flow_usd[step, m], m, state, params, walk_out, flags)
         for m in range(n_markets):
@@ -398,25 +446,23 @@ def run_steps(first_step, last_step, dt, liquidations_enabled, iteration_cap, pa
             step_liquidated[0] = 0.0
             step_liquidated[1] = 0.0
             events_before = event_count[0]
-            adl_before = state.adl_notional_usd[m]
+            adl_before = state[m].adl_notional_usd
             iterations = 0
             if liquidations_enabled:
                 events, iterations = liquidation_fixed_point(
-                    time, dt, m, iteration_cap, params, positions, groups, state, watchlist,
+                    time, dt, m, iteration_cap, params, assets, positions, groups, state, watchlist,
                     scratch, events, event_count, walk_out, flags, step_liquidated)
-            state.mark_price[m] = current_mark(time, params, state, m)
-            unwind_inventory(dt, m, params, state, state.fund_cash, state.fund_quantity,
-                             walk_out, flags)
-            unwind_inventory(dt, m, params, state, state.backstop_cash, state.backstop_quantity,
-                             walk_out, flags)
+            state[m].mark_price = current_mark(time, params, assets, state, m)
+            unwind_inventory(dt, m, False, params, state, walk_out, flags)
+            unwind_inventory(dt, m, True, params, state, walk_out, flags)
             refresh_book(dt, m, params, state)
-            mid, index, bid, ask = quote_snapshot(m, params, state)
-            state.premium_sum[m] += (mid - index) / index * dt
-            state.premium_time[m] += dt
-            state.mark_price[m] = current_mark(time, params, state, m)
+            mid, index, bid, ask = quote_snapshot(m, params, assets, state)
+            state[m].premium_sum += (mid - index) / index * dt
+            state[m].premium_time += dt
+            state[m].mark_price = current_mark(time, params, assets, state, m)
             pay_funding(time, m, params, state)
-            alpha = dt / (params.basis_average_s[m] + dt)
-            state.basis_average[m] += alpha * ((mid - index) - state.basis_average[m])
-            record_step(timeline[step, m], time, m, params, state, mid, bid, ask, iterations,
+            alpha = dt / (params[m].basis_average_s + dt)
+            state[m].basis_average += alpha * ((mid - index) - state[m].basis_average)
+            record_step(timeline[step, m], time, m, params, assets, state, mid, bid, ask, iterations,
                         step_liquidated, event_count[0] - events_before, adl_before)
     return events
