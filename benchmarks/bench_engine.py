@@ -46,12 +46,14 @@ def read_positions_once(quantity, entry_price, margin, threshold, market, side, 
 
 
 def scenario_with_accounts(accounts: float) -> Scenario:
-    """The default scenario with open interest scaled to about ``accounts`` accounts."""
+    """The default scenario, open interest scaled to ``accounts`` accounts, an 8 % drop."""
     scenario = Scenario.from_toml(DEFAULT)
     reference = len(scenario.build().positions)
     market = next(iter(scenario.markets.values()))
     market.open_interest_usd *= accounts / reference
     scenario.population.max_accounts = int(accounts * 2)
+    # The issue asks for a shock that liquidates at least 10 % of the accounts.
+    scenario.shock.drop_fraction = 0.08
     return scenario
 
 

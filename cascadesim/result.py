@@ -111,8 +111,14 @@ class Result:
         timeline = self.outcome["timeline"][:, m]
         spec = self.setup.markets[m]
         start_price = spec.price
-        oi_before = self.initial_open_interest(m) * start_price
-        oi_after = float(timeline["long_open_interest"][-1] * timeline["mark_price"][-1])
+        # The engine tracks how open interest changes; the scenario's figure (when given)
+        # includes hedged positions that the engine nets into one aggregate.
+        engine_before = self.initial_open_interest(m)
+        stated = self.setup.labels.get("open_interest_usd")
+        before_units = stated[m] / start_price if stated else engine_before
+        after_units = before_units - (engine_before - float(timeline["long_open_interest"][-1]))
+        oi_before = before_units * start_price
+        oi_after = max(after_units, 0.0) * float(timeline["mark_price"][-1])
         price_min = min(start_price, lowest_price(timeline))
         drawdown = 1.0 - price_min / start_price
         counterfactual = math.nan

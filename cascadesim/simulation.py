@@ -359,10 +359,15 @@ def simulate(setup, *, counterfactual: bool = True, progress: ProgressCallback |
     positions, groups, original_row = sort_population(setup.positions, params)
     initial = {"positions": copy_positions(positions)}
     baseline = None
+    total = setup.n_steps * (2 if counterfactual else 1)
     if counterfactual:
+        first_half = None if progress is None else (lambda done, _: progress(done, total))
         baseline = run_path(setup, params, copy_positions(positions),
-                            groups._replace(pointer=groups.start.copy()), n_accounts, False)
-    outcome = run_path(setup, params, positions, groups, n_accounts, True, progress)
+                            groups._replace(pointer=groups.start.copy()), n_accounts, False,
+                            first_half)
+    offset = total - setup.n_steps
+    second_half = None if progress is None else (lambda done, _: progress(offset + done, total))
+    outcome = run_path(setup, params, positions, groups, n_accounts, True, second_half)
     return Result(setup=setup, params=params, initial=initial, outcome=outcome,
                   counterfactual=baseline, original_row=original_row,
                   provenance=setup.labels.get("provenance"))

@@ -1,0 +1,456 @@
+"""Scenario files: TOML validated by pydantic v2 models, built into an :class:`EngineSetup`.
+
+A scenario states the markets (asset, venue profile, price, depth, open interest, funding,
+...), the population that holds their open interest, one shock, the duration and step, and a
+seed. ``Scenario.from_toml(path)`` reads and validates a file; ``Scenario.build(seed)`` turns it
+into the arrays the engine consumes; ``cascadesim schema`` prints :meth:`Scenario.json_schema`.
+
+Every error, from pydantic or from the cross-field checks, becomes one line
+``<file>: <field.path> = <value>: <what is allowed>`` raised as
+:class:`cascadesim.errors.CascadesimInputError` (see :mod:`cascadesim.scenario_io`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import fields as dataclass_fields
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from cascadesim._version import __version__
+from cascadesim.setup import AssetSpec, EngineSetup, MarketSpec
+
+VENUE_NAMES = ("binance", "bybit", "okx", "hyperliquid", "dydx")
+# Fields a scenario sets through its own keys (or that identify the market): not overridable.
+NOT_OVERRIDABLE = {"name", "asset", "venue", "price"}
+OVERRIDABLE_FIELDS = tuple(f.name for f in dataclass_fields(MarketSpec)
+                           if f.name not in NOT_OVERRIDABLE)
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+TimePoint = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class StrictModel(BaseModel):
+    """Base of every scenario table: unknown keys, NaN/inf and silent coercions rejected."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False,
+                              validate_default=False)
+
+
+def check_points(points: list[list[float]] | None, value_name: str,
+                 increasing: bool = True) -> list[list[float]] | None:
+    """Times non-negative and non-decreasing, values > 0 (raises ValueError for pydantic)."""
+    if points is None:
+        return None
+    if len(points) < 2:
+        raise ValueError("at least two [seconds, value] points")
+    times = [p[0] for p in points]
+    if any(t < 0 for t in times):
+        raise ValueError("times in seconds >= 0")
+    if increasing and any(b < a for a, b in zip(times, times[1:], strict=False)):
+        raise ValueError("points in time order (seconds non-decreasing)")
+    if any(p[1] <= 0 for p in points):
+        raise ValueError(f"{value_name} > 0 at every point")
+    return points
+
+
+# --- population ---------------------------------------------------------------------------
+class LeverageMix(StrictModel):
+    """Leverage mix of the open positions at the start."""
+
+    values: list[Annotated[float, Field(ge=1)]] = Field(
+        default=[2, 3, 5, 10, 20, 25, 50, 75, 100, 125], min_length=1,
+        description="initial leverages (notional / margin, >= 1); each is clipped to the "
+                    "venue's tier maximum for the position's notional")
+    weights: list[NonNegativeFloat] = Field(
+        default=[0.15, 0.15, 0.20, 0.20, 0.12, 0.06, 0.06, 0.03, 0.02, 0.01], min_length=1,
+        description="fraction of accounts at each leverage; sums to 1")
+
+    @field_validator("weights")
+    @classmethod
+    def weights_sum_to_one(cls, weights: list[float], info) -> list[float]:
+        values = info.data.get("values")
+        if values is not None and len(values) != len(weights):
+            raise ValueError(f"one weight per leverage value ({len(values)} values)")
+        if abs(sum(weights) - 1.0) > 1e-6:
+            raise ValueError(f"fractions summing to 1 within 1e-6 (they sum to {sum(weights):.6g})")
+        return weights
+
+
+class AccountSize(StrictModel):
+    """Position notional at the start price: lognormal body with a truncated Pareto tail."""
+
+    median_usd: PositiveFloat = Field(2_500.0, description="median position notional, USD")
+    body_log_std: PositiveFloat = Field(
+        1.5, le=5, description="standard deviation of log(notional) in the lognormal body")
+    tail_share: float = Field(0.05, gt=0, lt=0.5,
+                              description="fraction of accounts in the Pareto tail")
+    tail_alpha: float = Field(1.5, gt=0.2, le=10, description="Pareto tail exponent")
+    max_usd: PositiveFloat = Field(60e6, description="largest position notional, USD")
+
+    @field_validator("max_usd")
+    @classmethod
+    def above_tail_start(cls, max_usd: float, info) -> float:
+        from cascadesim.population import SizeDistribution
+
+        data = info.data
+        if {"median_usd", "body_log_std", "tail_share"} <= data.keys():
+            start = SizeDistribution(data["median_usd"], data["body_log_std"],
+                                     data["tail_share"]).tail_start_usd
+            if max_usd <= start:
+                raise ValueError(f"a USD amount above the tail's start ({start:,.0f} USD)")
+        return max_usd
+
+
+class EntrySpread(StrictModel):
+    """Where open interest was built before the event."""
+
+    spread_fraction: float | None = Field(
+        None, ge=0, le=1,
+        description="log-standard deviation of entry prices around the price (fraction); "
+                    "default 0.03 without a history, 0.005 around a history")
+    history: list[TimePoint] | None = Field(
+        None, description="pre-event prices, oldest first: [[seconds before the start, "
+                          "price USD], ...]; rescaled so the latest equals the market price")
+    weights: list[NonNegativeFloat] | None = Field(
+        None, description="fraction of open interest built in each history segment, oldest "
+                          "first; default proportional to the segment's duration")
+
+    @field_validator("history")
+    @classmethod
+    def chronological(cls, history: list[list[float]] | None) -> list[list[float]] | None:
+        if history is None:
+            return None
+        check_points(history, "price_usd", increasing=False)
+        times = [p[0] for p in history]
+        if any(b >= a for a, b in zip(times, times[1:], strict=False)):
+            raise ValueError("oldest first: seconds before the start strictly decreasing")
+        return history
+
+    @field_validator("weights")
+    @classmethod
+    def one_per_segment(cls, weights: list[float] | None, info) -> list[float] | None:
+        history = info.data.get("history")
+        if weights is None:
+            return None
+        if history is None:
+            raise ValueError("weights only together with a history")
+        if len(weights) != len(history) - 1 or sum(weights) <= 0:
+            raise ValueError(f"{len(history) - 1} non-negative weights, one per history "
+                             "segment, not all zero")
+        return weights
+
+
+class Population(StrictModel):
+    """The leveraged, liquidatable population holding part of each market's open interest."""
+
+    long_share: Fraction | None = Field(
+        None, description="fraction of the leveraged notional held long; default from funding "
+                          "(see cascadesim.population.long_share_from_funding)")
+    leveraged_share_of_open_interest: float = Field(
+        0.5, gt=0, le=1,
+        description="fraction of all position notional (both sides) held by leveraged "
+                    "traders; the hedged rest is the engine's passive counterparty")
+    leverage: LeverageMix = Field(default_factory=LeverageMix)
+    account_size: AccountSize = Field(default_factory=AccountSize)
+    entry: EntrySpread = Field(default_factory=EntrySpread)
+    isolated_share: Fraction = Field(
+        1.0, description="fraction of accounts in isolated margin (recorded; every position "
+                         "is an isolated account until cross margin arrives)")
+    start_margin_cushion: NonNegativeFloat = Field(
+        0.1, le=10, description="equity at the start exceeds maintenance margin by at least "
+                                "this fraction of it")
+    accounts: int | None = Field(
+        None, ge=1, description="fixed number of accounts per market; sizes are rescaled so "
+                                "their total still matches the open interest")
+    max_accounts: int = Field(20_000_000, ge=1,
+                              description="refuse to generate more accounts than this in total")
+
+
+# --- markets and assets -------------------------------------------------------------------
+class Asset(StrictModel):
+    """An underlying asset and its spot market."""
+
+    spot_depth_1pct_usd: PositiveFloat = Field(
+        300e6, description="spot liquidity within 1 % of the index, USD, absorbing arbitrage")
+    price_usd: PositiveFloat | None = Field(
+        None, description="index at the start, USD; default the first market's price")
+
+
+class Market(StrictModel):
+    """One perpetual market: an asset on a venue, with its book and open interest."""
+
+    asset: str = Field(description="name of an asset in [assets]")
+    venue: Literal[VENUE_NAMES] = Field(description="venue profile")  # type: ignore[valid-type]
+    price_usd: PositiveFloat = Field(description="perp and index price at the start, USD")
+    tick_usd: PositiveFloat | None = Field(
+        None, description="USD between simulated book levels; default about 1 basis point of "
+                          "the price, rounded to 1, 2 or 5 x 10^k")
+    open_interest_usd: PositiveFloat = Field(description="open interest (one side), USD")
+    funding_rate: float = Field(
+        0.0001, ge=-0.1, le=0.1,
+        description="predicted funding rate, fraction per funding interval of the venue "
+                    "(positive: longs pay)")
+    depth_1pct_usd: PositiveFloat = Field(description="USD resting within 1 % of mid, per side")
+    depth_shape: PositiveFloat = Field(
+        1.0, le=5, description="cumulative depth ~ (distance / 1 %) ** shape")
+    resilience_half_life_s: PositiveFloat = Field(
+        15.0, description="seconds for depleted levels to refill halfway")
+    withdrawal_vol_sensitivity: NonNegativeFloat = Field(
+        0.15, description="quote withdrawal per unit of excess volatility ratio")
+    withdrawal_flow_sensitivity: NonNegativeFloat = Field(
+        5.0, description="quote withdrawal per unit of one-sided flow / depth within 1 %")
+    insurance_fund_usd: NonNegativeFloat = Field(
+        1e9, description="insurance fund backing this market at the start, USD")
+    backstop_usd: NonNegativeFloat | None = Field(
+        None, description="backstop vault capital, USD (Hyperliquid HLP); default 0, or 300e6 "
+                          "on a venue whose takeover is a backstop")
+    population: Population | None = Field(
+        None, description="per-market changes to [population]: the keys given replace "
+                          "the global ones")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description="any MarketSpec field, replacing the venue profile's value "
+                    "(e.g. liquidation_fee_rate, tier_mmr)")
+
+
+# --- shocks -------------------------------------------------------------------------------
+class IndexJump(StrictModel):
+    """The index of one asset (or all) drops by a fraction at a time, at once or over a ramp."""
+
+    kind: Literal["index_jump"]
+    asset: str = Field("all", description="asset name, or 'all'")
+    drop_fraction: float = Field(gt=-1, lt=1, description="fraction of the start price lost "
+                                                          "(negative: a jump up)")
+    at_s: NonNegativeFloat = Field(description="seconds after the start when the move begins")
+    ramp_s: NonNegativeFloat = Field(0.0, description="seconds over which the move happens")
+
+
+class IndexPath(StrictModel):
+    """A piecewise-linear index path as a fraction of the start price."""
+
+    kind: Literal["index_path"]
+    asset: str = Field("all", description="asset name, or 'all' (with points)")
+    points: list[TimePoint] | None = Field(
+        None, description="[[seconds, fraction of the start price], ...]")
+    per_asset: dict[str, list[TimePoint]] | None = Field(
+        None, description="points per asset name, instead of asset and points")
+
+    @field_validator("points")
+    @classmethod
+    def valid_points(cls, points):
+        return check_points(points, "fraction of the start price")
+
+    @field_validator("per_asset")
+    @classmethod
+    def valid_per_asset(cls, per_asset):
+        for points in (per_asset or {}).values():
+            check_points(points, "fraction of the start price")
+        return per_asset
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> IndexPath:
+        if (self.points is None) == (self.per_asset is None):
+            raise ValueError("exactly one of points or per_asset")
+        return self
+
+
+class SellProgramme(StrictModel):
+    """An aggressive seller: ``usd`` of market sells spread evenly over a window."""
+
+    kind: Literal["sell_programme"]
+    market: str = Field(description="name of a market in [markets]")
+    usd: PositiveFloat = Field(description="total USD sold")
+    duration_s: PositiveFloat = Field(description="seconds over which it is sold")
+    start_s: NonNegativeFloat = Field(0.0, description="seconds after the start")
+
+
+class RecordedPath(StrictModel):
+    """A recorded index path: a CSV file (time_s, price_usd) or inline points."""
+
+    kind: Literal["recorded_path"]
+    asset: str = Field("all", description="asset name, or 'all'")
+    file: str | None = Field(None, description="CSV with header time_s,price_usd, relative to "
+                                               "the scenario file")
+    points: list[TimePoint] | None = Field(None, description="[[seconds, price USD], ...]")
+    relative: bool = Field(True, description="replay as moves relative to the first price "
+                                             "(true) or as absolute USD prices (false)")
+
+    @field_validator("points")
+    @classmethod
+    def valid_points(cls, points):
+        return check_points(points, "price_usd")
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> RecordedPath:
+        if (self.file is None) == (self.points is None):
+            raise ValueError("exactly one of file or points")
+        return self
+
+
+Shock = Annotated[IndexJump | IndexPath | SellProgramme | RecordedPath,
+                  Field(discriminator="kind")]
+
+
+# --- the scenario -------------------------------------------------------------------------
+class Scenario(StrictModel):
+    """A complete scenario: markets, assets, population, shock, clock and seed."""
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=80,
+                      description="short name, also the default output folder")
+    description: str = Field("", description="one line shown by `cascadesim scenarios`")
+    seed: int = Field(0, ge=0, description="root seed of the population's random streams")
+    duration_s: PositiveFloat = Field(description="simulated seconds")
+    step_s: PositiveFloat = Field(1.0, description="seconds per engine step")
+    book_levels: int = Field(4096, ge=64, le=1 << 20,
+                             description="price levels per book side window (even)")
+    iteration_cap: int = Field(64, ge=1, le=100_000,
+                               description="liquidation fixed-point iterations per step")
+    assets: dict[str, Asset] = Field(min_length=1, description="assets by name")
+    markets: dict[str, Market] = Field(min_length=1, description="markets by name")
+    population: Population = Field(default_factory=Population)
+    shock: Shock
+
+    _source: Path | None = PrivateAttr(default=None)
+    _text: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def cross_checks(self) -> Scenario:
+        """Checks that span several tables; errors name the offending field path."""
+        from cascadesim.scenario_io import check_scenario
+
+        check_scenario(self)
+        return self
+
+    # --- reading and describing ---------------------------------------------------------
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Scenario:
+        """Read and validate a scenario file (errors: one line naming file and field)."""
+        from cascadesim.scenario_io import load_scenario
+
+        return load_scenario(cls, Path(path))
+
+    @classmethod
+    def from_toml_text(cls, text: str, source: str = "<scenario>") -> Scenario:
+        """Validate scenario TOML given as text; ``source`` names it in errors."""
+        from cascadesim.scenario_io import parse_scenario
+
+        return parse_scenario(cls, text, source)
+
+    @classmethod
+    def json_schema(cls) -> dict:
+        """JSON Schema of scenario files."""
+        schema = cls.model_json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["title"] = "cascadesim scenario"
+        return schema
+
+    @property
+    def source(self) -> Path | None:
+        """The file this scenario was read from, if any."""
+        return self._source
+
+    @property
+    def base_dir(self) -> Path | None:
+        """Folder that relative paths in the scenario (recorded paths) are resolved from."""
+        return None if self._source is None else self._source.parent
+
+    def to_toml_text(self) -> str:
+        """The scenario as TOML: the original file's text when it was read from one."""
+        if self._text is not None:
+            return self._text
+        from cascadesim.scenario_io import dump_toml
+
+        return dump_toml(self.model_dump(mode="json", exclude_none=True))
+
+    def hash(self) -> str:
+        """Short hex sha256 of the canonical JSON of the validated scenario.
+
+        Formatting, comments and key order of the file do not change it; a recorded path's
+        CSV content does.
+        """
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True,
+                               separators=(",", ":"), ensure_ascii=True)
+        digest = hashlib.sha256(canonical.encode())
+        if self.shock.kind == "recorded_path" and self.shock.file is not None:
+            path = Path(self.shock.file)
+            if not path.is_absolute() and self.base_dir is not None:
+                path = self.base_dir / path
+            if path.is_file():
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+        return digest.hexdigest()[:16]
+
+    def provenance(self, seed: int | None = None) -> dict:
+        """Seed, scenario hash and name, and the package version, for outputs' metadata."""
+        return {"seed": self.seed if seed is None else int(seed), "scenario_hash": self.hash(),
+                "scenario": self.name, "version": __version__}
+
+    @property
+    def n_steps(self) -> int:
+        """Engine steps: duration / step."""
+        return int(round(self.duration_s / self.step_s))
+
+    # --- building -----------------------------------------------------------------------
+    def market_specs(self) -> list[MarketSpec]:
+        """Engine market descriptions: venue profile, then scenario values, then overrides."""
+        from cascadesim.scenario_io import market_spec
+
+        return [market_spec(name, market) for name, market in self.markets.items()]
+
+    def asset_specs(self) -> list[AssetSpec]:
+        """Engine asset descriptions, in [assets] order."""
+        return [AssetSpec(name=name, spot_depth_1pct_usd=asset.spot_depth_1pct_usd)
+                for name, asset in self.assets.items()]
+
+    def start_index(self) -> list[float]:
+        """Index of every asset at the start, USD."""
+        prices = []
+        for name, asset in self.assets.items():
+            if asset.price_usd is not None:
+                prices.append(asset.price_usd)
+            else:
+                prices.append(next(m.price_usd for m in self.markets.values() if m.asset == name))
+        return prices
+
+    def population_for(self, market_name: str) -> Population:
+        """The [population] table with a market's own keys applied."""
+        own = self.markets[market_name].population
+        if own is None:
+            return self.population
+        merged = self.population.model_dump()
+        merged.update(own.model_dump(include=own.model_fields_set))
+        return Population.model_validate(merged)
+
+    def build(self, seed: int | None = None) -> EngineSetup:
+        """Everything the engine needs: markets, assets, positions, index path, taker flow.
+
+        Parameters
+        ----------
+        seed : int or None, overrides the scenario's seed
+
+        Raises
+        ------
+        CascadesimInputError
+            one line, prefixed with the scenario file when there is one
+        """
+        from cascadesim.scenario_io import build_setup, prefixed
+
+        with prefixed(self._source):
+            return build_setup(self, self.seed if seed is None else int(seed))
+
+
+def default_tick(price_usd: float) -> float:
+    """About one basis point of ``price_usd``, rounded to 1, 2 or 5 x 10^k USD."""
+    raw = price_usd * 1e-4
+    exponent = math.floor(math.log10(raw))
+    candidates = [m * 10.0 ** e for e in (exponent, exponent + 1) for m in (1, 2, 5)]
+    return min(candidates, key=lambda tick: abs(math.log(tick / raw)))
+
+

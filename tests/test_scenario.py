@@ -1,0 +1,280 @@
+"""Scenario files: validation, one-line errors from the command line, schema, bundled list, shocks.
+
+Bad input must give exactly one line on stderr naming the file, the field path, the value and
+what is allowed, exit code 2, no traceback, and nothing written to the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cascadesim.errors import CascadesimInputError
+from cascadesim.scenario import Scenario, default_tick
+from cascadesim.scenario_io import bundled_scenarios, dump_toml
+from cascadesim.shocks import jump_factor, piecewise_factor, read_price_csv, sell_programme_flow
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+VALID = """\
+name = "tiny"
+description = "a small valid scenario for the tests"
+seed = 3
+duration_s = 120
+step_s = 1
+
+[assets.BTC]
+spot_depth_1pct_usd = 50e6
+
+[markets.BTC-binance]
+asset = "BTC"
+venue = "binance"
+price_usd = 100000
+open_interest_usd = 2e6
+funding_rate = 0.0001
+depth_1pct_usd = 1e6
+
+[population.leverage]
+values = [5, 10, 20]
+weights = [0.5, 0.3, 0.2]
+
+[shock]
+kind = "index_jump"
+drop_fraction = 0.03
+at_s = 10
+ramp_s = 30
+"""
+
+
+def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
+    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    return subprocess.run([sys.executable, "-m", "cascadesim.cli", *arguments], cwd=cwd,
+                          env=environment, capture_output=True, text=True, timeout=600)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert result.stdout == ""
+    return lines[0]
+
+
+def edited(old: str, new: str) -> str:
+    assert old in VALID
+    return VALID.replace(old, new)
+
+
+BAD_FILES = {
+    # case: (scenario text, fragments that the error line must contain)
+    "misspelt field": (edited("open_interest_usd = 2e6", "open_interst_usd = 2e6"),
+                       ["markets.BTC-binance.open_interst_usd", "2000000.0", "not a field",
+                        "open_interest_usd"]),
+    "wrong type": (edited("open_interest_usd = 2e6", 'open_interest_usd = "lots"'),
+                   ["markets.BTC-binance.open_interest_usd", "'lots'", "a number"]),
+    "negative depth": (edited("depth_1pct_usd = 1e6", "depth_1pct_usd = -1e6"),
+                       ["markets.BTC-binance.depth_1pct_usd", "-1000000.0", "> 0"]),
+    "weights not summing to 1": (edited("weights = [0.5, 0.3, 0.2]", "weights = [0.5, 0.3, 0.1]"),
+                                 ["population.leverage.weights", "[0.5, 0.3, 0.1]",
+                                  "summing to 1"]),
+    "malformed TOML": (edited('venue = "binance"', 'venue = "binance'), ["line 12"]),
+    "unknown venue": (edited('venue = "binance"', 'venue = "ftx"'),
+                      ["markets.BTC-binance.venue", "'ftx'", "binance"]),
+    "unknown asset": (edited('asset = "BTC"', 'asset = "ETH"'),
+                      ["markets.BTC-binance.asset", "'ETH'", "BTC"]),
+    "duration not a multiple of step": (edited("step_s = 1", "step_s = 7"),
+                                        ["duration_s", "120", "multiple"]),
+    "shock on an unknown market": (
+        edited('kind = "index_jump"\ndrop_fraction = 0.03\nat_s = 10\nramp_s = 30',
+               'kind = "sell_programme"\nmarket = "BTC-okx"\nusd = 1e6\nduration_s = 10'),
+        ["shock.market", "'BTC-okx'", "BTC-binance"]),
+    "unknown shock kind": (edited('kind = "index_jump"', 'kind = "meteor"'),
+                           ["shock.kind", "'meteor'", "index_jump"]),
+    "unknown override": (VALID + '\n[markets.BTC-binance.overrides]\nfee_rate = 0.01\n',
+                         ["markets.BTC-binance.overrides.fee_rate", "liquidation_fee_rate"]),
+    "bad override value": (VALID + '\n[markets.BTC-binance.overrides]\nslippage_limit = 2.0\n',
+                           ["markets.BTC-binance.overrides.slippage_limit", "2.0", "fraction"]),
+    "leveraged share too high for the skew": (
+        edited("[population.leverage]",
+               "[population]\nlong_share = 0.9\nleveraged_share_of_open_interest = 0.9\n\n"
+               "[population.leverage]"),
+        ["population.leveraged_share_of_open_interest", "0.9", "at most"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_scenario_file_is_one_line_exit_2_and_writes_nothing(case, tmp_path):
+    text, fragments = BAD_FILES[case]
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    result = run_cli("run", str(path), "--out", str(out), cwd=tmp_path)
+    line = assert_one_line_error(result, str(path), *fragments)
+    assert line.startswith(f"cascadesim: error: {path}: ")
+    assert not out.exists()
+    assert not (tmp_path / "cascadesim-out").exists()
+
+
+def test_missing_file_is_one_line_exit_2(tmp_path):
+    result = run_cli("run", "no-such.toml", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert_one_line_error(result, "no-such.toml", "no such file")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_scenario_name_is_one_line_exit_2(tmp_path):
+    result = run_cli("run", "flash-crash", cwd=tmp_path)
+    assert_one_line_error(result, "flash-crash", "default", "gentle", "liquidity_vacuum")
+    assert not (tmp_path / "cascadesim-out").exists()
+
+
+def test_negative_seed_is_rejected(tmp_path):
+    result = run_cli("run", "gentle", "--seed", "-4", cwd=tmp_path)
+    assert_one_line_error(result, "--seed", "-4")
+    assert not (tmp_path / "cascadesim-out").exists()
+
+
+def test_schema_prints_valid_json_schema(tmp_path):
+    result = run_cli("schema", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    schema = json.loads(result.stdout)
+    assert schema["type"] == "object"
+    assert {"markets", "assets", "population", "shock", "duration_s"} <= set(schema["properties"])
+    assert schema["additionalProperties"] is False
+    assert "Market" in schema["$defs"]
+
+
+def test_scenarios_lists_the_bundled_three(tmp_path):
+    result = run_cli("scenarios", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    names = [line.split()[0] for line in lines]
+    assert names == ["default", "gentle", "liquidity_vacuum"]
+    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # each has a description
+
+
+@pytest.mark.parametrize("name", ["default", "gentle", "liquidity_vacuum"])
+def test_bundled_scenarios_validate_and_build(name):
+    scenario = Scenario.from_toml(bundled_scenarios()[name])
+    assert scenario.name == name
+    setup = scenario.build()
+    assert setup.index_path.shape == (scenario.n_steps + 1, len(scenario.assets))
+    assert len(setup.positions) == setup.n_accounts
+    assert setup.labels["provenance"]["scenario_hash"] == scenario.hash()
+
+
+def test_gentle_has_one_thousand_accounts():
+    setup = Scenario.from_toml(bundled_scenarios()["gentle"]).build()
+    assert setup.n_accounts == 1000
+
+
+def test_hash_ignores_formatting_and_follows_content():
+    scenario = Scenario.from_toml_text(VALID)
+    again = Scenario.from_toml_text("# a comment\n" + VALID.replace("seed = 3", "seed    = 3"))
+    assert scenario.hash() == again.hash()
+    rewritten = Scenario.from_toml_text(dump_toml(scenario.model_dump(mode="json",
+                                                                      exclude_none=True)))
+    assert rewritten.hash() == scenario.hash()
+    changed = Scenario.from_toml_text(VALID.replace("seed = 3", "seed = 4"))
+    assert changed.hash() != scenario.hash()
+    assert len(scenario.hash()) == 16
+
+
+def test_to_toml_text_keeps_the_original_file(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(VALID)
+    assert Scenario.from_toml(path).to_toml_text() == VALID
+
+
+def test_overrides_replace_venue_rules():
+    text = VALID + '\n[markets.BTC-binance.overrides]\nliquidation_fee_rate = 0.002\n' \
+                   'tier_floor_usd = [0, 1e6]\ntier_mmr = [0.01, 0.02]\n' \
+                   'tier_max_leverage = [50, 20]\n'
+    spec = Scenario.from_toml_text(text).market_specs()[0]
+    assert spec.liquidation_fee_rate == 0.002
+    assert spec.tier_floor_usd == (0.0, 1e6)
+    assert spec.maintenance_amounts().tolist() == [0.0, 1e6 * 0.01]  # from the recursion
+    assert spec.mark_rule == "binance" and spec.takeover_mode == "insurance"
+
+
+def test_market_spec_follows_the_venue_profile():
+    spec = Scenario.from_toml_text(VALID.replace('"binance"', '"hyperliquid"')
+                                   .replace("BTC-binance", "BTC-hl")).market_specs()[0]
+    assert spec.partial_mode == "chunks" and spec.takeover_mode == "backstop"
+    assert spec.funding_interval_s == 3600.0
+    assert spec.time_to_first_funding_s == 1800.0
+    assert spec.backstop_usd > 0
+    assert spec.tier_max_leverage == (40.0, 20.0)
+    assert spec.tick_size == 10.0
+
+
+def test_errors_from_python_name_the_field_without_a_file():
+    with pytest.raises(CascadesimInputError, match=r"^<scenario>: population\.leverage\.weights"):
+        Scenario.from_toml_text(edited("weights = [0.5, 0.3, 0.2]", "weights = [1, 1, 1]"))
+
+
+def test_missing_required_field_is_named():
+    with pytest.raises(CascadesimInputError, match=r"markets\.BTC-binance\.price_usd = "
+                                                   r"\(missing\): a required field"):
+        Scenario.from_toml_text(edited("price_usd = 100000\n", ""))
+
+
+def test_default_tick_is_about_one_basis_point():
+    assert default_tick(100_000.0) == 10.0
+    assert default_tick(3_500.0) == 0.5
+    assert default_tick(0.25) == 0.00002
+
+
+# --- shocks -------------------------------------------------------------------------------
+def test_jump_and_ramp():
+    times = np.arange(0.0, 10.0)
+    assert jump_factor(times, 0.1, 3.0, 0.0).tolist() == [1, 1, 1] + [0.9] * 7
+    ramp = jump_factor(times, 0.1, 2.0, 4.0)
+    assert ramp[2] == 1.0 and ramp[4] == pytest.approx(0.95) and ramp[6:].tolist() == [0.9] * 4
+
+
+def test_piecewise_path_is_linear_and_held_flat():
+    values = piecewise_factor(np.array([0.0, 5.0, 10.0, 20.0]), [[0, 1.0], [10, 0.9]])
+    assert values.tolist() == pytest.approx([1.0, 0.95, 0.9, 0.9])
+
+
+def test_sell_programme_sells_exactly_the_amount_inside_the_window():
+    flow = sell_programme_flow(100, 1.0, 1e6, 10.5, 20.0)
+    assert flow.sum() == pytest.approx(-1e6)
+    assert flow[9] == 0 and flow[10] == pytest.approx(-25_000) and flow[31] == 0
+
+
+def test_recorded_path_file_is_relative_to_the_scenario(tmp_path):
+    (tmp_path / "path.csv").write_text("time_s,price_usd\n0,50000\n60,45000\n120,47500\n")
+    text = edited('kind = "index_jump"\ndrop_fraction = 0.03\nat_s = 10\nramp_s = 30',
+                  'kind = "recorded_path"\nfile = "path.csv"')
+    (tmp_path / "s.toml").write_text(text)
+    setup = Scenario.from_toml(tmp_path / "s.toml").build()
+    path = setup.index_path[:, 0]
+    assert path[0] == 100_000 and path[60] == pytest.approx(90_000)
+    assert path[30] == pytest.approx(95_000) and path[120] == pytest.approx(95_000)
+
+
+def test_recorded_path_missing_file_names_it(tmp_path):
+    text = edited('kind = "index_jump"\ndrop_fraction = 0.03\nat_s = 10\nramp_s = 30',
+                  'kind = "recorded_path"\nfile = "gone.csv"')
+    (tmp_path / "s.toml").write_text(text)
+    out = tmp_path / "out"
+    result = run_cli("run", str(tmp_path / "s.toml"), "--out", str(out), cwd=tmp_path)
+    assert_one_line_error(result, "s.toml", "shock.file", "gone.csv")
+    assert not out.exists()
+
+
+def test_malformed_csv_names_the_line(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("time_s,price_usd\n0,100\n1,abc\n")
+    with pytest.raises(CascadesimInputError, match=r"p\.csv: line 3: numbers expected"):
+        read_price_csv(path)
