@@ -777,7 +777,7 @@ def plot_contagion(result, max_labelled: int = len(MARKET_COLOURS)) -> Figure:
                                  float(result.setup.markets[m].price), first, colour, labelled)
         if labelled:
             when = ("no liquidations" if math.isnan(first) else
-                    f"first liquidation at {first / scale:,.{1 if scale == 60 else 0}f} "
+                    f"from {first / scale:,.{1 if scale == 60 else 0}f} "
                     f"{'min' if scale == 60 else 's'}")
             entries.append((first if math.isfinite(first) else math.inf, handle,
                             f"{name}: {format_usd(summary_rows[m]['liquidated_total_usd'])} "

@@ -28,6 +28,29 @@ def lowest_price(timeline: np.ndarray) -> float:
     return float(np.minimum(perp_price(timeline), timeline["last_price"]).min())
 
 
+def breakdown(markets: list[dict], key: str) -> dict:
+    """Liquidations (USD, by side) and accounts summed over markets sharing ``key``.
+
+    A venue's or an asset's first cascade time is the earliest of its markets'.
+    """
+    groups: dict[str, dict] = {}
+    for row in markets:
+        group = groups.setdefault(row[key], {
+            "liquidated_long_usd": 0.0, "liquidated_short_usd": 0.0,
+            "liquidated_total_usd": 0.0, "accounts_liquidated": 0, "cascade_start_s": None})
+        for figure in ("liquidated_long_usd", "liquidated_short_usd", "liquidated_total_usd",
+                       "accounts_liquidated"):
+            group[figure] += row[figure]
+        start = row["cascade_start_s"]
+        if start is not None and (group["cascade_start_s"] is None
+                                  or start < group["cascade_start_s"]):
+            group["cascade_start_s"] = start
+    for group in groups.values():
+        total = group["liquidated_total_usd"]
+        group["long_share"] = group["liquidated_long_usd"] / total if total > 0 else None
+    return groups
+
+
 def finite_or_none(value: float) -> float | None:
     """JSON has no NaN: undefined ratios become None."""
     return float(value) if math.isfinite(value) else None
@@ -129,6 +152,7 @@ class Result:
         state = self.outcome["state"]
         fund_final = float(timeline["insurance_fund_usd"][-1])
         adl_rows = mine[mine["kind"] == layout.KIND_ADL_COUNTERPARTY]
+        started = float(liquidated["time"].min()) if liquidated.size else None
         return {
             "market": spec.name,
             "asset": spec.asset,
@@ -149,6 +173,7 @@ class Result:
             "bad_debt_usd": float(state.bad_debt_usd[m]),
             "adl_count": int(adl_rows.size),
             "adl_notional_usd": float(adl_rows["notional"].sum()),
+            "cascade_start_s": started,
         }
 
     def initial_open_interest(self, m: int) -> float:
@@ -176,6 +201,8 @@ class Result:
         flags = self.outcome["flags"]
         total["iteration_cap_hit"] = bool(flags & layout.STATUS_FLAG_ITERATION_CAP)
         total["book_exhausted"] = bool(flags & layout.STATUS_FLAG_BOOK_EXHAUSTED)
+        total["by_venue"] = breakdown(markets, "venue")
+        total["by_asset"] = breakdown(markets, "asset")
         total["markets"] = markets
         total["seed"] = self.provenance.get("seed")
         total["scenario_hash"] = self.provenance.get("scenario_hash")

@@ -72,6 +72,9 @@ class LeverageMix(StrictModel):
     weights: list[NonNegativeFloat] = Field(
         default=[0.15, 0.15, 0.20, 0.20, 0.12, 0.06, 0.06, 0.03, 0.02, 0.01], min_length=1,
         description="fraction of accounts at each leverage; sums to 1")
+    max: Annotated[float, Field(ge=1)] | None = Field(
+        None, description="maximum leverage allowed: values above it are lowered to it (their "
+                          "weight moves with them); a sweepable cap on the whole mix")
 
     @field_validator("weights")
     @classmethod
@@ -182,6 +185,18 @@ class Asset(StrictModel):
         300e6, description="spot liquidity within 1 % of the index, USD, absorbing arbitrage")
     price_usd: PositiveFloat | None = Field(
         None, description="index at the start, USD; default the first market's price")
+    beta: float = Field(
+        1.0, ge=0, le=10, description="sensitivity of this index's log moves to the market "
+        "factor (the factor-weighted log moves of the other assets), a plain number")
+    factor_weight: float = Field(
+        0.0, ge=0, le=1, description="weight of this asset's own log moves in the market "
+        "factor (BTC is typically the factor: 1); 0 = this asset only follows")
+    factor_half_life_s: float = Field(
+        0.0, ge=0, le=3600, description="seconds: half-life with which this index catches up "
+        "with the market factor (altcoins follow BTC with a lag); 0 = at once")
+    idiosyncratic_volatility: float = Field(
+        0.0, ge=0, le=0.05, description="standard deviation of this index's own noise per "
+        "second, fraction per sqrt(second); drawn from the scenario seed")
 
 
 class Market(StrictModel):
@@ -212,6 +227,12 @@ class Market(StrictModel):
     backstop_usd: NonNegativeFloat | None = Field(
         None, description="backstop vault capital, USD (Hyperliquid HLP); default 0, or 300e6 "
                           "on a venue whose takeover is a backstop")
+    mmr_scale: PositiveFloat = Field(
+        1.0, description="multiplies every tier's maintenance margin rate and amount of the "
+                         "venue profile (1.5: a 50 % stricter venue)")
+    partial_liquidation: bool = Field(
+        True, description="false: every liquidation closes the whole position at once "
+                          "(partial_mode 'none'); true: the venue's partial procedure")
     population: Population | None = Field(
         None, description="per-market changes to [population]: the keys given replace "
                           "the global ones")
@@ -406,7 +427,9 @@ class Scenario(StrictModel):
 
     def asset_specs(self) -> list[AssetSpec]:
         """Engine asset descriptions, in [assets] order."""
-        return [AssetSpec(name=name, spot_depth_1pct_usd=asset.spot_depth_1pct_usd)
+        return [AssetSpec(name=name, spot_depth_1pct_usd=asset.spot_depth_1pct_usd,
+                          beta=asset.beta, factor_weight=asset.factor_weight,
+                          factor_half_life_s=asset.factor_half_life_s)
                 for name, asset in self.assets.items()]
 
     def start_index(self) -> list[float]:

@@ -383,6 +383,7 @@ def market_spec(name: str, market) -> MarketSpec:
     if {"tier_floor_usd", "tier_mmr"} & market.overrides.keys() and (
             "tier_maintenance_amount" not in market.overrides):
         values["tier_maintenance_amount"] = None  # recompute from the continuity recursion
+    apply_market_switches(name, market, values)
     try:
         return MarketSpec(**values)
     except CascadesimInputError as error:
@@ -394,6 +395,26 @@ def market_spec(name: str, market) -> MarketSpec:
                    else SCENARIO_KEY.get(field, field))
             message = f"markets.{name}.{key}{match.group(2)}"
         raise CascadesimInputError(message) from None
+
+
+def apply_market_switches(name: str, market, values: dict) -> None:
+    """Apply ``mmr_scale`` and ``partial_liquidation`` to a market's MarketSpec values.
+
+    The maintenance amounts scale with the rates: the continuity recursion is linear in them.
+    """
+    scale = market.mmr_scale
+    if scale != 1.0:
+        rates = tuple(rate * scale for rate in values["tier_mmr"])
+        if max(rates) >= 1.0:
+            raise invalid(f"markets.{name}.mmr_scale", scale,
+                          f"small enough that every tier's rate stays below 1 (the largest "
+                          f"rate would be {max(rates):g})")
+        values["tier_mmr"] = rates
+        if values["tier_maintenance_amount"] is not None:
+            values["tier_maintenance_amount"] = tuple(
+                amount * scale for amount in values["tier_maintenance_amount"])
+    if not market.partial_liquidation:
+        values["partial_mode"] = "none"
 
 
 def override_value(where: str, value, default):
@@ -418,7 +439,7 @@ def build_setup(scenario, seed: int) -> EngineSetup:
     import numpy as np
 
     from cascadesim.population import EntryModel, MarketPopulation, SizeDistribution, synthesize
-    from cascadesim.shocks import shock_arrays
+    from cascadesim.shocks import add_idiosyncratic_noise, shock_arrays
 
     specs = scenario.market_specs()
     assets = scenario.asset_specs()
@@ -426,6 +447,11 @@ def build_setup(scenario, seed: int) -> EngineSetup:
     index_path, flow = shock_arrays(scenario.shock, scenario.n_steps, scenario.step_s,
                                     list(scenario.assets), scenario.start_index(),
                                     list(scenario.markets), scenario.base_dir)
+    volatility = [asset.idiosyncratic_volatility for asset in scenario.assets.values()]
+    if any(volatility):
+        # Its own stream (seed, 1), so adding noise never changes the population's draws.
+        noise_rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+        index_path = add_idiosyncratic_noise(index_path, volatility, scenario.step_s, noise_rng)
     inputs = []
     for spec, (name, market) in zip(specs, scenario.markets.items(), strict=True):
         population = scenario.population_for(name)
@@ -439,7 +465,7 @@ def build_setup(scenario, seed: int) -> EngineSetup:
             price=spec.price, open_interest_usd=market.open_interest_usd,
             long_share=long_share(population, spec),
             leveraged_share=population.leveraged_share_of_open_interest,
-            leverage_values=np.asarray(population.leverage.values, dtype=np.float64),
+            leverage_values=leverage_values(population.leverage),
             leverage_weights=np.asarray(population.leverage.weights, dtype=np.float64),
             sizes=SizeDistribution(size.median_usd, size.body_log_std, size.tail_share,
                                    size.tail_alpha, size.max_usd),
@@ -464,6 +490,14 @@ def build_setup(scenario, seed: int) -> EngineSetup:
                 "open_interest_usd": [market.open_interest_usd
                                       for market in scenario.markets.values()]},
     )
+
+
+def leverage_values(mix):
+    """The mix's leverages (float64 array), lowered to its ``max`` when one is set."""
+    import numpy as np
+
+    values = np.asarray(mix.values, dtype=np.float64)
+    return values if mix.max is None else np.minimum(values, mix.max)
 
 
 def check_recorded_file(scenario) -> None:

@@ -31,7 +31,8 @@ CODED_FIELDS = {
 
 # Fields that may be zero; every other numeric field must be strictly positive.
 NON_NEGATIVE_FIELDS = {
-    "withdrawal_vol_sensitivity", "withdrawal_flow_sensitivity", "liquidity_floor",
+    "quote_anchor_half_life_s", "withdrawal_vol_sensitivity", "withdrawal_flow_sensitivity",
+    "liquidity_floor",
     "basis_average_s", "funding_interest_rate", "funding_clamp", "funding_cap",
     "time_to_first_funding_s", "arbitrage_band", "arbitrage_capacity_usd_per_s",
     "spot_impact_share", "liquidation_fee_rate", "slippage_limit", "chunk_min_notional_usd",
@@ -72,6 +73,7 @@ class MarketSpec:
     funding_cap: float = 0.003
     funding_rate_initial: float = 0.0001
     time_to_first_funding_s: float = 14_400.0
+    quote_anchor_half_life_s: float = 30.0  # makers pull their quotes back to the index
     arbitrage_band: float = 0.0005
     arbitrage_capacity_usd_per_s: float = 2e6
     spot_impact_share: float = 0.5
@@ -161,10 +163,17 @@ class AssetSpec:
 
     name: str = "BTC"
     spot_depth_1pct_usd: float = 300e6  # USD of spot liquidity within 1 % of the index
+    beta: float = 1.0  # sensitivity of the index's log moves to the market factor
+    factor_weight: float = 0.0  # weight of this asset's own log moves in the market factor
+    factor_half_life_s: float = 0.0  # lag with which the index follows the factor (0: none)
 
     def __post_init__(self) -> None:
         check_number(f"assets.{self.name}.spot_depth_1pct_usd", self.spot_depth_1pct_usd,
                      "spot_depth_1pct_usd")
+        for name in ("beta", "factor_weight", "factor_half_life_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise invalid(f"assets.{self.name}.{name}", value, "a finite number >= 0")
 
 
 @dataclass
@@ -251,5 +260,8 @@ def asset_state(assets: list[AssetSpec], index_start: np.ndarray) -> np.recarray
     """Per-asset spot parameters and index state at the start (``assets[a].index_price``)."""
     state = np.zeros(len(assets), dtype=layout.ASSET_STATE_DTYPE).view(np.recarray)
     state.spot_depth_1pct_usd = [asset.spot_depth_1pct_usd for asset in assets]
+    state.beta = [asset.beta for asset in assets]
+    state.factor_weight = [asset.factor_weight for asset in assets]
+    state.factor_half_life_s = [asset.factor_half_life_s for asset in assets]
     state.index_price = index_start
     return state

@@ -231,3 +231,24 @@ def recorded_series(shock, base_dir: Path | None) -> np.ndarray:
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
     return read_price_csv(path)
+
+
+def add_idiosyncratic_noise(index_path: np.ndarray, volatility: Sequence[float], step_s: float,
+                            rng: np.random.Generator) -> np.ndarray:
+    """Multiply each asset's path by its own log-normal random walk.
+
+    Parameters
+    ----------
+    index_path : float64 array (n_steps + 1, n_assets), USD
+    volatility : sequence of float (n_assets,), std of log moves per sqrt(second)
+    step_s : float, seconds per step
+    rng : numpy Generator, the only source of randomness
+
+    Returns
+    -------
+    float64 array (n_steps + 1, n_assets), USD; row 0 unchanged
+    """
+    sigma = np.asarray(volatility, dtype=np.float64) * np.sqrt(step_s)
+    steps = rng.standard_normal((index_path.shape[0] - 1, index_path.shape[1])) * sigma
+    walk = np.vstack([np.zeros((1, index_path.shape[1])), np.cumsum(steps, axis=0)])
+    return index_path * np.exp(walk)

@@ -31,6 +31,7 @@ from cascadesim.setup import EngineSetup, PositionArrays, asset_state, market_pa
 ProgressCallback = Callable[[int, int], None]  # (steps done, steps total)
 
 INITIAL_EVENT_CAPACITY = 4096
+SETTLED_BOOK = 1 << 40  # quiet steps of a book that starts at its target profile
 
 
 def validate_positions(positions: PositionArrays, n_markets: int, n_accounts: int) -> None:
@@ -249,6 +250,9 @@ def initial_state(setup: EngineSetup, params: np.recarray,
     state.centre_price = price
     state.quote_index = index[params.asset]
     state.origin_tick = origin
+    # Books start at their target profile: settled, so resilience has nothing to do until
+    # something disturbs them (a quiet market then costs almost nothing per step).
+    state.quiet_steps = SETTLED_BOOK
     state.bid_top_level = centre_level - 1
     state.ask_bottom_level = centre_level + 1
     state.profile_price = price
@@ -290,7 +294,8 @@ def copy_positions(positions: layout.Positions) -> layout.Positions:
                               status=positions.status.copy())
 
 
-def run_path(setup: EngineSetup, params: np.recarray, positions: layout.Positions, groups: layout.Groups, n_accounts: int,
+def run_path(setup: EngineSetup, params: np.recarray, positions: layout.Positions,
+             groups: layout.Groups, n_accounts: int,
              liquidations_enabled: bool, progress: ProgressCallback | None = None,
              chunk_steps: int | None = None) -> dict:
     """Step one path to the end; returns the raw arrays of its outcome."""

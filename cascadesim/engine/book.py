@@ -122,6 +122,25 @@ def move_quotes(bids, asks, ticks, origin_tick, tick_size, centre_tick, profile_
                      liquidity_factor)
 
 
+@njit(cache=True, inline="always")
+def cover_refilled_levels(bid_top, ask_bottom, first, last, centre_level, n_levels):
+    """Best-quote hints that also cover levels ``first..last-1`` just refilled to target.
+
+    A refill (window shift, quote move) puts bids below the centre level and asks above it,
+    possibly beyond a hint that said the side was empty. Returns (bid_top, ask_bottom),
+    kept within -1..n_levels-1 and 0..n_levels so that later moves shift them correctly.
+    """
+    top = min(last - 1, centre_level - 1)
+    if top >= first and top > bid_top:
+        bid_top = top
+    bottom = max(first, centre_level + 1)
+    if bottom < last and bottom < ask_bottom:
+        ask_bottom = bottom
+    bid_top = min(max(bid_top, -1), n_levels - 1)
+    ask_bottom = min(max(ask_bottom, 0), n_levels)
+    return bid_top, ask_bottom
+
+
 @njit(cache=True)
 def walk_book(bids, asks, origin_tick, tick_size, direction, quantity, limit_price,
               centre_tick, profile_usd, liquidity_factor, start_level, out):
@@ -129,8 +148,9 @@ def walk_book(bids, asks, origin_tick, tick_size, direction, quantity, limit_pri
 
     ``direction`` is -1 for a sell (walks bids downward) and +1 for a buy (walks asks upward).
     Levels priced worse than ``limit_price`` (USD) are not touched; pass 0.0 (sell) or
-    ``inf`` (buy) for no limit. When the walk runs off the window it is re-centred and the
-    new levels carry the target profile; it stops at the tick-1 price floor.
+    ``inf`` (buy) for no limit. When the walk runs off the window, and the next tick is
+    within the limit, the window moves and the new levels carry the target profile; it stops
+    at the tick-1 price floor.
 
     Parameters
     ----------
@@ -154,13 +174,18 @@ def walk_book(bids, asks, origin_tick, tick_size, direction, quantity, limit_pri
             level = n_levels - 1
         while remaining > 0.0:
             if level < 0:
+                if (origin_tick - 1) * tick_size < limit_price:
+                    # Nothing beyond the window is within the limit: do not move it.
+                    break
                 if origin_tick <= 1:
                     floor_hit = 1.0
                     break
                 shift = -(n_levels // 2)
                 new_origin = shift_window(bids, asks, origin_tick, shift, tick_size,
                                           centre_tick, profile_usd, liquidity_factor)
-                level += origin_tick - new_origin
+                # Resume at the top of the refilled levels: the walk may have started from
+                # a hint below the old window, and the refill can put bids above that hint.
+                level = origin_tick - new_origin - 1
                 origin_tick = new_origin
                 continue
             price = (origin_tick + level) * tick_size
@@ -184,10 +209,13 @@ def walk_book(bids, asks, origin_tick, tick_size, direction, quantity, limit_pri
             level = 0
         while remaining > 0.0:
             if level >= n_levels:
+                if (origin_tick + n_levels) * tick_size > limit_price:
+                    break
                 shift = n_levels // 2
                 new_origin = shift_window(bids, asks, origin_tick, shift, tick_size,
                                           centre_tick, profile_usd, liquidity_factor)
-                level -= new_origin - origin_tick
+                # Resume at the bottom of the refilled levels (see the sell side).
+                level = n_levels - (new_origin - origin_tick)
                 origin_tick = new_origin
                 continue
             price = (origin_tick + level) * tick_size

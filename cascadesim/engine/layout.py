@@ -133,6 +133,7 @@ def market_params_dtype(n_tiers: int) -> np.dtype:
             ("funding_cap", np.float64),  # fraction per interval, cap on |rate|
             ("funding_rate_initial", np.float64),  # fraction per interval, predicted rate at start
             ("time_to_first_funding_s", np.float64),  # s
+            ("quote_anchor_half_life_s", np.float64),  # s, makers' pull of quotes to the index
             ("arbitrage_band", np.float64),  # fraction of index, no-trade band
             ("arbitrage_capacity_usd_per_s", np.float64),  # USD/s
             ("spot_impact_share", np.float64),  # fraction of arbitrage notional hedged in spot
@@ -160,6 +161,10 @@ def market_params_dtype(n_tiers: int) -> np.dtype:
 ASSET_STATE_DTYPE = np.dtype(
     [
         ("spot_depth_1pct_usd", np.float64),  # USD of spot liquidity within 1 % of the index
+        ("beta", np.float64),  # sensitivity of the log index to the market factor
+        ("factor_weight", np.float64),  # weight of this asset's own log moves in the factor
+        ("factor_half_life_s", np.float64),  # s, lag with which the index follows the factor
+        ("factor_followed", np.float64),  # log coupling to the factor reached so far
         ("index_price", np.float64),  # USD, current index
         ("spot_impact_log", np.float64),  # cumulative log impact of arbitrage hedges on spot
     ]
@@ -225,6 +230,8 @@ def market_state_dtype(n_levels: int) -> np.dtype:
             ("bid_top_level", np.int64),  # no bids rest above this level
             ("ask_bottom_level", np.int64),  # no asks rest below this level
             ("quiet_steps", np.int64),  # steps since the book was last disturbed
+            ("bid_depth_1pct_usd", np.float64),  # USD within 1 % below mid, last computed
+            ("ask_depth_1pct_usd", np.float64),  # USD within 1 % above mid, last computed
             ("profile_price", np.float64),  # USD, centre price the USD profile was tabulated at
             ("profile_usd", np.float64, (n_levels,)),  # target USD at 1..n ticks away
             ("bids", np.float64, (n_levels,)),  # base units resting per level

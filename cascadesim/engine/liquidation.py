@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from cascadesim.engine.book import walk_book
+from cascadesim.engine.book import cover_refilled_levels, walk_book
 from cascadesim.engine.layout import (
+    ADL_RANK_PNL_LEVERAGE,
     KIND_ADL,
     KIND_ADL_COUNTERPARTY,
     KIND_BACKSTOP,
@@ -31,7 +32,6 @@ from cascadesim.engine.layout import (
     STATUS_WATCHED,
     TAKEOVER_BACKSTOP,
     TAKEOVER_INSURANCE,
-    ADL_RANK_PNL_LEVERAGE,
 )
 from cascadesim.engine.margin import (
     bankruptcy_price,
@@ -73,7 +73,8 @@ def record_event(events, event_count, time, market, account, position, side, kin
 def effective_margin(positions, state, i):
     """Isolated margin (USD) of position i after the funding it has paid or received."""
     m = positions.market[i]
-    return positions.margin[i] - positions.side[i] * positions.quantity[i] * state[m].funding_per_unit
+    funding = state[m].funding_per_unit
+    return positions.margin[i] - positions.side[i] * positions.quantity[i] * funding
 
 
 @njit(cache=True, inline="always")
@@ -128,6 +129,20 @@ def execute_order(params, state, m, direction, quantity, limit_price, walk_out, 
     else:
         state[m].ask_bottom_level = stop_level
         state[m].bid_top_level -= moved
+    if moved != 0:
+        # The levels the walk brought into the window carry the target profile on both
+        # sides: the other side's hint must cover them too (the walked side's stop level is
+        # exact already).
+        n_levels = state[m].bids.shape[0]
+        first = 0 if moved < 0 else max(n_levels - moved, 0)
+        last = min(-moved, n_levels) if moved < 0 else n_levels
+        bid_top, ask_bottom = cover_refilled_levels(
+            state[m].bid_top_level, state[m].ask_bottom_level, first, last,
+            centre_tick - new_origin, n_levels)
+        if direction < 0:
+            state[m].ask_bottom_level = ask_bottom
+        else:
+            state[m].bid_top_level = bid_top
     if walk_out[3] > 0.0:
         flags[0] |= STATUS_FLAG_BOOK_EXHAUSTED
     filled = walk_out[0]
@@ -219,7 +234,8 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
     while remaining > 0.0 and cache[4] < cache[3]:
         j = scratch.adl_candidates[cache[4]]
         if j < 0:
-            available = abs(state[m].passive_quantity) if state[m].passive_quantity * counter > 0.0 else 0.0
+            passive = state[m].passive_quantity
+            available = abs(passive) if passive * counter > 0.0 else 0.0
         elif positions.status[j] == STATUS_OPEN or positions.status[j] == STATUS_WATCHED:
             available = positions.quantity[j]
         else:
@@ -233,7 +249,8 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
             state[m].passive_cash -= side * size * price
             account = -1
         else:
-            kept_margin = positions.margin[j] * (positions.quantity[j] - size) / positions.quantity[j]
+            kept_share = (positions.quantity[j] - size) / positions.quantity[j]
+            kept_margin = positions.margin[j] * kept_share
             reduce_position(positions, state, j, size, price)
             wallet_share = positions.margin[j] - kept_margin
             if positions.quantity[j] <= 0.0:

@@ -20,10 +20,11 @@ import math
 from numba import njit
 
 from cascadesim.engine.book import (
-    QUIET_HALF_LIVES,
     PROFILE_REFERENCE_MOVE,
+    QUIET_HALF_LIVES,
     best_ask_level,
     best_bid_level,
+    cover_refilled_levels,
     depth_within,
     fill_levels,
     move_quotes,
@@ -43,7 +44,7 @@ from cascadesim.engine.liquidation import (
     unwind_inventory,
     watch,
 )
-from cascadesim.engine.pricing import funding_rate, mark_price, premium_for_rate
+from cascadesim.engine.pricing import funding_rate, mark_price
 
 THRESHOLD_RELATIVE_SLACK = 1e-9  # covers rounding between the closed form and the exact check
 
@@ -105,7 +106,7 @@ def collect_triggered(time, m, mark, params, positions, groups, state, watchlist
             shift = funding / (1.0 - side * params[m].tier_mmr[tier])
             # Funding can carry a position into another tier, where the shift differs.
             slack = 0.0
-            for other in range(params[m].tier_count):
+            for other in range(params[m].tier_count if funding != 0.0 else 0):
                 gap = abs(funding / (1.0 - side * params[m].tier_mmr[other]) - shift)
                 if gap > slack:
                     slack = gap
@@ -183,39 +184,45 @@ def arbitrage(dt, m, params, assets, state, walk_out, flags):
         state[m].passive_entry_price = notional / filled
     state[m].passive_quantity = held + direction * filled
     state[m].passive_cash -= direction * notional
-    impact = -direction * params[m].spot_impact_share * notional / assets[a].spot_depth_1pct_usd * 0.01
+    impact = (-direction * params[m].spot_impact_share * notional
+              / assets[a].spot_depth_1pct_usd * 0.01)
     assets[a].spot_impact_log += impact
     assets[a].index_price *= math.exp(impact)
 
 
 @njit(cache=True)
-def reprice_quotes(m, params, assets, state):
+def reprice_quotes(dt, m, params, assets, state):
     """Market makers hedge on spot: when the index moves, their quotes move with it.
 
-    The centre scales by the index's move since the last repricing and the resting book is
-    shifted by the same number of ticks, so the perp follows the index without trading, and
-    the gap that liquidation flow opens against the index stays until arbitrage closes it.
+    The centre scales by the index's move since the last repricing and is pulled toward the
+    index with the quote-anchor half-life (makers know fair value: a gap that liquidation
+    flow opens closes over tens of seconds even without arbitrage). The resting book is
+    shifted by the same number of ticks.
     """
     index = assets[params[m].asset].index_price
-    ratio = index / state[m].quote_index
-    if ratio == 1.0:
+    centre = state[m].centre_price * (index / state[m].quote_index)
+    half_life = params[m].quote_anchor_half_life_s
+    if half_life > 0.0:
+        centre += (index - centre) * (1.0 - 0.5 ** (dt / half_life))
+    state[m].quote_index = index
+    if centre == state[m].centre_price:
         return
     tick = params[m].tick_size
     old_tick = int(round(state[m].centre_price / tick))
-    state[m].centre_price *= ratio
-    state[m].quote_index = index
+    state[m].centre_price = centre
     new_tick = int(round(state[m].centre_price / tick))
     ticks = new_tick - old_tick
     if ticks == 0:
         return
     move_quotes(state[m].bids, state[m].asks, ticks, state[m].origin_tick, tick, new_tick,
                 state[m].profile_usd, state[m].liquidity_factor)
-    state[m].bid_top_level += ticks
-    state[m].ask_bottom_level += ticks
-    if state[m].bid_top_level > state[m].bids.shape[0] - 1:
-        state[m].bid_top_level = state[m].bids.shape[0] - 1
-    if state[m].ask_bottom_level < 0:
-        state[m].ask_bottom_level = 0
+    n_levels = state[m].bids.shape[0]
+    # Quotes moved by ``ticks``; the vacated levels were refilled around the new centre.
+    first = 0 if ticks > 0 else max(n_levels + ticks, 0)
+    last = min(ticks, n_levels) if ticks > 0 else n_levels
+    state[m].bid_top_level, state[m].ask_bottom_level = cover_refilled_levels(
+        state[m].bid_top_level + ticks, state[m].ask_bottom_level + ticks, first, last,
+        new_tick - state[m].origin_tick, n_levels)
     state[m].quiet_steps = 0
 
 
@@ -271,6 +278,12 @@ def update_liquidity(dt, m, params, state):
 
 
 @njit(cache=True)
+def settle_steps(slowest_half_life_s, dt):
+    """Undisturbed steps after which a book is set to its target and left alone."""
+    return int(math.ceil(QUIET_HALF_LIVES * slowest_half_life_s / dt))
+
+
+@njit(cache=True)
 def refresh_book(dt, m, params, state):
     """Re-centre the window, then withdrawal and resilience toward the target profile."""
     n_levels = state[m].bids.shape[0]
@@ -303,22 +316,25 @@ def refresh_book(dt, m, params, state):
                                             centre_level - n_levels // 2, tick, centre_tick,
                                             state[m].profile_usd, liquidity)
         moved = state[m].origin_tick - old_origin
-        state[m].bid_top_level -= moved
-        state[m].ask_bottom_level -= moved
         centre_level = centre_tick - state[m].origin_tick
+        first = 0 if moved < 0 else max(n_levels - moved, 0)
+        last = min(-moved, n_levels) if moved < 0 else n_levels
+        state[m].bid_top_level, state[m].ask_bottom_level = cover_refilled_levels(
+            state[m].bid_top_level - moved, state[m].ask_bottom_level - moved, first, last,
+            centre_level, n_levels)
     slowest = max(params[m].resilience_half_life_s, params[m].withdrawal_half_life_s)
-    settle_steps = int(math.ceil(QUIET_HALF_LIVES * slowest / dt))
+    settle = settle_steps(slowest, dt)
     quiet = state[m].quiet_steps
-    if quiet < settle_steps:
+    if quiet < settle:
         relax_toward_target(state[m].bids, state[m].asks, state[m].origin_tick, tick, centre_tick,
                             state[m].profile_usd, liquidity,
                             1.0 - 0.5 ** (dt / params[m].resilience_half_life_s),
                             1.0 - 0.5 ** (dt / params[m].withdrawal_half_life_s))
-    elif quiet == settle_steps:
+    elif quiet == settle:
         # 2**-30 of the gap is left: the book is its target, and stays so untouched.
         fill_levels(state[m].bids, state[m].asks, state[m].origin_tick, tick, centre_tick,
                     state[m].profile_usd, liquidity, 0, n_levels)
-    if quiet <= settle_steps:
+    if quiet <= settle:
         top = centre_level - 1
         if top > n_levels - 1:
             top = n_levels - 1
@@ -347,7 +363,7 @@ def quote_snapshot(m, params, assets, state):
 
 
 @njit(cache=True)
-def record_step(row, time, m, params, assets, state, mid, bid, ask, iterations, step_liquidated,
+def record_step(row, time, dt, m, params, assets, state, mid, bid, ask, iterations, step_liquidated,
                 liquidations, adl_before):
     """Write one timeline row for market m."""
     index = assets[params[m].asset].index_price
@@ -358,10 +374,15 @@ def record_step(row, time, m, params, assets, state, mid, bid, ask, iterations, 
     row.last_price = state[m].last_price
     row.best_bid = bid
     row.best_ask = ask
-    bid_usd, ask_usd = depth_within(state[m].bids, state[m].asks, state[m].origin_tick,
-                                   params[m].tick_size, mid, 0.01)
-    row.bid_depth_1pct_usd = bid_usd
-    row.ask_depth_1pct_usd = ask_usd
+    slowest = max(params[m].resilience_half_life_s, params[m].withdrawal_half_life_s)
+    if state[m].quiet_steps <= settle_steps(slowest, dt) + 1:
+        # The book changed this step (a settled book stays as it is until disturbed).
+        bid_usd, ask_usd = depth_within(state[m].bids, state[m].asks, state[m].origin_tick,
+                                       params[m].tick_size, mid, 0.01)
+        state[m].bid_depth_1pct_usd = bid_usd
+        state[m].ask_depth_1pct_usd = ask_usd
+    row.bid_depth_1pct_usd = state[m].bid_depth_1pct_usd
+    row.ask_depth_1pct_usd = state[m].ask_depth_1pct_usd
     row.liquidity_factor = state[m].liquidity_factor
     long_oi = state[m].trader_long_quantity
     short_oi = state[m].trader_short_quantity
@@ -408,6 +429,39 @@ def pay_funding(time, m, params, state):
 
 
 @njit(cache=True)
+def update_index(step, dt, assets, index_path):
+    """Each asset's index: its own path and spot impact, plus beta times the market factor.
+
+    The factor is the factor-weighted own log move (exogenous path and arbitrage impact) of
+    the other assets, so a cascade that pushes BTC spot down carries into every asset with a
+    beta to it, after the asset's factor half-life. With all weights 0 this is just
+    ``path * exp(impact)``.
+    """
+    n_assets = index_path.shape[1]
+    factor = 0.0
+    for a in range(n_assets):
+        if assets[a].factor_weight != 0.0:
+            own = math.log(index_path[step + 1, a] / index_path[0, a]) + assets[a].spot_impact_log
+            factor += assets[a].factor_weight * own
+    for a in range(n_assets):
+        coupling = 0.0
+        if factor != 0.0:
+            own_share = 0.0
+            if assets[a].factor_weight != 0.0:
+                own_share = assets[a].factor_weight * (
+                    math.log(index_path[step + 1, a] / index_path[0, a])
+                    + assets[a].spot_impact_log)
+            coupling = assets[a].beta * (factor - own_share)
+        half_life = assets[a].factor_half_life_s
+        if half_life > 0.0:
+            followed = assets[a].factor_followed
+            coupling = followed + (coupling - followed) * (1.0 - 0.5 ** (dt / half_life))
+        assets[a].factor_followed = coupling
+        assets[a].index_price = index_path[step + 1, a] * math.exp(assets[a].spot_impact_log
+                                                                     + coupling)
+
+
+@njit(cache=True)
 def run_steps(first_step, last_step, dt, liquidations_enabled, iteration_cap, params, assets,
               index_path, taker_flow_usd, positions, groups, state, watchlist, scratch, events,
               event_count, timeline, walk_out, flags, step_liquidated):
@@ -429,15 +483,13 @@ def run_steps(first_step, last_step, dt, liquidations_enabled, iteration_cap, pa
     events : the (possibly reallocated) event buffer
     """
     n_markets = params.shape[0]
-    n_assets = index_path.shape[1]
     for step in range(first_step, last_step):
         time = (step + 1) * dt
-        for a in range(n_assets):
-            assets[a].index_price = index_path[step + 1, a] * math.exp(assets[a].spot_impact_log)
+        update_index(step, dt, assets, index_path)
         for m in range(n_markets):
             state[m].step_taker_flow_usd = 0.0
             state[m].step_fill_count = 0
-            reprice_quotes(m, params, assets, state)
+            reprice_quotes(dt, m, params, assets, state)
             if taker_flow_usd[step, m] != 0.0:
                 exogenous_flow(taker_flow_usd[step, m], m, state, params, walk_out, flags)
         for m in range(n_markets):
@@ -463,6 +515,6 @@ def run_steps(first_step, last_step, dt, liquidations_enabled, iteration_cap, pa
             pay_funding(time, m, params, state)
             alpha = dt / (params[m].basis_average_s + dt)
             state[m].basis_average += alpha * ((mid - index) - state[m].basis_average)
-            record_step(timeline[step, m], time, m, params, assets, state, mid, bid, ask, iterations,
-                        step_liquidated, event_count[0] - events_before, adl_before)
+            record_step(timeline[step, m], time, dt, m, params, assets, state, mid, bid, ask,
+                        iterations, step_liquidated, event_count[0] - events_before, adl_before)
     return events

@@ -1,0 +1,105 @@
+"""Multi-market scaling (issue 4): the same number of positions over 1, 10 and 50 markets.
+
+Builds scenarios of 5 venues x N assets (BTC on binance alone for 1 market), one hour of
+one-second steps, a 6 % shock to the market factor that every asset follows with its beta,
+and the total open interest fixed so the population size stays the same. Also measures the
+per-step cost of quiet markets: 50 markets with no positions and no shock. Run:
+
+    python benchmarks/bench_markets.py [--accounts 1e7] [--repeat 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cascadesim import simulation  # noqa: E402
+from cascadesim.scenario import Scenario  # noqa: E402
+
+VENUES = ["binance", "okx", "bybit", "hyperliquid", "dydx"]
+MEAN_POSITION_USD = 8_617.0  # mean of the default size distribution (see population.py)
+
+
+def scenario_text(n_venues: int, n_assets: int, accounts: float, duration_s: int,
+                  drop: float) -> str:
+    """TOML of a venues x assets scenario with about ``accounts`` accounts in total."""
+    n_markets = n_venues * n_assets
+    # leveraged notional = 2 x share x OI; accounts = leveraged notional / mean size
+    open_interest = accounts * MEAN_POSITION_USD / (2 * 0.5) / n_markets
+    lines = [f'name = "scaling-{n_markets}"', 'description = "benchmark"', "seed = 1",
+             f"duration_s = {duration_s}", "step_s = 1", ""]
+    for a in range(n_assets):
+        lines += [f"[assets.A{a}]", "spot_depth_1pct_usd = 300e6",
+                  f"factor_weight = {1.0 if a == 0 else 0.0}", f"beta = {1.0 + 0.1 * a}", ""]
+    for a in range(n_assets):
+        for venue in VENUES[:n_venues]:
+            lines += [f"[markets.A{a}-{venue}]", f'asset = "A{a}"', f'venue = "{venue}"',
+                      "price_usd = 100", f"open_interest_usd = {open_interest}",
+                      "funding_rate = 0.0003", "depth_1pct_usd = 50e6",
+                      "insurance_fund_usd = 1e8", "backstop_usd = 1e8", ""]
+    lines += ["[population]", "leveraged_share_of_open_interest = 0.5",
+              f"max_accounts = {int(accounts * 2) + 10}", "",
+              "[population.leverage]", "values = [2, 5, 10, 20, 50]",
+              "weights = [0.2, 0.3, 0.3, 0.15, 0.05]", ""]
+    if drop:
+        lines += ["[shock]", 'kind = "index_jump"', 'asset = "A0"',
+                  f"drop_fraction = {drop}", "at_s = 300", "ramp_s = 300"]
+    else:
+        lines += ["[shock]", 'kind = "index_jump"', 'asset = "A0"', "drop_fraction = 0.0",
+                  "at_s = 0"]
+    return "\n".join(lines) + "\n"
+
+
+def time_run(text: str, repeat: int) -> dict:
+    """Median seconds of build, sort and the cascade loop (liquidations on)."""
+    scenario = Scenario.from_toml_text(text)
+    rows = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        setup = scenario.build()
+        built = time.perf_counter()
+        n_accounts = simulation.validate_setup(setup)
+        params = simulation.market_params(setup.markets, setup.assets)
+        positions, groups, _ = simulation.sort_population(setup.positions, params)
+        sorted_at = time.perf_counter()
+        outcome = simulation.run_path(setup, params, positions, groups, n_accounts, True)
+        done = time.perf_counter()
+        rows.append({"positions": len(positions.quantity),
+                     "liquidated_accounts": int(outcome["account_liquidated"].sum()),
+                     "population_s": built - start, "prices_and_sort_s": sorted_at - built,
+                     "cascade_loop_s": done - sorted_at, "total_s": done - start})
+    return {key: statistics.median(row[key] for row in rows) for key in rows[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=float, default=1e7)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    arguments = parser.parse_args()
+    time_run(scenario_text(1, 1, 1e4, 600, 0.06), 1)  # compile before timing
+    report = {}
+    for n_venues, n_assets in ((1, 1), (5, 2), (5, 10)):
+        key = f"{n_venues * n_assets}_markets"
+        report[key] = time_run(scenario_text(n_venues, n_assets, arguments.accounts, 3600, 0.06),
+                               arguments.repeat)
+        print(key, json.dumps(report[key]), flush=True)
+    quiet = time_run(scenario_text(5, 10, 50, 3600, 0.0), arguments.repeat)
+    quiet["per_market_step_us"] = quiet["cascade_loop_s"] / (50 * 3600) * 1e6
+    report["50_quiet_markets"] = quiet
+    print("50 quiet markets", json.dumps(quiet), flush=True)
+    report["ratio_50_to_1"] = report["50_markets"]["total_s"] / report["1_markets"]["total_s"]
+    print("ratio 50/1:", report["ratio_50_to_1"])
+    if arguments.json:
+        arguments.json.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,989 @@
+"""Slow pure-Python reference of the whole step loop (``cascadesim.engine.step.run_steps``).
+
+This is the executable statement of the step semantics that the numba engine is tested
+against. It is written naively and on purpose shares none of the engine's optimisations:
+
+- no sorted threshold groups and no pointers: every fixed-point iteration scans every open
+  position of the market in row order and applies the exact margin check at the mark;
+- no watch list: each position has a ready time (its cooldown or retry time), and a position
+  is eligible when the time has come;
+- no best-quote hints: the book is two dicts keyed by absolute tick, and the best bid and ask
+  are found by scanning the whole window;
+- no closed-form liquidation prices at all: only equity against maintenance margin.
+
+It does share the model: the venue procedures, the arithmetic of fills, fees and transfers
+(written in the same order, so that the floating-point results agree to rounding), and the
+row order in which positions are processed. That order is input preparation, not an
+optimisation: the engine processes breached positions in its sorted row order, so the
+reference takes the permutation from :func:`cascadesim.simulation.sort_population` and
+iterates in that order too. Everything else is plain Python over lists and dicts; numpy is
+only used to read the inputs and write the outputs.
+
+Entry point: :func:`reference_run`.
+
+Units: prices USD per base unit, quantities base units, money USD, time seconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cascadesim.engine import layout
+from cascadesim.setup import EngineSetup, market_params
+from cascadesim.simulation import sort_population
+from tests.reference import margin_reference as margin
+
+# The same named constants the engine documents as part of its semantics.
+PROFILE_REFERENCE_MOVE = 0.01  # re-tabulate the USD profile when the centre moves this much
+QUIET_HALF_LIVES = 30.0  # after this many half-lives undisturbed the book equals its target
+STEP_DOWN_INSIDE = 1.0 - 1e-9  # a step-down stays a hair inside the lower tier
+FUNDING_TIME_SLACK = 1e-9  # s, a settlement is due at next_funding_time minus this
+
+OPEN = layout.STATUS_OPEN
+LIQUIDATED = layout.STATUS_LIQUIDATED
+DELEVERAGED = layout.STATUS_DELEVERAGED
+
+AGENTS = ("maker", "passive", "taker", "fund", "backstop")
+
+
+def median_of_three(a: float, b: float, c: float) -> float:
+    """Median of three numbers, by sorting."""
+    return sorted((a, b, c))[1]
+
+
+def funding_rate(average_premium: float, interest: float, clamp: float, cap: float) -> float:
+    """``F = P + clamp(I - P, -clamp, +clamp)``, then capped at +/- cap (fraction)."""
+    gap = min(max(interest - average_premium, -clamp), clamp)
+    rate = average_premium + gap
+    return min(max(rate, -cap), cap)
+
+
+def premium_for_rate(rate: float, interest: float, clamp: float) -> float:
+    """An average premium whose funding rate is ``rate`` (inverse of the clamp)."""
+    if rate > interest + clamp:
+        return rate + clamp
+    if rate < interest - clamp:
+        return rate - clamp
+    return rate
+
+
+class Market:
+    """One market's parameters (read from its ``MarketSpec``) and mutable state."""
+
+    def __init__(self, spec, asset: int, n_levels: int):
+        self.spec = spec
+        self.asset = asset
+        self.n_levels = n_levels
+        self.tick = float(spec.tick_size)
+        self.floors = [float(x) for x in spec.tier_floor_usd]
+        self.mmr = [float(x) for x in spec.tier_mmr]
+        self.amounts = [float(x) for x in spec.maintenance_amounts()]
+        price = float(spec.price)
+        # Agents' books of account: cash (USD) and quantity (base units).
+        self.cash = {name: 0.0 for name in AGENTS}
+        self.quantity = {name: 0.0 for name in AGENTS}
+        self.cash["fund"] = float(spec.insurance_fund_usd)
+        self.cash["backstop"] = float(spec.backstop_usd)
+        self.passive_entry_price = price
+        self.fees_usd = 0.0
+        self.bad_debt_usd = 0.0
+        self.adl_count = 0
+        self.adl_notional_usd = 0.0
+        # Prices and averages.
+        self.last_price = price
+        self.previous_last_price = price
+        self.mark_price = price
+        self.basis_average = 0.0
+        self.funding_per_unit = 0.0
+        self.funding_rate = float(spec.funding_rate_initial)
+        elapsed = float(spec.funding_interval_s) - float(spec.time_to_first_funding_s)
+        premium = premium_for_rate(self.funding_rate, float(spec.funding_interest_rate),
+                                   float(spec.funding_clamp))
+        self.premium_sum = premium * elapsed
+        self.premium_time = elapsed
+        self.next_funding_time = float(spec.time_to_first_funding_s)
+        # Market makers.
+        self.liquidity_factor = 1.0
+        self.volatility = float(spec.baseline_volatility)
+        self.flow_imbalance = 0.0
+        self.step_taker_flow_usd = 0.0
+        self.step_fill_count = 0
+        self.centre_price = price
+        self.quote_index = None  # set by the engine from the start index
+        self.quiet_steps = 1 << 40  # starts at its target: settled (simulation.SETTLED_BOOK)
+        self.profile_price = price
+        self.profile_usd = self.tabulate(price)
+        centre = self.centre_tick()
+        self.origin = max(1, centre - n_levels // 2)
+        self.bids: dict[int, float] = {}
+        self.asks: dict[int, float] = {}
+        for tick in self.window():
+            self.bids[tick], self.asks[tick] = self.target(tick, centre, 1.0)
+
+    # --- the target profile ------------------------------------------------------------------
+    def tabulate(self, centre_price: float) -> list[float]:
+        """USD target depth at 1..n ticks from ``centre_price`` (liquidity factor 1)."""
+        profile = []
+        previous = 0.0
+        for j in range(self.n_levels):
+            fraction = (j + 1) * self.tick / centre_price
+            cumulative = self.spec.depth_1pct_usd * (fraction / 0.01) ** self.spec.depth_shape
+            profile.append(cumulative - previous)
+            previous = cumulative
+        return profile
+
+    def centre_tick(self) -> int:
+        """Tick nearest the market makers' centre price."""
+        return int(round(self.centre_price / self.tick))
+
+    def window(self) -> range:
+        """Absolute ticks of the book window."""
+        return range(self.origin, self.origin + self.n_levels)
+
+    def target(self, tick: int, centre: int, factor: float) -> tuple[float, float]:
+        """Target (bid, ask) base quantity at ``tick`` for quotes centred on tick ``centre``."""
+        price = tick * self.tick
+        distance = abs(tick - centre)
+        if distance == 0 or price <= 0.0:
+            return 0.0, 0.0
+        j = min(distance - 1, self.n_levels - 1)
+        quantity = factor * self.profile_usd[j] / price
+        return (quantity, 0.0) if tick < centre else (0.0, quantity)
+
+    # --- window and quote moves ----------------------------------------------------------------
+    def move_window(self, shift: int, centre: int, factor: float) -> None:
+        """Move the window by ``shift`` ticks; quotes keep their ticks, new ticks get target."""
+        new_origin = max(self.origin + shift, 1)
+        bids, asks = {}, {}
+        for tick in range(new_origin, new_origin + self.n_levels):
+            if tick in self.bids:
+                bids[tick], asks[tick] = self.bids[tick], self.asks[tick]
+            else:
+                bids[tick], asks[tick] = self.target(tick, centre, factor)
+        self.origin = new_origin
+        self.bids, self.asks = bids, asks
+
+    def move_quotes(self, ticks: int, centre: int) -> None:
+        """Every resting quote moves by ``ticks``; vacated ticks get the target profile."""
+        bids, asks = {}, {}
+        for tick in self.window():
+            source = tick - ticks
+            if source in self.bids:
+                bids[tick], asks[tick] = self.bids[source], self.asks[source]
+            else:
+                bids[tick], asks[tick] = self.target(tick, centre, self.liquidity_factor)
+        self.bids, self.asks = bids, asks
+
+    # --- quotes -------------------------------------------------------------------------------
+    def best_bid(self) -> float:
+        """Highest bid price (USD) in the window, 0.0 when there is none (full scan)."""
+        ticks = [tick for tick, quantity in self.bids.items() if quantity > 0.0]
+        return max(ticks) * self.tick if ticks else 0.0
+
+    def best_ask(self) -> float:
+        """Lowest ask price (USD) in the window, ``inf`` when there is none (full scan)."""
+        ticks = [tick for tick, quantity in self.asks.items() if quantity > 0.0]
+        return min(ticks) * self.tick if ticks else math.inf
+
+    def depth_within(self, reference_price: float, fraction: float) -> tuple[float, float]:
+        """USD resting within ``fraction`` of ``reference_price``: (bids below, asks above)."""
+        low = reference_price * (1.0 - fraction)
+        high = reference_price * (1.0 + fraction)
+        first = max(int(math.floor(low / self.tick)), self.origin)
+        last = min(int(math.ceil(high / self.tick)), self.origin + self.n_levels - 1)
+        bid_usd = 0.0
+        ask_usd = 0.0
+        for tick in range(first, last + 1):
+            price = tick * self.tick
+            if low <= price <= reference_price:
+                bid_usd += self.bids[tick] * price
+            if reference_price <= price <= high:
+                ask_usd += self.asks[tick] * price
+        return bid_usd, ask_usd
+
+    # --- market orders -------------------------------------------------------------------------
+    def walk(self, direction: int, quantity: float, limit_price: float):
+        """A market order walking the book from the far end of the window.
+
+        Returns (filled, notional, last fill price, floor hit). Ticks priced worse than the
+        limit are not touched; reaching the window's edge with the next tick within the
+        limit moves the window by half its width (new ticks get the target profile); a sell
+        stops at the tick-1 price floor.
+        """
+        book = self.bids if direction < 0 else self.asks
+        half = self.n_levels // 2
+        centre = self.centre_tick()
+        remaining = quantity
+        notional = 0.0
+        last = 0.0
+        floor_hit = False
+        tick = self.origin + self.n_levels - 1 if direction < 0 else self.origin
+        while remaining > 0.0:
+            if tick not in book:
+                beyond = tick * self.tick
+                if (direction < 0 and beyond < limit_price) or (
+                        direction > 0 and beyond > limit_price):
+                    break  # nothing beyond the window is within the limit
+                if direction < 0:
+                    if self.origin <= 1:
+                        floor_hit = True
+                        break
+                    self.move_window(-half, centre, self.liquidity_factor)
+                else:
+                    self.move_window(half, centre, self.liquidity_factor)
+                book = self.bids if direction < 0 else self.asks
+                continue
+            price = tick * self.tick
+            if (direction < 0 and price < limit_price) or (direction > 0 and price > limit_price):
+                break
+            available = book[tick]
+            if available > remaining:
+                book[tick] = available - remaining
+                notional += remaining * price
+                remaining = 0.0
+                last = price
+                break
+            if available > 0.0:
+                book[tick] = 0.0
+                remaining -= available
+                notional += available * price
+                last = price
+            tick += direction
+        return quantity - remaining, notional, last, floor_hit
+
+    def agent_value(self, name: str, price: float) -> float:
+        """USD value of an aggregate agent's cash and inventory at ``price``."""
+        return self.cash[name] + self.quantity[name] * price
+
+
+class ReferenceEngine:
+    """State and procedures of one simulated path, in plain Python."""
+
+    def __init__(self, setup: EngineSetup, liquidations_enabled: bool = True):
+        self.setup = setup
+        self.dt = float(setup.step_seconds)
+        self.liquidations_enabled = liquidations_enabled
+        asset_index = {asset.name: k for k, asset in enumerate(setup.assets)}
+        self.markets = [Market(spec, asset_index[spec.asset], setup.n_levels)
+                        for spec in setup.markets]
+        self.spot_depth = [float(asset.spot_depth_1pct_usd) for asset in setup.assets]
+        path = np.asarray(setup.index_path, dtype=np.float64)
+        self.index_path = path.tolist()
+        self.index_price = list(self.index_path[0])
+        self.spot_impact_log = [0.0] * len(setup.assets)
+        self.factor_followed = [0.0] * len(setup.assets)
+        for market in self.markets:
+            market.quote_index = self.index_price[market.asset]
+        n_markets = len(self.markets)
+        flow = setup.taker_flow_usd
+        self.taker_flow = (np.zeros((setup.n_steps, n_markets)) if flow is None
+                           else np.asarray(flow, dtype=np.float64)).tolist()
+        self.load_positions(setup)
+        self.events: list[tuple] = []
+        self.timeline = np.zeros((setup.n_steps, n_markets), dtype=layout.TIMELINE_DTYPE)
+        self.flags = 0
+        # ADL rankings of the current fixed-point iteration, by (market, counter side).
+        self.adl_rankings: dict[tuple[int, int], list] = {}
+        # Self-checks of the semantics, read by the property tests.
+        self.adl_fund_equity: list[tuple[int, float, float]] = []
+
+    def load_positions(self, setup: EngineSetup) -> None:
+        """Positions in the engine's processing order (the permutation of sort_population)."""
+        params = market_params(setup.markets, setup.assets)
+        _, _, order = sort_population(setup.positions, params)
+        source = setup.positions
+        self.original_row = [int(k) for k in order]
+        self.market = [int(source.market[k]) for k in order]
+        self.account = [int(source.account[k]) for k in order]
+        self.side = [int(source.side[k]) for k in order]
+        self.quantity = [float(source.quantity[k]) for k in order]
+        self.entry = [float(source.entry_price[k]) for k in order]
+        self.margin = [float(source.margin[k]) for k in order]
+        self.status = [OPEN] * len(order)
+        self.ready_time = [-math.inf] * len(order)
+        n_accounts = setup.n_accounts
+        if n_accounts is None:
+            n_accounts = max(self.account) + 1 if self.account else 0
+        n_accounts = max(n_accounts, 1)
+        self.account_wallet = [0.0] * n_accounts
+        self.account_liquidated = [False] * n_accounts
+        self.rows_of_market = [[i for i in range(len(order)) if self.market[i] == m]
+                               for m in range(len(self.markets))]
+        for market in self.markets:
+            market.passive_entry_price = market.last_price
+        for m, market in enumerate(self.markets):
+            longs = sum(self.quantity[i] for i in self.rows_of_market[m] if self.side[i] > 0)
+            shorts = sum(self.quantity[i] for i in self.rows_of_market[m] if self.side[i] < 0)
+            # The hedged counterparty holds whatever the leveraged population is net short of.
+            market.quantity["passive"] = shorts - longs
+            market.cash["passive"] = -(shorts - longs) * market.last_price
+
+    # --- margin -----------------------------------------------------------------------------
+    def effective_margin(self, i: int) -> float:
+        """Isolated margin (USD) after the funding position i has paid or received."""
+        funding = self.markets[self.market[i]].funding_per_unit
+        return self.margin[i] - self.side[i] * self.quantity[i] * funding
+
+    def breached(self, i: int, mark: float) -> bool:
+        """Equity at ``mark`` at or below maintenance margin (exact check)."""
+        market = self.markets[self.market[i]]
+        return margin.shortfall(self.side[i], self.quantity[i], self.entry[i],
+                                self.effective_margin(i), mark, market.floors, market.mmr,
+                                market.amounts) <= 0.0
+
+    def bankruptcy(self, i: int) -> float:
+        """Price (USD) at which position i's funding-adjusted equity is zero."""
+        return margin.bankruptcy_price(self.side[i], self.quantity[i], self.entry[i],
+                                       self.effective_margin(i))
+
+    # --- events and transfers ---------------------------------------------------------------
+    def record(self, time, m, account, i, side, kind, quantity, notional, fill, bankrupt, mark):
+        """Append one event; ``i`` is a processing-order row (-1: the hedged aggregate)."""
+        position = self.original_row[i] if i >= 0 else -1
+        self.events.append((time, m, account, position, side, kind, quantity, notional, fill,
+                            bankrupt, mark))
+
+    def reduce(self, i: int, quantity: float, price: float) -> None:
+        """Close ``quantity`` of position i at ``price``; PnL and owed funding go to margin."""
+        market = self.markets[self.market[i]]
+        side = self.side[i]
+        self.margin[i] += side * quantity * (price - self.entry[i] - market.funding_per_unit)
+        remaining = self.quantity[i] - quantity
+        self.quantity[i] = remaining if remaining > 0.0 else 0.0
+
+    def execute(self, m: int, direction: int, quantity: float, limit_price: float):
+        """A market order into market m's book; the market makers take the other side."""
+        if quantity <= 0.0:
+            return 0.0, 0.0
+        market = self.markets[m]
+        filled, notional, last, floor_hit = market.walk(direction, quantity, limit_price)
+        if floor_hit:
+            self.flags |= layout.STATUS_FLAG_BOOK_EXHAUSTED
+        if filled > 0.0:
+            market.quiet_steps = 0
+            market.step_fill_count += 1
+            market.quantity["maker"] -= direction * filled
+            market.cash["maker"] += direction * notional
+            market.last_price = last
+            market.step_taker_flow_usd += direction * notional
+        return filled, notional
+
+    def pay_shortfall(self, m: int, amount: float, holder: str, price: float) -> None:
+        """``holder`` (fund or backstop) pays a loss; what exceeds its equity is bad debt."""
+        market = self.markets[m]
+        equity = market.agent_value(holder, price)
+        covered = equity if equity > 0.0 else 0.0
+        if amount > covered:
+            market.bad_debt_usd += amount - covered
+            self.flags |= layout.STATUS_FLAG_BAD_DEBT
+        market.cash[holder] -= amount
+
+    # --- the venue procedures ---------------------------------------------------------------
+    def send_order(self, time, i, quantity, mark, liquidated):
+        """Liquidation order for ``quantity`` of position i into the book, with its fee."""
+        m = self.market[i]
+        market = self.markets[m]
+        side = self.side[i]
+        bankrupt = self.bankruptcy(i)
+        if market.spec.limit_mode == "bankruptcy":
+            limit = bankrupt
+        else:
+            limit = mark * (1.0 - side * market.spec.slippage_limit)
+        filled, notional = self.execute(m, -side, quantity, limit)
+        if filled > 0.0:
+            price = notional / filled
+            self.reduce(i, filled, price)
+            fee = market.spec.liquidation_fee_rate * notional
+            available = self.effective_margin(i)
+            if fee > available:
+                fee = available if available > 0.0 else 0.0
+            self.margin[i] -= fee
+            market.cash["fund"] += fee
+            market.fees_usd += fee
+            self.record(time, m, self.account[i], i, side, layout.KIND_BOOK, filled, notional,
+                        price, bankrupt, mark)
+            liquidated[0 if side > 0 else 1] += notional
+        return filled
+
+    def adl_ranking(self, m: int, counter: int, mark: float) -> list[int]:
+        """Profitable positions on side ``counter`` by venue priority; -1 is the aggregate."""
+        market = self.markets[m]
+        rule = market.spec.adl_rank_rule
+        scored = []
+        for j in self.rows_of_market[m]:
+            if self.side[j] != counter or self.status[j] != OPEN or self.quantity[j] <= 0.0:
+                continue
+            score = adl_score(rule, counter, self.quantity[j], self.entry[j],
+                              self.effective_margin(j), mark)
+            if score > 0.0:
+                scored.append((score, j))
+        passive = market.quantity["passive"]
+        if passive * counter > 0.0:
+            size = abs(passive)
+            passive_margin = size * market.passive_entry_price / market.spec.passive_leverage
+            score = adl_score(rule, counter, size, market.passive_entry_price, passive_margin,
+                              mark)
+            if score > 0.0:
+                scored.append((score, -1))
+        # Highest score first; ties keep row order (the aggregate last): a stable sort.
+        scored.sort(key=lambda pair: -pair[0])
+        return [j for _, j in scored]
+
+    def auto_deleverage(self, time, i, quantity, price, mark):
+        """Close ``quantity`` of position i at ``price`` against the ranked opposite side.
+
+        Returns the quantity left unmatched. The ranking is built once per (market, side,
+        fixed-point iteration) and consumed in order.
+        """
+        m = self.market[i]
+        market = self.markets[m]
+        side = self.side[i]
+        counter = -side
+        key = (m, counter)
+        if key not in self.adl_rankings:
+            self.adl_rankings[key] = [self.adl_ranking(m, counter, mark), 0]
+        ranking = self.adl_rankings[key]
+        remaining = quantity
+        while remaining > 0.0 and ranking[1] < len(ranking[0]):
+            j = ranking[0][ranking[1]]
+            if j < 0:
+                held = market.quantity["passive"]
+                available = abs(held) if held * counter > 0.0 else 0.0
+            elif self.status[j] == OPEN:
+                available = self.quantity[j]
+            else:
+                available = 0.0
+            if available <= 0.0:
+                ranking[1] += 1
+                continue
+            size = available if available < remaining else remaining
+            if j < 0:
+                market.quantity["passive"] += side * size
+                market.cash["passive"] -= side * size * price
+                account = -1
+            else:
+                kept_margin = self.margin[j] * (self.quantity[j] - size) / self.quantity[j]
+                self.reduce(j, size, price)
+                wallet_share = self.margin[j] - kept_margin
+                if self.quantity[j] <= 0.0:
+                    wallet_share = self.margin[j]
+                    kept_margin = 0.0
+                    self.status[j] = DELEVERAGED
+                self.margin[j] = kept_margin
+                account = self.account[j]
+                self.account_wallet[account] += wallet_share
+            self.record(time, m, account, j, counter, layout.KIND_ADL_COUNTERPARTY, size,
+                        size * price, price, price, mark)
+            market.adl_count += 1
+            market.adl_notional_usd += size * price
+            self.reduce(i, size, price)
+            self.record(time, m, self.account[i], i, side, layout.KIND_ADL, size, size * price,
+                        price, price, mark)
+            remaining -= size
+            if size >= available:
+                ranking[1] += 1
+        return remaining
+
+    def fund_takeover(self, time, i, mark, liquidated):
+        """The fund absorbs what its equity covers at the bankruptcy price; ADL the rest."""
+        m = self.market[i]
+        market = self.markets[m]
+        side = self.side[i]
+        quantity = self.quantity[i]
+        bankrupt = self.bankruptcy(i)
+        absorb = quantity
+        if market.spec.takeover_mode == "insurance":
+            loss_per_unit = side * (bankrupt - mark)
+            if loss_per_unit > 0.0:
+                fund_equity = market.agent_value("fund", mark)
+                capacity = fund_equity / loss_per_unit if fund_equity > 0.0 else 0.0
+                if capacity < absorb:
+                    absorb = capacity
+        else:
+            absorb = 0.0
+        if absorb > 0.0:
+            market.quantity["fund"] += side * absorb
+            market.cash["fund"] -= side * absorb * bankrupt
+            self.reduce(i, absorb, bankrupt)
+            self.record(time, m, self.account[i], i, side, layout.KIND_INSURANCE, absorb,
+                        absorb * bankrupt, bankrupt, bankrupt, mark)
+            liquidated[0 if side > 0 else 1] += absorb * bankrupt
+        rest = self.quantity[i]
+        if rest > 0.0:
+            # Self-check: the fund's equity left to absorb losses when ADL starts.
+            self.adl_fund_equity.append((m, market.agent_value("fund", mark),
+                                         side * (bankrupt - mark) * rest))
+            unmatched = self.auto_deleverage(time, i, rest, bankrupt, mark)
+            liquidated[0 if side > 0 else 1] += (rest - unmatched) * bankrupt
+            if unmatched > 0.0:
+                market.quantity["fund"] += side * unmatched
+                market.cash["fund"] -= side * unmatched * bankrupt
+                self.reduce(i, unmatched, bankrupt)
+                loss = side * (bankrupt - mark) * unmatched
+                if loss > 0.0:
+                    market.bad_debt_usd += loss
+                self.flags |= layout.STATUS_FLAG_BAD_DEBT
+                self.record(time, m, self.account[i], i, side, layout.KIND_INSURANCE, unmatched,
+                            unmatched * bankrupt, bankrupt, bankrupt, mark)
+                liquidated[0 if side > 0 else 1] += unmatched * bankrupt
+
+    def close_out(self, i: int) -> None:
+        """Settle a fully closed position's leftover margin; it is liquidated."""
+        m = self.market[i]
+        market = self.markets[m]
+        leftover = self.margin[i]
+        if market.spec.takeover_mode == "backstop":
+            if leftover >= 0.0:
+                self.account_wallet[self.account[i]] += leftover
+            else:
+                self.pay_shortfall(m, -leftover, "backstop", market.last_price)
+        else:
+            if leftover >= 0.0:
+                market.cash["fund"] += leftover
+            else:
+                self.pay_shortfall(m, -leftover, "fund", market.last_price)
+        self.margin[i] = 0.0
+        self.status[i] = LIQUIDATED
+
+    def backstop_takeover(self, time, i, mark, liquidated):
+        """The backstop vault takes position i with its collateral (Hyperliquid)."""
+        m = self.market[i]
+        market = self.markets[m]
+        side = self.side[i]
+        quantity = self.quantity[i]
+        collateral = self.effective_margin(i)
+        bankrupt = self.bankruptcy(i)
+        market.quantity["backstop"] += side * quantity
+        market.cash["backstop"] += collateral - side * quantity * self.entry[i]
+        self.quantity[i] = 0.0
+        self.margin[i] = 0.0
+        self.status[i] = LIQUIDATED
+        self.record(time, m, self.account[i], i, side, layout.KIND_BACKSTOP, quantity,
+                    quantity * mark, mark, bankrupt, mark)
+        liquidated[0 if side > 0 else 1] += quantity * mark
+
+    def liquidate(self, time, i, mark, liquidated):
+        """The venue's liquidation procedure on breached position i at ``mark``."""
+        m = self.market[i]
+        market = self.markets[m]
+        spec = market.spec
+        side = self.side[i]
+        self.account_liquidated[self.account[i]] = True
+        quantity = self.quantity[i]
+        if spec.takeover_mode == "backstop":
+            equity = self.effective_margin(i) + side * quantity * (mark - self.entry[i])
+            required = margin.maintenance_margin(market.floors, market.mmr, market.amounts,
+                                                 quantity * mark)
+            if equity < spec.backstop_equity_fraction * required:
+                self.backstop_takeover(time, i, mark, liquidated)
+                return
+        order = quantity
+        partial = False
+        if spec.partial_mode == "tier_step_down":
+            tier = margin.tier_for_notional(market.floors, quantity * mark)
+            if tier > 0:
+                order = quantity - market.floors[tier] / mark * STEP_DOWN_INSIDE
+                partial = True
+        elif spec.partial_mode == "chunks" and quantity * mark > spec.chunk_min_notional_usd:
+            order = quantity * spec.chunk_fraction
+            partial = True
+        filled = self.send_order(time, i, order, mark, liquidated)
+        if self.quantity[i] <= 0.0:
+            self.close_out(i)
+            return
+        if partial and filled >= order and not self.breached(i, mark):
+            cooldown = spec.chunk_cooldown_s if spec.partial_mode == "chunks" else 0.0
+            self.ready_time[i] = time + cooldown
+            return
+        if spec.takeover_mode == "backstop":
+            # Market liquidations retry: after the cooldown for chunks, else the next step.
+            cooldown = max(spec.chunk_cooldown_s if partial else self.dt, self.dt)
+            self.ready_time[i] = time + cooldown
+            return
+        if partial:
+            self.send_order(time, i, self.quantity[i], mark, liquidated)
+        if self.quantity[i] > 0.0:
+            self.fund_takeover(time, i, mark, liquidated)
+        self.close_out(i)
+
+    # --- prices -----------------------------------------------------------------------------
+    def predicted_funding(self, market: Market) -> float:
+        """The rate the premium accumulated since the last settlement would settle at."""
+        if market.premium_time <= 0.0:
+            return market.funding_rate
+        spec = market.spec
+        return funding_rate(market.premium_sum / market.premium_time,
+                            spec.funding_interest_rate, spec.funding_clamp, spec.funding_cap)
+
+    def current_mark(self, time: float, market: Market) -> float:
+        """The venue's mark price from the index, the basis average and the book."""
+        index = self.index_price[market.asset]
+        rule = market.spec.mark_rule
+        if rule == "binance":
+            funding_basis = index * (1.0 + self.predicted_funding(market)
+                                     * (market.next_funding_time - time)
+                                     / market.spec.funding_interval_s)
+            return median_of_three(funding_basis, index + market.basis_average,
+                                   market.last_price)
+        if rule == "hyperliquid":
+            book_price = median_of_three(market.best_bid(), market.best_ask(),
+                                         market.last_price)
+            return median_of_three(index + market.basis_average, book_price, index)
+        if rule == "index":
+            return index
+        return index + market.basis_average
+
+    # --- the parts of a step ----------------------------------------------------------------
+    def reprice_quotes(self, market: Market) -> None:
+        """Market makers move their quotes with the index (they hedge on spot) and pull them
+        toward it with the quote-anchor half-life."""
+        index = self.index_price[market.asset]
+        centre = market.centre_price * (index / market.quote_index)
+        half_life = market.spec.quote_anchor_half_life_s
+        if half_life > 0.0:
+            centre += (index - centre) * (1.0 - 0.5 ** (self.dt / half_life))
+        market.quote_index = index
+        if centre == market.centre_price:
+            return
+        old_tick = market.centre_tick()
+        market.centre_price = centre
+        new_tick = market.centre_tick()
+        if new_tick == old_tick:
+            return
+        market.move_quotes(new_tick - old_tick, new_tick)
+        market.quiet_steps = 0
+
+    def exogenous_flow(self, m: int, usd: float) -> None:
+        """The scenario's aggressive trader: a market order of ``usd`` (+ buys)."""
+        market = self.markets[m]
+        direction = 1 if usd > 0.0 else -1
+        quantity = abs(usd) / market.last_price
+        limit = math.inf if direction > 0 else 0.0
+        filled, notional = self.execute(m, direction, quantity, limit)
+        market.quantity["taker"] += direction * filled
+        market.cash["taker"] -= direction * notional
+
+    def arbitrage(self, m: int) -> None:
+        """Hedged arbitrage toward the index beyond the band, moving spot by its impact."""
+        market = self.markets[m]
+        spec = market.spec
+        a = market.asset
+        index = self.index_price[a]
+        band = spec.arbitrage_band
+        capacity = spec.arbitrage_capacity_usd_per_s * self.dt / index
+        if capacity <= 0.0:
+            return
+        if market.best_ask() < index * (1.0 - band):
+            direction, limit = 1, index * (1.0 - band)
+        elif market.best_bid() > index * (1.0 + band):
+            direction, limit = -1, index * (1.0 + band)
+        else:
+            return
+        filled, notional = self.execute(m, direction, capacity, limit)
+        if filled <= 0.0:
+            return
+        held = market.quantity["passive"]
+        if held * direction >= 0.0:
+            total = abs(held) + filled
+            market.passive_entry_price = (abs(held) * market.passive_entry_price
+                                          + notional) / total
+        elif abs(held) < filled:
+            market.passive_entry_price = notional / filled
+        market.quantity["passive"] = held + direction * filled
+        market.cash["passive"] -= direction * notional
+        impact = -direction * spec.spot_impact_share * notional / self.spot_depth[a] * 0.01
+        self.spot_impact_log[a] += impact
+        self.index_price[a] *= math.exp(impact)
+
+    def fixed_point(self, time: float, m: int, liquidated: list[float]) -> int:
+        """Trigger every breached, ready position; liquidate in row order; re-mark; repeat."""
+        market = self.markets[m]
+        iterations = 0
+        for _ in range(self.setup.iteration_cap):
+            self.adl_rankings = {}
+            mark = self.current_mark(time, market)
+            market.mark_price = mark
+            triggered = [i for i in self.rows_of_market[m]
+                         if self.status[i] == OPEN and self.ready_time[i] <= time
+                         and self.breached(i, mark)]
+            if not triggered:
+                return iterations
+            iterations += 1
+            for i in triggered:
+                # Breached longs and shorts at one mark need crossed liquidation prices,
+                # which open positions practically never have; so no triggered position is
+                # closed by ADL before its turn. If one ever were, nothing is left to do.
+                if self.status[i] == OPEN:
+                    self.liquidate(time, i, mark, liquidated)
+        self.flags |= layout.STATUS_FLAG_ITERATION_CAP
+        return iterations
+
+    def unwind(self, m: int, holder: str) -> None:
+        """The fund or the backstop trades its inventory back into the book at its pace."""
+        market = self.markets[m]
+        held = market.quantity[holder]
+        if held == 0.0:
+            return
+        mark = market.mark_price
+        size = min(market.spec.fund_unwind_usd_per_s * self.dt / mark, abs(held))
+        direction = -1 if held > 0.0 else 1
+        limit = mark * (1.0 + direction * market.spec.slippage_limit)
+        filled, notional = self.execute(m, direction, size, limit)
+        market.quantity[holder] += direction * filled
+        market.cash[holder] -= direction * notional
+
+    def update_liquidity(self, market: Market) -> float:
+        """Quoting scale from the EWMA volatility of last-price returns and taker flow."""
+        spec = market.spec
+        decay = 0.5 ** (self.dt / spec.stress_half_life_s)
+        log_return = math.log(market.last_price / market.previous_last_price)
+        market.previous_last_price = market.last_price
+        variance = (decay * market.volatility ** 2
+                    + (1.0 - decay) * log_return * log_return / self.dt)
+        market.volatility = math.sqrt(variance)
+        flow = market.step_taker_flow_usd / (spec.depth_1pct_usd * self.dt)
+        market.flow_imbalance = decay * market.flow_imbalance + (1.0 - decay) * flow
+        excess = market.volatility / spec.baseline_volatility - 1.0
+        stress = (spec.withdrawal_vol_sensitivity * max(excess, 0.0)
+                  + spec.withdrawal_flow_sensitivity * abs(market.flow_imbalance))
+        floor = spec.liquidity_floor
+        return floor + (1.0 - floor) / (1.0 + stress)
+
+    def refresh_book(self, market: Market) -> None:
+        """Liquidity factor, re-centring, window move, then resilience and withdrawal."""
+        spec = market.spec
+        n_levels = market.n_levels
+        old_centre_tick = market.centre_tick()
+        liquidity = self.update_liquidity(market)
+        if abs(liquidity - market.liquidity_factor) > 1e-12:
+            market.quiet_steps = 0
+        market.liquidity_factor = liquidity
+        if market.step_fill_count > 0:
+            # Trades consumed liquidity: the makers re-centre on the mid of what is left
+            # (the last trade when one side is empty).
+            bid = market.best_bid()
+            ask = market.best_ask()
+            if bid > 0.0 and ask < math.inf:
+                market.centre_price = 0.5 * (bid + ask)
+            else:
+                market.centre_price = market.last_price
+        centre = market.centre_tick()
+        if centre != old_centre_tick:
+            market.quiet_steps = 0
+        if abs(market.centre_price / market.profile_price - 1.0) > PROFILE_REFERENCE_MOVE:
+            market.profile_price = market.centre_price
+            market.profile_usd = market.tabulate(market.centre_price)
+        centre_level = centre - market.origin
+        if centre_level < n_levels // 4 or centre_level > 3 * n_levels // 4:
+            market.move_window(centre_level - n_levels // 2, centre, liquidity)
+        slowest = max(spec.resilience_half_life_s, spec.withdrawal_half_life_s)
+        settle_steps = int(math.ceil(QUIET_HALF_LIVES * slowest / self.dt))
+        quiet = market.quiet_steps
+        if quiet < settle_steps:
+            refill = 1.0 - 0.5 ** (self.dt / spec.resilience_half_life_s)
+            cancel = 1.0 - 0.5 ** (self.dt / spec.withdrawal_half_life_s)
+            for tick in market.window():
+                target_bid, target_ask = market.target(tick, centre, liquidity)
+                gap = target_bid - market.bids[tick]
+                market.bids[tick] = max(market.bids[tick]
+                                        + gap * (refill if gap > 0.0 else cancel), 0.0)
+                gap = target_ask - market.asks[tick]
+                market.asks[tick] = max(market.asks[tick]
+                                        + gap * (refill if gap > 0.0 else cancel), 0.0)
+        elif quiet == settle_steps:
+            # A book left alone this long equals its target: snap to it.
+            for tick in market.window():
+                market.bids[tick], market.asks[tick] = market.target(tick, centre, liquidity)
+        market.quiet_steps = quiet + 1
+
+    def pay_funding(self, time: float, market: Market) -> None:
+        """Settle funding if due: longs pay rate x mark per unit, shorts receive it."""
+        if time < market.next_funding_time - FUNDING_TIME_SLACK:
+            return
+        rate = self.predicted_funding(market)
+        per_unit = rate * market.mark_price
+        market.funding_per_unit += per_unit
+        for name in AGENTS:
+            market.cash[name] -= market.quantity[name] * per_unit
+        market.funding_rate = rate
+        market.premium_sum = 0.0
+        market.premium_time = 0.0
+        market.next_funding_time += market.spec.funding_interval_s
+
+    def record_step(self, step, time, m, mid, bid, ask, iterations, liquidated, n_events,
+                    adl_before) -> None:
+        """Write the timeline row of market m for this step."""
+        market = self.markets[m]
+        row = self.timeline[step, m]
+        mark = market.mark_price
+        row["time"] = time
+        row["index_price"] = self.index_price[market.asset]
+        row["mark_price"] = mark
+        row["last_price"] = market.last_price
+        row["best_bid"] = bid
+        row["best_ask"] = ask
+        row["bid_depth_1pct_usd"], row["ask_depth_1pct_usd"] = market.depth_within(mid, 0.01)
+        row["liquidity_factor"] = market.liquidity_factor
+        # Open interest counted from the positions themselves, not from running totals.
+        long_oi = sum(self.quantity[i] for i in self.rows_of_market[m]
+                      if self.side[i] > 0 and self.status[i] == OPEN)
+        short_oi = sum(self.quantity[i] for i in self.rows_of_market[m]
+                       if self.side[i] < 0 and self.status[i] == OPEN)
+        row["trader_long_open_interest"] = long_oi
+        row["trader_short_open_interest"] = short_oi
+        # Market makers and the hedged basis traders count as one hedged pool.
+        hedged = market.quantity["maker"] + market.quantity["passive"]
+        for held in (hedged, market.quantity["taker"], market.quantity["fund"],
+                     market.quantity["backstop"]):
+            if held > 0.0:
+                long_oi += held
+            else:
+                short_oi -= held
+        row["long_open_interest"] = long_oi
+        row["short_open_interest"] = short_oi
+        row["liquidated_long_usd"] = liquidated[0]
+        row["liquidated_short_usd"] = liquidated[1]
+        row["liquidation_events"] = n_events
+        row["adl_notional_usd"] = market.adl_notional_usd - adl_before
+        row["insurance_fund_usd"] = market.agent_value("fund", mark)
+        row["backstop_usd"] = market.agent_value("backstop", mark)
+        row["funding_rate"] = self.predicted_funding(market)
+        row["iterations"] = iterations
+
+    def update_index(self, step: int) -> None:
+        """Own path and spot impact, plus beta times the (lagged) market factor."""
+        assets = self.setup.assets
+        own = [math.log(self.index_path[step + 1][a] / self.index_path[0][a])
+               + self.spot_impact_log[a] for a in range(len(assets))]
+        factor = sum(asset.factor_weight * own[a] for a, asset in enumerate(assets)
+                     if asset.factor_weight != 0.0)
+        for a, asset in enumerate(assets):
+            coupling = 0.0
+            if factor != 0.0:
+                own_share = asset.factor_weight * own[a] if asset.factor_weight != 0.0 else 0.0
+                coupling = asset.beta * (factor - own_share)
+            if asset.factor_half_life_s > 0.0:
+                followed = self.factor_followed[a]
+                coupling = followed + (coupling - followed) * (
+                    1.0 - 0.5 ** (self.dt / asset.factor_half_life_s))
+            self.factor_followed[a] = coupling
+            self.index_price[a] = self.index_path[step + 1][a] * math.exp(
+                self.spot_impact_log[a] + coupling)
+
+    def step(self, step: int) -> None:
+        """One time step, in the documented order."""
+        time = (step + 1) * self.dt
+        self.update_index(step)
+        for m, market in enumerate(self.markets):
+            market.step_taker_flow_usd = 0.0
+            market.step_fill_count = 0
+            self.reprice_quotes(market)
+            if self.taker_flow[step][m] != 0.0:
+                self.exogenous_flow(m, self.taker_flow[step][m])
+        for m in range(len(self.markets)):
+            self.arbitrage(m)
+        for m, market in enumerate(self.markets):
+            liquidated = [0.0, 0.0]
+            events_before = len(self.events)
+            adl_before = market.adl_notional_usd
+            iterations = 0
+            if self.liquidations_enabled:
+                iterations = self.fixed_point(time, m, liquidated)
+            market.mark_price = self.current_mark(time, market)
+            self.unwind(m, "fund")
+            self.unwind(m, "backstop")
+            self.refresh_book(market)
+            index = self.index_price[market.asset]
+            bid = market.best_bid()
+            ask = market.best_ask()
+            mid = 0.5 * (bid + ask) if bid > 0.0 and ask < math.inf else market.last_price
+            market.premium_sum += (mid - index) / index * self.dt
+            market.premium_time += self.dt
+            market.mark_price = self.current_mark(time, market)
+            self.pay_funding(time, market)
+            alpha = self.dt / (market.spec.basis_average_s + self.dt)
+            market.basis_average += alpha * ((mid - index) - market.basis_average)
+            self.record_step(step, time, m, mid, bid, ask, iterations, liquidated,
+                             len(self.events) - events_before, adl_before)
+
+    def outputs(self) -> dict:
+        """The run's outcome as numpy arrays; positions in the setup's original rows."""
+        n = len(self.original_row)
+        quantity = np.zeros(n)
+        margin_out = np.zeros(n)
+        status = np.zeros(n, dtype=np.int8)
+        for i, row in enumerate(self.original_row):
+            quantity[row] = self.quantity[i]
+            margin_out[row] = self.margin[i]
+            status[row] = self.status[i]
+        agents = {}
+        for name in AGENTS:
+            agents[f"{name}_cash"] = np.asarray([mk.cash[name] for mk in self.markets])
+            agents[f"{name}_quantity"] = np.asarray([mk.quantity[name] for mk in self.markets])
+        for name in ("fees_usd", "bad_debt_usd", "adl_notional_usd", "funding_per_unit",
+                     "mark_price", "last_price", "passive_entry_price"):
+            agents[name] = np.asarray([getattr(mk, name) for mk in self.markets])
+        agents["adl_count"] = np.asarray([mk.adl_count for mk in self.markets], dtype=np.int64)
+        books = []
+        for mk in self.markets:
+            ticks = list(mk.window())
+            books.append({"origin_tick": mk.origin,
+                          "bids": np.asarray([mk.bids[t] for t in ticks]),
+                          "asks": np.asarray([mk.asks[t] for t in ticks])})
+        return {
+            "events": np.asarray(self.events, dtype=layout.LIQUIDATION_EVENT_DTYPE)
+            if self.events else np.zeros(0, dtype=layout.LIQUIDATION_EVENT_DTYPE),
+            "timeline": self.timeline,
+            "agents": agents,
+            "index_price": np.asarray(self.index_price),
+            "account_wallet": np.asarray(self.account_wallet),
+            "account_liquidated": np.asarray(self.account_liquidated),
+            "quantity": quantity,
+            "margin": margin_out,
+            "status": status,
+            "flags": self.flags,
+            "books": books,
+            "adl_fund_equity": list(self.adl_fund_equity),
+        }
+
+
+def adl_score(rule: str, side: int, quantity: float, entry_price: float, margin_usd: float,
+              mark: float) -> float:
+    """ADL priority of a position (higher is closed first); -1.0 when not profitable."""
+    pnl = side * quantity * (mark - entry_price)
+    equity = margin_usd + pnl
+    if pnl <= 0.0 or margin_usd <= 0.0 or equity <= 0.0:
+        return -1.0
+    notional = quantity * mark
+    if rule == "pnl_leverage":
+        return (pnl / margin_usd) * (notional / equity)
+    if side > 0:
+        return (mark / entry_price) * (notional / equity)
+    return (entry_price / mark) * (notional / equity)
+
+
+def reference_run(setup: EngineSetup, liquidations_enabled: bool = True) -> dict:
+    """Run one path of ``setup`` through the pure-Python reference.
+
+    Returns
+    -------
+    dict with
+        events : LIQUIDATION_EVENT_DTYPE array, ``position`` as the setup's original row
+            (-1 for the hedged aggregate);
+        timeline : TIMELINE_DTYPE array (n_steps, n_markets);
+        agents : dict of float64 arrays (n_markets,), each agent's final cash (USD) and
+            quantity (base units), fees, bad debt, ADL totals, funding per unit, prices;
+        account_wallet : float64 (n_accounts,) USD released to wallets;
+        account_liquidated : bool (n_accounts,);
+        quantity, margin : float64 (n_positions,) final, by original row;
+        status : int8 (n_positions,) STATUS_* (never STATUS_WATCHED), by original row;
+        flags : int, STATUS_FLAG_* bits;
+        books : per market, final ``origin_tick`` and ``bids``/``asks`` over the window;
+        adl_fund_equity : per ADL start, (market, fund equity at mark USD, loss to cover USD).
+    """
+    engine = ReferenceEngine(setup, liquidations_enabled)
+    for step in range(setup.n_steps):
+        engine.step(step)
+    return engine.outputs()
