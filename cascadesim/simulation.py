@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from cascadesim.engine import layout
-from cascadesim.engine.book import fill_levels, tabulate_profile
+from cascadesim.engine.book import depth_within, fill_levels, tabulate_profile
 from cascadesim.engine.margin import liquidation_prices
 from cascadesim.engine.population import (
     gather_positions,
@@ -253,6 +253,15 @@ def initial_state(setup: EngineSetup, params: np.recarray,
     # Books start at their target profile: settled, so resilience has nothing to do until
     # something disturbs them (a quiet market then costs almost nothing per step).
     state.quiet_steps = SETTLED_BOOK
+    for m in range(n_markets):
+        # The 1 % depth is recomputed only when the book changes: start it from the book,
+        # around its mid, computed as each step computes it (the band edge can sit exactly
+        # on a level, so the rounding must be the same).
+        tick = params.tick_size[m]
+        mid = 0.5 * ((origin[m] + centre_level[m] - 1) * tick
+                     + (origin[m] + centre_level[m] + 1) * tick)
+        state.bid_depth_1pct_usd[m], state.ask_depth_1pct_usd[m] = depth_within(
+            bids[m], asks[m], origin[m], params.tick_size[m], mid, 0.01)
     state.bid_top_level = centre_level - 1
     state.ask_bottom_level = centre_level + 1
     state.profile_price = price

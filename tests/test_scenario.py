@@ -152,16 +152,16 @@ def test_schema_prints_valid_json_schema(tmp_path):
     assert "Market" in schema["$defs"]
 
 
-def test_scenarios_lists_the_bundled_three(tmp_path):
+def test_scenarios_lists_the_bundled_scenarios(tmp_path):
     result = run_cli("scenarios", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     names = [line.split()[0] for line in lines]
-    assert names == ["default", "gentle", "liquidity_vacuum"]
+    assert names == ["default", "contagion", "gentle", "liquidity_vacuum"]  # default first
     assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # each has a description
 
 
-@pytest.mark.parametrize("name", ["default", "gentle", "liquidity_vacuum"])
+@pytest.mark.parametrize("name", ["contagion", "default", "gentle", "liquidity_vacuum"])
 def test_bundled_scenarios_validate_and_build(name):
     scenario = Scenario.from_toml(bundled_scenarios()[name])
     assert scenario.name == name

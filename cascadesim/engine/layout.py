@@ -238,6 +238,7 @@ def market_state_dtype(n_levels: int) -> np.dtype:
             ("asks", np.float64, (n_levels,)),  # base units resting per level
             ("maker_cash", np.float64),  # USD, market makers
             ("maker_quantity", np.float64),  # base units
+            ("maker_hedged_quantity", np.float64),  # base units of it already hedged in spot
             ("passive_cash", np.float64),  # USD, hedged counterparty / arbitrageurs
             ("passive_quantity", np.float64),  # base units
             ("passive_entry_price", np.float64),  # USD, average entry of the passive position

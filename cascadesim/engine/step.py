@@ -227,6 +227,24 @@ def reprice_quotes(dt, m, params, assets, state):
 
 
 @njit(cache=True)
+def hedge_makers(m, params, assets, state):
+    """Market makers hedge this step's inventory change in spot, moving the index.
+
+    Makers that absorbed liquidation sells are long and sell spot (and the reverse), by
+    ``spot_impact_share * notional / spot_depth_1pct_usd`` percent; a trade between makers
+    and the hedged arbitrageurs nets to nothing in spot, since both hedge.
+    """
+    change = state[m].maker_quantity - state[m].maker_hedged_quantity
+    if change == 0.0:
+        return
+    a = params[m].asset
+    notional = change * state[m].mark_price
+    impact = -params[m].spot_impact_share * notional / assets[a].spot_depth_1pct_usd * 0.01
+    assets[a].spot_impact_log += impact
+    state[m].maker_hedged_quantity = state[m].maker_quantity
+
+
+@njit(cache=True)
 def exogenous_flow(usd, m, state, params, walk_out, flags):
     """The scenario's aggressive trader sends a market order of ``usd`` (signed, + buys)."""
     direction = 1 if usd > 0.0 else -1
@@ -507,6 +525,7 @@ def run_steps(first_step, last_step, dt, liquidations_enabled, iteration_cap, pa
             state[m].mark_price = current_mark(time, params, assets, state, m)
             unwind_inventory(dt, m, False, params, state, walk_out, flags)
             unwind_inventory(dt, m, True, params, state, walk_out, flags)
+            hedge_makers(m, params, assets, state)
             refresh_book(dt, m, params, state)
             mid, index, bid, ask = quote_snapshot(m, params, assets, state)
             state[m].premium_sum += (mid - index) / index * dt

@@ -112,6 +112,7 @@ class Market:
         self.step_fill_count = 0
         self.centre_price = price
         self.quote_index = None  # set by the engine from the start index
+        self.maker_hedged_quantity = 0.0
         self.quiet_steps = 1 << 40  # starts at its target: settled (simulation.SETTLED_BOOK)
         self.profile_price = price
         self.profile_usd = self.tabulate(price)
@@ -852,6 +853,16 @@ class ReferenceEngine:
         row["funding_rate"] = self.predicted_funding(market)
         row["iterations"] = iterations
 
+    def hedge_makers(self, market: Market) -> None:
+        """Makers hedge this step's inventory change in spot: the index moves."""
+        change = market.quantity["maker"] - market.maker_hedged_quantity
+        if change == 0.0:
+            return
+        notional = change * market.mark_price
+        self.spot_impact_log[market.asset] += (-market.spec.spot_impact_share * notional
+                                               / self.spot_depth[market.asset] * 0.01)
+        market.maker_hedged_quantity = market.quantity["maker"]
+
     def update_index(self, step: int) -> None:
         """Own path and spot impact, plus beta times the (lagged) market factor."""
         assets = self.setup.assets
@@ -894,6 +905,7 @@ class ReferenceEngine:
             market.mark_price = self.current_mark(time, market)
             self.unwind(m, "fund")
             self.unwind(m, "backstop")
+            self.hedge_makers(market)
             self.refresh_book(market)
             index = self.index_price[market.asset]
             bid = market.best_bid()
