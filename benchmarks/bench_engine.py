@@ -23,7 +23,6 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
 from numba import njit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,11 +125,34 @@ def measure_compile() -> dict:
     return {"cold_start_s": times[0], "warm_start_s": times[1]}
 
 
+def measure_reference_speedup(accounts: float = 1e4, duration_s: int = 600) -> dict:
+    """The numba engine against the pure-Python reference on the same setup (one path)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from reference.engine_reference import reference_run
+
+    scenario = scenario_with_accounts(accounts)
+    scenario.duration_s = duration_s
+    setup = scenario.build()
+    simulation.simulate(setup, counterfactual=False)  # compiled and warm
+    start = time.perf_counter()
+    result = simulation.simulate(setup, counterfactual=False)
+    engine_s = time.perf_counter() - start
+    start = time.perf_counter()
+    reference = reference_run(setup)
+    reference_s = time.perf_counter() - start
+    return {"positions": len(setup.positions), "steps": setup.n_steps,
+            "liquidation_events": int(len(result.liquidations)),
+            "reference_events": int(len(reference["events"])),
+            "engine_s": engine_s, "reference_s": reference_s,
+            "speedup": reference_s / engine_s}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-compile", action="store_true")
+    parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--json", type=Path)
     arguments = parser.parse_args()
     report = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
@@ -141,6 +163,9 @@ def main() -> None:
     for size in arguments.sizes:
         report[f"{size:.0e}"] = measure_size(size, arguments.repeat)
         print(f"{size:.0e}:", json.dumps(report[f"{size:.0e}"], indent=1), flush=True)
+    if not arguments.skip_reference:
+        report["reference"] = measure_reference_speedup()
+        print("reference:", report["reference"], flush=True)
     if arguments.json:
         arguments.json.write_text(json.dumps(report, indent=2))
 

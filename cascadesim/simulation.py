@@ -284,11 +284,11 @@ def engine_inputs(setup: EngineSetup, params: np.recarray, positions: layout.Pos
     n = positions.quantity.shape[0]
     state = initial_state(setup, params, positions)
     assets = asset_state(setup.assets, np.asarray(setup.index_path[0], dtype=np.float64))
-    watchlist = layout.Watchlist(position=np.zeros(max(n, 1), dtype=np.int64),
+    watchlist = layout.Watchlist(position=np.zeros(max(n, 1), dtype=np.int32),
                                  ready_time=np.zeros(max(n, 1)), count=np.zeros(1, np.int64))
     scratch = layout.Scratch(
-        triggered=np.zeros(max(n, 1), dtype=np.int64),
-        adl_candidates=np.zeros(max(n, 1) + 1, dtype=np.int64),
+        triggered=np.zeros(max(n, 1), dtype=np.int32),
+        adl_candidates=np.zeros(max(n, 1) + 1, dtype=np.int32),
         adl_scores=np.zeros(max(n, 1) + 1),
         account_liquidated=np.zeros(n_accounts, dtype=np.bool_),
         account_wallet=np.zeros(n_accounts),

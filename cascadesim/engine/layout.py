@@ -261,7 +261,7 @@ def market_state_dtype(n_levels: int) -> np.dtype:
 class Watchlist(NamedTuple):
     """Positions rechecked exactly every step (crossed, partially liquidated, deferred)."""
 
-    position: np.ndarray  # int64 (capacity,)
+    position: np.ndarray  # int32 (capacity,), rows (populations stay below 2**31)
     ready_time: np.ndarray  # float64 (capacity,) s, cooldown end
     count: np.ndarray  # int64 (1,) number of live entries
 
@@ -269,8 +269,8 @@ class Watchlist(NamedTuple):
 class Scratch(NamedTuple):
     """Work buffers reused across steps so the loop never allocates per step."""
 
-    triggered: np.ndarray  # int64 (n_positions,) rows triggered in one iteration
-    adl_candidates: np.ndarray  # int64 (n_positions,) rows eligible for ADL
+    triggered: np.ndarray  # int32 (n_positions,) rows triggered in one iteration
+    adl_candidates: np.ndarray  # int32 (n_positions + 1,) rows eligible for ADL, -1 = passive
     adl_scores: np.ndarray  # float64 (n_positions,)
     account_liquidated: np.ndarray  # bool (n_accounts,)
     account_wallet: np.ndarray  # float64 (n_accounts,) USD released to wallets
