@@ -129,6 +129,31 @@ def run(
 
 
 @app.command()
+def sweep(
+    sweep_file: str = typer.Argument(
+        ..., help="Sweep TOML file, or the name of a bundled sweep (scenarios/sweeps/)."),
+    paths: int | None = typer.Option(None, "--paths", help="Paths per design point, "
+                                                           "replacing the sweep file's."),
+    workers: int = typer.Option(1, "--workers", help="Processes on this machine, or the "
+                                                     "LocalCluster's workers with "
+                                                     "--scheduler local."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="'local' (a Dask LocalCluster) or the address of a Dask "
+                                  "scheduler, e.g. tcp://10.0.0.5:8786."),
+    out: str | None = typer.Option(
+        None, "--out", help="Output folder; default ./cascadesim-out/<sweep name>/. A re-run "
+                            "into the same folder resumes."),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print only a JSON object (points, files) on stdout."),
+) -> None:
+    """Monte Carlo ensemble and parameter sweep: paths, points, plots and report.html."""
+    from cascadesim.sweep_cli import sweep_command
+
+    sweep_command(sweep_file, paths=paths, workers=workers, scheduler=scheduler, out=out,
+                  json_output=json_output)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files."""
     import json
