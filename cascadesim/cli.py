@@ -7,12 +7,16 @@ answers at once. Bad input raises :class:`cascadesim.errors.CascadesimInputError
 
 from __future__ import annotations
 
+import contextlib
+import math
+import signal
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from cascadesim.errors import CascadesimInputError
+from cascadesim.errors import CascadesimInputError, one_line
 
 app = typer.Typer(
     name="cascadesim",
@@ -93,33 +97,60 @@ def run(
     seed: int | None = typer.Option(None, "--seed", help="Seed replacing the scenario's."),
     json_output: bool = typer.Option(
         False, "--json", help="Print only the summary, as one JSON object, on stdout."),
+    max_steps: int | None = typer.Option(
+        None, "--max-steps", help="Engine steps the run may take, counting the "
+                                  "liquidation-free counterfactual; a scenario that needs more "
+                                  "is refused before it starts."),
+    time_budget: float | None = typer.Option(
+        None, "--time-budget", help="Seconds the simulation may take; past them the run "
+                                    "stops between chunks of steps and writes nothing."),
 ) -> None:
     """Run a scenario; write summary, timeline, liquidations, plots and report.html."""
     from rich.console import Console
 
+    from cascadesim.output import check_output_folder
+    from cascadesim.resources import RunBudget
     from cascadesim.scenario import Scenario
     from cascadesim.scenario_io import resolve_scenario
 
     if seed is not None and seed < 0:
         raise CascadesimInputError(f"--seed = {seed}: an integer >= 0")
-    loaded = Scenario.from_toml(resolve_scenario(scenario))
-    directory = Path(out) if out is not None else Path("cascadesim-out") / loaded.name
-    if directory.exists() and not directory.is_dir():
-        raise CascadesimInputError(f"--out = '{directory}': a folder (this is a file)")
-    setup = loaded.build(seed=seed)  # validates everything before anything is written
-    errors = Console(stderr=True)
-    bar = _DelayedProgress(errors)
+    if max_steps is not None and max_steps < 1:
+        raise CascadesimInputError(f"--max-steps = {max_steps}: an integer >= 1")
+    if time_budget is not None and not (time_budget > 0 and math.isfinite(time_budget)):
+        raise CascadesimInputError(f"--time-budget = {time_budget}: seconds, a finite number > 0")
+    budget = RunBudget(max_steps=max_steps, time_budget_s=time_budget)
+    directory, bar = None, None
     try:
-        result = _simulate_with_bar(setup, bar)
-        try:
-            written = _write_with_bar(result, directory, loaded.to_toml_text(), bar)
-        except OSError as error:
+        with _deferred_interrupts() as check:
+            loaded = Scenario.from_toml(resolve_scenario(scenario))
+            directory = Path(out) if out is not None else Path("cascadesim-out") / loaded.name
+            check_output_folder(directory, "--out")  # before a long run, not after it
+            budget.check_steps(2 * loaded.n_steps, f" ({loaded.n_steps:,} with liquidations "
+                                                   f"and {loaded.n_steps:,} without, for the "
+                                                   "counterfactual)")
+            check()
+            setup = loaded.build(seed=seed)  # validates everything before anything is written
+            check()
+            bar = _DelayedProgress(Console(stderr=True))
+            result = _simulate_with_bar(setup, bar, budget, check)
+            written = _write_with_bar(result, directory, loaded.to_toml_text(), bar, check)
+    except (KeyboardInterrupt, SystemError) as error:
+        if not interrupted(error):
+            raise
+        if bar is not None:
             bar.close()
-            typer.echo(f"cascadesim: error: {directory}: cannot write outputs "
-                       f"({error.strerror or error})", err=True)
-            raise typer.Exit(code=1) from None
+        report_interrupt("cascadesim: interrupted; nothing was written (outputs appear only "
+                         "when complete)")
+    except OSError as error:
+        if bar is not None:
+            bar.close()
+        typer.echo(f"cascadesim: error: {directory}: cannot write outputs "
+                   f"({error.strerror or error}); nothing was written", err=True)
+        raise typer.Exit(code=2) from None
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     if json_output:
         from cascadesim.output import summary_json
 
@@ -151,6 +182,47 @@ def sweep(
 
     sweep_command(sweep_file, paths=paths, workers=workers, scheduler=scheduler, out=out,
                   json_output=json_output)
+
+
+@app.command()
+def validate(
+    scenarios: Annotated[list[str] | None, typer.Argument(
+        help="Event scenario files or names (scenarios/events/); default: all.")] = None,
+    mode: str | None = typer.Option(
+        None, "--mode", help="replay (impose the observed path), shock (only the trigger) "
+                             "or both; default: each event's event.mode."),
+    count: str = typer.Option(
+        "aggregator", "--count", help="aggregator (USD figures as the public streams show "
+                                      "them) or true."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed replacing the scenarios'."),
+    seeds: int = typer.Option(
+        1, "--seeds", help="Populations per event (seed, seed+1, ...): figures are medians, "
+                           "with the pass rate of each."),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print one JSON document: a list, one object per event run."),
+) -> None:
+    """Run the event library; simulated against reported figures (exit 1 if any fails)."""
+    from cascadesim.validate_cli import validate_command
+
+    validate_command(scenarios, mode=mode, count=count, seed=seed, json_output=json_output,
+                     seeds=seeds)
+
+
+@app.command()
+def calibrate(
+    scenarios: Annotated[list[str] | None, typer.Argument(
+        help="Event scenario files or names; default: the whole event library.")] = None,
+    max_evaluations: int = typer.Option(
+        40, "--max-evaluations", help="Library runs the fit may use (~25 s each)."),
+    out: str | None = typer.Option(
+        None, "--out", help="Profile file to write; default scenarios/profiles/calibrated.toml."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Fit leverage mix, size tail, entry spread, withdrawal to the event library."""
+    from cascadesim.validate_cli import calibrate_command
+
+    calibrate_command(scenarios, max_evaluations=max_evaluations, out=out,
+                      json_output=json_output)
 
 
 @app.command()
@@ -232,22 +304,82 @@ class _DelayedProgress:
                 self.progress = None
 
 
-def _simulate_with_bar(setup, bar: _DelayedProgress):
+def report_interrupt(message: str) -> None:
+    """Print the one line a command gives when Ctrl-C (or a kill) stops it, and exit 130.
+
+    SystemExit, unlike ``typer.Exit``, passes through typer untouched, so ``main`` can tell
+    this from a Ctrl-C that typer caught itself (which it reports with a line of its own).
+    """
+    typer.echo(message, err=True)
+    sys.exit(130)
+
+
+def interrupted(error: BaseException) -> bool:
+    """Whether ``error`` is, or was caused by, Ctrl-C.
+
+    A KeyboardInterrupt raised while a jitted kernel runs comes out of numba's dispatcher as
+    ``SystemError: ... returned a result with an exception set``, chained to it.
+    """
+    while error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+@contextlib.contextmanager
+def _deferred_interrupts():
+    """Ctrl-C and SIGTERM stop the run at the next check instead of inside a kernel.
+
+    Yields a ``check()`` that raises KeyboardInterrupt once a signal has arrived; the run
+    calls it between chunks of steps and between output files. A second Ctrl-C stops at
+    once. The previous handlers come back afterwards.
+    """
+    pending = []
+
+    def handler(signal_number, frame) -> None:
+        if pending:  # asked twice: do not wait for the next check
+            raise KeyboardInterrupt
+        pending.append(signal_number)
+
+    def check() -> None:
+        if pending:
+            raise KeyboardInterrupt
+
+    try:
+        previous = {number: signal.signal(number, handler)
+                    for number in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave signals alone
+        yield check
+        return
+    try:
+        yield check
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def _simulate_with_bar(setup, bar: _DelayedProgress, budget=None, check=None):
     from cascadesim.simulation import simulate
 
     def steps_done(done: int, total: int) -> None:
         bar.update("simulating", done, total)
+        if check is not None:
+            check()
 
-    return simulate(setup, progress=steps_done)
+    return simulate(setup, progress=steps_done, budget=budget)
 
 
-def _write_with_bar(result, directory: Path, scenario_toml: str, bar: _DelayedProgress):
+def _write_with_bar(result, directory: Path, scenario_toml: str, bar: _DelayedProgress,
+                    check=None):
     from cascadesim.output import write_outputs
 
     stages = ["summary", "timeline", "liquidations", "plots", "report"]
 
     def on_stage(name: str) -> None:
         bar.update(f"writing {name}", stages.index(name), len(stages))
+        if check is not None:
+            check()
 
     return write_outputs(result, directory, scenario_toml, on_stage=on_stage)
 
@@ -295,13 +427,62 @@ def _print_summary(console, summary: dict, name: str, directory: Path, written) 
     console.print(f"{len(written)} files in {directory}/ (open report.html)")
 
 
-def main() -> None:
-    """Console-script entry point."""
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: every failure the user can cause is one line, exit 2.
+
+    Click's usage errors (an unknown option, a value of the wrong type) would be a framed
+    block of several lines; they are printed as one line here, like input errors. Ctrl-C
+    outside a command's own handling prints one line and exits with 130.
+    """
+    click = _click_exceptions()
     try:
-        app()
+        code = app(args=argv, prog_name="cascadesim", standalone_mode=False)
     except CascadesimInputError as error:
         print(f"cascadesim: error: {error}", file=sys.stderr)
         sys.exit(2)
+    except click.NoArgsIsHelpError as error:
+        print(error.ctx.get_help() if error.ctx else error.format_message(), file=sys.stderr)
+        sys.exit(2)
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx is not None else "cascadesim"
+        print(f"{command}: error: {one_line(error.format_message())} (see {command} --help)",
+              file=sys.stderr)
+        sys.exit(2)
+    except click.ClickException as error:
+        print(f"cascadesim: error: {one_line(error.format_message())}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("cascadesim: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except OSError as error:
+        # The file system refused (a name too long, a folder that vanished, a full disk):
+        # the environment, not a bug, so one line as for bad input.
+        print(f"cascadesim: error: {describe_os_error(error)}", file=sys.stderr)
+        sys.exit(2)
+    if code == 130:  # typer turned a Ctrl-C outside a command's own handling into 130
+        print("cascadesim: interrupted", file=sys.stderr)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def describe_os_error(error: OSError) -> str:
+    """``'<file>': <reason>`` on one line, a long file name shortened."""
+    reason = error.strerror or str(error)
+    if error.filename is None:
+        return one_line(reason)
+    name = str(error.filename)
+    if len(name) > 80:
+        name = name[:38] + "..." + name[-38:]
+    return one_line(f"'{name}': {reason}")
+
+
+def _click_exceptions():
+    """The module of the click exceptions typer raises: recent typer vendors click as
+    ``typer._click`` (its classes are not click's), older typer uses click itself."""
+    try:
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Writing a run's outputs: complete or absent.
 
-Every file is written into a temporary sibling folder first (``.<name>.partial-<random>``
-next to the output folder) and moved into place only when all of them are complete: an
-interrupted or failing run leaves the output folder as it was (absent, or holding the previous
-run's complete files), and the temporary folder is removed on any Python-level exception or
-interruption. A fresh output folder appears in one ``rename``; into an existing one each file
+Every file is written into a temporary sibling folder first
+(``.<name>.partial-<pid>-<random>`` next to the output folder) and moved into place only when
+all of them are complete: an interrupted or failing run leaves the output folder as it was
+(absent, or holding the previous run's complete files), and the temporary folder is removed
+on any Python-level exception or interruption; one left by a killed process (SIGKILL) is
+removed by the next run into the same place. A fresh output folder appears in one ``rename``; into an existing one each file
 is moved with ``os.replace``, which is atomic per file, so a reader never sees a half-written
 file. Files of the folder that this run does not write are left alone.
 
@@ -15,6 +16,7 @@ their schema metadata, under the key ``cascadesim`` (a JSON object) and as indiv
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -89,14 +91,106 @@ def read_provenance(path: str | Path) -> dict:
     return json.loads(metadata.get(b"cascadesim", b"{}"))
 
 
+def check_output_folder(directory: Path, option: str = "--out") -> None:
+    """Refuse, before a run, an output folder that cannot be written.
+
+    The folder may not exist yet; the nearest existing folder above it must be a folder
+    (not a file) that this user may write into. The write itself can still fail (a full
+    disk, root on a read-only mount); that is reported when it happens.
+
+    Raises
+    ------
+    CascadesimInputError
+        one line naming the option, the path and the reason
+    """
+    from cascadesim.errors import CascadesimInputError
+
+    try:
+        check_folder_writable(directory, option)
+    except OSError as error:  # a name too long, a loop of links: refused as the input it is
+        shown = str(directory) if len(str(directory)) <= 80 else str(directory)[:77] + "..."
+        raise CascadesimInputError(f"{option} = '{shown}': {error.strerror or error}") from None
+
+
+def check_folder_writable(directory: Path, option: str) -> None:
+    """The checks of :func:`check_output_folder`; OSError passes through."""
+    from cascadesim.errors import CascadesimInputError
+
+    if directory.exists() and not directory.is_dir():
+        raise CascadesimInputError(f"{option} = '{directory}': a folder (this is a file)")
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise CascadesimInputError(f"{option} = '{directory}': '{existing}' is a file, not a "
+                                   "folder")
+    try:
+        longest = os.pathconf(existing if existing.is_dir() else ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        longest = 255
+    # The last part is also written as the staging folder's ".<name>.partial-<pid>-<random>".
+    parts = [*directory.parts[:-1], staging_name(directory)] if directory.parts else []
+    for part in parts:
+        if len(os.fsencode(part)) > longest:
+            raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), part)
+    parent = existing if existing != directory else directory.parent
+    for folder in {parent, existing}:
+        if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+            raise CascadesimInputError(f"{option} = '{directory}': cannot write in "
+                                       f"'{folder}' (permission denied)")
+
+
+STAGING_MARK = ".partial-"
+
+
+def staging_name(directory: Path) -> str:
+    """``.<name>.partial-<pid>-<random>``: the pid tells a later run whether it is stale."""
+    return f".{directory.name}{STAGING_MARK}{os.getpid()}-{secrets.token_hex(6)}"
+
+
+def remove_stale_staging(directory: Path) -> list[Path]:
+    """Remove temporary folders of ``directory`` left by runs that were killed (SIGKILL, a
+    power cut): those whose process no longer exists. Those of live runs are left alone."""
+    removed = []
+    prefix = f".{directory.name}{STAGING_MARK}"
+    try:
+        candidates = [p for p in directory.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for candidate in candidates:
+        pid_text = candidate.name[len(prefix):].split("-", 1)[0]
+        if not pid_text.isdigit() or process_alive(int(pid_text)):
+            continue
+        shutil.rmtree(candidate, ignore_errors=True)
+        removed.append(candidate)
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or unknown: never remove its folder
+    return True
+
+
 @contextmanager
 def staging_directory(directory: Path) -> Iterator[Path]:
-    """A temporary folder next to ``directory``, removed unless its files were committed."""
+    """A temporary folder next to ``directory``, removed unless its files were committed.
+
+    The temporary folders of killed runs found beside it are removed first.
+    """
     parent = directory.parent
     parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(directory)
     # mkdir (not mkdtemp, whose folder is private) so that the final folder gets the umask's
-    # permissions; the random suffix keeps concurrent runs apart.
-    staging = parent / f".{directory.name}.partial-{secrets.token_hex(6)}"
+    # permissions; the pid and random suffix keep concurrent runs apart.
+    staging = parent / staging_name(directory)
     staging.mkdir()
     try:
         yield staging

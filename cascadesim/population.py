@@ -57,8 +57,16 @@ Entries and survivorship
     top-ups is reported.
 
 Margin mode
-    Every position is its own isolated account for now; ``isolated_share`` is recorded for the
-    cross-margin accounts of the multi-market issue.
+    A share ``isolated_share`` of each market's positions are isolated accounts of their own;
+    the rest belong to cross-margin accounts on the market's venue. Cross positions of one
+    venue are dealt to a pool of accounts, each market's without replacement, so an account
+    holds at most one position per market; the pool is sized for
+    ``CROSS_POSITIONS_PER_ACCOUNT`` positions per account on average (fewer where the venue
+    lists fewer markets), an assumption: venues do not publish how many symbols a cross
+    account holds. Long and short positions mix freely, so some accounts are partly hedged
+    across markets. Each position keeps the margin its leverage implies; the account's
+    wallet is their sum, which is what makes a cross account safer than the same positions
+    isolated.
 """
 
 from __future__ import annotations
@@ -78,6 +86,7 @@ PREMIUM_CLAMP_8H = 0.0005  # width of the premium clamp in the funding formula
 LONG_SHARE_PER_CLAMP = 0.5  # long share gained per clamp width of excess funding (x 0.5 = 25 pp)
 LONG_SHARE_BOUNDS = (0.15, 0.85)
 ENTRY_REDRAW_ROUNDS = 6
+CROSS_POSITIONS_PER_ACCOUNT = 2.0  # mean positions of a cross account, where markets allow
 
 
 def long_share_from_funding(funding_rate: float, funding_interval_s: float) -> float:
@@ -235,6 +244,8 @@ class MarketPopulation:
     tier_max_leverage: np.ndarray
     start_margin_cushion: float = 0.1
     accounts: int | None = None
+    venue: str = ""
+    isolated_share: float = 1.0
 
     def leveraged_notional_usd(self) -> tuple[float, float]:
         """USD notional of the leveraged longs and shorts."""
@@ -272,7 +283,7 @@ class Population:
 
     Attributes
     ----------
-    positions : PositionArrays, one isolated account per position
+    positions : PositionArrays; ``cross`` marks the positions of cross-margin accounts
     n_accounts : int
     diagnostics : list of dict, per market: accounts, long share, notional, top-ups
     """
@@ -302,10 +313,13 @@ def synthesize(markets: list[MarketPopulation], seed: int, max_accounts: int,
         raise invalid(f"{where}.max_accounts", max_accounts,
                       f"at least the {sum(counts):,} accounts the open interest needs (raise it, "
                       "or lower open interest or raise account_size.median_usd)")
-    streams = np.random.SeedSequence(seed).spawn(len(markets))
+    # Child m is market m's stream, child n the cross-account draw: adding cross accounts
+    # leaves every market's positions as they were.
+    streams = np.random.SeedSequence(seed).spawn(len(markets) + 1)
     parts, diagnostics = [], []
     offset = 0
-    for m, (market, count, stream) in enumerate(zip(markets, counts, streams, strict=True)):
+    for m, (market, count, stream) in enumerate(zip(markets, counts, streams[:-1],
+                                                    strict=True)):
         part, info = synthesize_market(np.random.default_rng(stream), market, count)
         part["market"] = np.full(count, m, dtype=np.int32)
         part["account"] = np.arange(offset, offset + count, dtype=np.int64)
@@ -316,10 +330,55 @@ def synthesize(markets: list[MarketPopulation], seed: int, max_accounts: int,
         columns = parts[0]
     else:
         columns = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    cross = None
+    n_accounts = offset
+    if any(market.isolated_share < 1.0 for market in markets):
+        cross, columns["account"], n_accounts = cross_accounts(
+            np.random.default_rng(streams[-1]), markets, counts, diagnostics)
     positions = PositionArrays(market=columns["market"], account=columns["account"],
                                side=columns["side"], quantity=columns["quantity"],
-                               entry_price=columns["entry_price"], margin=columns["margin"])
-    return Population(positions=positions, n_accounts=offset, diagnostics=diagnostics)
+                               entry_price=columns["entry_price"], margin=columns["margin"],
+                               cross=cross)
+    return Population(positions=positions, n_accounts=n_accounts, diagnostics=diagnostics)
+
+
+def cross_accounts(rng: np.random.Generator, markets: list[MarketPopulation],
+                   counts: list[int], diagnostics: list[dict]):
+    """Group the non-isolated positions of each venue into cross-margin accounts.
+
+    Positions are in market order (``counts[m]`` rows of market m). Isolated positions are
+    numbered first, then each venue's cross accounts; returns (cross flags, accounts,
+    number of accounts) and records per market how many positions went cross.
+    """
+    n = sum(counts)
+    first_row = np.concatenate([[0], np.cumsum(counts)])
+    cross = np.zeros(n, dtype=np.bool_)
+    pool_index = np.zeros(n, dtype=np.int64)
+    venues: dict[str, list[int]] = {}
+    for m, market in enumerate(markets):
+        venues.setdefault(market.venue, []).append(m)
+        rows = slice(first_row[m], first_row[m + 1])
+        cross[rows] = rng.random(counts[m]) >= market.isolated_share
+        diagnostics[m]["cross_positions"] = int(cross[rows].sum())
+    account = np.zeros(n, dtype=np.int64)
+    isolated = ~cross
+    account[isolated] = np.arange(int(isolated.sum()), dtype=np.int64)
+    next_account = int(isolated.sum())
+    for members in venues.values():
+        crossing = [int(cross[first_row[m]:first_row[m + 1]].sum()) for m in members]
+        if sum(crossing) == 0:
+            continue
+        per_account = min(float(len(members)), CROSS_POSITIONS_PER_ACCOUNT)
+        pool = max(max(crossing), int(math.ceil(sum(crossing) / per_account)))
+        for m, size in zip(members, crossing, strict=True):
+            rows = first_row[m] + np.flatnonzero(cross[first_row[m]:first_row[m + 1]])
+            pool_index[rows] = rng.choice(pool, size=size, replace=False)
+        rows = np.concatenate([first_row[m] + np.flatnonzero(cross[first_row[m]:first_row[m + 1]])
+                               for m in members])
+        used, compact = np.unique(pool_index[rows], return_inverse=True)
+        account[rows] = next_account + compact
+        next_account += used.size
+    return cross, account, next_account
 
 
 def synthesize_market(rng: np.random.Generator, market: MarketPopulation,

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from cascadesim._version import __version__
+from cascadesim.event_spec import Event, Reported, Reporting
 from cascadesim.setup import AssetSpec, EngineSetup, MarketSpec
 
 VENUE_NAMES = ("binance", "bybit", "okx", "hyperliquid", "dydx")
@@ -78,13 +79,19 @@ class LeverageMix(StrictModel):
 
     @field_validator("weights")
     @classmethod
-    def weights_sum_to_one(cls, weights: list[float], info) -> list[float]:
-        values = info.data.get("values")
-        if values is not None and len(values) != len(weights):
-            raise ValueError(f"one weight per leverage value ({len(values)} values)")
+    def weights_sum_to_one(cls, weights: list[float]) -> list[float]:
         if abs(sum(weights) - 1.0) > 1e-6:
             raise ValueError(f"fractions summing to 1 within 1e-6 (they sum to {sum(weights):.6g})")
         return weights
+
+    @model_validator(mode="after")
+    def one_weight_per_value(self) -> LeverageMix:
+        # After the model, not on the field: `values` given alone keeps the default weights
+        # (validate_default is off), which would index past the end of the values.
+        if len(self.values) != len(self.weights):
+            raise ValueError(f"one weight per leverage value ({len(self.values)} values, "
+                             f"{len(self.weights)} weights: give both lists together)")
+        return self
 
 
 class AccountSize(StrictModel):
@@ -98,18 +105,19 @@ class AccountSize(StrictModel):
     tail_alpha: float = Field(1.5, gt=0.2, le=10, description="Pareto tail exponent")
     max_usd: PositiveFloat = Field(60e6, description="largest position notional, USD")
 
-    @field_validator("max_usd")
-    @classmethod
-    def above_tail_start(cls, max_usd: float, info) -> float:
+    @model_validator(mode="after")
+    def above_tail_start(self) -> AccountSize:
+        # After the model, not on the field: a large median_usd with the default max_usd
+        # must be refused too (validate_default is off).
         from cascadesim.population import SizeDistribution
 
-        data = info.data
-        if {"median_usd", "body_log_std", "tail_share"} <= data.keys():
-            start = SizeDistribution(data["median_usd"], data["body_log_std"],
-                                     data["tail_share"]).tail_start_usd
-            if max_usd <= start:
-                raise ValueError(f"a USD amount above the tail's start ({start:,.0f} USD)")
-        return max_usd
+        start = SizeDistribution(self.median_usd, self.body_log_std,
+                                 self.tail_share).tail_start_usd
+        if not self.max_usd > start:
+            raise ValueError(f"max_usd ({self.max_usd:g} USD) must exceed the tail's start "
+                             f"({start:,.0f} USD, from median_usd, body_log_std and "
+                             "tail_share)")
+        return self
 
 
 class EntrySpread(StrictModel):
@@ -165,8 +173,8 @@ class Population(StrictModel):
     account_size: AccountSize = Field(default_factory=AccountSize)
     entry: EntrySpread = Field(default_factory=EntrySpread)
     isolated_share: Fraction = Field(
-        1.0, description="fraction of accounts in isolated margin (recorded; every position "
-                         "is an isolated account until cross margin arrives)")
+        1.0, description="fraction of positions held in isolated margin; the rest belong to "
+                         "cross-margin accounts on the market's venue, one position per market")
     start_margin_cushion: NonNegativeFloat = Field(
         0.1, le=10, description="equity at the start exceeds maintenance margin by at least "
                                 "this fraction of it")
@@ -338,9 +346,26 @@ class Scenario(StrictModel):
     markets: dict[str, Market] = Field(min_length=1, description="markets by name")
     population: Population = Field(default_factory=Population)
     shock: Shock
+    event: Event | None = Field(None, description="event scenarios: replay or trigger "
+                                                  "(see cascadesim.event_spec)")
+    reported: Reported | None = Field(None, description="event scenarios: published figures")
+    reporting: Reporting | None = Field(None, description="event scenarios: how aggregators "
+                                                          "counted liquidations")
+    profile: str | None = Field(None, description="population profile (scenarios/profiles/) "
+                                                  "whose values fill in unset keys")
 
     _source: Path | None = PrivateAttr(default=None)
     _text: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def with_profile(cls, data: Any) -> Any:
+        """Fill in the named profile's population and market defaults (cascadesim.profiles)."""
+        if isinstance(data, dict) and data.get("profile") is not None:
+            from cascadesim.profiles import apply_profile
+
+            return apply_profile(data)
+        return data
 
     @model_validator(mode="after")
     def cross_checks(self) -> Scenario:
@@ -348,6 +373,10 @@ class Scenario(StrictModel):
         from cascadesim.scenario_io import check_scenario
 
         check_scenario(self)
+        if self.event is not None or self.reported is not None or self.reporting is not None:
+            from cascadesim.event_modes import check_event
+
+            check_event(self)
         return self
 
     # --- reading and describing ---------------------------------------------------------

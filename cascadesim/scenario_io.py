@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from cascadesim.engine import layout
 from cascadesim.errors import CascadesimInputError, invalid
+from cascadesim.resources import MAX_STEPS, MemoryEstimate, check_memory
 from cascadesim.setup import EngineSetup, MarketSpec
 from cascadesim.venues import VENUES
 
@@ -129,10 +130,20 @@ def describe_validation_error(error: ValidationError, root: type[BaseModel]) -> 
 
 
 def field_path(loc: list) -> str:
-    """``('markets', 'BTC', 'points', 2)`` -> ``markets.BTC.points[2]``."""
+    """``('markets', 'BTC', 'points', 2)`` -> ``markets.BTC.points[2]``.
+
+    A key that is not plain (spaces, control characters, quotes, more than 60 characters)
+    is shown quoted and shortened, as :func:`short_repr` shows values.
+    """
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        part = str(part)
+        if not re.fullmatch(r"[\w.*-]{1,60}", part):
+            part = short_repr(part)
+        text += f".{part}" if text else part
     return text or "(scenario)"
 
 
@@ -241,6 +252,9 @@ def field_description(root, loc: list) -> str | None:
 def check_scenario(scenario) -> None:
     """Checks spanning several tables; raises CascadesimInputError naming the field path."""
     steps = scenario.duration_s / scenario.step_s
+    if not math.isfinite(steps) or steps > MAX_STEPS:  # not a count any run could reach
+        raise invalid("duration_s", scenario.duration_s,
+                      f"at most {MAX_STEPS:,} steps of step_s = {scenario.step_s:g} seconds")
     if abs(steps - round(steps)) > 1e-9 * max(steps, 1.0) or round(steps) < 1:
         raise invalid("duration_s", scenario.duration_s,
                       f"a whole multiple (>= 1) of step_s = {scenario.step_s:g} seconds")
@@ -353,6 +367,7 @@ def market_spec(name: str, market) -> MarketSpec:
         "limit_mode": layout.LIMIT_MODE_NAMES[venue.limit_mode],
         "takeover_mode": layout.TAKEOVER_NAMES[venue.takeover_mode],
         "adl_rank_rule": layout.ADL_RANK_NAMES[venue.adl_rank_rule],
+        "cross_close_order": layout.CROSS_ORDER_NAMES[venue.cross_close_order],
         "liquidation_fee_rate": venue.liquidation_fee_rate,
         "slippage_limit": venue.slippage_limit,
         "chunk_fraction": venue.chunk_fraction,
@@ -435,15 +450,28 @@ def override_value(where: str, value, default):
 
 # --- building -----------------------------------------------------------------------------
 def build_setup(scenario, seed: int) -> EngineSetup:
-    """EngineSetup of a validated scenario with the given seed."""
+    """EngineSetup of a validated scenario with the given seed.
+
+    The number of accounts and the memory the run will need are checked before the shock
+    path or the population is allocated (see :mod:`cascadesim.resources`).
+    """
     import numpy as np
 
-    from cascadesim.population import EntryModel, MarketPopulation, SizeDistribution, synthesize
+    from cascadesim.population import synthesize
     from cascadesim.shocks import add_idiosyncratic_noise, shock_arrays
 
     specs = scenario.market_specs()
     assets = scenario.asset_specs()
     check_recorded_file(scenario)
+    inputs = [market_population(scenario, spec, name)
+              for spec, name in zip(specs, scenario.markets, strict=True)]
+    counts = [account_count(name, market) for name, market in zip(scenario.markets, inputs,
+                                                                  strict=True)]
+    if sum(counts) <= scenario.population.max_accounts:  # else synthesize names the limit
+        check_memory(MemoryEstimate(positions=sum(counts), steps=scenario.n_steps,
+                                    markets=len(specs), assets=len(assets),
+                                    levels=scenario.book_levels),
+                     f"scenario {scenario.name}")
     index_path, flow = shock_arrays(scenario.shock, scenario.n_steps, scenario.step_s,
                                     list(scenario.assets), scenario.start_index(),
                                     list(scenario.markets), scenario.base_dir)
@@ -452,33 +480,8 @@ def build_setup(scenario, seed: int) -> EngineSetup:
         # Its own stream (seed, 1), so adding noise never changes the population's draws.
         noise_rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
         index_path = add_idiosyncratic_noise(index_path, volatility, scenario.step_s, noise_rng)
-    inputs = []
-    for spec, (name, market) in zip(specs, scenario.markets.items(), strict=True):
-        population = scenario.population_for(name)
-        size = population.account_size
-        entry = population.entry
-        history = None if entry.history is None else np.asarray(entry.history, dtype=np.float64)
-        spread = entry.spread_fraction
-        if spread is None:
-            spread = 0.03 if history is None else 0.005
-        inputs.append(MarketPopulation(
-            price=spec.price, open_interest_usd=market.open_interest_usd,
-            long_share=long_share(population, spec),
-            leveraged_share=population.leveraged_share_of_open_interest,
-            leverage_values=leverage_values(population.leverage),
-            leverage_weights=np.asarray(population.leverage.weights, dtype=np.float64),
-            sizes=SizeDistribution(size.median_usd, size.body_log_std, size.tail_share,
-                                   size.tail_alpha, size.max_usd),
-            entries=EntryModel(spread, history, None if entry.weights is None
-                               else np.asarray(entry.weights, dtype=np.float64)),
-            tier_floor_usd=np.asarray(spec.tier_floor_usd, dtype=np.float64),
-            tier_mmr=np.asarray(spec.tier_mmr, dtype=np.float64),
-            tier_maintenance_amount=spec.maintenance_amounts(),
-            tier_max_leverage=np.asarray(spec.tier_max_leverage, dtype=np.float64),
-            start_margin_cushion=population.start_margin_cushion,
-            accounts=population.accounts,
-        ))
     generated = synthesize(inputs, seed, scenario.population.max_accounts)
+    check_generated(scenario, generated.positions)
     for info, name in zip(generated.diagnostics, scenario.markets, strict=True):
         info["market"] = name
         info["isolated_share"] = scenario.population_for(name).isolated_share
@@ -490,6 +493,80 @@ def build_setup(scenario, seed: int) -> EngineSetup:
                 "open_interest_usd": [market.open_interest_usd
                                       for market in scenario.markets.values()]},
     )
+
+
+def market_population(scenario, spec: MarketSpec, name: str):
+    """What the population generator needs to know about market ``name``."""
+    import numpy as np
+
+    from cascadesim.population import EntryModel, MarketPopulation, SizeDistribution
+
+    market = scenario.markets[name]
+    population = scenario.population_for(name)
+    size = population.account_size
+    entry = population.entry
+    history = None if entry.history is None else np.asarray(entry.history, dtype=np.float64)
+    spread = entry.spread_fraction
+    if spread is None:
+        spread = 0.03 if history is None else 0.005
+    return MarketPopulation(
+        price=spec.price, open_interest_usd=market.open_interest_usd,
+        long_share=long_share(population, spec),
+        leveraged_share=population.leveraged_share_of_open_interest,
+        leverage_values=leverage_values(population.leverage),
+        leverage_weights=np.asarray(population.leverage.weights, dtype=np.float64),
+        sizes=SizeDistribution(size.median_usd, size.body_log_std, size.tail_share,
+                               size.tail_alpha, size.max_usd),
+        entries=EntryModel(spread, history, None if entry.weights is None
+                           else np.asarray(entry.weights, dtype=np.float64)),
+        tier_floor_usd=np.asarray(spec.tier_floor_usd, dtype=np.float64),
+        tier_mmr=np.asarray(spec.tier_mmr, dtype=np.float64),
+        tier_maintenance_amount=spec.maintenance_amounts(),
+        tier_max_leverage=np.asarray(spec.tier_max_leverage, dtype=np.float64),
+        start_margin_cushion=population.start_margin_cushion,
+        accounts=population.accounts,
+        venue=spec.venue,
+        isolated_share=population.isolated_share,
+    )
+
+
+def account_count(name: str, market) -> int:
+    """Accounts of one market, refused in one line when the sizes give no finite count."""
+    long_usd, short_usd = market.leveraged_notional_usd()
+    try:
+        mean = market.sizes.mean_usd()
+    except (OverflowError, ZeroDivisionError, ValueError):
+        mean = math.nan
+    if not math.isfinite(long_usd + short_usd):
+        raise invalid(f"markets.{name}.open_interest_usd", market.open_interest_usd,
+                      "an open interest whose leveraged notional is a finite number of USD")
+    if not (math.isfinite(mean) and mean > 0):  # the Pareto tail's moments overflow
+        size = market.sizes
+        raise invalid(f"markets.{name}: population.account_size",
+                      {"median_usd": size.median_usd, "max_usd": size.max_usd},
+                      f"sizes whose mean is a finite number of USD (it is {mean:g})")
+    return market.account_count()
+
+
+def check_generated(scenario, positions) -> None:
+    """Every generated position is finite and positive, else the population table is named.
+
+    Extreme but valid settings (a median account of 1e300 USD, a price of 1e-300) overflow
+    or underflow in the generator; the engine would refuse the arrays with a message about
+    row numbers, so the scenario's own fields are named here instead.
+    """
+    import numpy as np
+
+    for column in ("quantity", "entry_price", "margin"):
+        values = getattr(positions, column)
+        bad = ~(np.isfinite(values) & (values > 0))
+        if bad.any():
+            row = int(np.argmax(bad))
+            name = list(scenario.markets)[int(positions.market[row])]
+            raise invalid(f"markets.{name}", f"{column} {float(values[row])!r}",
+                          "a population whose positions have finite sizes, entry prices and "
+                          "margins > 0: price_usd, open_interest_usd and "
+                          "population.account_size are too extreme together")
 
 
 def leverage_values(mix):

@@ -20,6 +20,7 @@ PARTIAL_MODES = {name: code for code, name in enumerate(layout.PARTIAL_MODE_NAME
 LIMIT_MODES = {name: code for code, name in enumerate(layout.LIMIT_MODE_NAMES)}
 TAKEOVER_MODES = {name: code for code, name in enumerate(layout.TAKEOVER_NAMES)}
 ADL_RANK_RULES = {name: code for code, name in enumerate(layout.ADL_RANK_NAMES)}
+CROSS_CLOSE_ORDERS = {name: code for code, name in enumerate(layout.CROSS_ORDER_NAMES)}
 
 CODED_FIELDS = {
     "mark_rule": MARK_RULES,
@@ -27,6 +28,7 @@ CODED_FIELDS = {
     "limit_mode": LIMIT_MODES,
     "takeover_mode": TAKEOVER_MODES,
     "adl_rank_rule": ADL_RANK_RULES,
+    "cross_close_order": CROSS_CLOSE_ORDERS,
 }
 
 # Fields that may be zero; every other numeric field must be strictly positive.
@@ -89,6 +91,7 @@ class MarketSpec:
     backstop_equity_fraction: float = 2.0 / 3.0
     fund_unwind_usd_per_s: float = 1e6
     passive_leverage: float = 2.0
+    cross_close_order: str = "largest_maintenance"
     insurance_fund_usd: float = 1e9
     backstop_usd: float = 0.0
     tier_floor_usd: tuple[float, ...] = (0.0,)
@@ -185,7 +188,10 @@ class PositionArrays:
     side : int array (n,), +1 long / -1 short
     quantity : float64 array (n,), base units > 0
     entry_price : float64 array (n,), USD > 0
-    margin : float64 array (n,), isolated margin USD > 0
+    margin : float64 array (n,), margin USD > 0: the isolated margin, or for a position of
+        a cross-margin account its share of the account's wallet
+    cross : bool array (n,) or None, True for positions of cross-margin accounts (one
+        wallet over at most one position per market of one venue); None: all isolated
     """
 
     market: np.ndarray
@@ -194,6 +200,7 @@ class PositionArrays:
     quantity: np.ndarray
     entry_price: np.ndarray
     margin: np.ndarray
+    cross: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.quantity.shape[0])

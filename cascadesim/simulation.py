@@ -24,8 +24,9 @@ from cascadesim.engine.population import (
     unpack_order,
 )
 from cascadesim.engine.pricing import premium_for_rate
-from cascadesim.engine.step import run_steps
+from cascadesim.engine.step import TOTAL_COLUMNS, run_steps
 from cascadesim.errors import invalid
+from cascadesim.resources import MemoryEstimate, RunBudget, check_memory
 from cascadesim.setup import EngineSetup, PositionArrays, asset_state, market_params
 
 ProgressCallback = Callable[[int, int], None]  # (steps done, steps total)
@@ -203,9 +204,55 @@ def sort_population(positions: PositionArrays, params: np.recarray):
         liquidation_price=threshold,
         tier=columns[7],
         status=np.zeros(n, dtype=np.int8),
+        cross=(np.zeros(n, dtype=np.bool_) if positions.cross is None
+               else np.asarray(positions.cross, dtype=np.bool_)[order]),
     )
     groups = layout.Groups(start=start, end=end, pointer=start.copy())
     return sorted_positions, groups, order.astype(np.int64)
+
+
+def cross_accounts(positions: layout.Positions, n_accounts: int,
+                   markets=None) -> layout.CrossAccounts:
+    """Cross-margin accounts of sorted positions: slots and each account's rows.
+
+    Each cross account's rows are listed in ascending row order. ``markets`` (the
+    MarketSpecs) enables the checks that an account holds at most one position per market
+    and all on one venue.
+    """
+    slot = np.full(n_accounts, -1, dtype=np.int32)
+    rows = np.flatnonzero(positions.cross).astype(np.int32)
+    accounts = positions.account[rows]
+    if rows.size and markets is not None:
+        has_cross = np.zeros(n_accounts, dtype=np.bool_)
+        has_cross[accounts] = True
+        mixed = has_cross[positions.account] & ~positions.cross
+        if mixed.any():
+            account = int(positions.account[np.argmax(mixed)])
+            raise invalid("positions.cross", f"account {account} has cross and isolated "
+                          "positions", "one margin mode per account id")
+    unique, inverse = np.unique(accounts, return_inverse=True)
+    slot[unique] = np.arange(unique.size, dtype=np.int32)
+    order = np.argsort(inverse, kind="stable")
+    rows = rows[order]
+    offsets = np.searchsorted(inverse[order], np.arange(unique.size + 1)).astype(np.int64)
+    if rows.size and markets is not None:
+        market_of_row = positions.market[rows]
+        owner = inverse[order]
+        pairs = owner.astype(np.int64) * len(markets) + market_of_row
+        if np.unique(pairs).size != pairs.size:
+            duplicated = np.flatnonzero(np.diff(np.sort(pairs)) == 0)[0]
+            account = int(unique[np.sort(pairs)[duplicated] // len(markets)])
+            raise invalid("positions.cross", f"account {account} with two positions in one market",
+                          "at most one position per market in a cross account")
+        venue_code = {name: k for k, name in enumerate(sorted({spec.venue for spec in markets}))}
+        venue = np.asarray([venue_code[spec.venue] for spec in markets])[market_of_row]
+        first_venue = venue[offsets[owner]]
+        if (venue != first_venue).any():
+            k = int(np.argmax(venue != first_venue))
+            raise invalid("positions.cross", f"account {int(unique[owner[k]])} on two venues",
+                          "the positions of a cross account on one venue")
+    return layout.CrossAccounts(slot=slot, offsets=offsets, rows=rows,
+                                ready_time=np.full(unique.size, -np.inf))
 
 
 def initial_state(setup: EngineSetup, params: np.recarray,
@@ -284,8 +331,12 @@ def engine_inputs(setup: EngineSetup, params: np.recarray, positions: layout.Pos
     n = positions.quantity.shape[0]
     state = initial_state(setup, params, positions)
     assets = asset_state(setup.assets, np.asarray(setup.index_path[0], dtype=np.float64))
+    n_markets = len(setup.markets)
+    # Sorted positions are grouped by market first: market m's rows start at its offset.
+    offset = np.searchsorted(positions.market, np.arange(n_markets)).astype(np.int64)
     watchlist = layout.Watchlist(position=np.zeros(max(n, 1), dtype=np.int32),
-                                 ready_time=np.zeros(max(n, 1)), count=np.zeros(1, np.int64))
+                                 ready_time=np.zeros(max(n, 1)),
+                                 count=np.zeros(n_markets, np.int64), offset=offset)
     scratch = layout.Scratch(
         triggered=np.zeros(max(n, 1), dtype=np.int32),
         adl_candidates=np.zeros(max(n, 1) + 1, dtype=np.int32),
@@ -297,6 +348,11 @@ def engine_inputs(setup: EngineSetup, params: np.recarray, positions: layout.Pos
     return state, assets, watchlist, scratch
 
 
+def fresh_cross_accounts(crosses: layout.CrossAccounts) -> layout.CrossAccounts:
+    """The same accounts with their mutable columns reset for a new path."""
+    return crosses._replace(ready_time=np.full(crosses.ready_time.shape, -np.inf))
+
+
 def copy_positions(positions: layout.Positions) -> layout.Positions:
     """A fresh copy of the mutable position columns (the counterfactual must not touch them)."""
     return positions._replace(quantity=positions.quantity.copy(), margin=positions.margin.copy(),
@@ -306,10 +362,17 @@ def copy_positions(positions: layout.Positions) -> layout.Positions:
 def run_path(setup: EngineSetup, params: np.recarray, positions: layout.Positions,
              groups: layout.Groups, n_accounts: int,
              liquidations_enabled: bool, progress: ProgressCallback | None = None,
-             chunk_steps: int | None = None) -> dict:
-    """Step one path to the end; returns the raw arrays of its outcome."""
+             chunk_steps: int | None = None,
+             crosses: layout.CrossAccounts | None = None) -> dict:
+    """Step one path to the end; returns the raw arrays of its outcome.
+
+    ``crosses`` (from :func:`cross_accounts`, built once per population) is reset before
+    use; None builds it from ``positions``.
+    """
     n_steps = setup.n_steps
     n_markets = len(setup.markets)
+    crosses = (cross_accounts(positions, n_accounts, setup.markets) if crosses is None
+               else fresh_cross_accounts(crosses))
     state, assets, watchlist, scratch = engine_inputs(setup, params, positions, n_accounts)
     index_path = np.ascontiguousarray(setup.index_path, dtype=np.float64)
     flow = (np.zeros((n_steps, n_markets)) if setup.taker_flow_usd is None
@@ -319,15 +382,15 @@ def run_path(setup: EngineSetup, params: np.recarray, positions: layout.Position
     timeline = np.zeros((n_steps, n_markets), dtype=layout.TIMELINE_DTYPE)
     walk_out = np.zeros(5)
     flags = np.zeros(1, dtype=np.int64)
-    step_liquidated = np.zeros(2)
+    step_totals = np.zeros((n_markets, TOTAL_COLUMNS))
     chunk = chunk_steps or max(1, n_steps // 100)
     snapshots = [book_snapshot(0, state, params)]
     for first in range(0, n_steps, chunk):
         last = min(n_steps, first + chunk)
         events = run_steps(first, last, setup.step_seconds, liquidations_enabled,
                            setup.iteration_cap, params, assets, index_path, flow, positions,
-                           groups, state, watchlist, scratch, events, event_count, timeline,
-                           walk_out, flags, step_liquidated)
+                           groups, state, watchlist, scratch, crosses, events, event_count,
+                           timeline, walk_out, flags, step_totals)
         snapshots.append(book_snapshot(last, state, params))
         if progress is not None:
             progress(last, n_steps)
@@ -340,7 +403,7 @@ def run_path(setup: EngineSetup, params: np.recarray, positions: layout.Position
         "flags": int(flags[0]),
         "account_liquidated": scratch.account_liquidated,
         "account_wallet": scratch.account_wallet,
-        "watchlist_size": int(watchlist.count[0]),
+        "watchlist_size": int(watchlist.count.sum()),
         "book_snapshots": snapshots,
     }
 
@@ -353,7 +416,7 @@ def book_snapshot(step: int, state: np.recarray, params: np.recarray) -> dict:
 
 
 def simulate(setup, *, counterfactual: bool = True, progress: ProgressCallback | None = None,
-             seed: int | None = None):
+             seed: int | None = None, budget: RunBudget | None = None):
     """Simulate one path of a setup (or a scenario) and return a :class:`Result`.
 
     Parameters
@@ -362,26 +425,53 @@ def simulate(setup, *, counterfactual: bool = True, progress: ProgressCallback |
     counterfactual : bool, also run the path with liquidations disabled (for amplification)
     progress : callable(steps_done, steps_total), called after each chunk of steps
     seed : int, overrides a scenario's seed (ignored for an EngineSetup)
+    budget : cascadesim.resources.RunBudget or None, engine steps (refused before the run)
+        and seconds (the run stops between chunks) it may take
+
+    Raises
+    ------
+    CascadesimInputError
+        bad inputs, or a run that would not fit in memory (before the engine allocates)
+    cascadesim.resources.BudgetExhausted
+        the run needs more steps than ``budget.max_steps``, or ran out of its time budget
     """
+    import time
+
     from cascadesim.result import Result
 
     if not isinstance(setup, EngineSetup):
         setup = setup.build(seed=seed)
     n_accounts = validate_setup(setup)
+    total = setup.n_steps * (2 if counterfactual else 1)
+    # The population exists already; what is checked is what the engine will add to it.
+    check_memory(MemoryEstimate(positions=len(setup.positions), steps=setup.n_steps,
+                                markets=len(setup.markets), assets=len(setup.assets),
+                                levels=setup.n_levels, paths=2 if counterfactual else 1),
+                 "the run")
+    if budget is not None:
+        budget.check_steps(total)
+        started = time.perf_counter()
+        user_progress = progress
+
+        def progress(done: int, steps: int) -> None:
+            if user_progress is not None:
+                user_progress(done, steps)
+            budget.check_time(time.perf_counter() - started, done, steps)
     params = market_params(setup.markets, setup.assets)
     check_start_margins(setup, params)
     positions, groups, original_row = sort_population(setup.positions, params)
+    crosses = cross_accounts(positions, n_accounts, setup.markets)
     initial = {"positions": copy_positions(positions)}
     baseline = None
-    total = setup.n_steps * (2 if counterfactual else 1)
     if counterfactual:
         first_half = None if progress is None else (lambda done, _: progress(done, total))
         baseline = run_path(setup, params, copy_positions(positions),
                             groups._replace(pointer=groups.start.copy()), n_accounts, False,
-                            first_half)
+                            first_half, crosses=crosses)
     offset = total - setup.n_steps
     second_half = None if progress is None else (lambda done, _: progress(offset + done, total))
-    outcome = run_path(setup, params, positions, groups, n_accounts, True, second_half)
+    outcome = run_path(setup, params, positions, groups, n_accounts, True, second_half,
+                       crosses=crosses)
     return Result(setup=setup, params=params, initial=initial, outcome=outcome,
                   counterfactual=baseline, original_row=original_row,
                   provenance=setup.labels.get("provenance"))

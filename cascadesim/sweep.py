@@ -106,7 +106,7 @@ def run_sweep(sweep, out: str | Path, *, paths: int | None = None, workers: int 
     plots, report : bool, whether to write the PNG plots and ``report.html``
     """
     from cascadesim.ensemble import point_jobs
-    from cascadesim.sweep_spec import Sweep, load_sweep
+    from cascadesim.sweep_spec import Sweep, check_task_count, load_sweep
 
     if not isinstance(sweep, Sweep):
         sweep = load_sweep(sweep)
@@ -115,6 +115,7 @@ def run_sweep(sweep, out: str | Path, *, paths: int | None = None, workers: int 
         raise invalid("--paths", paths, "an integer >= 1")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise invalid("--workers", workers, "an integer >= 1")
+    check_task_count(sweep.n_points, paths, "--paths")
     directory = Path(out)
     partial = open_partial(directory, sweep)
     done = saved_tasks(partial)
@@ -137,14 +138,20 @@ def run_sweep(sweep, out: str | Path, *, paths: int | None = None, workers: int 
     compute_s, finished = 0.0, reused
     if progress is not None:
         progress(finished, total)
-    for count, (chunk, table, seconds) in enumerate(results, start=1):
-        save_chunk(partial, chunk, table)
-        compute_s += seconds
-        finished += chunk.stop - chunk.first
-        if progress is not None:
-            progress(finished, total)
-        if on_chunk is not None:
-            on_chunk(count)
+    try:
+        for count, (chunk, table, seconds) in enumerate(results, start=1):
+            save_chunk(partial, chunk, table)
+            compute_s += seconds
+            finished += chunk.stop - chunk.first
+            if progress is not None:
+                progress(finished, total)
+            if on_chunk is not None:
+                on_chunk(count)
+    finally:
+        # Stopped here (Ctrl-C while a chunk was saved, a full disk): close the backend now.
+        # Left to garbage collection, the pool would outlive the traceback that holds it,
+        # and the interpreter's exit would wait for every queued chunk to be computed.
+        results.close()
     wall_s = time.perf_counter() - started
     outcome = write_sweep_outputs(sweep, directory, read_chunks(partial, sweep.n_points, paths),
                                   paths, plots=plots, report=report)
@@ -216,8 +223,13 @@ def execute_processes(jobs, chunks: list[Chunk], workers: int) -> Iterator[tuple
                 yield (pending.pop(future), *future.result())
         completed = True
     finally:
-        # Interrupted: return at once; the workers finish the chunk in hand and exit.
+        # Interrupted: return at once. The workers' chunks in hand are lost anyway (only the
+        # parent saves chunks), so they are stopped: left to finish, CPython 3.11's pool can
+        # hang the interpreter's exit (its manager thread waits for idle workers).
+        workers_now = [] if completed else list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=completed, cancel_futures=True)
+        for process in workers_now:
+            process.terminate()
 
 
 def initialize_worker(job) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import signal
+import os
 from pathlib import Path
 
 import typer
@@ -17,14 +17,24 @@ def sweep_command(sweep_file: str, *, paths: int | None, workers: int, scheduler
     """Validate everything, run (or resume) the sweep with a progress bar, print a summary."""
     from rich.console import Console
 
-    from cascadesim.cli import _DelayedProgress
+    from cascadesim.cli import (
+        _deferred_interrupts,
+        _DelayedProgress,
+        interrupted,
+        report_interrupt,
+    )
     from cascadesim.sweep import run_sweep
-    from cascadesim.sweep_spec import load_sweep, resolve_sweep_file
+    from cascadesim.sweep_spec import check_task_count, load_sweep, resolve_sweep_file
 
     if paths is not None and paths < 1:
         raise invalid("--paths", paths, "an integer >= 1")
     if workers < 1:
         raise invalid("--workers", workers, "an integer >= 1")
+    cores = os.cpu_count() or 1
+    if (scheduler is None or scheduler == "local") and workers > max(8, 4 * cores):
+        # Each worker is a process holding a population: thousands would exhaust memory.
+        raise invalid("--workers", workers, f"at most {max(8, 4 * cores)} processes on this "
+                                            f"machine ({cores} cores)")
     if scheduler is not None:
         if not scheduler.strip():
             raise invalid("--scheduler", scheduler, "'local' or a scheduler address")
@@ -34,30 +44,35 @@ def sweep_command(sweep_file: str, *, paths: int | None, workers: int, scheduler
             raise CascadesimInputError("--scheduler needs Dask distributed: pip install "
                                        "'cascadesim[dask]'") from None
     loaded = load_sweep(resolve_sweep_file(sweep_file))
+    if paths is not None:
+        check_task_count(loaded.n_points, paths, "--paths")
     directory = Path(out) if out is not None else Path("cascadesim-out") / loaded.name
     bar = _DelayedProgress(Console(stderr=True))
 
-    def progress(done: int, total: int) -> None:
-        bar.update(f"{loaded.name}: paths", done, total)
-
-    def terminate(signal_number, frame) -> None:
-        raise KeyboardInterrupt  # a kill (SIGTERM) stops like Ctrl-C: pool and cluster shut
-
-    signal.signal(signal.SIGTERM, terminate)
-
     try:
-        outcome = run_sweep(loaded, directory, paths=paths, workers=workers,
-                            scheduler=scheduler, progress=progress)
-    except KeyboardInterrupt:
+        # Ctrl-C and a kill (SIGTERM) take effect after the chunk being saved, in this
+        # module's code: raised inside the process pool's or Dask's machinery, they could
+        # leave it unable to shut down, and the exit would wait for every queued chunk.
+        with _deferred_interrupts() as check:
+
+            def progress(done: int, total: int) -> None:
+                bar.update(f"{loaded.name}: paths", done, total)
+                check()
+
+            outcome = run_sweep(loaded, directory, paths=paths, workers=workers,
+                                scheduler=scheduler, progress=progress)
+    except (KeyboardInterrupt, SystemError) as error:
+        if not interrupted(error):  # Ctrl-C inside a kernel surfaces as a SystemError
+            raise
         bar.close()
-        typer.echo(f"cascadesim: interrupted; finished chunks are saved in {directory}/.partial: "
-                   "run the same command again to resume", err=True)
-        raise typer.Exit(code=130) from None
+        report_interrupt(f"cascadesim: interrupted; finished chunks are saved in "
+                         f"{directory}/.partial: run the same command again to resume")
     except OSError as error:
         bar.close()
         typer.echo(f"cascadesim: error: {directory}: cannot write outputs "
-                   f"({error.strerror or error})", err=True)
-        raise typer.Exit(code=1) from None
+                   f"({error.strerror or error}); finished chunks stay in "
+                   f"{directory}/.partial", err=True)
+        raise typer.Exit(code=2) from None
     finally:
         bar.close()
     if json_output:

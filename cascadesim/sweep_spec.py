@@ -65,6 +65,8 @@ NEEDED = {"fixed": {"value"}, "uniform": {"low", "high"}, "loguniform": {"low", 
           "normal": {"mean", "std"}, "choice": {"values"}}
 OPTIONAL = {"normal": {"low", "high"}, "choice": {"weights"}}
 MAX_POINTS = 100_000
+# Paths in all (points x paths): the plan alone of more would take minutes and gigabytes.
+MAX_TASKS = 10_000_000
 # spawn_key of the random design's stream: three words, so it never equals a task's
 # two-word (point, path) key.
 DESIGN_STREAM = (0x5EED, 0, 0)
@@ -378,6 +380,8 @@ def resolve_sweep(spec: SweepFile, source: Path | None, text: str) -> Sweep:
     base = validated(data, original, lambda message: f"fixed: {message}")
     check_shock(spec.shock, base)
     parameters, point_values, trials = design_points(spec)
+    # Before a scenario per point is validated: 1e5 points take a while to validate.
+    check_task_count(len(point_values), spec.paths, "paths")
     scenarios = [base] if not parameters else []
     if parameters:
         check_each_value(base, trials)
@@ -390,6 +394,13 @@ def resolve_sweep(spec: SweepFile, source: Path | None, text: str) -> Sweep:
                                        f"design point {k} ({d}): {message}"))
     return Sweep(spec=spec, source=source, text=text, base=base, parameters=parameters,
                  point_values=point_values, scenarios=scenarios)
+
+
+def check_task_count(points: int, paths: int, where: str) -> None:
+    """Refuse a sweep of more than ``MAX_TASKS`` paths in all (points x paths)."""
+    if points * paths > MAX_TASKS:
+        raise invalid(where, paths, f"at most {MAX_TASKS:,} paths in all ({points:,} design "
+                                    f"points x {paths:,} paths = {points * paths:,})")
 
 
 def quoted(key: str) -> str:

@@ -305,6 +305,10 @@ class VenueProfile:
     chunk_cooldown_s: float = 0.0
     backstop_equity_fraction: float = 0.0
     funding_caps: Mapping[str, float] = field(default_factory=dict)
+    # None of the five venues publishes the order in which a cross account's perpetual
+    # positions are closed; largest maintenance margin first is what frees the most
+    # requirement per close, the aim of the venues' laddered procedures.
+    cross_close_order: int = layout.CROSS_ORDER_LARGEST_MAINTENANCE
 
     def __post_init__(self) -> None:
         tables = {asset.upper(): table for asset, table in self.tier_tables.items()}

@@ -111,6 +111,7 @@ def market_spec(rng, name, asset, price, n_levels, variant, oi_notional, typical
         passive_leverage=float(rng.uniform(1.0, 20.0)),
         insurance_fund_usd=fund,
         backstop_usd=float(rng.choice([0.0, oi_notional * 0.05])),
+        cross_close_order=str(rng.choice(["largest_maintenance", "largest_loss"])),
         **venue_rules(variant, rng),
         **tier_table(rng, typical_notional, n_tiers),
     )
@@ -149,20 +150,41 @@ def index_path(rng, price, n_steps, shock) -> np.ndarray:
     return price * level * np.exp(noise)
 
 
+def cross_accounts(rng, market, n_markets, account, n_accounts):
+    """Put a random share of the positions into cross accounts, one position per market.
+
+    Returns (cross flags, accounts, number of accounts); cross accounts get ids above the
+    isolated ones, and each market's cross positions are dealt to a shuffled pool of them.
+    """
+    cross_rows = rng.random(market.shape[0]) < rng.uniform(0.3, 1.0)
+    account = account.copy()
+    per_market = [np.flatnonzero(cross_rows & (market == m)) for m in range(n_markets)]
+    pool = max(1, int(max(rows.size for rows in per_market) * rng.uniform(1.0, 1.5)))
+    for rows in per_market:
+        account[rows] = n_accounts + rng.permutation(pool)[:rows.size]
+    return cross_rows, account, n_accounts + pool
+
+
 @st.composite
 def engine_setups(draw, min_positions=5, max_positions=200, min_steps=50, max_steps=300,
                   fund_regimes=("empty", "small", "medium", "huge"), variants=VARIANTS,
-                  levels=(512,), tier_counts=(1, 2, 3)):
-    """A small random :class:`EngineSetup` (1-2 markets, 1-2 assets).
+                  levels=(512,), tier_counts=(1, 2, 3), cross_margin=(False, True)):
+    """A small random :class:`EngineSetup` (1-3 markets, 1-3 assets).
 
+    With cross margin drawn, every market is on one venue and part of the positions belong
+    to cross-margin accounts holding at most one position per market.
     ``levels`` and ``tier_counts`` are kept to a few values by default: each distinct
     (book levels, tier count) pair is a new record dtype and so a new numba compilation.
     """
     seed = draw(st.integers(0, 2**32 - 1))
-    n_markets = draw(st.integers(1, 2))
-    shared_asset = n_markets == 2 and draw(st.booleans())
-    n_assets = 1 if n_markets == 1 or shared_asset else 2
-    market_variants = [draw(st.sampled_from(variants)) for _ in range(n_markets)]
+    n_markets = draw(st.integers(1, 3))
+    shared_asset = n_markets >= 2 and draw(st.booleans())
+    n_assets = 1 if n_markets == 1 or shared_asset else n_markets
+    cross = n_markets >= 2 and draw(st.sampled_from(cross_margin))
+    if cross:
+        market_variants = [draw(st.sampled_from(variants))] * n_markets
+    else:
+        market_variants = [draw(st.sampled_from(variants)) for _ in range(n_markets)]
     n_positions = draw(st.integers(min_positions, max_positions))
     n_steps = draw(st.integers(min_steps, max_steps))
     n_levels = draw(st.sampled_from(levels))
@@ -176,7 +198,7 @@ def engine_setups(draw, min_positions=5, max_positions=200, min_steps=50, max_st
     rng = np.random.default_rng(seed)
 
     asset_price = [float(log_uniform(rng, 20.0, 200_000.0)) for _ in range(n_assets)]
-    market_asset = [0, 0] if shared_asset else list(range(n_markets))
+    market_asset = [0] * n_markets if shared_asset else list(range(n_markets))
     typical_notional = float(log_uniform(rng, 1e3, 1e5))
     market = rng.integers(0, n_markets, n_positions).astype(np.int32)
     long_share = rng.uniform(0.2, 0.95)
@@ -202,6 +224,10 @@ def engine_setups(draw, min_positions=5, max_positions=200, min_steps=50, max_st
                                    float(margin[k]), float(start_price[k]), specs[market[k]])
     n_accounts = max(1, int(rng.integers(n_positions // 2, n_positions + 1)))
     account = rng.integers(0, n_accounts, n_positions)
+    cross_rows = None
+    if cross:
+        cross_rows, account, n_accounts = cross_accounts(rng, market, n_markets, account,
+                                                         n_accounts)
     path = np.column_stack([index_path(rng, asset_price[a], n_steps, shocks[a])
                             for a in range(n_assets)])
     flow = None
@@ -216,7 +242,8 @@ def engine_setups(draw, min_positions=5, max_positions=200, min_steps=50, max_st
     return EngineSetup(
         markets=specs, assets=assets,
         positions=PositionArrays(market=market, account=account, side=side,
-                                 quantity=quantity, entry_price=entry, margin=margin),
+                                 quantity=quantity, entry_price=entry, margin=margin,
+                                 cross=cross_rows),
         index_path=path, step_seconds=dt, taker_flow_usd=flow, n_levels=n_levels,
         iteration_cap=iteration_cap, n_accounts=n_accounts,
     )

@@ -227,3 +227,34 @@ def test_scenario_max_accounts_names_the_file(tmp_path):
     path.write_text(scenario_text(extra="max_accounts = 10"))
     with pytest.raises(CascadesimInputError, match=rf"^{path}: population\.max_accounts = 10"):
         Scenario.from_toml(path).build()
+
+
+def test_cross_accounts_hold_one_position_per_market_of_one_venue():
+    """Half of each market's positions go cross; accounts never mix venues or repeat a
+    market, and the isolated positions are exactly those of an all-isolated draw."""
+    import dataclasses
+
+    specs = [dataclasses.replace(market(open_interest_usd=2e8), venue=venue, isolated_share=0.5)
+             for venue in ("binance", "binance", "binance", "okx")]
+    mixed = synthesize(specs, seed=5, max_accounts=10**8)
+    isolated = synthesize([dataclasses.replace(s, isolated_share=1.0) for s in specs], seed=5,
+                          max_accounts=10**8)
+    positions = mixed.positions
+    for name in ("market", "side", "quantity", "entry_price", "margin"):
+        assert np.array_equal(getattr(positions, name), getattr(isolated.positions, name))
+    cross = positions.cross
+    assert 0.45 < cross.mean() < 0.55
+    account = positions.account
+    assert np.unique(account[~cross]).size == (~cross).sum()  # one per isolated position
+    assert not np.isin(account[cross], account[~cross]).any()
+    pairs = account[cross] * 8 + positions.market[cross]
+    assert np.unique(pairs).size == pairs.size  # at most one position per market
+    venue = np.asarray([0, 0, 0, 1])[positions.market[cross]]
+    per_account_venues = {}
+    for a, v in zip(account[cross], venue, strict=True):
+        per_account_venues.setdefault(int(a), set()).add(int(v))
+    assert all(len(v) == 1 for v in per_account_venues.values())
+    sizes = np.bincount(account[cross] - account[cross].min())
+    sizes = sizes[sizes > 0]
+    assert sizes.max() <= 3 and 1.5 < sizes.mean() <= 2.0  # binance accounts span markets
+    assert mixed.n_accounts == int(account.max()) + 1 < isolated.n_accounts

@@ -167,7 +167,12 @@ def test_bundled_scenarios_validate_and_build(name):
     assert scenario.name == name
     setup = scenario.build()
     assert setup.index_path.shape == (scenario.n_steps + 1, len(scenario.assets))
-    assert len(setup.positions) == setup.n_accounts
+    accounts = np.unique(setup.positions.account)
+    assert accounts.size == setup.n_accounts  # account ids are 0..n-1, every one used
+    if scenario.population.isolated_share == 1.0:
+        assert len(setup.positions) == setup.n_accounts  # one isolated account per position
+    else:
+        assert setup.n_accounts < len(setup.positions)  # cross accounts hold several
     assert setup.labels["provenance"]["scenario_hash"] == scenario.hash()
 
 

@@ -58,6 +58,10 @@ ADL_RANK_PNL_LEVERAGE = 0  # PnL% x effective leverage (Binance, Bybit, OKX, Bit
 ADL_RANK_HYPERLIQUID = 1  # (mark/entry) x (notional/equity), inverted for shorts
 ADL_RANK_NAMES = ("pnl_leverage", "hyperliquid")
 
+CROSS_ORDER_LARGEST_MAINTENANCE = 0  # close the position with the largest maintenance first
+CROSS_ORDER_LARGEST_LOSS = 1  # close the position with the largest unrealised loss first
+CROSS_ORDER_NAMES = ("largest_maintenance", "largest_loss")
+
 # --- kernel status flags (bit mask returned by the step loop) ------------------------------
 STATUS_FLAG_ITERATION_CAP = 1  # the liquidation fixed point hit its iteration cap in a step
 STATUS_FLAG_BOOK_EXHAUSTED = 2  # a walk reached the price floor with quantity unfilled
@@ -149,6 +153,7 @@ def market_params_dtype(n_tiers: int) -> np.dtype:
             ("backstop_equity_fraction", np.float64),  # backstop when equity < this x MM
             ("fund_unwind_usd_per_s", np.float64),  # USD/s the fund/backstop sells into the book
             ("passive_leverage", np.float64),  # leverage of the hedged counterparty for ADL rank
+            ("cross_close_order", np.int64),  # CROSS_ORDER_* code: a cross account's close order
             ("tier_count", np.int64),  # number of valid tiers
             ("tier_floor_usd", np.float64, (n_tiers,)),  # USD notional lower bounds
             ("tier_mmr", np.float64, (n_tiers,)),  # maintenance margin rates
@@ -188,6 +193,7 @@ class Positions(NamedTuple):
     liquidation_price: np.ndarray  # float64 USD, at zero accumulated funding
     tier: np.ndarray  # int8, tier at the liquidation price
     status: np.ndarray  # int8 STATUS_* code
+    cross: np.ndarray  # bool, position of a cross-margin account (see CrossAccounts)
 
 
 class Groups(NamedTuple):
@@ -258,12 +264,35 @@ def market_state_dtype(n_levels: int) -> np.dtype:
     )
 
 
-class Watchlist(NamedTuple):
-    """Positions rechecked exactly every step (crossed, partially liquidated, deferred)."""
+class CrossAccounts(NamedTuple):
+    """Cross-margin accounts: one wallet over positions in several markets of one venue.
 
-    position: np.ndarray  # int32 (capacity,), rows (populations stay below 2**31)
-    ready_time: np.ndarray  # float64 (capacity,) s, cooldown end
-    count: np.ndarray  # int64 (1,) number of live entries
+    Each cross account has a slot; its open positions are rows
+    ``rows[offsets[slot]:offsets[slot + 1]]`` (at most one per market). Its wallet is spread
+    over the positions' ``margin`` columns, so each position's own liquidation price is a
+    conservative bound for the account: the account cannot fall to its summed maintenance
+    margin before one of its positions falls to its own, and only then is the account
+    checked exactly. Isolated accounts have slot -1 and cost 4 bytes each.
+    """
+
+    slot: np.ndarray  # int32 (n_accounts,), cross slot of each account, -1 when isolated
+    offsets: np.ndarray  # int64 (n_cross + 1,)
+    rows: np.ndarray  # int32 (n_cross_positions,), position rows of each cross account
+    ready_time: np.ndarray  # float64 (n_cross,) s, end of a liquidation cooldown
+
+
+class Watchlist(NamedTuple):
+    """Positions rechecked exactly every step (crossed, partially liquidated, deferred).
+
+    One segment per market, so that a market's fixed point scans only its own entries:
+    market m's entries are ``position[offset[m]:offset[m] + count[m]]``. A row is listed at
+    most once, so a segment as long as the market's rows never overflows.
+    """
+
+    position: np.ndarray  # int32 (n_positions,), rows (populations stay below 2**31)
+    ready_time: np.ndarray  # float64 (n_positions,) s, cooldown end
+    count: np.ndarray  # int64 (n_markets,) live entries per market
+    offset: np.ndarray  # int64 (n_markets,) first slot of each market's segment
 
 
 class Scratch(NamedTuple):

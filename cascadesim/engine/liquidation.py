@@ -35,6 +35,7 @@ from cascadesim.engine.layout import (
 )
 from cascadesim.engine.margin import (
     bankruptcy_price,
+    liquidation_price,
     maintenance_margin,
     margin_shortfall,
     tier_for_notional,
@@ -54,17 +55,17 @@ def record_event(events, event_count, time, market, account, position, side, kin
         grown[:n] = events[:n]
         events = grown
     row = events[n]
-    row.time = time
-    row.market = market
-    row.account = account
-    row.position = position
-    row.side = side
-    row.kind = kind
-    row.quantity = quantity
-    row.notional = notional
-    row.fill_price = fill_price
-    row.bankruptcy_price = bankruptcy
-    row.mark_price = mark
+    row["time"] = time
+    row["market"] = market
+    row["account"] = account
+    row["position"] = position
+    row["side"] = side
+    row["kind"] = kind
+    row["quantity"] = quantity
+    row["notional"] = notional
+    row["fill_price"] = fill_price
+    row["bankruptcy_price"] = bankruptcy
+    row["mark_price"] = mark
     event_count[0] = n + 1
     return events
 
@@ -213,7 +214,7 @@ def rank_adl_candidates(params, positions, groups, state, scratch, m, counter_si
 
 @njit(cache=True)
 def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, state, scratch,
-                    events, event_count):
+                    crosses, events, event_count):
     """Close ``quantity`` of liquidated position i at ``price`` against ranked opposite positions.
 
     The ranking is computed once per (market, side, fixed-point iteration) and consumed in
@@ -248,6 +249,16 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
             state[m].passive_quantity += side * size
             state[m].passive_cash -= side * size * price
             account = -1
+        elif crosses.slot[positions.account[j]] >= 0:
+            # A cross account's margin is its wallet: the realised profit stays in it, which
+            # only moves the account's positions further from their thresholds.
+            account = positions.account[j]
+            reduce_position(positions, state, j, size, price)
+            if positions.quantity[j] <= 0.0:
+                positions.status[j] = STATUS_DELEVERAGED
+                if release_to_account(positions, scratch, crosses, j) < 0:
+                    scratch.account_wallet[account] += positions.margin[j]
+                    positions.margin[j] = 0.0
         else:
             kept_share = (positions.quantity[j] - size) / positions.quantity[j]
             kept_margin = positions.margin[j] * kept_share
@@ -274,7 +285,7 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
 
 
 @njit(cache=True, inline="always")
-def fund_takeover(time, i, mark, params, positions, groups, state, scratch, events,
+def fund_takeover(time, i, mark, params, positions, groups, state, scratch, crosses, events,
                   event_count, flags, step_liquidated):
     """Insurance fund takes what it can absorb at the bankruptcy price; ADL takes the rest."""
     m = positions.market[i]
@@ -298,12 +309,13 @@ def fund_takeover(time, i, mark, params, positions, groups, state, scratch, even
         reduce_position(positions, state, i, absorb, bankrupt)
         events = record_event(events, event_count, time, m, positions.account[i], i, side,
                               KIND_INSURANCE, absorb, absorb * bankrupt, bankrupt, bankrupt, mark)
-        step_liquidated[0 if side > 0 else 1] += absorb * bankrupt
+        step_liquidated[m, 0 if side > 0 else 1] += absorb * bankrupt
     rest = positions.quantity[i]
     if rest > 0.0:
         events, unmatched = auto_deleverage(time, i, rest, bankrupt, mark, params, positions,
-                                            groups, state, scratch, events, event_count)
-        step_liquidated[0 if side > 0 else 1] += (rest - unmatched) * bankrupt
+                                            groups, state, scratch, crosses, events,
+                                            event_count)
+        step_liquidated[m, 0 if side > 0 else 1] += (rest - unmatched) * bankrupt
         if unmatched > 0.0:
             # Nobody left to deleverage against: the fund must hold it, whatever its balance.
             state[m].fund_quantity += side * unmatched
@@ -316,16 +328,49 @@ def fund_takeover(time, i, mark, params, positions, groups, state, scratch, even
             events = record_event(events, event_count, time, m, positions.account[i], i, side,
                                   KIND_INSURANCE, unmatched, unmatched * bankrupt, bankrupt,
                                   bankrupt, mark)
-            step_liquidated[0 if side > 0 else 1] += unmatched * bankrupt
+            step_liquidated[m, 0 if side > 0 else 1] += unmatched * bankrupt
     return events
 
 
+@njit(cache=True)
+def open_in_account(positions, crosses, slot, exclude):
+    """First open row of cross account ``slot`` other than ``exclude``; -1 when none."""
+    for k in range(crosses.offsets[slot], crosses.offsets[slot + 1]):
+        j = crosses.rows[k]
+        if j != exclude and positions.quantity[j] > 0.0 and (
+                positions.status[j] == STATUS_OPEN or positions.status[j] == STATUS_WATCHED):
+            return j
+    return -1
+
+
+@njit(cache=True)
+def release_to_account(positions, scratch, crosses, i):
+    """Move closed row i's margin to an open position of its cross account.
+
+    Returns the receiving row, or -1 when none is open (the margin stays on row i).
+    """
+    account = positions.account[i]
+    keeper = open_in_account(positions, crosses, crosses.slot[account], i)
+    if keeper >= 0:
+        positions.margin[keeper] += positions.margin[i]
+        positions.margin[i] = 0.0
+    return keeper
+
+
 @njit(cache=True, inline="always")
-def close_out(params, positions, state, scratch, i, flags):
-    """Settle a fully closed liquidated position's leftover margin and mark it liquidated."""
+def close_out(params, positions, state, scratch, crosses, i, flags):
+    """Settle a fully closed liquidated position's leftover margin and mark it liquidated.
+
+    In a cross account with positions still open the leftover, gain or loss, stays in the
+    account's wallet; otherwise it goes to the fund (or, on backstop venues, to the trader).
+    """
     m = positions.market[i]
     market = state[m]
     leftover = positions.margin[i]
+    if crosses.slot[positions.account[i]] >= 0:
+        if release_to_account(positions, scratch, crosses, i) >= 0:
+            positions.status[i] = STATUS_LIQUIDATED
+            return
     backstop = params[m].takeover_mode == TAKEOVER_BACKSTOP
     if leftover >= 0.0:
         if backstop:
@@ -377,7 +422,7 @@ def backstop_takeover(time, i, mark, positions, state, scratch, events, event_co
     positions.status[i] = STATUS_LIQUIDATED
     events = record_event(events, event_count, time, m, positions.account[i], i, side,
                           KIND_BACKSTOP, quantity, quantity * mark, mark, bankrupt, mark)
-    step_liquidated[0 if side > 0 else 1] += quantity * mark
+    step_liquidated[m, 0 if side > 0 else 1] += quantity * mark
     return events
 
 
@@ -406,37 +451,68 @@ def send_liquidation_order(time, i, quantity, mark, params, positions, state, ev
         state[m].fees_usd += fee
         events = record_event(events, event_count, time, m, positions.account[i], i, side,
                               KIND_BOOK, filled, notional, price, bankrupt, mark)
-        step_liquidated[0 if side > 0 else 1] += notional
+        step_liquidated[m, 0 if side > 0 else 1] += notional
     return events, filled
 
 
 @njit(cache=True, inline="always")
-def watch(watchlist, positions, i, ready_time):
-    """Put position i (not already listed) on the watch list until ``ready_time`` (s)."""
-    n = watchlist.count[0]
+def watch(params, watchlist, positions, i, ready_time):
+    """Put position i (not already listed) on the watch list until ``ready_time`` (s).
+
+    Its threshold is recomputed from its current quantity and margin: a listed row is no
+    longer read by its group's pointer, and the watch list uses the threshold as a cheap
+    conservative filter before the exact check.
+    """
+    m = positions.market[i]
+    n = watchlist.offset[m] + watchlist.count[m]
     watchlist.position[n] = i
     watchlist.ready_time[n] = ready_time
-    watchlist.count[0] = n + 1
+    watchlist.count[m] += 1
     positions.status[i] = STATUS_WATCHED
+    refresh_threshold(params, positions, i)
 
 
 @njit(cache=True, inline="always")
-def liquidate_position(time, dt, i, mark, params, positions, groups, state, watchlist, scratch,
-                       events, event_count, walk_out, flags, step_liquidated):
-    """Run the venue's liquidation procedure on breached position i at ``mark``."""
+def refresh_threshold(params, positions, i):
+    """Liquidation price (at zero accumulated funding) and tier of row i as it stands now."""
+    m = positions.market[i]
+    price, tier = liquidation_price(positions.side[i], positions.quantity[i],
+                                    positions.entry_price[i], positions.margin[i],
+                                    params[m].tier_floor_usd, params[m].tier_mmr,
+                                    params[m].tier_maintenance_amount, params[m].tier_count)
+    positions.liquidation_price[i] = price
+    positions.tier[i] = tier
+
+
+@njit(cache=True, inline="always")
+def liquidate_position(time, dt, i, mark, cross, params, positions, groups, state, watchlist,
+                       scratch, crosses, events, event_count, walk_out, flags, step_liquidated):
+    """Run the venue's liquidation procedure on breached position i at ``mark``.
+
+    ``cross`` is True when i belongs to a cross account whose margin has been pooled into
+    it (see :func:`cascadesim.engine.cross_margin.liquidate_account`): the account, not the
+    position, then decides on the backstop and waits out cooldowns.
+
+    Returns
+    -------
+    events : the (possibly reallocated) event buffer
+    wait : float, for a cross position left partly open, the time (s) before the account's
+        next attempt; -1.0 otherwise (an isolated position left open is on the watch list)
+    """
     m = positions.market[i]
     side = positions.side[i]
     scratch.account_liquidated[positions.account[i]] = True
     floors = params[m].tier_floor_usd
     quantity = positions.quantity[i]
-    if params[m].takeover_mode == TAKEOVER_BACKSTOP:
+    if params[m].takeover_mode == TAKEOVER_BACKSTOP and not cross:
         margin = effective_margin(positions, state, i)
         equity = margin + side * quantity * (mark - positions.entry_price[i])
         required = maintenance_margin(floors, params[m].tier_mmr, params[m].tier_maintenance_amount,
                                       params[m].tier_count, quantity * mark)
         if equity < params[m].backstop_equity_fraction * required:
-            return backstop_takeover(time, i, mark, positions, state, scratch, events,
-                                     event_count, step_liquidated)
+            events = backstop_takeover(time, i, mark, positions, state, scratch, events,
+                                       event_count, step_liquidated)
+            return events, -1.0
     order = quantity
     partial = False
     mode = params[m].partial_mode
@@ -452,28 +528,32 @@ def liquidate_position(time, dt, i, mark, params, positions, groups, state, watc
                                             events, event_count, walk_out, flags,
                                             step_liquidated)
     if positions.quantity[i] <= 0.0:
-        close_out(params, positions, state, scratch, i, flags)
-        return events
+        close_out(params, positions, state, scratch, crosses, i, flags)
+        return events, -1.0
     if partial and filled >= order and not is_breached(params, positions, state, i, mark):
         cooldown = params[m].chunk_cooldown_s if mode == PARTIAL_CHUNKS else 0.0
-        watch(watchlist, positions, i, time + cooldown)
-        return events
+        if cross:
+            return events, time + cooldown
+        watch(params, watchlist, positions, i, time + cooldown)
+        return events, -1.0
     if params[m].takeover_mode == TAKEOVER_BACKSTOP:
         # Market liquidations retry: after the cooldown for chunks, else the next step.
         cooldown = params[m].chunk_cooldown_s if partial else dt
         if cooldown < dt:
             cooldown = dt
-        watch(watchlist, positions, i, time + cooldown)
-        return events
+        if cross:
+            return events, time + cooldown
+        watch(params, watchlist, positions, i, time + cooldown)
+        return events, -1.0
     if partial:
         events, filled = send_liquidation_order(time, i, positions.quantity[i], mark, params,
                                                 positions, state, events, event_count, walk_out,
                                                 flags, step_liquidated)
     if positions.quantity[i] > 0.0:
-        events = fund_takeover(time, i, mark, params, positions, groups, state, scratch, events,
-                               event_count, flags, step_liquidated)
-    close_out(params, positions, state, scratch, i, flags)
-    return events
+        events = fund_takeover(time, i, mark, params, positions, groups, state, scratch,
+                               crosses, events, event_count, flags, step_liquidated)
+    close_out(params, positions, state, scratch, crosses, i, flags)
+    return events, -1.0
 
 
 @njit(cache=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 
@@ -57,7 +58,7 @@ def sort_keys(market, side, tier, threshold, n_tiers, price_bits, row_bits, low_
         slot = 0 if side[i] > 0 else 1
         if slot == 0:
             quantum = top - quantum
-        group = (market[i] * 2 + slot) * n_tiers + tier[i]
+        group = (np.int64(market[i]) * 2 + slot) * n_tiers + np.int64(tier[i])
         out_key[i] = (group << (price_bits + row_bits)) | (quantum << row_bits) | i
 
 

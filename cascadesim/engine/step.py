@@ -32,6 +32,11 @@ from cascadesim.engine.book import (
     shift_window,
     tabulate_profile,
 )
+from cascadesim.engine.cross_margin import (
+    account_breached,
+    liquidate_account,
+    rebalance_account,
+)
 from cascadesim.engine.layout import (
     STATUS_FLAG_ITERATION_CAP,
     STATUS_OPEN,
@@ -90,15 +95,50 @@ def current_mark(time, params, assets, state, m):
 
 
 @njit(cache=True, inline="always")
-def collect_triggered(time, m, mark, params, positions, groups, state, watchlist, scratch):
-    """Rows of market m breached at ``mark`` and ready; returns their count (sorted rows)."""
+def cross_triggers(time, i, params, positions, state, watchlist, crosses, slot):
+    """Exact check of cross row i's account: True when it is to be liquidated now.
+
+    The account is looked at when i is breached at its own allocated margin; an account
+    found safe is rebalanced, which leaves every position safe on its own again.
+    """
+    if crosses.ready_time[slot] > time:
+        return False
+    if not is_breached(params, positions, state, i, state[positions.market[i]].mark_price):
+        return False
+    if account_breached(params, positions, state, crosses, slot):
+        return True
+    rebalance_account(time, params, positions, state, watchlist, crosses, slot, i)
+    return False
+
+
+@njit(cache=True, inline="always")
+def funding_shift_range(params, state, m, side):
+    """(shift of each tier's threshold by accumulated funding, spread between tiers)."""
+    funding = state[m].funding_per_unit
+    low = math.inf
+    high = -math.inf
+    for tier in range(params[m].tier_count):
+        shift = funding / (1.0 - side * params[m].tier_mmr[tier])
+        low = min(low, shift)
+        high = max(high, shift)
+    return high - low
+
+
+@njit(cache=True, inline="always")
+def collect_triggered(time, m, mark, params, positions, groups, state, watchlist, scratch,
+                      crosses):
+    """Rows of market m breached at ``mark`` and ready; returns their count (sorted rows).
+
+    A row of a cross account stands for its account: it is returned when the account is
+    breached (see :func:`cross_triggers`).
+    """
     n_tiers = params[0].tier_floor_usd.shape[0]
     funding = state[m].funding_per_unit
     count = 0
-    for slot in range(2):
-        side = 1 if slot == 0 else -1
+    for side_slot in range(2):
+        side = 1 if side_slot == 0 else -1
         for tier in range(n_tiers):
-            g = (m * 2 + slot) * n_tiers + tier
+            g = (m * 2 + side_slot) * n_tiers + tier
             row = groups.pointer[g]
             end = groups.end[g]
             if row >= end:
@@ -111,6 +151,11 @@ def collect_triggered(time, m, mark, params, positions, groups, state, watchlist
                 if gap > slack:
                     slack = gap
             while row < end:
+                if positions.status[row] != STATUS_OPEN:
+                    # Listed or closed: the watch list (or nothing) owns it now, and a listed
+                    # row's threshold is no longer in the group's order.
+                    row += 1
+                    continue
                 threshold = positions.liquidation_price[row] + shift
                 tolerance = slack + THRESHOLD_RELATIVE_SLACK * abs(threshold)
                 if side > 0:
@@ -119,33 +164,60 @@ def collect_triggered(time, m, mark, params, positions, groups, state, watchlist
                     crossed = mark >= threshold - tolerance
                 if not crossed:
                     break
-                if positions.status[row] == STATUS_OPEN:
+                account_slot = crosses.slot[positions.account[row]]
+                if account_slot < 0:
                     if is_breached(params, positions, state, row, mark):
                         scratch.triggered[count] = row
                         count += 1
                     else:
-                        watch(watchlist, positions, row, time)
+                        watch(params, watchlist, positions, row, time)
+                elif cross_triggers(time, row, params, positions, state, watchlist, crosses,
+                                    account_slot):
+                    scratch.triggered[count] = row
+                    count += 1
+                else:
+                    watch(params, watchlist, positions, row, time)
                 row += 1
             groups.pointer[g] = row
-    k = 0
-    while k < watchlist.count[0]:
+    long_slack = funding_shift_range(params, state, m, 1)
+    short_slack = funding_shift_range(params, state, m, -1)
+    first = watchlist.offset[m]
+    k = first
+    while k < first + watchlist.count[m]:
         i = watchlist.position[k]
-        if positions.market[i] != m:
+        listed = positions.status[i] == STATUS_WATCHED
+        if listed and watchlist.ready_time[k] > time:
             k += 1
             continue
-        listed = positions.status[i] == STATUS_WATCHED
-        if listed and (watchlist.ready_time[k] > time
-                       or not is_breached(params, positions, state, i, mark)):
+        if listed:
+            # The row's own threshold filters before the exact check, as in the groups.
+            side = positions.side[i]
+            threshold = positions.liquidation_price[i] + funding / (
+                1.0 - side * params[m].tier_mmr[positions.tier[i]])
+            if side > 0:
+                crossed = mark <= threshold + long_slack + THRESHOLD_RELATIVE_SLACK * abs(threshold)
+            else:
+                crossed = mark >= threshold - short_slack - THRESHOLD_RELATIVE_SLACK * abs(threshold)
+            if not crossed:
+                k += 1
+                continue
+        account_slot = crosses.slot[positions.account[i]]
+        if listed and account_slot >= 0:
+            if not cross_triggers(time, i, params, positions, state, watchlist, crosses,
+                                  account_slot):
+                k += 1
+                continue
+        elif listed and not is_breached(params, positions, state, i, mark):
             k += 1
             continue
         if listed:
             scratch.triggered[count] = i
             count += 1
             positions.status[i] = STATUS_OPEN
-        last = watchlist.count[0] - 1
+        last = first + watchlist.count[m] - 1
         watchlist.position[k] = watchlist.position[last]
         watchlist.ready_time[k] = watchlist.ready_time[last]
-        watchlist.count[0] = last
+        watchlist.count[m] -= 1
     scratch.triggered[:count].sort()
     return count
 
@@ -257,7 +329,7 @@ def exogenous_flow(usd, m, state, params, walk_out, flags):
 
 @njit(cache=True)
 def liquidation_fixed_point(time, dt, m, iteration_cap, params, assets, positions, groups, state,
-                            watchlist, scratch, events, event_count, walk_out, flags,
+                            watchlist, scratch, crosses, events, event_count, walk_out, flags,
                             step_liquidated):
     """Trigger, liquidate and re-mark until nothing new triggers; returns (events, iterations)."""
     iterations = 0
@@ -266,14 +338,23 @@ def liquidation_fixed_point(time, dt, m, iteration_cap, params, assets, position
         mark = current_mark(time, params, assets, state, m)
         state[m].mark_price = mark
         count = collect_triggered(time, m, mark, params, positions, groups, state, watchlist,
-                                  scratch)
+                                  scratch, crosses)
         if count == 0:
             return events, iterations
         iterations += 1
         for k in range(count):
-            events = liquidate_position(time, dt, scratch.triggered[k], mark, params, positions,
-                                        groups, state, watchlist, scratch, events, event_count,
-                                        walk_out, flags, step_liquidated)
+            i = scratch.triggered[k]
+            slot = crosses.slot[positions.account[i]]
+            if slot < 0:
+                events, _ = liquidate_position(time, dt, i, mark, False, params, positions,
+                                               groups, state, watchlist, scratch, crosses,
+                                               events, event_count, walk_out, flags,
+                                               step_liquidated)
+            elif positions.status[i] == STATUS_OPEN and positions.quantity[i] > 0.0:
+                # An earlier liquidation of this iteration may have deleveraged it.
+                events = liquidate_account(time, dt, slot, i, params, positions, groups, state,
+                                           watchlist, scratch, crosses, events, event_count,
+                                           walk_out, flags, step_liquidated)
     flags[0] |= STATUS_FLAG_ITERATION_CAP
     return events, iterations
 
@@ -380,18 +461,27 @@ def quote_snapshot(m, params, assets, state):
     return mid, index, bid, ask
 
 
+# Columns of the per-step, per-market totals (``step_totals``): a cross account's closes
+# in other markets land in those markets' rows, so every market is recorded after all ran.
+TOTAL_LONG_USD = 0
+TOTAL_SHORT_USD = 1
+TOTAL_EVENTS = 2
+TOTAL_ITERATIONS = 3
+TOTAL_ADL_BEFORE = 4
+TOTAL_COLUMNS = 5
+
+
 @njit(cache=True)
-def record_step(row, time, dt, m, params, assets, state, mid, bid, ask, iterations, step_liquidated,
-                liquidations, adl_before):
+def record_step(row, time, dt, m, params, assets, state, mid, bid, ask, step_totals):
     """Write one timeline row for market m."""
     index = assets[params[m].asset].index_price
     mark = state[m].mark_price
-    row.time = time
-    row.index_price = index
-    row.mark_price = mark
-    row.last_price = state[m].last_price
-    row.best_bid = bid
-    row.best_ask = ask
+    row["time"] = time
+    row["index_price"] = index
+    row["mark_price"] = mark
+    row["last_price"] = state[m].last_price
+    row["best_bid"] = bid
+    row["best_ask"] = ask
     slowest = max(params[m].resilience_half_life_s, params[m].withdrawal_half_life_s)
     if state[m].quiet_steps <= settle_steps(slowest, dt) + 1:
         # The book changed this step (a settled book stays as it is until disturbed).
@@ -399,13 +489,13 @@ def record_step(row, time, dt, m, params, assets, state, mid, bid, ask, iteratio
                                        params[m].tick_size, mid, 0.01)
         state[m].bid_depth_1pct_usd = bid_usd
         state[m].ask_depth_1pct_usd = ask_usd
-    row.bid_depth_1pct_usd = state[m].bid_depth_1pct_usd
-    row.ask_depth_1pct_usd = state[m].ask_depth_1pct_usd
-    row.liquidity_factor = state[m].liquidity_factor
+    row["bid_depth_1pct_usd"] = state[m].bid_depth_1pct_usd
+    row["ask_depth_1pct_usd"] = state[m].ask_depth_1pct_usd
+    row["liquidity_factor"] = state[m].liquidity_factor
     long_oi = state[m].trader_long_quantity
     short_oi = state[m].trader_short_quantity
-    row.trader_long_open_interest = long_oi
-    row.trader_short_open_interest = short_oi
+    row["trader_long_open_interest"] = long_oi
+    row["trader_short_open_interest"] = short_oi
     # Market makers lay off inventory against the hedged basis traders, so the two count as
     # one hedged pool: a liquidation the makers absorb closes open interest, as on a venue.
     hedged = state[m].maker_quantity + state[m].passive_quantity
@@ -415,16 +505,16 @@ def record_step(row, time, dt, m, params, assets, state, mid, bid, ask, iteratio
             long_oi += held
         else:
             short_oi -= held
-    row.long_open_interest = long_oi
-    row.short_open_interest = short_oi
-    row.liquidated_long_usd = step_liquidated[0]
-    row.liquidated_short_usd = step_liquidated[1]
-    row.liquidation_events = liquidations
-    row.adl_notional_usd = state[m].adl_notional_usd - adl_before
-    row.insurance_fund_usd = state[m].fund_cash + state[m].fund_quantity * mark
-    row.backstop_usd = state[m].backstop_cash + state[m].backstop_quantity * mark
-    row.funding_rate = predicted_funding(params, state, m)
-    row.iterations = iterations
+    row["long_open_interest"] = long_oi
+    row["short_open_interest"] = short_oi
+    row["liquidated_long_usd"] = step_totals[m, TOTAL_LONG_USD]
+    row["liquidated_short_usd"] = step_totals[m, TOTAL_SHORT_USD]
+    row["liquidation_events"] = int(step_totals[m, TOTAL_EVENTS])
+    row["adl_notional_usd"] = state[m].adl_notional_usd - step_totals[m, TOTAL_ADL_BEFORE]
+    row["insurance_fund_usd"] = state[m].fund_cash + state[m].fund_quantity * mark
+    row["backstop_usd"] = state[m].backstop_cash + state[m].backstop_quantity * mark
+    row["funding_rate"] = predicted_funding(params, state, m)
+    row["iterations"] = int(step_totals[m, TOTAL_ITERATIONS])
 
 
 @njit(cache=True)
@@ -481,8 +571,8 @@ def update_index(step, dt, assets, index_path):
 
 @njit(cache=True)
 def run_steps(first_step, last_step, dt, liquidations_enabled, iteration_cap, params, assets,
-              index_path, taker_flow_usd, positions, groups, state, watchlist, scratch, events,
-              event_count, timeline, walk_out, flags, step_liquidated):
+              index_path, taker_flow_usd, positions, groups, state, watchlist, scratch, crosses,
+              events, event_count, timeline, walk_out, flags, step_totals):
     """Advance the simulation from ``first_step`` to ``last_step`` (exclusive).
 
     Parameters
@@ -492,9 +582,11 @@ def run_steps(first_step, last_step, dt, liquidations_enabled, iteration_cap, pa
     iteration_cap : int, most fixed-point iterations per market and step
     index_path : float64 (n_steps + 1, n_assets), exogenous index in USD; row 0 is the start
     taker_flow_usd : float64 (n_steps, n_markets), signed exogenous taker USD per step
+    crosses : CrossAccounts, the cross-margin accounts (empty arrays when all are isolated)
     events : LIQUIDATION_EVENT_DTYPE array, grown as needed; event_count : int64 (1,)
     timeline : TIMELINE_DTYPE array (n_steps, n_markets), written
-    walk_out : float64 (5,), flags : int64 (1,), step_liquidated : float64 (2,) scratch
+    walk_out : float64 (5,), flags : int64 (1,) scratch
+    step_totals : float64 (n_markets, TOTAL_COLUMNS) scratch
 
     Returns
     -------
@@ -512,16 +604,17 @@ def run_steps(first_step, last_step, dt, liquidations_enabled, iteration_cap, pa
                 exogenous_flow(taker_flow_usd[step, m], m, state, params, walk_out, flags)
         for m in range(n_markets):
             arbitrage(dt, m, params, assets, state, walk_out, flags)
+        step_totals[:, :] = 0.0
         for m in range(n_markets):
-            step_liquidated[0] = 0.0
-            step_liquidated[1] = 0.0
-            events_before = event_count[0]
-            adl_before = state[m].adl_notional_usd
+            step_totals[m, TOTAL_ADL_BEFORE] = state[m].adl_notional_usd
+        step_first_event = event_count[0]
+        for m in range(n_markets):
             iterations = 0
             if liquidations_enabled:
                 events, iterations = liquidation_fixed_point(
                     time, dt, m, iteration_cap, params, assets, positions, groups, state, watchlist,
-                    scratch, events, event_count, walk_out, flags, step_liquidated)
+                    scratch, crosses, events, event_count, walk_out, flags, step_totals)
+            step_totals[m, TOTAL_ITERATIONS] = iterations
             state[m].mark_price = current_mark(time, params, assets, state, m)
             unwind_inventory(dt, m, False, params, state, walk_out, flags)
             unwind_inventory(dt, m, True, params, state, walk_out, flags)
@@ -534,6 +627,10 @@ def run_steps(first_step, last_step, dt, liquidations_enabled, iteration_cap, pa
             pay_funding(time, m, params, state)
             alpha = dt / (params[m].basis_average_s + dt)
             state[m].basis_average += alpha * ((mid - index) - state[m].basis_average)
+        for e in range(step_first_event, event_count[0]):
+            step_totals[events[e]["market"], TOTAL_EVENTS] += 1.0
+        for m in range(n_markets):
+            mid, index, bid, ask = quote_snapshot(m, params, assets, state)
             record_step(timeline[step, m], time, dt, m, params, assets, state, mid, bid, ask,
-                        iterations, step_liquidated, event_count[0] - events_before, adl_before)
+                        step_totals)
     return events

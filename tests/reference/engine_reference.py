@@ -304,6 +304,16 @@ class ReferenceEngine:
         self.margin = [float(source.margin[k]) for k in order]
         self.status = [OPEN] * len(order)
         self.ready_time = [-math.inf] * len(order)
+        cross = (np.zeros(len(order), dtype=bool) if source.cross is None
+                 else np.asarray(source.cross, dtype=bool))
+        self.cross = [bool(cross[k]) for k in order]
+        # Cross accounts: their rows in processing order and the end of a cooldown.
+        self.account_rows: dict[int, list[int]] = {}
+        for i, account in enumerate(self.account):
+            if self.cross[i]:
+                self.account_rows.setdefault(account, []).append(i)
+        self.account_ready_time = {account: -math.inf for account in self.account_rows}
+
         n_accounts = setup.n_accounts
         if n_accounts is None:
             n_accounts = max(self.account) + 1 if self.account else 0
@@ -382,7 +392,7 @@ class ReferenceEngine:
         market.cash[holder] -= amount
 
     # --- the venue procedures ---------------------------------------------------------------
-    def send_order(self, time, i, quantity, mark, liquidated):
+    def send_order(self, time, i, quantity, mark):
         """Liquidation order for ``quantity`` of position i into the book, with its fee."""
         m = self.market[i]
         market = self.markets[m]
@@ -405,7 +415,7 @@ class ReferenceEngine:
             market.fees_usd += fee
             self.record(time, m, self.account[i], i, side, layout.KIND_BOOK, filled, notional,
                         price, bankrupt, mark)
-            liquidated[0 if side > 0 else 1] += notional
+            self.step_liquidated[m][0 if side > 0 else 1] += notional
         return filled
 
     def adl_ranking(self, m: int, counter: int, mark: float) -> list[int]:
@@ -464,6 +474,15 @@ class ReferenceEngine:
                 market.quantity["passive"] += side * size
                 market.cash["passive"] -= side * size * price
                 account = -1
+            elif self.cross[j]:
+                # The profit stays in the cross account's wallet.
+                account = self.account[j]
+                self.reduce(j, size, price)
+                if self.quantity[j] <= 0.0:
+                    self.status[j] = DELEVERAGED
+                    if not self.release_to_account(j):
+                        self.account_wallet[account] += self.margin[j]
+                        self.margin[j] = 0.0
             else:
                 kept_margin = self.margin[j] * (self.quantity[j] - size) / self.quantity[j]
                 self.reduce(j, size, price)
@@ -487,7 +506,7 @@ class ReferenceEngine:
                 ranking[1] += 1
         return remaining
 
-    def fund_takeover(self, time, i, mark, liquidated):
+    def fund_takeover(self, time, i, mark):
         """The fund absorbs what its equity covers at the bankruptcy price; ADL the rest."""
         m = self.market[i]
         market = self.markets[m]
@@ -510,14 +529,14 @@ class ReferenceEngine:
             self.reduce(i, absorb, bankrupt)
             self.record(time, m, self.account[i], i, side, layout.KIND_INSURANCE, absorb,
                         absorb * bankrupt, bankrupt, bankrupt, mark)
-            liquidated[0 if side > 0 else 1] += absorb * bankrupt
+            self.step_liquidated[m][0 if side > 0 else 1] += absorb * bankrupt
         rest = self.quantity[i]
         if rest > 0.0:
             # Self-check: the fund's equity left to absorb losses when ADL starts.
             self.adl_fund_equity.append((m, market.agent_value("fund", mark),
                                          side * (bankrupt - mark) * rest))
             unmatched = self.auto_deleverage(time, i, rest, bankrupt, mark)
-            liquidated[0 if side > 0 else 1] += (rest - unmatched) * bankrupt
+            self.step_liquidated[m][0 if side > 0 else 1] += (rest - unmatched) * bankrupt
             if unmatched > 0.0:
                 market.quantity["fund"] += side * unmatched
                 market.cash["fund"] -= side * unmatched * bankrupt
@@ -528,12 +547,24 @@ class ReferenceEngine:
                 self.flags |= layout.STATUS_FLAG_BAD_DEBT
                 self.record(time, m, self.account[i], i, side, layout.KIND_INSURANCE, unmatched,
                             unmatched * bankrupt, bankrupt, bankrupt, mark)
-                liquidated[0 if side > 0 else 1] += unmatched * bankrupt
+                self.step_liquidated[m][0 if side > 0 else 1] += unmatched * bankrupt
+
+    def release_to_account(self, i: int) -> bool:
+        """Move closed row i's margin to the first other open row of its cross account."""
+        for j in self.account_rows[self.account[i]]:
+            if j != i and self.status[j] == OPEN and self.quantity[j] > 0.0:
+                self.margin[j] += self.margin[i]
+                self.margin[i] = 0.0
+                return True
+        return False
 
     def close_out(self, i: int) -> None:
         """Settle a fully closed position's leftover margin; it is liquidated."""
         m = self.market[i]
         market = self.markets[m]
+        if self.cross[i] and self.release_to_account(i):
+            self.status[i] = LIQUIDATED
+            return
         leftover = self.margin[i]
         if market.spec.takeover_mode == "backstop":
             if leftover >= 0.0:
@@ -548,7 +579,7 @@ class ReferenceEngine:
         self.margin[i] = 0.0
         self.status[i] = LIQUIDATED
 
-    def backstop_takeover(self, time, i, mark, liquidated):
+    def backstop_takeover(self, time, i, mark):
         """The backstop vault takes position i with its collateral (Hyperliquid)."""
         m = self.market[i]
         market = self.markets[m]
@@ -563,23 +594,27 @@ class ReferenceEngine:
         self.status[i] = LIQUIDATED
         self.record(time, m, self.account[i], i, side, layout.KIND_BACKSTOP, quantity,
                     quantity * mark, mark, bankrupt, mark)
-        liquidated[0 if side > 0 else 1] += quantity * mark
+        self.step_liquidated[m][0 if side > 0 else 1] += quantity * mark
 
-    def liquidate(self, time, i, mark, liquidated):
-        """The venue's liquidation procedure on breached position i at ``mark``."""
+    def liquidate(self, time, i, mark, cross=False):
+        """The venue's procedure on breached position i at ``mark``.
+
+        Returns, for a cross position left partly open, the time its account may try again;
+        -1.0 otherwise.
+        """
         m = self.market[i]
         market = self.markets[m]
         spec = market.spec
         side = self.side[i]
         self.account_liquidated[self.account[i]] = True
         quantity = self.quantity[i]
-        if spec.takeover_mode == "backstop":
+        if spec.takeover_mode == "backstop" and not cross:
             equity = self.effective_margin(i) + side * quantity * (mark - self.entry[i])
             required = margin.maintenance_margin(market.floors, market.mmr, market.amounts,
                                                  quantity * mark)
             if equity < spec.backstop_equity_fraction * required:
-                self.backstop_takeover(time, i, mark, liquidated)
-                return
+                self.backstop_takeover(time, i, mark)
+                return -1.0
         order = quantity
         partial = False
         if spec.partial_mode == "tier_step_down":
@@ -590,24 +625,117 @@ class ReferenceEngine:
         elif spec.partial_mode == "chunks" and quantity * mark > spec.chunk_min_notional_usd:
             order = quantity * spec.chunk_fraction
             partial = True
-        filled = self.send_order(time, i, order, mark, liquidated)
+        filled = self.send_order(time, i, order, mark)
         if self.quantity[i] <= 0.0:
             self.close_out(i)
-            return
+            return -1.0
         if partial and filled >= order and not self.breached(i, mark):
             cooldown = spec.chunk_cooldown_s if spec.partial_mode == "chunks" else 0.0
+            if cross:
+                return time + cooldown
             self.ready_time[i] = time + cooldown
-            return
+            return -1.0
         if spec.takeover_mode == "backstop":
             # Market liquidations retry: after the cooldown for chunks, else the next step.
             cooldown = max(spec.chunk_cooldown_s if partial else self.dt, self.dt)
+            if cross:
+                return time + cooldown
             self.ready_time[i] = time + cooldown
-            return
+            return -1.0
         if partial:
-            self.send_order(time, i, self.quantity[i], mark, liquidated)
+            self.send_order(time, i, self.quantity[i], mark)
         if self.quantity[i] > 0.0:
-            self.fund_takeover(time, i, mark, liquidated)
+            self.fund_takeover(time, i, mark)
         self.close_out(i)
+        return -1.0
+
+    # --- cross-margin accounts ----------------------------------------------------------------
+    def open_rows(self, account: int) -> list[int]:
+        return [j for j in self.account_rows[account]
+                if self.status[j] == OPEN and self.quantity[j] > 0.0]
+
+    def position_figures(self, j: int) -> tuple[float, float]:
+        """(equity, maintenance margin) of row j at its market's current mark."""
+        market = self.markets[self.market[j]]
+        mark = market.mark_price
+        equity = self.effective_margin(j) + self.side[j] * self.quantity[j] * (mark - self.entry[j])
+        required = margin.maintenance_margin(market.floors, market.mmr, market.amounts,
+                                             self.quantity[j] * mark)
+        return equity, required
+
+    def account_figures(self, account: int) -> tuple[float, float, int]:
+        equity = 0.0
+        required = 0.0
+        rows = self.open_rows(account)
+        for j in rows:
+            e, r = self.position_figures(j)
+            equity += e
+            required += r
+        return equity, required, len(rows)
+
+    def account_breached(self, account: int) -> bool:
+        equity, required, count = self.account_figures(account)
+        return count > 0 and equity <= required
+
+    def spread_equity(self, account: int, equity: float, required: float) -> None:
+        ratio = equity / required
+        for j in self.open_rows(account):
+            e, r = self.position_figures(j)
+            self.margin[j] += r * ratio - e
+
+    def liquidate_account(self, time: float, account: int) -> None:
+        """Close the account's positions in the venue's order until it is safe."""
+        equity, required, count = self.account_figures(account)
+        if count == 0:
+            return
+        keyed = []
+        for j in self.open_rows(account):
+            e, r = self.position_figures(j)
+            if self.markets[self.market[j]].spec.cross_close_order == "largest_loss":
+                keyed.append((e - self.effective_margin(j), j))
+            else:
+                keyed.append((-r, j))
+        keyed.sort(key=lambda pair: pair[0])  # stable: ties keep row order
+        rows = [j for _, j in keyed]
+        spec = self.markets[self.market[rows[0]]].spec
+        if spec.takeover_mode == "backstop" and equity < spec.backstop_equity_fraction * required:
+            self.spread_equity(account, equity, required)
+            for j in rows:
+                self.account_liquidated[account] = True
+                self.backstop_takeover(time, j, self.markets[self.market[j]].mark_price)
+            return
+        for j in rows:
+            if not (self.status[j] == OPEN and self.quantity[j] > 0.0):
+                continue
+            equity, required, _ = self.account_figures(account)
+            if equity > required:
+                break
+            for k in self.open_rows(account):
+                if k != j:
+                    e, r = self.position_figures(k)
+                    self.margin[k] -= e - r
+                    self.margin[j] += e - r
+            wait = self.liquidate(time, j, self.markets[self.market[j]].mark_price, cross=True)
+            if wait > time:
+                self.account_ready_time[account] = wait
+                break
+        equity, required, count = self.account_figures(account)
+        if count > 0:
+            self.spread_equity(account, equity, required)
+
+    def cross_triggers(self, time: float, i: int, mark: float) -> bool:
+        """Cross row i stands for its account: checked exactly when i is breached at its own
+        margin; a safe account has its equity spread over its positions by maintenance."""
+        account = self.account[i]
+        if self.account_ready_time[account] > time:
+            return False
+        if not self.breached(i, mark):
+            return False
+        if self.account_breached(account):
+            return True
+        equity, required, _ = self.account_figures(account)
+        self.spread_equity(account, equity, required)
+        return False
 
     # --- prices -----------------------------------------------------------------------------
     def predicted_funding(self, market: Market) -> float:
@@ -698,7 +826,7 @@ class ReferenceEngine:
         self.spot_impact_log[a] += impact
         self.index_price[a] *= math.exp(impact)
 
-    def fixed_point(self, time: float, m: int, liquidated: list[float]) -> int:
+    def fixed_point(self, time: float, m: int) -> int:
         """Trigger every breached, ready position; liquidate in row order; re-mark; repeat."""
         market = self.markets[m]
         iterations = 0
@@ -708,7 +836,8 @@ class ReferenceEngine:
             market.mark_price = mark
             triggered = [i for i in self.rows_of_market[m]
                          if self.status[i] == OPEN and self.ready_time[i] <= time
-                         and self.breached(i, mark)]
+                         and (self.cross_triggers(time, i, mark) if self.cross[i]
+                              else self.breached(i, mark))]
             if not triggered:
                 return iterations
             iterations += 1
@@ -716,8 +845,11 @@ class ReferenceEngine:
                 # Breached longs and shorts at one mark need crossed liquidation prices,
                 # which open positions practically never have; so no triggered position is
                 # closed by ADL before its turn. If one ever were, nothing is left to do.
-                if self.status[i] == OPEN:
-                    self.liquidate(time, i, mark, liquidated)
+                if not self.cross[i]:
+                    if self.status[i] == OPEN:
+                        self.liquidate(time, i, mark)
+                elif self.status[i] == OPEN and self.quantity[i] > 0.0:
+                    self.liquidate_account(time, self.account[i])
         self.flags |= layout.STATUS_FLAG_ITERATION_CAP
         return iterations
 
@@ -813,7 +945,7 @@ class ReferenceEngine:
         market.premium_time = 0.0
         market.next_funding_time += market.spec.funding_interval_s
 
-    def record_step(self, step, time, m, mid, bid, ask, iterations, liquidated, n_events,
+    def record_step(self, step, time, m, mid, bid, ask, iterations, n_events,
                     adl_before) -> None:
         """Write the timeline row of market m for this step."""
         market = self.markets[m]
@@ -844,8 +976,8 @@ class ReferenceEngine:
                 short_oi -= held
         row["long_open_interest"] = long_oi
         row["short_open_interest"] = short_oi
-        row["liquidated_long_usd"] = liquidated[0]
-        row["liquidated_short_usd"] = liquidated[1]
+        row["liquidated_long_usd"] = self.step_liquidated[m][0]
+        row["liquidated_short_usd"] = self.step_liquidated[m][1]
         row["liquidation_events"] = n_events
         row["adl_notional_usd"] = market.adl_notional_usd - adl_before
         row["insurance_fund_usd"] = market.agent_value("fund", mark)
@@ -895,13 +1027,15 @@ class ReferenceEngine:
                 self.exogenous_flow(m, self.taker_flow[step][m])
         for m in range(len(self.markets)):
             self.arbitrage(m)
+        # A cross account's closes land in their own markets' rows, so every market is
+        # recorded once all markets have run.
+        self.step_liquidated = [[0.0, 0.0] for _ in self.markets]
+        adl_before = [market.adl_notional_usd for market in self.markets]
+        iterations = [0] * len(self.markets)
+        events_before = len(self.events)
         for m, market in enumerate(self.markets):
-            liquidated = [0.0, 0.0]
-            events_before = len(self.events)
-            adl_before = market.adl_notional_usd
-            iterations = 0
             if self.liquidations_enabled:
-                iterations = self.fixed_point(time, m, liquidated)
+                iterations[m] = self.fixed_point(time, m)
             market.mark_price = self.current_mark(time, market)
             self.unwind(m, "fund")
             self.unwind(m, "backstop")
@@ -917,8 +1051,13 @@ class ReferenceEngine:
             self.pay_funding(time, market)
             alpha = self.dt / (market.spec.basis_average_s + self.dt)
             market.basis_average += alpha * ((mid - index) - market.basis_average)
-            self.record_step(step, time, m, mid, bid, ask, iterations, liquidated,
-                             len(self.events) - events_before, adl_before)
+        for m, market in enumerate(self.markets):
+            bid = market.best_bid()
+            ask = market.best_ask()
+            mid = 0.5 * (bid + ask) if bid > 0.0 and ask < math.inf else market.last_price
+            n_events = sum(1 for event in self.events[events_before:] if event[1] == m)
+            self.record_step(step, time, m, mid, bid, ask, iterations[m], n_events,
+                             adl_before[m])
 
     def outputs(self) -> dict:
         """The run's outcome as numpy arrays; positions in the setup's original rows."""

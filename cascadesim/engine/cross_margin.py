@@ -1,0 +1,221 @@
+"""Cross-margin accounts: one wallet over positions in several markets of one venue.
+
+An account is liquidated when its equity (wallet plus every position's unrealised PnL, net of
+funding) falls to its summed maintenance margin. The wallet is spread over the positions'
+``margin`` columns, so a position's own liquidation price is a conservative bound for its
+account: the account cannot be breached before one of its positions is, at that position's
+allocated margin. Positions stay in the sorted threshold groups like isolated ones; only when
+one is breached at its own margin is the account checked exactly. An account found safe has
+its equity spread over its positions in proportion to their maintenance margin, so each is
+safe on its own again; a position whose liquidation price came closer than its sorted
+threshold by that goes on the watch list with its new threshold, so thresholds stay bounds.
+
+Closing follows the venue's order (largest maintenance margin or largest loss first). To
+close position j, every other position keeps exactly its maintenance margin and j carries
+the rest of the account's equity; j's bankruptcy price is then the account's, as in the
+venues' cross-margin liquidation-price formulas (Binance: wallet balance minus the other
+positions' maintenance margin plus their unrealised PnL). After each close the account is
+rechecked; once it is safe, what is left is spread over the remaining positions in
+proportion to their maintenance margin. On a backstop venue (Hyperliquid), an account below
+``backstop_equity_fraction`` of its maintenance margin goes to the backstop vault whole.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from cascadesim.engine.layout import (
+    CROSS_ORDER_LARGEST_LOSS,
+    STATUS_OPEN,
+    STATUS_WATCHED,
+    TAKEOVER_BACKSTOP,
+)
+from cascadesim.engine.liquidation import (
+    backstop_takeover,
+    effective_margin,
+    liquidate_position,
+    refresh_threshold,
+    watch,
+)
+from cascadesim.engine.margin import liquidation_price, maintenance_margin
+
+
+@njit(cache=True, inline="always")
+def is_open(positions, j):
+    """True while row j holds a position (open or watched)."""
+    return positions.quantity[j] > 0.0 and (positions.status[j] == STATUS_OPEN
+                                            or positions.status[j] == STATUS_WATCHED)
+
+
+@njit(cache=True, inline="always")
+def position_figures(params, positions, state, j):
+    """(equity, maintenance margin) of row j in USD at its market's current mark."""
+    m = positions.market[j]
+    mark = state[m].mark_price
+    quantity = positions.quantity[j]
+    equity = (effective_margin(positions, state, j)
+              + positions.side[j] * quantity * (mark - positions.entry_price[j]))
+    required = maintenance_margin(params[m].tier_floor_usd, params[m].tier_mmr,
+                                  params[m].tier_maintenance_amount, params[m].tier_count,
+                                  quantity * mark)
+    return equity, required
+
+
+@njit(cache=True)
+def account_figures(params, positions, state, crosses, slot):
+    """(equity, summed maintenance margin, open positions) of cross account ``slot``."""
+    equity = 0.0
+    required = 0.0
+    count = 0
+    for k in range(crosses.offsets[slot], crosses.offsets[slot + 1]):
+        j = crosses.rows[k]
+        if is_open(positions, j):
+            position_equity, position_required = position_figures(params, positions, state, j)
+            equity += position_equity
+            required += position_required
+            count += 1
+    return equity, required, count
+
+
+@njit(cache=True)
+def account_breached(params, positions, state, crosses, slot):
+    """True when the account's equity is at or below its summed maintenance margin."""
+    equity, required, count = account_figures(params, positions, state, crosses, slot)
+    return count > 0 and equity <= required
+
+
+@njit(cache=True)
+def spread_equity(params, positions, state, crosses, slot, equity, required):
+    """Set each open position's margin so its equity is ``equity`` shared by maintenance.
+
+    With the account safe, every position is then safe on its own by the same margin ratio.
+    """
+    if required <= 0.0:
+        return
+    ratio = equity / required
+    for k in range(crosses.offsets[slot], crosses.offsets[slot + 1]):
+        j = crosses.rows[k]
+        if is_open(positions, j):
+            position_equity, position_required = position_figures(params, positions, state, j)
+            positions.margin[j] += position_required * ratio - position_equity
+
+
+@njit(cache=True)
+def keep_thresholds_conservative(time, params, positions, watchlist, crosses, slot, current):
+    """After the account's margins moved, keep every threshold a bound again.
+
+    A listed row gets its threshold recomputed. An unlisted row (still behind its group's
+    pointer) whose liquidation price came closer than its sorted threshold goes on the watch
+    list; one whose price moved away keeps its threshold, which stays conservative.
+    ``current`` (the row being processed, -1 for none) is left to the caller.
+    """
+    for k in range(crosses.offsets[slot], crosses.offsets[slot + 1]):
+        j = crosses.rows[k]
+        if j == current or not is_open(positions, j):
+            continue
+        if positions.status[j] == STATUS_WATCHED:
+            refresh_threshold(params, positions, j)
+            continue
+        m = positions.market[j]
+        price, _ = liquidation_price(positions.side[j], positions.quantity[j],
+                                     positions.entry_price[j], positions.margin[j],
+                                     params[m].tier_floor_usd, params[m].tier_mmr,
+                                     params[m].tier_maintenance_amount, params[m].tier_count)
+        stored = positions.liquidation_price[j]
+        if (price > stored) if positions.side[j] > 0 else (price < stored):
+            watch(params, watchlist, positions, j, time)
+
+
+@njit(cache=True)
+def rebalance_account(time, params, positions, state, watchlist, crosses, slot, current):
+    """Spread a safe account's equity over its positions by maintenance margin."""
+    equity, required, count = account_figures(params, positions, state, crosses, slot)
+    if count == 0:
+        return
+    spread_equity(params, positions, state, crosses, slot, equity, required)
+    keep_thresholds_conservative(time, params, positions, watchlist, crosses, slot, current)
+
+
+@njit(cache=True)
+def pool_into(params, positions, state, crosses, slot, target):
+    """Leave every other open position at exactly its maintenance margin; ``target`` carries
+    the rest of the account's equity."""
+    for k in range(crosses.offsets[slot], crosses.offsets[slot + 1]):
+        j = crosses.rows[k]
+        if j != target and is_open(positions, j):
+            position_equity, position_required = position_figures(params, positions, state, j)
+            surplus = position_equity - position_required
+            positions.margin[j] -= surplus
+            positions.margin[target] += surplus
+
+
+@njit(cache=True)
+def close_order(params, positions, state, crosses, slot):
+    """Open rows of the account in the venue's close order (ties keep row order)."""
+    first = crosses.offsets[slot]
+    size = crosses.offsets[slot + 1] - first
+    rows = np.empty(size, dtype=np.int64)
+    keys = np.empty(size)
+    count = 0
+    rule = -1
+    for k in range(first, first + size):
+        j = crosses.rows[k]
+        if not is_open(positions, j):
+            continue
+        m = positions.market[j]
+        rule = params[m].cross_close_order
+        equity, required = position_figures(params, positions, state, j)
+        if rule == CROSS_ORDER_LARGEST_LOSS:
+            unrealised = equity - effective_margin(positions, state, j)
+            keys[count] = unrealised  # most negative first
+        else:
+            keys[count] = -required  # largest maintenance first
+        rows[count] = j
+        count += 1
+    order = np.argsort(keys[:count], kind="mergesort")
+    return rows[:count][order]
+
+
+@njit(cache=True)
+def liquidate_account(time, dt, slot, triggered_row, params, positions, groups, state, watchlist,
+                      scratch, crosses, events, event_count, walk_out, flags, step_liquidated):
+    """Liquidate breached cross account ``slot`` in its venue's order until it is safe.
+
+    Each position is closed at its own market's current mark by the venue's procedure
+    (book, insurance, ADL; chunks and tier step-down included). A partial close that has to
+    wait (a chunk cooldown, a retry next step) stops the account until then. What is left
+    is rebalanced and ``triggered_row`` (the row that stood for the account) listed.
+    """
+    equity, required, count = account_figures(params, positions, state, crosses, slot)
+    if count == 0:
+        return events
+    rows = close_order(params, positions, state, crosses, slot)
+    venue_market = positions.market[rows[0]]
+    if params[venue_market].takeover_mode == TAKEOVER_BACKSTOP and (
+            equity < params[venue_market].backstop_equity_fraction * required):
+        spread_equity(params, positions, state, crosses, slot, equity, required)
+        for j in rows:
+            scratch.account_liquidated[positions.account[j]] = True
+            events = backstop_takeover(time, j, state[positions.market[j]].mark_price,
+                                       positions, state, scratch, events, event_count,
+                                       step_liquidated)
+        return events
+    for j in rows:
+        if not is_open(positions, j):
+            continue
+        equity, required, count = account_figures(params, positions, state, crosses, slot)
+        if equity > required:
+            break
+        pool_into(params, positions, state, crosses, slot, j)
+        events, wait = liquidate_position(time, dt, j, state[positions.market[j]].mark_price,
+                                          True, params, positions, groups, state, watchlist,
+                                          scratch, crosses, events, event_count, walk_out,
+                                          flags, step_liquidated)
+        if wait > time:
+            crosses.ready_time[slot] = wait
+            break
+    rebalance_account(time, params, positions, state, watchlist, crosses, slot, triggered_row)
+    if is_open(positions, triggered_row) and positions.status[triggered_row] == STATUS_OPEN:
+        watch(params, watchlist, positions, triggered_row, time)
+    return events

@@ -1,0 +1,233 @@
+"""Hypothesis strategies for hostile TOML: mutated bundled files and random documents.
+
+Used by ``tests/test_fuzz_inputs.py``. A mutation works on the parsed document (drop a key or
+a whole table, swap a value for a wrong type, a huge or tiny number, NaN/inf, unicode or
+control characters, an overlong string, add an unknown key, rename a key) and then,
+optionally, on the text (truncate it, splice in random characters, drop or repeat a line), so
+that both the validators and the TOML parser are exercised.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import math
+import re
+import tomllib
+from pathlib import Path
+
+from hypothesis import strategies as st
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SCENARIO_FILES = sorted((REPO_ROOT / "scenarios").glob("*.toml"))
+SWEEP_FILES = sorted((REPO_ROOT / "scenarios" / "sweeps").glob("*.toml"))
+
+# Numbers at the edges of float64 and int64, and the ones validators get wrong most often.
+EDGE_NUMBERS = [
+    0, 0.0, -0.0, 1, -1, 2, 0.5, 1e-308, -1e-308, 5e-324, 1e308, -1e308, 1.7976931348623157e308,
+    2 ** 31, 2 ** 53 + 1, 2 ** 63 - 1, -(2 ** 63), 1e19, 1e30, 1e-9, 1.0000000001, 63, 64, 65,
+    math.nan, math.inf, -math.inf,
+]
+# Text that breaks naive handling: control characters, bidi overrides, NUL, emoji, a huge
+# string, digits that look like numbers, names of real fields and venues.
+EDGE_TEXT = [
+    "", " ", "\x00", "\n", "\r\n", "\t", "\x7f", "\u202e", "\ufeff", "💥", "é", "ß" * 3,
+    "x" * 300, "1e308", "nan", "inf", "all", "*", ".", "..", "binance", "BTC",
+    "BTC-binance", "index_jump", "sell_programme", "recorded_path", "index_path", "../../etc",
+    "/dev/zero", "default", "gentle",
+]
+# Unicode without surrogates (they cannot be written as UTF-8), control characters included.
+UNICODE = st.characters(exclude_categories=("Cs",))
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string; control characters and DEL escaped as \\uXXXX."""
+    out = []
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_string(key)
+
+
+def toml_value(value) -> str:
+    """Any value tomllib can produce (and NaN/inf) as TOML text; tables inline."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(type(value).__name__)
+
+
+def dump(document: dict) -> str:
+    """A document as TOML: scalars and lists first, then one [header] per nested table."""
+    lines: list[str] = []
+
+    def emit(prefix: list[str], table: dict) -> None:
+        scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+        tables = {k: v for k, v in table.items() if isinstance(v, dict)}
+        if prefix:
+            lines.append("[" + ".".join(toml_key(p) for p in prefix) + "]")
+        lines.extend(f"{toml_key(k)} = {toml_value(v)}" for k, v in scalars.items())
+        for key, value in tables.items():
+            emit([*prefix, key], value)
+
+    emit([], document)
+    return "\n".join(lines) + "\n"
+
+
+# --- values -------------------------------------------------------------------------------
+scalars = st.one_of(
+    st.sampled_from(EDGE_NUMBERS),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(2 ** 70), max_value=2 ** 70),
+    st.booleans(),
+    st.sampled_from(EDGE_TEXT),
+    st.text(UNICODE, max_size=12),
+    st.datetimes(min_value=datetime.datetime(1, 1, 2), max_value=datetime.datetime(9999, 12, 30)),
+)
+keys = st.one_of(st.sampled_from(["kind", "name", "asset", "venue", "points", "values", "",
+                                  "é", "a.b", "*", "population", "markets", "0"]),
+                 st.text(UNICODE, min_size=0, max_size=8))
+values = st.recursive(scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=3)), max_leaves=8)
+# Fully random documents: a table of anything.
+random_documents = st.dictionaries(keys, values, max_size=8)
+
+
+# --- mutations ----------------------------------------------------------------------------
+def locations(document, prefix=()) -> list[tuple]:
+    """Every key path and list index in a document (tables and values)."""
+    found = []
+    items = (document.items() if isinstance(document, dict)
+             else enumerate(document) if isinstance(document, list) else ())
+    for key, child in items:
+        found.append((*prefix, key))
+        found += locations(child, (*prefix, key))
+    return found
+
+
+def is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parent_of(document, path: tuple):
+    node = document
+    for key in path[:-1]:
+        node = node[key]
+    return node
+
+
+@st.composite
+def mutated_document(draw, base: dict, max_mutations: int = 4,
+                     numbers_only: bool = False) -> dict:
+    """``base`` with one to ``max_mutations`` mutations (``numbers_only``: numbers replaced
+    by edge values and scaled to extremes, the structure and types kept, so that most
+    results pass the type checks and reach the range checks and the build)."""
+    document = copy.deepcopy(base)
+    for _ in range(draw(st.sampled_from([1, 1, 1, 2, 3, max_mutations]))):
+        operation = "number" if numbers_only else draw(st.sampled_from(
+            ["drop", "replace", "replace", "number", "number", "number", "number", "add",
+             "rename", "wrap", "empty"]))
+        spots = locations(document)
+        if operation == "number":  # mostly the numbers: their edges pass the type checks
+            spots = [p for p in spots if is_number(parent_of(document, p)[p[-1]])] or spots
+        if not spots:
+            break
+        path = draw(st.sampled_from(spots))
+        parent = parent_of(document, path)
+        key = path[-1]
+        if operation == "number":
+            # Keep the type, break the size: what passes a type check and then overflows.
+            old = parent[key]
+            if is_number(old):
+                factor = draw(st.sampled_from([1e300, 1e-300, 1e20, 1e-20, 1e6, 1e-6, -1, 0,
+                                               math.inf, math.nan, 2 ** 40]))
+                new = old * factor if isinstance(factor, float) else old * factor
+                parent[key] = draw(st.sampled_from([new, int(new) if math.isfinite(new)
+                                                    and abs(new) < 1e30 else new]))
+            else:
+                parent[key] = draw(st.sampled_from(EDGE_NUMBERS))
+        elif operation == "drop":
+            del parent[key]
+        elif operation == "replace":
+            parent[key] = draw(values)
+        elif operation == "add" and isinstance(parent, dict):
+            parent[draw(keys)] = draw(values)
+        elif operation == "rename" and isinstance(parent, dict):
+            new_key = draw(keys)
+            parent[new_key] = parent.pop(key)
+        elif operation == "wrap":
+            parent[key] = [parent[key]]
+        elif operation == "empty":
+            parent[key] = type(parent[key])() if isinstance(parent[key], dict | list | str) \
+                else 0
+    return document
+
+
+@st.composite
+def mutated_text(draw, text: str) -> str:
+    """Text-level damage: truncation, a splice of random characters, a lost or doubled line."""
+    operation = draw(st.sampled_from(["none", "none", "truncate", "splice", "drop_line",
+                                      "double_line"]))
+    if operation == "truncate":
+        return text[: draw(st.integers(0, len(text)))]
+    if operation == "splice":
+        at = draw(st.integers(0, len(text)))
+        return text[:at] + draw(st.text(UNICODE, min_size=1, max_size=6)) + text[at:]
+    lines = text.splitlines(keepends=True)
+    if operation in ("drop_line", "double_line") and lines:
+        k = draw(st.integers(0, len(lines) - 1))
+        lines[k:k + 1] = [] if operation == "drop_line" else [lines[k], lines[k]]
+        return "".join(lines)
+    return text
+
+
+def bundled_documents(files: list[Path], shrink=None) -> dict[str, dict]:
+    """Parsed bundled files by stem; ``shrink(document)`` may make them cheaper to build."""
+    documents = {}
+    for path in files:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        if shrink is not None:
+            shrink(document)
+        documents[path.stem] = document
+    return documents
+
+
+@st.composite
+def hostile_toml(draw, documents: dict[str, dict]) -> str:
+    """TOML text: a mutated bundled document (mostly), or a random one."""
+    if draw(st.integers(0, 9)) == 0:
+        document = draw(random_documents)
+    else:
+        base = documents[draw(st.sampled_from(sorted(documents)))]
+        document = draw(mutated_document(base))
+    return draw(mutated_text(dump(document)))
+
+
+@st.composite
+def extreme_numbers_toml(draw, documents: dict[str, dict]) -> str:
+    """TOML text: a bundled document with a few numbers at extremes, otherwise intact."""
+    base = documents[draw(st.sampled_from(sorted(documents)))]
+    return dump(draw(mutated_document(base, numbers_only=True)))

@@ -1,0 +1,329 @@
+"""Fuzzed input: hostile scenario files, sweep files and command lines never give a traceback.
+
+Every input is either accepted or refused with :class:`CascadesimInputError`, whose message
+is one printable line naming the file and the field; on the command line that is one line on
+stderr and exit code 2. A scenario that validates must also build (or be refused the same
+way): extreme numbers that pass the range checks must not overflow in the population
+generator or allocate the shock path of 1e20 steps.
+
+The in-process checks run a few hundred cases per loader; the command line is fuzzed
+in-process through :func:`cascadesim.cli.main` with the simulation, the sweep and the build
+replaced by a stop (no engine runs here), and a handful of cases go through a real
+subprocess. The nastiest inputs found are kept in ``tests/fuzz_corpus/`` and replayed by
+``test_corpus_*`` below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cascadesim import cli
+from cascadesim.errors import CascadesimInputError
+from cascadesim.resources import MemoryEstimate
+from cascadesim.scenario import Scenario
+from cascadesim.scenario_io import account_count, market_population
+from cascadesim.sweep import plan_chunks
+from cascadesim.sweep_spec import load_sweep
+from tests.fuzz_toml import (
+    EDGE_TEXT,
+    SCENARIO_FILES,
+    SWEEP_FILES,
+    UNICODE,
+    bundled_documents,
+    extreme_numbers_toml,
+    hostile_toml,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CORPUS = Path(__file__).resolve().parent / "fuzz_corpus"
+SOURCE = "fuzz.toml"
+# A valid scenario with more accounts than this is checked up to its memory estimate, not
+# built: a build of the default's 580,000 accounts would take most of the time budget.
+MAX_BUILT_ACCOUNTS = 20_000
+
+
+# CASCADESIM_FUZZ_SCALE=20 runs twenty times the cases, with fresh random ones each run.
+FUZZ_SCALE = float(os.environ.get("CASCADESIM_FUZZ_SCALE", "1"))
+
+
+def fuzz(cases: int) -> settings:
+    """Settings of a fuzz test: ``cases`` examples, derandomized at the default scale (the
+    same cases on every run, so a failure in CI is reproducible; the corpus keeps what wider
+    runs found)."""
+    return settings(max_examples=max(1, int(cases * FUZZ_SCALE)), deadline=None, database=None,
+                    derandomize=FUZZ_SCALE == 1,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.function_scoped_fixture])
+
+
+def cheap(document: dict) -> None:
+    """Make a bundled scenario cheap to build (300 accounts, ten minutes of steps)."""
+    document.setdefault("population", {})["accounts"] = 300
+    document["duration_s"] = 600
+
+
+SCENARIO_DOCUMENTS = bundled_documents(SCENARIO_FILES, cheap)
+SWEEP_DOCUMENTS = bundled_documents(SWEEP_FILES)
+
+
+def assert_one_line(message: str, prefix: str) -> None:
+    """The message is a single printable line that starts with ``prefix``."""
+    assert message.startswith(prefix), message
+    assert message.isprintable(), repr(message)  # no newline, no control character
+    assert len(message) > len(prefix) + 3, message
+
+
+def check_scenario_text(text: str, seed: int = 0) -> str:
+    """Validate, then build, scenario text; returns 'refused', 'built' or 'estimated'."""
+    try:
+        scenario = Scenario.from_toml_text(text, SOURCE)
+    except CascadesimInputError as error:
+        assert_one_line(str(error), f"{SOURCE}: ")
+        return "refused"
+    try:
+        accounts = sum(account_count(name, market_population(scenario, spec, name))
+                       for spec, name in zip(scenario.market_specs(), scenario.markets,
+                                             strict=True))
+        if accounts > MAX_BUILT_ACCOUNTS:
+            estimate = MemoryEstimate(accounts, scenario.n_steps, len(scenario.markets),
+                                      len(scenario.assets), scenario.book_levels)
+            assert estimate.total_bytes > 0 and estimate.describe()
+            return "estimated"
+        scenario.build(seed=seed)
+    except CascadesimInputError as error:
+        assert_one_line(str(error), "")
+        return "refused"
+    return "built"
+
+
+# --- scenario files -----------------------------------------------------------------------
+@fuzz(800)
+@given(text=hostile_toml(SCENARIO_DOCUMENTS), seed=st.integers(0, 2 ** 64))
+def test_hostile_scenario_files_are_accepted_or_refused_in_one_line(text, seed):
+    check_scenario_text(text, seed)
+
+
+@fuzz(500)
+@given(text=extreme_numbers_toml(SCENARIO_DOCUMENTS))
+def test_extreme_numbers_in_scenarios_build_or_are_refused_in_one_line(text):
+    check_scenario_text(text)
+
+
+@fuzz(200)
+@given(raw=st.binary(max_size=200))
+def test_random_bytes_as_a_scenario_file(raw, tmp_path_factory):
+    path = tmp_path_factory.mktemp("bytes") / "fuzz.toml"
+    path.write_bytes(raw)
+    try:
+        Scenario.from_toml(path)
+    except CascadesimInputError as error:
+        assert_one_line(str(error), f"{path}: ")
+
+
+# --- sweep files --------------------------------------------------------------------------
+def check_sweep_text(text: str, folder: Path) -> str:
+    """Load a sweep file, plan its chunks and estimate each point's memory."""
+    path = folder / "fuzz_sweep.toml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        sweep = load_sweep(path)
+    except CascadesimInputError as error:
+        assert_one_line(str(error), f"{path}: ")
+        return "refused"
+    chunks = plan_chunks(sweep, sweep.spec.paths, set(), 2)
+    assert sum(chunk.stop - chunk.first for chunk in chunks) == sweep.n_points * sweep.spec.paths
+    assert len(sweep.hash()) == 16
+    return "loaded"
+
+
+@pytest.fixture(scope="module")
+def sweep_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("sweeps")
+
+
+@fuzz(600)
+@given(text=st.one_of(hostile_toml(SWEEP_DOCUMENTS), extreme_numbers_toml(SWEEP_DOCUMENTS)))
+def test_hostile_sweep_files_are_accepted_or_refused_in_one_line(text, sweep_folder):
+    check_sweep_text(text, sweep_folder)
+
+
+# --- command-line arguments ---------------------------------------------------------------
+class ReachedTheEngine(BaseException):
+    """Raised instead of building or simulating: the arguments were all accepted."""
+
+
+def stop(*args, **kwargs):
+    raise ReachedTheEngine
+
+
+@pytest.fixture
+def no_engine(monkeypatch, tmp_path):
+    """Replace every way into a long computation by a stop; work in an empty folder."""
+    import cascadesim.simulation
+    import cascadesim.sweep
+
+    monkeypatch.setattr(Scenario, "build", stop)
+    monkeypatch.setattr(cli, "_simulate_with_bar", stop)
+    monkeypatch.setattr(cascadesim.simulation, "simulate", stop)
+    monkeypatch.setattr(cascadesim.sweep, "run_sweep", stop)
+    try:
+        import cascadesim.validate
+    except ImportError:
+        pass
+    else:
+        monkeypatch.setattr(cascadesim.validate, "validate_event", stop, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run_main(argv: list[str], capsys) -> tuple[int | str, str, str]:
+    """``cascadesim <argv>`` in this process: (exit code or 'engine', stdout, stderr)."""
+    capsys.readouterr()
+    try:
+        cli.main(argv)
+        code: int | str = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    except ReachedTheEngine:
+        code = "engine"
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_clean_exit(argv: list[str], code, err: str) -> None:
+    """Exit 0 (or reached the engine), or 2 with one line on stderr; never a traceback."""
+    assert "Traceback" not in err, (argv, err)
+    assert code in (0, 2, "engine"), (argv, code, err)
+    if code == 2 and "Usage:" not in err:  # the help text, for a command line with nothing
+        assert err.count("\n") == 1 and err.endswith("\n"), (argv, err)
+        assert err.rstrip("\n").isprintable(), (argv, err)
+
+
+def command_options() -> dict[str, list[str]]:
+    """Every command of the app and its option names (new commands are fuzzed too)."""
+    import typer.main
+
+    group = typer.main.get_command(cli.app)
+    return {name: [option for param in command.params for option in param.opts
+                   if option.startswith("-")]
+            for name, command in group.commands.items()}
+
+
+COMMANDS = command_options()
+ARGUMENT_VALUES = st.one_of(
+    st.sampled_from(["-1", "0", "1", "2", "20", "100000", "1e308", "-1e308", "1e-308", "nan",
+                     "inf", "-inf", "-0", "0x10", "1_000", "9" * 40, "", " ", "x", "💥",
+                     "binance", "hyperliquid", "dydx", "long", "short", "BTC", "gentle",
+                     "default", "exchange_tuning", "local", "tcp://127.0.0.1:1", "replay",
+                     "true", "aggregator", "/nonexistent/x.toml", "scenarios/gentle.toml",
+                     "--", "-", "--help"]),
+    st.sampled_from([text for text in EDGE_TEXT if "\x00" not in text]),
+    st.text(UNICODE.filter(lambda c: c != "\x00"), max_size=10),
+)
+
+
+@st.composite
+def command_lines(draw) -> list[str]:
+    """A command, then options of that command (and unknown ones) with random values."""
+    name = draw(st.sampled_from(sorted(COMMANDS)))
+    tokens = [name]
+    options = COMMANDS[name] or ["--nothing"]
+    for _ in range(draw(st.integers(0, 6))):
+        kind = draw(st.integers(0, 9))
+        if kind < 6:
+            tokens += [draw(st.sampled_from(options)), draw(ARGUMENT_VALUES)]
+        elif kind < 8:
+            tokens.append(draw(ARGUMENT_VALUES))
+        else:
+            tokens.append(draw(st.sampled_from(["--bogus", "-x", "--out=", "--seed=-5",
+                                                "--json", "--no-json"])))
+    return tokens
+
+
+@fuzz(600)
+@given(argv=command_lines())
+def test_command_line_arguments_exit_0_or_2_in_one_line(argv, no_engine, capsys):
+    code, _, err = run_main(argv, capsys)
+    assert_clean_exit(argv, code, err)
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_refuses_an_unknown_option_in_one_line(command, no_engine, capsys):
+    code, _, err = run_main([command, "--no-such-option"], capsys)
+    assert code == 2 and "--no-such-option" in err
+    assert_clean_exit([command], code, err)
+
+
+# --- the corpus of the nastiest cases -----------------------------------------------------
+def corpus_cases(kind: str) -> list[Path]:
+    return sorted((CORPUS / kind).glob("*.toml"))
+
+
+def expectation(path: Path) -> str:
+    """The first line of a corpus file: ``# expect: <text of the error>`` or ``# expect: ok``."""
+    first = path.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    assert first.startswith("# expect: "), path
+    return first[len("# expect: "):]
+
+
+@pytest.mark.parametrize("path", corpus_cases("scenario"), ids=lambda p: p.stem)
+def test_corpus_scenarios(path):
+    expected = expectation(path)
+    text = path.read_text(encoding="utf-8")
+    if expected == "ok":
+        assert check_scenario_text(text) in ("built", "estimated")
+        return
+    with pytest.raises(CascadesimInputError) as error:
+        scenario = Scenario.from_toml_text(text, SOURCE)
+        scenario.build()
+    assert expected in str(error.value)
+    assert_one_line(str(error.value), "")
+
+
+@pytest.mark.parametrize("path", corpus_cases("sweep"), ids=lambda p: p.stem)
+def test_corpus_sweeps(path, tmp_path):
+    expected = expectation(path)
+    if expected == "ok":
+        assert check_sweep_text(path.read_text(encoding="utf-8"), tmp_path) == "loaded"
+        return
+    with pytest.raises(CascadesimInputError) as error:
+        load_sweep(path)
+    assert expected in str(error.value)
+    assert_one_line(str(error.value), f"{path}: ")
+
+
+ARGUMENT_CASES = json.loads((CORPUS / "args.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", ARGUMENT_CASES, ids=lambda case: " ".join(case["argv"])[:40])
+def test_corpus_command_lines(case, no_engine, capsys):
+    code, _, err = run_main(case["argv"], capsys)
+    assert code == case["exit"], err
+    assert case["stderr"] in err
+    assert_clean_exit(case["argv"], code, err)
+
+
+def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
+    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    return subprocess.run([sys.executable, "-m", "cascadesim.cli", *arguments], cwd=cwd,
+                          env=environment, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("name", ["control_character_key", "huge_duration", "values_without_"
+                                  "weights", "truncated"])
+def test_real_command_prints_one_line_and_exits_2(name, tmp_path):
+    """The installed entry point, in its own process: one stderr line, exit 2, no output."""
+    path = CORPUS / "scenario" / f"{name}.toml"
+    result = run_cli("run", str(path), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("cascadesim: error: ") and expectation(path) in result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even an empty folder
