@@ -5,9 +5,10 @@ Every file is written into a temporary sibling folder first
 all of them are complete: an interrupted or failing run leaves the output folder as it was
 (absent, or holding the previous run's complete files), and the temporary folder is removed
 on any Python-level exception or interruption; one left by a killed process (SIGKILL) is
-removed by the next run into the same place. A fresh output folder appears in one ``rename``; into an existing one each file
-is moved with ``os.replace``, which is atomic per file, so a reader never sees a half-written
-file. Files of the folder that this run does not write are left alone.
+removed by the next run into the same place. A fresh output folder appears in one
+``rename``; into an existing one each file is moved with ``os.replace``, which is atomic per
+file, so a reader never sees a half-written file. Files of the folder that this run does
+not write are left alone.
 
 Parquet files carry the provenance (scenario hash, seed, scenario name, package version) in
 their schema metadata, under the key ``cascadesim`` (a JSON object) and as individual
