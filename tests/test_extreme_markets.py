@@ -170,3 +170,22 @@ def test_many_markets_with_cross_accounts_in_a_crash():
     result = simulate(setup)
     assert_accounting(result)
     assert result.summary["accounts_liquidated"] >= 20  # every all-long account
+
+
+def test_a_spot_market_far_too_thin_for_its_perp_keeps_the_index_positive():
+    """Found by fuzzing: with 0.001 USD of spot depth, the makers' and arbitrageurs' hedges
+    drove the index to 0.0 and a division by zero. The cumulative spot impact is bounded
+    (a factor e**20), so the run completes with its accounting intact."""
+    from cascadesim.scenario import Scenario
+    from cascadesim.scenario_io import bundled_scenarios
+
+    scenario = Scenario.from_toml(bundled_scenarios()["liquidity_vacuum"])
+    population = scenario.population.model_copy(update={"accounts": 300})
+    setup = scenario.model_copy(update={"population": population}).build()
+    setup = dataclasses.replace(setup, assets=[dataclasses.replace(
+        asset, spot_depth_1pct_usd=1e-3) for asset in setup.assets])
+    result = simulate(setup, counterfactual=False)
+    assert_accounting(result)
+    index = result.outcome["timeline"]["index_price"]
+    assert np.isfinite(index).all() and (index > 0.0).all()
+    assert result.summary["accounts_liquidated"] > 0

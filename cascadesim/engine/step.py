@@ -222,6 +222,22 @@ def collect_triggered(time, m, mark, params, positions, groups, state, watchlist
     return count
 
 
+# Spot impact moves the index by at most a factor e**20 (~5e8) either way: a spot market
+# thinner than its perps' flows could otherwise drive the index to 0.0 (or inf), where no
+# price is defined. Reaching the bound means the scenario's spot depth is unrealistic.
+MAX_SPOT_IMPACT_LOG = 20.0
+
+
+@njit(cache=True, inline="always")
+def bounded_impact(impact_so_far, impact):
+    """``impact`` (log) limited so the cumulative impact stays within the bound."""
+    if impact_so_far + impact < -MAX_SPOT_IMPACT_LOG:
+        return -MAX_SPOT_IMPACT_LOG - impact_so_far
+    if impact_so_far + impact > MAX_SPOT_IMPACT_LOG:
+        return MAX_SPOT_IMPACT_LOG - impact_so_far
+    return impact
+
+
 @njit(cache=True)
 def arbitrage(dt, m, params, assets, state, walk_out, flags):
     """Hedged arbitrageurs close the perp's gap to the index beyond the no-trade band.
@@ -256,8 +272,8 @@ def arbitrage(dt, m, params, assets, state, walk_out, flags):
         state[m].passive_entry_price = notional / filled
     state[m].passive_quantity = held + direction * filled
     state[m].passive_cash -= direction * notional
-    impact = (-direction * params[m].spot_impact_share * notional
-              / assets[a].spot_depth_1pct_usd * 0.01)
+    impact = bounded_impact(assets[a].spot_impact_log, -direction * params[m].spot_impact_share
+                            * notional / assets[a].spot_depth_1pct_usd * 0.01)
     assets[a].spot_impact_log += impact
     assets[a].index_price *= math.exp(impact)
 
@@ -311,7 +327,8 @@ def hedge_makers(m, params, assets, state):
         return
     a = params[m].asset
     notional = change * state[m].mark_price
-    impact = -params[m].spot_impact_share * notional / assets[a].spot_depth_1pct_usd * 0.01
+    impact = bounded_impact(assets[a].spot_impact_log, -params[m].spot_impact_share * notional
+                            / assets[a].spot_depth_1pct_usd * 0.01)
     assets[a].spot_impact_log += impact
     state[m].maker_hedged_quantity = state[m].maker_quantity
 

@@ -822,7 +822,8 @@ class ReferenceEngine:
             market.passive_entry_price = notional / filled
         market.quantity["passive"] = held + direction * filled
         market.cash["passive"] -= direction * notional
-        impact = -direction * spec.spot_impact_share * notional / self.spot_depth[a] * 0.01
+        impact = bounded_impact(self.spot_impact_log[a], -direction * spec.spot_impact_share
+                                * notional / self.spot_depth[a] * 0.01)
         self.spot_impact_log[a] += impact
         self.index_price[a] *= math.exp(impact)
 
@@ -991,8 +992,9 @@ class ReferenceEngine:
         if change == 0.0:
             return
         notional = change * market.mark_price
-        self.spot_impact_log[market.asset] += (-market.spec.spot_impact_share * notional
-                                               / self.spot_depth[market.asset] * 0.01)
+        self.spot_impact_log[market.asset] += bounded_impact(
+            self.spot_impact_log[market.asset],
+            -market.spec.spot_impact_share * notional / self.spot_depth[market.asset] * 0.01)
         market.maker_hedged_quantity = market.quantity["maker"]
 
     def update_index(self, step: int) -> None:
@@ -1098,6 +1100,16 @@ class ReferenceEngine:
             "books": books,
             "adl_fund_equity": list(self.adl_fund_equity),
         }
+
+
+def bounded_impact(impact_so_far: float, impact: float) -> float:
+    """Log impact limited so the cumulative spot impact stays within +-20."""
+    bound = 20.0
+    if impact_so_far + impact < -bound:
+        return -bound - impact_so_far
+    if impact_so_far + impact > bound:
+        return bound - impact_so_far
+    return impact
 
 
 def adl_score(rule: str, side: int, quantity: float, entry_price: float, margin_usd: float,
