@@ -34,11 +34,11 @@ from cascadesim.engine.layout import (
 from cascadesim.engine.liquidation import (
     backstop_takeover,
     effective_margin,
+    keep_threshold_a_bound,
     liquidate_position,
-    refresh_threshold,
     watch,
 )
-from cascadesim.engine.margin import liquidation_price, maintenance_margin
+from cascadesim.engine.margin import maintenance_margin
 
 
 @njit(cache=True, inline="always")
@@ -103,28 +103,13 @@ def spread_equity(params, positions, state, crosses, slot, equity, required):
 
 @njit(cache=True)
 def keep_thresholds_conservative(time, params, positions, watchlist, crosses, slot, current):
-    """After the account's margins moved, keep every threshold a bound again.
-
-    A listed row gets its threshold recomputed. An unlisted row (still behind its group's
-    pointer) whose liquidation price came closer than its sorted threshold goes on the watch
-    list; one whose price moved away keeps its threshold, which stays conservative.
-    ``current`` (the row being processed, -1 for none) is left to the caller.
-    """
+    """After the account's margins moved, keep every threshold a bound again (see
+    :func:`cascadesim.engine.liquidation.keep_threshold_a_bound`); ``current`` (the row
+    being processed, -1 for none) is left to the caller."""
     for k in range(crosses.offsets[slot], crosses.offsets[slot + 1]):
         j = crosses.rows[k]
-        if j == current or not is_open(positions, j):
-            continue
-        if positions.status[j] == STATUS_WATCHED:
-            refresh_threshold(params, positions, j)
-            continue
-        m = positions.market[j]
-        price, _ = liquidation_price(positions.side[j], positions.quantity[j],
-                                     positions.entry_price[j], positions.margin[j],
-                                     params[m].tier_floor_usd, params[m].tier_mmr,
-                                     params[m].tier_maintenance_amount, params[m].tier_count)
-        stored = positions.liquidation_price[j]
-        if (price > stored) if positions.side[j] > 0 else (price < stored):
-            watch(params, watchlist, positions, j, time)
+        if j != current and is_open(positions, j):
+            keep_threshold_a_bound(time, params, positions, watchlist, j)
 
 
 @njit(cache=True)

@@ -214,7 +214,7 @@ def rank_adl_candidates(params, positions, groups, state, scratch, m, counter_si
 
 @njit(cache=True)
 def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, state, scratch,
-                    crosses, events, event_count):
+                    crosses, watchlist, events, event_count):
     """Close ``quantity`` of liquidated position i at ``price`` against ranked opposite positions.
 
     The ranking is computed once per (market, side, fixed-point iteration) and consumed in
@@ -252,13 +252,21 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
         elif crosses.slot[positions.account[j]] >= 0:
             # A cross account's margin is its wallet: the realised profit stays in it, which
             # only moves the account's positions further from their thresholds.
+            # The counterparty closes at the liquidated position's bankruptcy price, which a
+            # gap can put beyond the mark: the realised result may be a loss that the account
+            # keeps, so the threshold of what is left is checked again.
             account = positions.account[j]
             reduce_position(positions, state, j, size, price)
             if positions.quantity[j] <= 0.0:
                 positions.status[j] = STATUS_DELEVERAGED
-                if release_to_account(positions, scratch, crosses, j) < 0:
+                keeper = release_to_account(positions, scratch, crosses, j)
+                if keeper < 0:
                     scratch.account_wallet[account] += positions.margin[j]
                     positions.margin[j] = 0.0
+                else:
+                    keep_threshold_a_bound(time, params, positions, watchlist, keeper)
+            else:
+                keep_threshold_a_bound(time, params, positions, watchlist, j)
         else:
             kept_share = (positions.quantity[j] - size) / positions.quantity[j]
             kept_margin = positions.margin[j] * kept_share
@@ -285,8 +293,8 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
 
 
 @njit(cache=True, inline="always")
-def fund_takeover(time, i, mark, params, positions, groups, state, scratch, crosses, events,
-                  event_count, flags, step_liquidated):
+def fund_takeover(time, i, mark, params, positions, groups, state, scratch, crosses, watchlist,
+                  events, event_count, flags, step_liquidated):
     """Insurance fund takes what it can absorb at the bankruptcy price; ADL takes the rest."""
     m = positions.market[i]
     side = positions.side[i]
@@ -313,7 +321,7 @@ def fund_takeover(time, i, mark, params, positions, groups, state, scratch, cros
     rest = positions.quantity[i]
     if rest > 0.0:
         events, unmatched = auto_deleverage(time, i, rest, bankrupt, mark, params, positions,
-                                            groups, state, scratch, crosses, events,
+                                            groups, state, scratch, crosses, watchlist, events,
                                             event_count)
         step_liquidated[m, 0 if side > 0 else 1] += (rest - unmatched) * bankrupt
         if unmatched > 0.0:
@@ -472,6 +480,29 @@ def watch(params, watchlist, positions, i, ready_time):
     refresh_threshold(params, positions, i)
 
 
+@njit(cache=True)
+def keep_threshold_a_bound(time, params, positions, watchlist, j):
+    """After row j's margin or size moved outside the sorted order, keep its threshold a bound.
+
+    A listed row gets its threshold recomputed. An unlisted row (still behind its group's
+    pointer) whose liquidation price came closer than its sorted threshold goes on the watch
+    list; one whose price moved away keeps its threshold, which stays conservative.
+    """
+    if positions.status[j] == STATUS_WATCHED:
+        refresh_threshold(params, positions, j)
+        return
+    if positions.status[j] != STATUS_OPEN or positions.quantity[j] <= 0.0:
+        return
+    m = positions.market[j]
+    price, _ = liquidation_price(positions.side[j], positions.quantity[j],
+                                 positions.entry_price[j], positions.margin[j],
+                                 params[m].tier_floor_usd, params[m].tier_mmr,
+                                 params[m].tier_maintenance_amount, params[m].tier_count)
+    stored = positions.liquidation_price[j]
+    if (price > stored) if positions.side[j] > 0 else (price < stored):
+        watch(params, watchlist, positions, j, time)
+
+
 @njit(cache=True, inline="always")
 def refresh_threshold(params, positions, i):
     """Liquidation price (at zero accumulated funding) and tier of row i as it stands now."""
@@ -551,7 +582,7 @@ def liquidate_position(time, dt, i, mark, cross, params, positions, groups, stat
                                                 flags, step_liquidated)
     if positions.quantity[i] > 0.0:
         events = fund_takeover(time, i, mark, params, positions, groups, state, scratch,
-                               crosses, events, event_count, flags, step_liquidated)
+                               crosses, watchlist, events, event_count, flags, step_liquidated)
     close_out(params, positions, state, scratch, crosses, i, flags)
     return events, -1.0
 

@@ -367,8 +367,10 @@ def liquidation_fixed_point(time, dt, m, iteration_cap, params, assets, position
                                                groups, state, watchlist, scratch, crosses,
                                                events, event_count, walk_out, flags,
                                                step_liquidated)
-            elif positions.status[i] == STATUS_OPEN and positions.quantity[i] > 0.0:
-                # An earlier liquidation of this iteration may have deleveraged it.
+            elif positions.quantity[i] > 0.0 and (positions.status[i] == STATUS_OPEN
+                                                  or positions.status[i] == STATUS_WATCHED):
+                # An earlier liquidation of this iteration may have deleveraged it (or, by
+                # moving margin within its account, put it on the watch list).
                 events = liquidate_account(time, dt, slot, i, params, positions, groups, state,
                                            watchlist, scratch, crosses, events, event_count,
                                            walk_out, flags, step_liquidated)
