@@ -36,35 +36,45 @@ SCENARIO_KEY = {"price": "price_usd", "tick_size": "tick_usd",
 
 
 # --- reading ------------------------------------------------------------------------------
-def load_scenario(cls, path: Path):
-    """Read, parse and validate a scenario file."""
+def read_text_file(path: Path, kind: str) -> str:
+    """UTF-8 text of a ``kind`` file ("scenario", "sweep"); one-line errors naming it."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise CascadesimInputError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise CascadesimInputError(f"{path}: a folder, not a scenario file") from None
+        raise CascadesimInputError(f"{path}: a folder, not a {kind} file") from None
     except OSError as error:
         raise CascadesimInputError(f"{path}: cannot read ({error.strerror})") from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise CascadesimInputError(f"{path}: not UTF-8 text (byte {error.start})") from None
-    scenario = parse_scenario(cls, text, str(path))
+
+
+def validate_toml(model: type[BaseModel], text: str, source: str):
+    """Parse TOML text into ``model``; errors are one line prefixed with ``source``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise CascadesimInputError(f"{source}: {describe_toml_error(error)}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise CascadesimInputError(f"{source}: {describe_validation_error(error, model)}") \
+            from None
+
+
+def load_scenario(cls, path: Path):
+    """Read, parse and validate a scenario file."""
+    scenario = parse_scenario(cls, read_text_file(path, "scenario"), str(path))
     scenario._source = path
     return scenario
 
 
 def parse_scenario(cls, text: str, source: str):
     """Parse TOML text and validate it; errors are prefixed with ``source``."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise CascadesimInputError(f"{source}: {describe_toml_error(error)}") from None
-    try:
-        scenario = cls.model_validate(data)
-    except ValidationError as error:
-        raise CascadesimInputError(f"{source}: {describe_validation_error(error, cls)}") from None
+    scenario = validate_toml(cls, text, source)
     scenario._text = text
     return scenario
 

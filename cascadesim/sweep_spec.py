@@ -52,11 +52,11 @@ from cascadesim.scenario import NAME_PATTERN, VENUE_NAMES, PositiveFloat, Scenar
 from cascadesim.scenario_io import (
     allowed_text,
     bundled_directory,
-    describe_toml_error,
-    describe_validation_error,
     is_model,
+    read_text_file,
     short_repr,
     strip,
+    validate_toml,
 )
 
 DISTRIBUTIONS = ("fixed", "uniform", "loguniform", "normal", "choice")
@@ -329,28 +329,9 @@ def load_sweep(path: str | Path) -> Sweep:
     CascadesimInputError
         one line ``<file>: <field.path> = <value>: <what is allowed>``
     """
-    import tomllib
-
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise CascadesimInputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CascadesimInputError(f"{path}: a folder, not a sweep file") from None
-    except UnicodeDecodeError as error:
-        raise CascadesimInputError(f"{path}: not UTF-8 text (byte {error.start})") from None
-    except OSError as error:
-        raise CascadesimInputError(f"{path}: cannot read ({error.strerror})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise CascadesimInputError(f"{path}: {describe_toml_error(error)}") from None
-    try:
-        spec = SweepFile.model_validate(data)
-    except ValidationError as error:
-        raise CascadesimInputError(f"{path}: {describe_validation_error(error, SweepFile)}") \
-            from None
+    text = read_text_file(path, "sweep")
+    spec = validate_toml(SweepFile, text, str(path))
     try:
         return resolve_sweep(spec, path, text)
     except CascadesimInputError as error:
