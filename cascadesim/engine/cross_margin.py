@@ -40,6 +40,12 @@ from cascadesim.engine.liquidation import (
 )
 from cascadesim.engine.margin import maintenance_margin
 
+# Equity within this fraction of the summed maintenance margin counts as at maintenance.
+# Closing the position that carries an account's pooled equity at its bankruptcy price leaves
+# the others exactly at their maintenance margin by construction; rounding (which differs
+# between compiled and interpreted arithmetic) must not decide that tie.
+MAINTENANCE_TIE_RELATIVE = 1e-9
+
 
 @njit(cache=True, inline="always")
 def is_open(positions, j):
@@ -78,11 +84,17 @@ def account_figures(params, positions, state, crosses, slot):
     return equity, required, count
 
 
+@njit(cache=True, inline="always")
+def at_maintenance(equity, required):
+    """True when ``equity`` is at or below ``required`` (USD), ties within rounding included."""
+    return equity <= required * (1.0 + MAINTENANCE_TIE_RELATIVE)
+
+
 @njit(cache=True)
 def account_breached(params, positions, state, crosses, slot):
     """True when the account's equity is at or below its summed maintenance margin."""
     equity, required, count = account_figures(params, positions, state, crosses, slot)
-    return count > 0 and equity <= required
+    return count > 0 and at_maintenance(equity, required)
 
 
 @njit(cache=True)
@@ -190,7 +202,7 @@ def liquidate_account(time, dt, slot, triggered_row, params, positions, groups, 
         if not is_open(positions, j):
             continue
         equity, required, count = account_figures(params, positions, state, crosses, slot)
-        if equity > required:
+        if not at_maintenance(equity, required):
             break
         pool_into(params, positions, state, crosses, slot, j)
         events, wait = liquidate_position(time, dt, j, state[positions.market[j]].mark_price,

@@ -31,6 +31,7 @@ import math
 import numpy as np
 
 from cascadesim.engine import layout
+from cascadesim.engine.cross_margin import MAINTENANCE_TIE_RELATIVE
 from cascadesim.setup import EngineSetup, market_params
 from cascadesim.simulation import sort_population
 from tests.reference import margin_reference as margin
@@ -675,7 +676,7 @@ class ReferenceEngine:
 
     def account_breached(self, account: int) -> bool:
         equity, required, count = self.account_figures(account)
-        return count > 0 and equity <= required
+        return count > 0 and equity <= required * (1.0 + MAINTENANCE_TIE_RELATIVE)
 
     def spread_equity(self, account: int, equity: float, required: float) -> None:
         ratio = equity / required
@@ -708,7 +709,7 @@ class ReferenceEngine:
             if not (self.status[j] == OPEN and self.quantity[j] > 0.0):
                 continue
             equity, required, _ = self.account_figures(account)
-            if equity > required:
+            if equity > required * (1.0 + MAINTENANCE_TIE_RELATIVE):
                 break
             for k in self.open_rows(account):
                 if k != j:
