@@ -262,34 +262,50 @@ def best_ask_level(asks, lower_bound):
     return asks.shape[0]
 
 
+@njit(cache=True, inline="always")
+def relax_level(quantity, target, refill_fraction, cancel_fraction):
+    """One level's quantity after a step toward ``target``: below it by ``refill_fraction``
+    of the gap, above it by ``cancel_fraction``; never negative."""
+    gap = target - quantity
+    quantity += gap * (refill_fraction if gap > 0.0 else cancel_fraction)
+    return 0.0 if quantity < 0.0 else quantity
+
+
 @njit(cache=True)
 def relax_toward_target(bids, asks, origin_tick, tick_size, centre_tick, profile_usd,
                         liquidity_factor, refill_fraction, cancel_fraction):
     """One step of resilience and withdrawal for one market.
 
     Levels below target move ``refill_fraction`` of the gap toward it; levels above target
-    (stale quotes, or quotes the market makers withdraw) move ``cancel_fraction``.
+    (stale quotes, or quotes the market makers withdraw) move ``cancel_fraction``. Below the
+    centre the bid target is the profile and the ask target zero, above it the reverse, so
+    each side is one branch-free pass; the side whose target is zero is mostly empty and is
+    only touched where it holds quantity. This runs for every disturbed market every step.
     """
-    for k in range(bids.shape[0]):
-        tick = origin_tick + k
-        price = tick * tick_size
-        if tick < centre_tick:
-            target_bid = target_quantity(profile_usd, liquidity_factor, centre_tick - tick, price)
-            target_ask = 0.0
-        elif tick > centre_tick:
-            target_bid = 0.0
-            target_ask = target_quantity(profile_usd, liquidity_factor, tick - centre_tick, price)
-        else:
-            target_bid = 0.0
-            target_ask = 0.0
-        gap = target_bid - bids[k]
-        bids[k] += gap * (refill_fraction if gap > 0.0 else cancel_fraction)
-        gap = target_ask - asks[k]
-        asks[k] += gap * (refill_fraction if gap > 0.0 else cancel_fraction)
-        if bids[k] < 0.0:
-            bids[k] = 0.0
-        if asks[k] < 0.0:
-            asks[k] = 0.0
+    n_levels = bids.shape[0]
+    last_profile = profile_usd.shape[0] - 1
+    centre_level = centre_tick - origin_tick
+    below = min(max(centre_level, 0), n_levels)
+    above = min(max(centre_level + 1, 0), n_levels)
+    for k in range(below):
+        price = (origin_tick + k) * tick_size
+        target = (liquidity_factor * profile_usd[min(centre_level - k - 1, last_profile)]
+                  / price) if price > 0.0 else 0.0
+        bids[k] = relax_level(bids[k], target, refill_fraction, cancel_fraction)
+    for k in range(below):
+        if asks[k] != 0.0:
+            asks[k] = relax_level(asks[k], 0.0, refill_fraction, cancel_fraction)
+    for k in range(below, above):
+        bids[k] = relax_level(bids[k], 0.0, refill_fraction, cancel_fraction)
+        asks[k] = relax_level(asks[k], 0.0, refill_fraction, cancel_fraction)
+    for k in range(above, n_levels):
+        price = (origin_tick + k) * tick_size
+        target = (liquidity_factor * profile_usd[min(k - centre_level - 1, last_profile)]
+                  / price) if price > 0.0 else 0.0
+        asks[k] = relax_level(asks[k], target, refill_fraction, cancel_fraction)
+    for k in range(above, n_levels):
+        if bids[k] != 0.0:
+            bids[k] = relax_level(bids[k], 0.0, refill_fraction, cancel_fraction)
 
 
 @njit(cache=True)
