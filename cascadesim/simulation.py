@@ -336,6 +336,10 @@ def engine_inputs(setup: EngineSetup, params: np.recarray, positions: layout.Pos
     offset = np.searchsorted(positions.market, np.arange(n_markets)).astype(np.int64)
     watchlist = layout.Watchlist(position=np.zeros(max(n, 1), dtype=np.int32),
                                  ready_time=np.zeros(max(n, 1)),
+                                 threshold=np.zeros(max(n, 1)),
+                                 side=np.zeros(max(n, 1), dtype=np.int8),
+                                 tier=np.zeros(max(n, 1), dtype=np.int8),
+                                 entry=np.zeros(max(n, 1), dtype=np.int32),
                                  count=np.zeros(n_markets, np.int64), offset=offset)
     scratch = layout.Scratch(
         triggered=np.zeros(max(n, 1), dtype=np.int32),
@@ -403,7 +407,7 @@ def run_path(setup: EngineSetup, params: np.recarray, positions: layout.Position
         "flags": int(flags[0]),
         "account_liquidated": scratch.account_liquidated,
         "account_wallet": scratch.account_wallet,
-        "watchlist_size": int(watchlist.count.sum()),
+        "watchlist_size": int(np.count_nonzero(positions.status == layout.STATUS_WATCHED)),
         "book_snapshots": snapshots,
     }
 

@@ -285,13 +285,22 @@ class Watchlist(NamedTuple):
     """Positions rechecked exactly every step (crossed, partially liquidated, deferred).
 
     One segment per market, so that a market's fixed point scans only its own entries:
-    market m's entries are ``position[offset[m]:offset[m] + count[m]]``. A row is listed at
-    most once, so a segment as long as the market's rows never overflows.
+    market m's entries are ``position[offset[m]:offset[m] + count[m]]``. Each entry carries a
+    copy of its row's threshold, side and tier, so that the scan filters entries that are not
+    ready or not crossed by reading the list alone, in order, without touching the position
+    columns (a listed row's threshold is updated through ``entry``). An entry whose row was
+    closed while listed stays until the scan reaches it ready and crossed. A row has at most
+    one entry (closed rows are never listed again), so a segment as long as the market's rows
+    never overflows.
     """
 
     position: np.ndarray  # int32 (n_positions,), rows (populations stay below 2**31)
     ready_time: np.ndarray  # float64 (n_positions,) s, cooldown end
-    count: np.ndarray  # int64 (n_markets,) live entries per market
+    threshold: np.ndarray  # float64 (n_positions,) the row's liquidation price (zero funding)
+    side: np.ndarray  # int8 (n_positions,) the row's side
+    tier: np.ndarray  # int8 (n_positions,) the row's tier
+    entry: np.ndarray  # int32 (n_positions,) per row: its entry while it is listed
+    count: np.ndarray  # int64 (n_markets,) entries per market
     offset: np.ndarray  # int64 (n_markets,) first slot of each market's segment
 
 

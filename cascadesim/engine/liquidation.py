@@ -475,9 +475,20 @@ def watch(params, watchlist, positions, i, ready_time):
     n = watchlist.offset[m] + watchlist.count[m]
     watchlist.position[n] = i
     watchlist.ready_time[n] = ready_time
+    watchlist.side[n] = positions.side[i]
+    watchlist.entry[i] = n
     watchlist.count[m] += 1
     positions.status[i] = STATUS_WATCHED
+    refresh_listed_threshold(params, positions, watchlist, i)
+
+
+@njit(cache=True, inline="always")
+def refresh_listed_threshold(params, positions, watchlist, i):
+    """Recompute listed row i's threshold and tier, in the row and in its entry."""
     refresh_threshold(params, positions, i)
+    k = watchlist.entry[i]
+    watchlist.threshold[k] = positions.liquidation_price[i]
+    watchlist.tier[k] = positions.tier[i]
 
 
 @njit(cache=True)
@@ -489,7 +500,7 @@ def keep_threshold_a_bound(time, params, positions, watchlist, j):
     list; one whose price moved away keeps its threshold, which stays conservative.
     """
     if positions.status[j] == STATUS_WATCHED:
-        refresh_threshold(params, positions, j)
+        refresh_listed_threshold(params, positions, watchlist, j)
         return
     if positions.status[j] != STATUS_OPEN or positions.quantity[j] <= 0.0:
         return

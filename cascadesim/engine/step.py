@@ -184,39 +184,45 @@ def collect_triggered(time, m, mark, params, positions, groups, state, watchlist
     first = watchlist.offset[m]
     k = first
     while k < first + watchlist.count[m]:
+        # Entries cooling down, or not crossed by their threshold, are passed over reading
+        # the list alone: most entries are one of the two on most iterations.
+        if watchlist.ready_time[k] > time:
+            k += 1
+            continue
+        side = watchlist.side[k]
+        threshold = watchlist.threshold[k] + funding / (
+            1.0 - side * params[m].tier_mmr[watchlist.tier[k]])
+        if side > 0:
+            crossed = mark <= threshold + long_slack + THRESHOLD_RELATIVE_SLACK * abs(threshold)
+        else:
+            crossed = mark >= threshold - short_slack - THRESHOLD_RELATIVE_SLACK * abs(threshold)
+        if not crossed:
+            k += 1
+            continue
         i = watchlist.position[k]
-        listed = positions.status[i] == STATUS_WATCHED
-        if listed and watchlist.ready_time[k] > time:
-            k += 1
-            continue
-        if listed:
-            # The row's own threshold filters before the exact check, as in the groups.
-            side = positions.side[i]
-            threshold = positions.liquidation_price[i] + funding / (
-                1.0 - side * params[m].tier_mmr[positions.tier[i]])
-            if side > 0:
-                crossed = mark <= threshold + long_slack + THRESHOLD_RELATIVE_SLACK * abs(threshold)
-            else:
-                crossed = mark >= threshold - short_slack - THRESHOLD_RELATIVE_SLACK * abs(threshold)
-            if not crossed:
+        if positions.status[i] == STATUS_WATCHED:
+            account_slot = crosses.slot[positions.account[i]]
+            if account_slot >= 0:
+                if not cross_triggers(time, i, params, positions, state, watchlist, crosses,
+                                      account_slot):
+                    k += 1
+                    continue
+            elif not is_breached(params, positions, state, i, mark):
                 k += 1
                 continue
-        account_slot = crosses.slot[positions.account[i]]
-        if listed and account_slot >= 0:
-            if not cross_triggers(time, i, params, positions, state, watchlist, crosses,
-                                  account_slot):
-                k += 1
-                continue
-        elif listed and not is_breached(params, positions, state, i, mark):
-            k += 1
-            continue
-        if listed:
             scratch.triggered[count] = i
             count += 1
             positions.status[i] = STATUS_OPEN
+        # Triggered, or its row was closed while listed: the entry goes.
         last = first + watchlist.count[m] - 1
-        watchlist.position[k] = watchlist.position[last]
+        moved = watchlist.position[last]
+        watchlist.position[k] = moved
         watchlist.ready_time[k] = watchlist.ready_time[last]
+        watchlist.threshold[k] = watchlist.threshold[last]
+        watchlist.side[k] = watchlist.side[last]
+        watchlist.tier[k] = watchlist.tier[last]
+        if positions.status[moved] == STATUS_WATCHED:
+            watchlist.entry[moved] = k
         watchlist.count[m] -= 1
     scratch.triggered[:count].sort()
     return count
