@@ -308,8 +308,8 @@ class Scratch(NamedTuple):
     """Work buffers reused across steps so the loop never allocates per step."""
 
     triggered: np.ndarray  # int32 (n_positions,) rows triggered in one iteration
-    adl_candidates: np.ndarray  # int32 (n_positions + 1,) rows eligible for ADL, -1 = passive
-    adl_scores: np.ndarray  # float64 (n_positions,)
+    adl_candidates: np.ndarray  # int32 (n_positions + 1,) ADL queue (a heap), -1 = passive
+    adl_scores: np.ndarray  # float64 (n_positions + 1,) the queue's scores
     account_liquidated: np.ndarray  # bool (n_accounts,)
     account_wallet: np.ndarray  # float64 (n_accounts,) USD released to wallets
-    adl_cache: np.ndarray  # int64 (6,): market, side, stamp, count, cursor, current stamp
+    adl_cache: np.ndarray  # int64 (6,): market, side, stamp, queue size, unused, current stamp

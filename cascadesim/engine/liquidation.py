@@ -173,11 +173,63 @@ def adl_score(rule, side, quantity, entry_price, margin, mark):
     return (entry_price / mark) * (notional / equity)
 
 
+@njit(cache=True, inline="always")
+def adl_ranks_before(scratch, a, b):
+    """True when heap slot a is deleveraged before slot b: higher score first; on a tie the
+    lower row, and the hedged aggregate (row -1) after every position."""
+    score_a = scratch.adl_scores[a]
+    score_b = scratch.adl_scores[b]
+    if score_a != score_b:
+        return score_a > score_b
+    row_a = scratch.adl_candidates[a]
+    row_b = scratch.adl_candidates[b]
+    if row_a < 0:
+        return False
+    if row_b < 0:
+        return True
+    return row_a < row_b
+
+
+@njit(cache=True)
+def adl_sift_down(scratch, slot, size):
+    """Restore the heap order below ``slot`` among the first ``size`` slots."""
+    while True:
+        first = slot
+        left = 2 * slot + 1
+        right = left + 1
+        if left < size and adl_ranks_before(scratch, left, first):
+            first = left
+        if right < size and adl_ranks_before(scratch, right, first):
+            first = right
+        if first == slot:
+            return
+        row = scratch.adl_candidates[slot]
+        scratch.adl_candidates[slot] = scratch.adl_candidates[first]
+        scratch.adl_candidates[first] = row
+        score = scratch.adl_scores[slot]
+        scratch.adl_scores[slot] = scratch.adl_scores[first]
+        scratch.adl_scores[first] = score
+        slot = first
+
+
+@njit(cache=True)
+def adl_pop(scratch, size):
+    """Remove the head of the ADL queue of ``size`` candidates; returns the new size."""
+    size -= 1
+    scratch.adl_candidates[0] = scratch.adl_candidates[size]
+    scratch.adl_scores[0] = scratch.adl_scores[size]
+    adl_sift_down(scratch, 0, size)
+    return size
+
+
 @njit(cache=True)
 def rank_adl_candidates(params, positions, groups, state, scratch, m, counter_side, mark):
-    """Rank the profitable positions on ``counter_side`` of market m; returns their count.
+    """Queue the profitable positions on ``counter_side`` of market m; returns their count.
 
-    Row -1 stands for the hedged counterparty aggregate. Ties keep row order (stable sort).
+    Row -1 stands for the hedged counterparty aggregate. The queue is a binary heap in the
+    scratch arrays, its head at slot 0, popped in the order of a stable sort by descending
+    score: one liquidation consumes a few candidates of a side that can hold millions, so
+    heapifying (linear) and popping what is used beats sorting them all.
     """
     n_tiers = params[0].tier_floor_usd.shape[0]
     slot = 0 if counter_side > 0 else 1
@@ -206,9 +258,8 @@ def rank_adl_candidates(params, positions, groups, state, scratch, m, counter_si
             scratch.adl_candidates[count] = -1
             scratch.adl_scores[count] = score
             count += 1
-    order = np.argsort(-scratch.adl_scores[:count], kind="mergesort")
-    ranked = scratch.adl_candidates[:count][order]
-    scratch.adl_candidates[:count] = ranked
+    for heap_slot in range(count // 2 - 1, -1, -1):
+        adl_sift_down(scratch, heap_slot, count)
     return count
 
 
@@ -218,22 +269,21 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
     """Close ``quantity`` of liquidated position i at ``price`` against ranked opposite positions.
 
     The ranking is computed once per (market, side, fixed-point iteration) and consumed in
-    order. Returns (events, quantity left unmatched).
+    order from the head of its queue. Returns (events, quantity left unmatched).
     """
     m = positions.market[i]
     side = positions.side[i]
     counter = -side
-    cache = scratch.adl_cache  # market, side, stamp, count, cursor
+    cache = scratch.adl_cache  # market, side, stamp, candidates left in the queue
     if cache[0] != m or cache[1] != counter or cache[2] != cache[5]:
         cache[3] = rank_adl_candidates(params, positions, groups, state, scratch, m, counter,
                                        mark)
         cache[0] = m
         cache[1] = counter
         cache[2] = cache[5]
-        cache[4] = 0
     remaining = quantity
-    while remaining > 0.0 and cache[4] < cache[3]:
-        j = scratch.adl_candidates[cache[4]]
+    while remaining > 0.0 and cache[3] > 0:
+        j = scratch.adl_candidates[0]
         if j < 0:
             passive = state[m].passive_quantity
             available = abs(passive) if passive * counter > 0.0 else 0.0
@@ -242,7 +292,7 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
         else:
             available = 0.0
         if available <= 0.0:
-            cache[4] += 1
+            cache[3] = adl_pop(scratch, cache[3])
             continue
         size = available if available < remaining else remaining
         if j < 0:
@@ -288,7 +338,7 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
                               KIND_ADL, size, size * price, price, price, mark)
         remaining -= size
         if size >= available:
-            cache[4] += 1
+            cache[3] = adl_pop(scratch, cache[3])
     return events, remaining
 
 
