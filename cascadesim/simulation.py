@@ -347,7 +347,7 @@ def engine_inputs(setup: EngineSetup, params: np.recarray, positions: layout.Pos
         adl_scores=np.zeros(max(n, 1) + 1),
         account_liquidated=np.zeros(n_accounts, dtype=np.bool_),
         account_wallet=np.zeros(n_accounts),
-        adl_cache=np.full(6, -1, dtype=np.int64),
+        adl_cache=np.full(5, -1, dtype=np.int64),
     )
     return state, assets, watchlist, scratch
 

@@ -18,7 +18,7 @@ def queue_order(rows: list[int], scores: list[float]) -> list[int]:
         adl_scores=np.asarray(scores + [0.0], dtype=np.float64),
         account_liquidated=np.zeros(1, dtype=np.bool_),
         account_wallet=np.zeros(1),
-        adl_cache=np.full(6, -1, dtype=np.int64),
+        adl_cache=np.full(5, -1, dtype=np.int64),
     )
     size = len(rows)
     for slot in range(size // 2 - 1, -1, -1):

@@ -283,14 +283,12 @@ def relax_toward_target(bids, asks, origin_tick, tick_size, centre_tick, profile
     only touched where it holds quantity. This runs for every disturbed market every step.
     """
     n_levels = bids.shape[0]
-    last_profile = profile_usd.shape[0] - 1
     centre_level = centre_tick - origin_tick
     below = min(max(centre_level, 0), n_levels)
     above = min(max(centre_level + 1, 0), n_levels)
     for k in range(below):
-        price = (origin_tick + k) * tick_size
-        target = (liquidity_factor * profile_usd[min(centre_level - k - 1, last_profile)]
-                  / price) if price > 0.0 else 0.0
+        target = target_quantity(profile_usd, liquidity_factor, centre_level - k,
+                                 (origin_tick + k) * tick_size)
         bids[k] = relax_level(bids[k], target, refill_fraction, cancel_fraction)
     for k in range(below):
         if asks[k] != 0.0:
@@ -299,9 +297,8 @@ def relax_toward_target(bids, asks, origin_tick, tick_size, centre_tick, profile
         bids[k] = relax_level(bids[k], 0.0, refill_fraction, cancel_fraction)
         asks[k] = relax_level(asks[k], 0.0, refill_fraction, cancel_fraction)
     for k in range(above, n_levels):
-        price = (origin_tick + k) * tick_size
-        target = (liquidity_factor * profile_usd[min(k - centre_level - 1, last_profile)]
-                  / price) if price > 0.0 else 0.0
+        target = target_quantity(profile_usd, liquidity_factor, k - centre_level,
+                                 (origin_tick + k) * tick_size)
         asks[k] = relax_level(asks[k], target, refill_fraction, cancel_fraction)
     for k in range(above, n_levels):
         if bids[k] != 0.0:

@@ -312,4 +312,4 @@ class Scratch(NamedTuple):
     adl_scores: np.ndarray  # float64 (n_positions + 1,) the queue's scores
     account_liquidated: np.ndarray  # bool (n_accounts,)
     account_wallet: np.ndarray  # float64 (n_accounts,) USD released to wallets
-    adl_cache: np.ndarray  # int64 (6,): market, side, stamp, queue size, unused, current stamp
+    adl_cache: np.ndarray  # int64 (5,): market, side, stamp, queue size, current stamp

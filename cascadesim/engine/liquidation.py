@@ -274,13 +274,13 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
     m = positions.market[i]
     side = positions.side[i]
     counter = -side
-    cache = scratch.adl_cache  # market, side, stamp, candidates left in the queue
-    if cache[0] != m or cache[1] != counter or cache[2] != cache[5]:
+    cache = scratch.adl_cache  # market, side, stamp, queue size, current stamp
+    if cache[0] != m or cache[1] != counter or cache[2] != cache[4]:
         cache[3] = rank_adl_candidates(params, positions, groups, state, scratch, m, counter,
                                        mark)
         cache[0] = m
         cache[1] = counter
-        cache[2] = cache[5]
+        cache[2] = cache[4]
     remaining = quantity
     while remaining > 0.0 and cache[3] > 0:
         j = scratch.adl_candidates[0]

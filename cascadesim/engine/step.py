@@ -357,7 +357,7 @@ def liquidation_fixed_point(time, dt, m, iteration_cap, params, assets, position
     """Trigger, liquidate and re-mark until nothing new triggers; returns (events, iterations)."""
     iterations = 0
     for _ in range(iteration_cap):
-        scratch.adl_cache[5] += 1
+        scratch.adl_cache[4] += 1
         mark = current_mark(time, params, assets, state, m)
         state[m].mark_price = mark
         count = collect_triggered(time, m, mark, params, positions, groups, state, watchlist,
