@@ -28,8 +28,9 @@ from numba import njit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cascadesim import simulation  # noqa: E402
-from cascadesim.scenario import Scenario  # noqa: E402
+from cascadesim.model.market import market_params  # noqa: E402
+from cascadesim.scenario.models import Scenario  # noqa: E402
+from cascadesim.sim import driver, state  # noqa: E402
 
 DEFAULT = ROOT / "scenarios" / "default.toml"
 
@@ -65,12 +66,12 @@ def measure_size(accounts: float, repeat: int) -> dict:
         start = time.perf_counter()
         setup = scenario.build()
         built = time.perf_counter()
-        n_accounts = simulation.validate_setup(setup)
-        params = simulation.market_params(setup.markets, setup.assets)
-        positions, groups, _ = simulation.sort_population(setup.positions, params)
+        n_accounts = state.validate_setup(setup)
+        params = market_params(setup.markets, setup.assets)
+        positions, groups, _ = state.sort_population(setup.positions, params)
         sorted_at = time.perf_counter()
         del setup.positions
-        outcome = simulation.run_path(setup, params, positions, groups, n_accounts, True)
+        outcome = driver.run_path(setup, params, positions, groups, n_accounts, True)
         finished = time.perf_counter()
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
@@ -82,7 +83,7 @@ def measure_size(accounts: float, repeat: int) -> dict:
                                 positions.status, positions.account)
             reads.append(time.perf_counter() - t0)
         n = positions.quantity.shape[0]
-        liquidated = int(outcome["account_liquidated"].sum())
+        liquidated = int(outcome.account_liquidated.sum())
         runs.append({
             "positions": n,
             "liquidated_accounts": liquidated,
@@ -106,7 +107,7 @@ import time, sys
 start = time.perf_counter()
 sys.path.insert(0, {root!r})
 import cascadesim
-from cascadesim.scenario import Scenario
+from cascadesim.scenario.models import Scenario
 result = cascadesim.simulate(Scenario.from_toml({gentle!r}))
 print(time.perf_counter() - start)
 """
@@ -133,9 +134,9 @@ def measure_reference_speedup(accounts: float = 1e4, duration_s: int = 600) -> d
     scenario = scenario_with_accounts(accounts)
     scenario.duration_s = duration_s
     setup = scenario.build()
-    simulation.simulate(setup, counterfactual=False)  # compiled and warm
+    driver.simulate(setup, counterfactual=False)  # compiled and warm
     start = time.perf_counter()
-    result = simulation.simulate(setup, counterfactual=False)
+    result = driver.simulate(setup, counterfactual=False)
     engine_s = time.perf_counter() - start
     start = time.perf_counter()
     reference = reference_run(setup)
@@ -159,7 +160,7 @@ def main() -> None:
     if not arguments.skip_compile:
         report["compile"] = measure_compile()
         print("compile:", report["compile"], flush=True)
-    simulation.simulate(scenario_with_accounts(1e4))  # compile every kernel before timing
+    driver.simulate(scenario_with_accounts(1e4))  # compile every kernel before timing
     for size in arguments.sizes:
         report[f"{size:.0e}"] = measure_size(size, arguments.repeat)
         print(f"{size:.0e}:", json.dumps(report[f"{size:.0e}"], indent=1), flush=True)

@@ -25,8 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cascadesim import simulation  # noqa: E402
-from cascadesim.scenario import Scenario  # noqa: E402
+from cascadesim.model.market import market_params  # noqa: E402
+from cascadesim.scenario.models import Scenario  # noqa: E402
+from cascadesim.sim import driver, state  # noqa: E402
 
 VENUES = ["binance", "okx", "bybit", "hyperliquid", "dydx"]
 MEAN_POSITION_USD = 8_617.0  # mean of the default size distribution (see population.py)
@@ -76,15 +77,15 @@ def time_run(text: str, repeat: int) -> dict:
         start = time.perf_counter()
         setup = scenario.build()
         built = time.perf_counter()
-        n_accounts = simulation.validate_setup(setup)
-        params = simulation.market_params(setup.markets, setup.assets)
-        positions, groups, _ = simulation.sort_population(setup.positions, params)
+        n_accounts = state.validate_setup(setup)
+        params = market_params(setup.markets, setup.assets)
+        positions, groups, _ = state.sort_population(setup.positions, params)
         sorted_at = time.perf_counter()
-        outcome = simulation.run_path(setup, params, positions, groups, n_accounts, True)
+        outcome = driver.run_path(setup, params, positions, groups, n_accounts, True)
         done = time.perf_counter()
         rows.append({"positions": len(positions.quantity),
-                     "liquidated_accounts": int(outcome["account_liquidated"].sum()),
-                     "events": int(outcome["events"].size),
+                     "liquidated_accounts": int(outcome.account_liquidated.sum()),
+                     "events": int(outcome.events.size),
                      "population_s": built - start, "prices_and_sort_s": sorted_at - built,
                      "cascade_loop_s": done - sorted_at, "total_s": done - start})
     return {key: statistics.median(row[key] for row in rows) for key in rows[0]}

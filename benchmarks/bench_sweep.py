@@ -78,7 +78,7 @@ def load_average() -> float:
 
 def run_once(sweep_file: Path, folder: Path, workers: int, scheduler: str | None,
              outputs: bool) -> dict:
-    from cascadesim.sweep import run_sweep
+    from cascadesim.sweep.run import run_sweep
 
     shutil.rmtree(folder, ignore_errors=True)
     started = time.perf_counter()
@@ -134,8 +134,8 @@ def main() -> None:
         start_file = root / "start.toml"
         start_file.write_text(TINY.format(paths=2))
         print(f"cores: {os.cpu_count()}, load average before: {load_average():.2f}")
-        from cascadesim.ensemble import point_jobs, warm_up
-        from cascadesim.sweep_spec import load_sweep
+        from cascadesim.sweep.spec import load_sweep
+        from cascadesim.sweep.tasks import point_jobs, warm_up
 
         warm_s = warm_up(point_jobs(load_sweep(ensemble_file))[0])
         print(f"kernel warm-up in this process: {warm_s:.2f} s")

@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 from hypothesis import strategies as st
 
-from cascadesim.setup import AssetSpec, EngineSetup, MarketSpec, PositionArrays
+from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
 from tests.reference import margin_reference
 
 VARIANTS = ("binance", "bybit", "hyperliquid", "dydx", "mixed")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cascadesim._util.errors import CascadesimInputError
 from cascadesim.engine import layout
-from cascadesim.errors import CascadesimInputError
-from cascadesim.setup import AssetSpec, EngineSetup, MarketSpec, PositionArrays
-from cascadesim.simulation import simulate
+from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
+from cascadesim.sim.driver import simulate
 from tests.test_engine_differential import assert_same_run
 
 PRICE = 1000.0

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from cascadesim.engine import layout
-from cascadesim.setup import AssetSpec, EngineSetup, MarketSpec, PositionArrays
-from cascadesim.simulation import simulate
+from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
+from cascadesim.sim.driver import simulate
 from tests.engine_strategies import engine_setups
 from tests.reference.engine_reference import reference_run
 
@@ -53,7 +53,7 @@ def close(kernel: np.ndarray, reference: np.ndarray, what: str, floor: float = 0
 
 def kernel_events(outcome: dict, original_row: np.ndarray) -> np.ndarray:
     """The kernel's event log with positions as the setup's original rows."""
-    events = outcome["events"].copy()
+    events = outcome.events.copy()
     rows = events["position"]
     events["position"] = np.where(rows >= 0, original_row[np.maximum(rows, 0)], -1)
     return events
@@ -95,7 +95,7 @@ def assert_same_outcome(outcome: dict, original_row: np.ndarray, reference: dict
     start_price = np.asarray([spec.price for spec in setup.markets])[positions.market]
     money_scale = float(np.sum(positions.quantity * start_price) + np.sum(positions.margin)
                         + sum(s.insurance_fund_usd + s.backstop_usd for s in setup.markets))
-    timeline = outcome["timeline"]
+    timeline = outcome.timeline
     for name in layout.TIMELINE_DTYPE.names:
         if timeline.dtype[name].kind in "iu":
             assert np.array_equal(timeline[name], reference["timeline"][name]), (
@@ -104,7 +104,7 @@ def assert_same_outcome(outcome: dict, original_row: np.ndarray, reference: dict
             floor = (quantity_scale if "open_interest" in name
                      else money_scale if name.endswith("_usd") else 1e-6)
             close(timeline[name], reference["timeline"][name], f"timeline.{name}", floor)
-    state = outcome["state"]
+    state = outcome.state
     agents = reference["agents"]
     for holder in AGENTS:
         close(getattr(state, f"{holder}_cash"), agents[f"{holder}_cash"], f"{holder}_cash",
@@ -117,11 +117,11 @@ def assert_same_outcome(outcome: dict, original_row: np.ndarray, reference: dict
     for name in ("funding_per_unit", "mark_price", "last_price", "passive_entry_price"):
         close(getattr(state, name), agents[name], name, price_scale)
     assert np.array_equal(state.adl_count, agents["adl_count"])
-    close(outcome["assets"].index_price, reference["index_price"], "index_price")
-    close(outcome["account_wallet"], reference["account_wallet"], "account_wallet",
+    close(outcome.assets.index_price, reference["index_price"], "index_price")
+    close(outcome.account_wallet, reference["account_wallet"], "account_wallet",
           money_scale)
-    assert np.array_equal(outcome["account_liquidated"], reference["account_liquidated"])
-    positions = outcome["positions"]
+    assert np.array_equal(outcome.account_liquidated, reference["account_liquidated"])
+    positions = outcome.positions
     close(by_original_row(original_row, positions.quantity), reference["quantity"],
           "quantity", quantity_scale)
     close(by_original_row(original_row, positions.margin), reference["margin"], "margin",
@@ -129,7 +129,7 @@ def assert_same_outcome(outcome: dict, original_row: np.ndarray, reference: dict
     status = by_original_row(original_row, positions.status)
     status = np.where(status == layout.STATUS_WATCHED, layout.STATUS_OPEN, status)
     assert np.array_equal(status, reference["status"]), "final statuses differ"
-    assert outcome["flags"] == reference["flags"], "status flags differ"
+    assert outcome.flags == reference["flags"], "status flags differ"
     for m, book in enumerate(reference["books"]):
         assert state.origin_tick[m] == book["origin_tick"], f"window origin of market {m}"
         depth = float(np.max(book["bids"]) + np.max(book["asks"]))
@@ -332,5 +332,5 @@ def test_sell_programme_through_the_whole_book_hits_the_price_floor():
                           n_levels=512, depth_1pct_usd=1e5, insurance_fund_usd=0.0)
     result, reference = assert_same_run(setup)
     assert reference["flags"] & layout.STATUS_FLAG_BOOK_EXHAUSTED
-    assert result.outcome["timeline"]["last_price"].min() == pytest.approx(2.0)
+    assert result.outcome.timeline["last_price"].min() == pytest.approx(2.0)
     assert reference["status"][0] == layout.STATUS_LIQUIDATED

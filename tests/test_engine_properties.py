@@ -20,7 +20,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 
 from cascadesim.engine import layout
-from cascadesim.simulation import simulate
+from cascadesim.sim.driver import simulate
 from tests.engine_strategies import engine_setups, with_market
 from tests.reference import margin_reference
 from tests.reference.engine_reference import reference_run
@@ -39,7 +39,7 @@ def run(setup):
 
 def original_events(result) -> np.ndarray:
     """Event log with ``position`` as the setup's original row (-1 for aggregates)."""
-    events = result.outcome["events"].copy()
+    events = result.outcome.events.copy()
     rows = events["position"]
     events["position"] = np.where(rows >= 0, result.original_row[np.maximum(rows, 0)], -1)
     return events
@@ -51,7 +51,7 @@ def value_scale(result) -> float:
     price = np.asarray([spec.price for spec in setup.markets])[setup.positions.market]
     scale = float(np.sum(setup.positions.quantity * price) + np.sum(setup.positions.margin))
     for final in (False, True):
-        state = result.outcome["state"] if final else result.initial_state
+        state = result.outcome.state if final else result.initial_state
         mark = state.mark_price if final else np.asarray([s.price for s in setup.markets])
         for holder in HOLDERS[1:]:
             scale += float(np.abs(getattr(state, f"{holder}_cash")).sum())
@@ -63,7 +63,7 @@ def funding_per_unit_before(result, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Settlement times (s) and cumulative funding per unit after each, rebuilt from the
     timeline: a settlement at step k pays the settled rate times that step's mark."""
     spec = result.setup.markets[m]
-    timeline = result.outcome["timeline"][:, m]
+    timeline = result.outcome.timeline[:, m]
     next_time = spec.time_to_first_funding_s
     times, cumulative = [], []
     total = 0.0
@@ -92,7 +92,7 @@ def test_money_is_conserved_and_net_quantity_is_zero(setup):
 @given(engine_setups())
 @PROPERTIES
 def test_long_open_interest_equals_short_at_every_step(setup):
-    timeline = run(setup).outcome["timeline"]
+    timeline = run(setup).outcome.timeline
     scale = float(setup.positions.quantity.sum())
     gap = np.abs(timeline["long_open_interest"] - timeline["short_open_interest"])
     assert gap.max() <= RELATIVE * scale
@@ -104,12 +104,12 @@ def test_long_open_interest_equals_short_at_every_step(setup):
 @PROPERTIES
 def test_book_quantities_never_go_negative(setup):
     result = run(setup)
-    for snapshot in result.outcome["book_snapshots"]:
+    for snapshot in result.outcome.book_snapshots:
         for side in ("bids", "asks"):
-            depth = snapshot[side]
-            assert np.isfinite(depth).all(), f"{side} at step {snapshot['step']}"
-            assert (depth >= 0.0).all(), f"negative {side} at step {snapshot['step']}"
-    timeline = result.outcome["timeline"]
+            depth = getattr(snapshot, side)
+            assert np.isfinite(depth).all(), f"{side} at step {snapshot.step}"
+            assert (depth >= 0.0).all(), f"negative {side} at step {snapshot.step}"
+    timeline = result.outcome.timeline
     assert (timeline["bid_depth_1pct_usd"] >= 0.0).all()
     assert (timeline["ask_depth_1pct_usd"] >= 0.0).all()
 
@@ -121,7 +121,7 @@ def test_positions_are_liquidated_only_when_breached_and_at_most_once(setup):
     events = original_events(result)
     positions = setup.positions
     final_status = np.empty(len(positions), dtype=np.int8)
-    final_status[result.original_row] = result.outcome["positions"].status
+    final_status[result.original_row] = result.outcome.positions.status
     settlements = [funding_per_unit_before(result, m) for m in range(len(setup.markets))]
     for row in np.unique(events["position"][events["position"] >= 0]):
         mine = events[events["position"] == row]
@@ -170,14 +170,14 @@ def test_positions_are_liquidated_only_when_breached_and_at_most_once(setup):
 @PROPERTIES
 def test_no_auto_deleveraging_when_the_fund_can_absorb(setup):
     setup = with_market(setup, takeover_mode="insurance", insurance_fund_usd=1e15)
-    events = run(setup).outcome["events"]
+    events = run(setup).outcome.events
     assert not np.isin(events["kind"], (layout.KIND_ADL, layout.KIND_ADL_COUNTERPARTY)).any()
 
 
 @given(engine_setups())
 @PROPERTIES
 def test_backstop_venues_never_auto_deleverage(setup):
-    events = run(setup).outcome["events"]
+    events = run(setup).outcome.events
     backstop = [m for m, spec in enumerate(setup.markets) if spec.takeover_mode == "backstop"]
     adl = np.isin(events["kind"], (layout.KIND_ADL, layout.KIND_ADL_COUNTERPARTY))
     assert not (adl & np.isin(events["market"], backstop)).any()
@@ -200,11 +200,11 @@ def test_auto_deleveraging_starts_only_once_the_fund_is_spent(setup):
 def test_same_setup_gives_identical_results(setup):
     first = run(setup)
     second = run(setup)
-    assert first.outcome["events"].tobytes() == second.outcome["events"].tobytes()
-    assert first.outcome["timeline"].tobytes() == second.outcome["timeline"].tobytes()
-    assert first.outcome["state"].tobytes() == second.outcome["state"].tobytes()
+    assert first.outcome.events.tobytes() == second.outcome.events.tobytes()
+    assert first.outcome.timeline.tobytes() == second.outcome.timeline.tobytes()
+    assert first.outcome.state.tobytes() == second.outcome.state.tobytes()
     for name in ("quantity", "margin", "status"):
-        assert np.array_equal(getattr(first.outcome["positions"], name),
-                              getattr(second.outcome["positions"], name))
-    assert first.outcome["account_wallet"].tobytes() == second.outcome[
+        assert np.array_equal(getattr(first.outcome.positions, name),
+                              getattr(second.outcome.positions, name))
+    assert first.outcome.account_wallet.tobytes() == second.outcome[
         "account_wallet"].tobytes()

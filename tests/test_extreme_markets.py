@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from cascadesim.engine import layout
-from cascadesim.setup import AssetSpec, EngineSetup, MarketSpec, PositionArrays
-from cascadesim.simulation import simulate
+from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
+from cascadesim.sim.driver import simulate
 from tests.test_engine_differential import PRICE, ramp, single_market
 from tests.test_engine_properties import RELATIVE, value_scale
 
@@ -26,12 +26,12 @@ def assert_accounting(result) -> None:
     assert abs(after["total"] - before["total"]) <= RELATIVE * max(value_scale(result), 1.0)
     quantity_scale = max(float(result.setup.positions.quantity.sum()), 1.0)
     assert np.all(np.abs(after["net_quantity"]) <= RELATIVE * quantity_scale)
-    timeline = result.outcome["timeline"]
+    timeline = result.outcome.timeline
     gap = np.abs(timeline["long_open_interest"] - timeline["short_open_interest"])
     assert gap.max() <= RELATIVE * quantity_scale
-    for snapshot in result.outcome["book_snapshots"]:
+    for snapshot in result.outcome.book_snapshots:
         for side in ("bids", "asks"):
-            assert np.isfinite(snapshot[side]).all() and (snapshot[side] >= 0.0).all()
+            assert np.isfinite(getattr(snapshot, side)).all() and (getattr(snapshot, side) >= 0.0).all()
     assert np.isfinite(timeline["mark_price"]).all() and (timeline["mark_price"] > 0).all()
 
 
@@ -51,8 +51,8 @@ def test_book_exhausted_on_one_side_recentres_without_running_off_the_window():
                           flow=flow, depth_1pct_usd=1e5, tick_size=1.0, n_levels=512)
     result = simulate(setup, counterfactual=False)
     assert_accounting(result)
-    assert result.outcome["flags"] & layout.STATUS_FLAG_BOOK_EXHAUSTED
-    assert result.outcome["timeline"]["last_price"].min() >= 1.0  # the tick-1 floor
+    assert result.outcome.flags & layout.STATUS_FLAG_BOOK_EXHAUSTED
+    assert result.outcome.timeline["last_price"].min() >= 1.0  # the tick-1 floor
 
 
 def test_price_falling_99_percent():
@@ -61,11 +61,11 @@ def test_price_falling_99_percent():
                           tick_size=0.5)
     result = simulate(setup, counterfactual=False)
     assert_accounting(result)
-    status = result.outcome["positions"].status
-    longs = result.outcome["positions"].side > 0
+    status = result.outcome.positions.status
+    longs = result.outcome.positions.side > 0
     assert np.all(status[longs] >= layout.STATUS_LIQUIDATED)  # every long is gone
     # The index ends at 1 % of the start, give or take the hedges' spot impact.
-    assert result.outcome["timeline"]["index_price"][-1, 0] == pytest.approx(PRICE * 0.01, rel=1e-3)
+    assert result.outcome.timeline["index_price"][-1, 0] == pytest.approx(PRICE * 0.01, rel=1e-3)
 
 
 def test_every_account_at_the_maximum_leverage():
@@ -86,7 +86,7 @@ def test_one_position_larger_than_the_whole_book():
                           partial_mode="none")
     result = simulate(setup, counterfactual=False)
     assert_accounting(result)
-    kinds = set(result.outcome["events"]["kind"])
+    kinds = set(result.outcome.events["kind"])
     assert layout.KIND_INSURANCE in kinds or layout.KIND_ADL in kinds
 
 
@@ -97,7 +97,7 @@ def test_zero_positions():
     result = simulate(dataclasses.replace(setup, positions=empty), counterfactual=True)
     assert_accounting(result)
     assert result.summary["liquidated_total_usd"] == 0.0
-    assert result.outcome["events"].size == 0
+    assert result.outcome.events.size == 0
 
 
 def test_a_single_market_with_one_account():
@@ -121,10 +121,10 @@ def test_funding_at_its_cap_for_days():
                           mark_rule="index", depth_1pct_usd=5e8)
     result = simulate(setup, counterfactual=False)
     assert_accounting(result)
-    rates = result.outcome["timeline"]["funding_rate"][:, 0]
+    rates = result.outcome.timeline["funding_rate"][:, 0]
     assert np.allclose(rates, 0.003)
     assert result.summary["accounts_liquidated"] == 10  # the longs, none of the shorts
-    first = result.outcome["events"]["time"].min()
+    first = result.outcome.events["time"].min()
     assert 15 * 28_800.0 < first <= 16 * 28_800.0 + step
 
 
@@ -134,7 +134,7 @@ def test_insurance_fund_that_starts_empty_deleverages_from_the_first_liquidation
                           insurance_fund_usd=0.0, liquidation_fee_rate=0.0)
     result = simulate(setup, counterfactual=False)
     assert_accounting(result)
-    events = result.outcome["events"]
+    events = result.outcome.events
     assert layout.KIND_ADL in set(events["kind"])
     first_adl = events["time"][events["kind"] == layout.KIND_ADL].min()
     assert first_adl == events["time"].min()
@@ -146,8 +146,8 @@ def test_fixed_point_hitting_its_iteration_cap_is_reported():
     setup = single_market(positions + shorts_at(2, 20), ramp(60, -0.03), depth_1pct_usd=2e4)
     result = simulate(dataclasses.replace(setup, iteration_cap=1), counterfactual=False)
     assert_accounting(result)
-    assert result.outcome["flags"] & layout.STATUS_FLAG_ITERATION_CAP
-    assert result.outcome["timeline"]["iterations"].max() == 1
+    assert result.outcome.flags & layout.STATUS_FLAG_ITERATION_CAP
+    assert result.outcome.timeline["iterations"].max() == 1
 
 
 def test_many_markets_with_cross_accounts_in_a_crash():
@@ -176,8 +176,8 @@ def test_a_spot_market_far_too_thin_for_its_perp_keeps_the_index_positive():
     """Found by fuzzing: with 0.001 USD of spot depth, the makers' and arbitrageurs' hedges
     drove the index to 0.0 and a division by zero. The cumulative spot impact is bounded
     (a factor e**20), so the run completes with its accounting intact."""
-    from cascadesim.scenario import Scenario
-    from cascadesim.scenario_io import bundled_scenarios
+    from cascadesim.scenario.bundled import bundled_scenarios
+    from cascadesim.scenario.models import Scenario
 
     scenario = Scenario.from_toml(bundled_scenarios()["liquidity_vacuum"])
     population = scenario.population.model_copy(update={"accounts": 300})
@@ -186,6 +186,6 @@ def test_a_spot_market_far_too_thin_for_its_perp_keeps_the_index_positive():
         asset, spot_depth_1pct_usd=1e-3) for asset in setup.assets])
     result = simulate(setup, counterfactual=False)
     assert_accounting(result)
-    index = result.outcome["timeline"]["index_price"]
+    index = result.outcome.timeline["index_price"]
     assert np.isfinite(index).all() and (index > 0.0).all()
     assert result.summary["accounts_liquidated"] > 0

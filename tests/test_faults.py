@@ -26,20 +26,22 @@ from pathlib import Path
 
 import pytest
 
-from cascadesim import cli, output, resources
-from cascadesim.errors import CascadesimInputError
-from cascadesim.output import STAGING_MARK, write_outputs
-from cascadesim.resources import BudgetExhausted, MemoryEstimate, RunBudget
-from cascadesim.scenario import Scenario
-from cascadesim.scenario_io import bundled_scenarios
-from cascadesim.simulation import simulate
+from cascadesim._util.errors import CascadesimInputError
+from cascadesim.cli import app as cli
+from cascadesim.model import resources
+from cascadesim.model.resources import BudgetExhausted, MemoryEstimate, RunBudget
+from cascadesim.report import output
+from cascadesim.report.output import STAGING_MARK, write_outputs
+from cascadesim.scenario.bundled import bundled_scenarios
+from cascadesim.scenario.models import Scenario
+from cascadesim.sim.driver import simulate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GENTLE = bundled_scenarios()["gentle"]
 GENTLE_TEXT = GENTLE.read_text(encoding="utf-8")
 # Starts `cascadesim run` after the imports and says so, so that a signal sent after "ready"
 # reaches the command, not the interpreter's start-up.
-READY_THEN_MAIN = ("import sys; from cascadesim.cli import main; "
+READY_THEN_MAIN = ("import sys; from cascadesim.cli.app import main; "
                    "print('ready', flush=True); main(sys.argv[1:])")
 
 
@@ -82,7 +84,7 @@ def previous_run(tmp_path_factory):
     """A complete output folder from an earlier, short run (the one a fault must keep)."""
     folder = tmp_path_factory.mktemp("previous")
     short = scenario_file(folder, 120)
-    result = subprocess.run([sys.executable, "-m", "cascadesim.cli", "run", str(short),
+    result = subprocess.run([sys.executable, "-m", "cascadesim.cli.app", "run", str(short),
                              "--out", str(folder / "out"), "--json"], cwd=folder,
                             env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
                             capture_output=True, text=True, timeout=600)
@@ -131,7 +133,7 @@ def test_sigkill_while_writing_leaves_a_temporary_folder_the_next_run_removes(tm
     process.kill()
     process.wait(timeout=60)
     assert staging_leftovers(tmp_path) and not (tmp_path / "out").exists()
-    result = subprocess.run([sys.executable, "-m", "cascadesim.cli", "run", str(scenario),
+    result = subprocess.run([sys.executable, "-m", "cascadesim.cli.app", "run", str(scenario),
                              "--out", str(tmp_path / "out"), "--json"], cwd=tmp_path,
                             env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
                             capture_output=True, text=True, timeout=600)
@@ -161,7 +163,7 @@ def test_ctrl_c_during_a_sweep_on_two_processes_stops_them_and_exits_130(tmp_pat
     sweep_file = tmp_path / "many.toml"
     sweep_file.write_text(TINY.replace("paths = 3", "paths = 20000"), encoding="utf-8")
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    process = subprocess.Popen([sys.executable, "-m", "cascadesim.cli", "sweep", str(sweep_file),
+    process = subprocess.Popen([sys.executable, "-m", "cascadesim.cli.app", "sweep", str(sweep_file),
                                 "--workers", "2", "--out", str(tmp_path / "out")], cwd=tmp_path,
                                env=environment, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
@@ -195,9 +197,9 @@ def run_main(argv: list[str], capsys) -> tuple[int, str]:
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT])
 def test_a_failing_disk_gives_one_line_exit_2_and_nothing_partial(code, gentle_result, tmp_path,
                                                                    monkeypatch, capsys):
-    import cascadesim.simulation
+    import cascadesim.sim.driver
 
-    monkeypatch.setattr(cascadesim.simulation, "simulate", lambda *a, **k: gentle_result)
+    monkeypatch.setattr(cascadesim.sim.driver, "simulate", lambda *a, **k: gentle_result)
 
     def failing_parquet(frame, path, provenance):
         path.write_bytes(b"PAR1 half a file")  # what a full disk leaves: part of a file
@@ -223,7 +225,7 @@ def test_read_only_out_folder_is_refused_before_the_run(tmp_path, monkeypatch, c
     """A folder the user may not write into. CI runs as root, which writes anywhere, so the
     permission answer is what a non-root user would get (os.access says no), and the folder
     is also made read-only for real for a non-root run."""
-    import cascadesim.output
+    import cascadesim.report.output
 
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -235,7 +237,7 @@ def test_read_only_out_folder_is_refused_before_the_run(tmp_path, monkeypatch, c
             return False
         return real_access(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr(cascadesim.output.os, "access", access)
+    monkeypatch.setattr(cascadesim.report.output.os, "access", access)
     monkeypatch.setattr(Scenario, "build", lambda *a, **k: pytest.fail("built"))
     try:
         status, err = run_main(["run", "gentle", "--out", str(locked / "out")], capsys)
@@ -247,7 +249,7 @@ def test_read_only_out_folder_is_refused_before_the_run(tmp_path, monkeypatch, c
 
 def test_a_full_disk_during_a_sweep_gives_one_line_and_keeps_no_half_chunk(tmp_path,
                                                                            monkeypatch, capsys):
-    import cascadesim.sweep
+    import cascadesim.sweep.run
     from tests.test_sweep import TINY
 
     sweep_file = tmp_path / "tiny.toml"
@@ -256,7 +258,7 @@ def test_a_full_disk_during_a_sweep_gives_one_line_and_keeps_no_half_chunk(tmp_p
     def full_disk(partial, chunk, table):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(cascadesim.sweep, "save_chunk", full_disk)
+    monkeypatch.setattr(cascadesim.sweep.run, "save_chunk", full_disk)
     status, err = run_main(["sweep", str(sweep_file), "--out", str(tmp_path / "out")], capsys)
     assert status == 2 and err.count("\n") == 1 and os.strerror(errno.ENOSPC) in err
     assert list((tmp_path / "out" / ".partial").glob("chunk-*")) == []
@@ -265,10 +267,10 @@ def test_a_full_disk_during_a_sweep_gives_one_line_and_keeps_no_half_chunk(tmp_p
 
 # --- resource guards ----------------------------------------------------------------------
 def test_a_scenario_too_large_for_memory_is_refused_before_allocating(monkeypatch, tmp_path):
-    import cascadesim.population
+    import cascadesim.scenario.build
 
     monkeypatch.setattr(resources, "available_memory_bytes", lambda: 2_000_000_000)
-    monkeypatch.setattr(cascadesim.population, "synthesize",
+    monkeypatch.setattr(cascadesim.scenario.build, "synthesize",
                         lambda *a, **k: pytest.fail("the population was generated"))
     text = GENTLE_TEXT.replace("accounts = 1000 ", "accounts = 10_000_000 ")
     path = tmp_path / "big.toml"
@@ -292,10 +294,10 @@ def test_memory_estimate_adds_up_its_parts():
 
 
 def test_simulate_refuses_a_setup_that_would_not_fit(gentle_result, monkeypatch):
-    import cascadesim.simulation
+    import cascadesim.sim.driver
 
     monkeypatch.setattr(resources, "available_memory_bytes", lambda: 1_000)
-    monkeypatch.setattr(cascadesim.simulation, "run_path",
+    monkeypatch.setattr(cascadesim.sim.driver, "run_path",
                         lambda *a, **k: pytest.fail("the engine ran"))
     with pytest.raises(CascadesimInputError,
                        match="the run needs about .* than the 1 kB available"):
@@ -303,9 +305,9 @@ def test_simulate_refuses_a_setup_that_would_not_fit(gentle_result, monkeypatch)
 
 
 def test_a_run_over_its_step_budget_is_refused_before_it_starts(gentle_result, monkeypatch):
-    import cascadesim.simulation
+    import cascadesim.sim.driver
 
-    monkeypatch.setattr(cascadesim.simulation, "run_path",
+    monkeypatch.setattr(cascadesim.sim.driver, "run_path",
                         lambda *a, **k: pytest.fail("the engine ran"))
     with pytest.raises(BudgetExhausted, match="run stopped at step 0 of 3,600: step budget "
                                               r"exhausted \(--max-steps = 3,599"):

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from cascadesim.engine.pricing import funding_rate
-from cascadesim.setup import AssetSpec, EngineSetup, MarketSpec, PositionArrays
-from cascadesim.simulation import simulate
-from cascadesim.venues import VENUES
+from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
+from cascadesim.model.venues import VENUES
+from cascadesim.sim.driver import simulate
 
 
 def venue_rate(venue: str, premium: float, asset: str = "BTC") -> float:
@@ -74,7 +74,7 @@ def test_a_20000_usd_long_pays_2_usd_at_a_binance_settlement():
     setup = EngineSetup(markets=[spec], assets=[AssetSpec(name="BTC")], positions=positions,
                         index_path=np.full((11, 1), price))
     result = simulate(setup, counterfactual=False)
-    state = result.outcome["state"]
+    state = result.outcome.state
     rate = float(result.timeline["funding_rate"].iloc[-1])
     assert rate == pytest.approx(0.0001, rel=1e-6)
     assert 0.2 * float(state.funding_per_unit[0]) == pytest.approx(2.0, rel=1e-6)

@@ -7,7 +7,7 @@ way): extreme numbers that pass the range checks must not overflow in the popula
 generator or allocate the shock path of 1e20 steps.
 
 The in-process checks run a few hundred cases per loader; the command line is fuzzed
-in-process through :func:`cascadesim.cli.main` with the simulation, the sweep and the build
+in-process through :func:`cascadesim.cli.app.main` with the simulation, the sweep and the build
 replaced by a stop (no engine runs here), and a handful of cases go through a real
 subprocess. The nastiest inputs found are kept in ``tests/fuzz_corpus/`` and replayed by
 ``test_corpus_*`` below.
@@ -25,13 +25,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cascadesim import cli
-from cascadesim.errors import CascadesimInputError
-from cascadesim.resources import MemoryEstimate
-from cascadesim.scenario import Scenario
-from cascadesim.scenario_io import account_count, market_population
-from cascadesim.sweep import plan_chunks
-from cascadesim.sweep_spec import load_sweep
+from cascadesim._util.errors import CascadesimInputError
+from cascadesim.cli import app as cli
+from cascadesim.model.resources import MemoryEstimate
+from cascadesim.scenario.build import account_count, market_population
+from cascadesim.scenario.models import Scenario
+from cascadesim.sweep.run import plan_chunks
+from cascadesim.sweep.spec import load_sweep
 from tests.fuzz_toml import (
     EDGE_TEXT,
     SCENARIO_FILES,
@@ -167,19 +167,19 @@ def stop(*args, **kwargs):
 @pytest.fixture
 def no_engine(monkeypatch, tmp_path):
     """Replace every way into a long computation by a stop; work in an empty folder."""
-    import cascadesim.simulation
-    import cascadesim.sweep
+    import cascadesim.sim.driver
+    import cascadesim.sweep.run
 
     monkeypatch.setattr(Scenario, "build", stop)
     monkeypatch.setattr(cli, "_simulate_with_bar", stop)
-    monkeypatch.setattr(cascadesim.simulation, "simulate", stop)
-    monkeypatch.setattr(cascadesim.sweep, "run_sweep", stop)
+    monkeypatch.setattr(cascadesim.sim.driver, "simulate", stop)
+    monkeypatch.setattr(cascadesim.sweep.run, "run_sweep", stop)
     try:
-        import cascadesim.validate
+        import cascadesim.events.validate
     except ImportError:
         pass
     else:
-        monkeypatch.setattr(cascadesim.validate, "validate_event", stop, raising=False)
+        monkeypatch.setattr(cascadesim.events.validate, "validate_event", stop, raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -313,7 +313,7 @@ def test_corpus_command_lines(case, no_engine, capsys):
 
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run([sys.executable, "-m", "cascadesim.cli", *arguments], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "cascadesim.cli.app", *arguments], cwd=cwd,
                           env=environment, capture_output=True, text=True, timeout=300)
 
 

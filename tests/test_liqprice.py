@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cascadesim._util.errors import CascadesimInputError
 from cascadesim.engine import margin as kernels
-from cascadesim.errors import CascadesimInputError
-from cascadesim.margin import liquidation_price
-from cascadesim.venues import VENUES, maintenance_amounts
+from cascadesim.model.calculator import liquidation_price
+from cascadesim.model.venues import VENUES, maintenance_amounts
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -199,7 +199,7 @@ def test_bad_input_names_the_argument(arguments, name):
 # --- command line --------------------------------------------------------------------------
 def _cli(*arguments: str) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run([sys.executable, "-m", "cascadesim.cli", "liqprice", *arguments],
+    return subprocess.run([sys.executable, "-m", "cascadesim.cli.app", "liqprice", *arguments],
                           cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
                           timeout=120)
 

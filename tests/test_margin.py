@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cascadesim.engine import margin as kernels
-from cascadesim.venues import VENUES, TierTable, maintenance_amounts
+from cascadesim.model.venues import VENUES, TierTable, maintenance_amounts
 from tests.reference import margin_reference as reference
 
 SETTINGS = settings(deadline=None, max_examples=150)
@@ -145,7 +145,7 @@ def test_venue_tables_are_continuous_at_every_floor(venue, asset):
 
 
 def test_tier_table_rejects_bad_floors_and_rates():
-    from cascadesim.errors import CascadesimInputError
+    from cascadesim._util.errors import CascadesimInputError
 
     with pytest.raises(CascadesimInputError, match="floors"):
         TierTable.from_tiers([10.0, 20.0], [0.01, 0.02], [50, 25], "floors must start at 0")

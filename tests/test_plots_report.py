@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from cascadesim.plots import format_usd, write_plots
-from cascadesim.report import write_report
-from cascadesim.setup import AssetSpec, EngineSetup, MarketSpec, PositionArrays
-from cascadesim.simulation import simulate
+from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
+from cascadesim.report.plots import format_usd, write_plots
+from cascadesim.report.run_report import write_report
+from cascadesim.sim.driver import simulate
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 N_STEPS = 600

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cascadesim.errors import CascadesimInputError
-from cascadesim.population import (
+from cascadesim._util.errors import CascadesimInputError
+from cascadesim.model.population import (
     EntryModel,
     MarketPopulation,
     SizeDistribution,
     long_share_from_funding,
     synthesize,
 )
-from cascadesim.scenario import Scenario
-from cascadesim.venues import VENUES
+from cascadesim.model.venues import VENUES
+from cascadesim.scenario.models import Scenario
 
 PRICE = 100_000.0
 
@@ -103,8 +103,8 @@ def test_leverage_never_exceeds_the_tier_maximum(big):
 
 
 def test_engine_accepts_the_population():
-    from cascadesim.setup import market_params
-    from cascadesim.simulation import check_start_margins
+    from cascadesim.model.market import market_params
+    from cascadesim.sim.state import check_start_margins
 
     scenario = Scenario.from_toml_text(LIQUIDITY_VACUUM_LIKE)
     setup = scenario.build()

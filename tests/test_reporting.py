@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from cascadesim.reporting import aggregator_view, liquidation_orders, visible_orders
+from cascadesim.events.aggregator import aggregator_view, liquidation_orders, visible_orders
 
 VENUES = {"BTC-binance": "binance", "BTC-okx": "okx", "ALT-binance": "binance"}
 ASSETS = {"BTC-binance": "BTC", "BTC-okx": "BTC", "ALT-binance": "ALT"}

@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cascadesim import output
-from cascadesim.output import read_provenance, write_outputs
-from cascadesim.scenario import Scenario
-from cascadesim.scenario_io import bundled_scenarios
-from cascadesim.simulation import simulate
+from cascadesim.report import output
+from cascadesim.report.output import read_provenance, write_outputs
+from cascadesim.scenario.bundled import bundled_scenarios
+from cascadesim.scenario.models import Scenario
+from cascadesim.sim.driver import simulate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ OUTPUT_FILES = {"summary.json", "timeline.parquet", "liquidations.parquet", "rep
 
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run([sys.executable, "-m", "cascadesim.cli", *arguments], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "cascadesim.cli.app", *arguments], cwd=cwd,
                           env=environment, capture_output=True, text=True, timeout=900)
 
 

@@ -15,10 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cascadesim.errors import CascadesimInputError
-from cascadesim.scenario import Scenario, default_tick
-from cascadesim.scenario_io import bundled_scenarios, dump_toml
-from cascadesim.shocks import jump_factor, piecewise_factor, read_price_csv, sell_programme_flow
+from cascadesim._util.errors import CascadesimInputError
+from cascadesim._util.toml import dump_toml
+from cascadesim.model.market import default_tick
+from cascadesim.model.shocks import (
+    jump_factor,
+    piecewise_factor,
+    read_price_csv,
+    sell_programme_flow,
+)
+from cascadesim.scenario.bundled import bundled_scenarios
+from cascadesim.scenario.models import Scenario
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +61,7 @@ ramp_s = 30
 
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run([sys.executable, "-m", "cascadesim.cli", *arguments], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "cascadesim.cli.app", *arguments], cwd=cwd,
                           env=environment, capture_output=True, text=True, timeout=600)
 
 

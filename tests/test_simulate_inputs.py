@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from cascadesim.errors import CascadesimInputError
-from cascadesim.setup import AssetSpec, EngineSetup, MarketSpec, PositionArrays
-from cascadesim.simulation import simulate
+from cascadesim._util.errors import CascadesimInputError
+from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
+from cascadesim.sim.driver import simulate
 
 
 def healthy_setup(**position_overrides) -> EngineSetup:

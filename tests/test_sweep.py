@@ -13,10 +13,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from cascadesim.errors import CascadesimInputError
-from cascadesim.sweep import PARTIAL_FOLDER, run_sweep
-from cascadesim.sweep_spec import load_sweep
-from cascadesim.venues import VENUES
+from cascadesim._util.errors import CascadesimInputError
+from cascadesim.model.venues import VENUES
+from cascadesim.sweep.run import PARTIAL_FOLDER, run_sweep
+from cascadesim.sweep.spec import load_sweep
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ("paths.parquet", "points.parquet", "price_paths.parquet")
@@ -78,7 +78,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run([sys.executable, "-m", "cascadesim.cli", *arguments], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "cascadesim.cli.app", *arguments], cwd=cwd,
                           env=environment, capture_output=True, text=True, timeout=600)
 
 
@@ -116,7 +116,7 @@ def test_serial_equals_dask_local_cluster(serial_run, tmp_path):
 
 
 def test_results_do_not_depend_on_chunking(serial_run):
-    from cascadesim.ensemble import point_jobs, run_chunk
+    from cascadesim.sweep.tasks import point_jobs, run_chunk
 
     sweep_file, _ = serial_run
     job = point_jobs(load_sweep(sweep_file))[1]
@@ -188,7 +188,7 @@ def test_another_sweep_refuses_to_resume_into_the_folder(serial_run, tmp_path):
 def test_resume_after_killing_the_command(tmp_path):
     sweep_file = write(tmp_path, "tiny.toml", TINY.replace("paths = 3", "paths = 12"))
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    command = [sys.executable, "-m", "cascadesim.cli", "sweep", str(sweep_file), "--out",
+    command = [sys.executable, "-m", "cascadesim.cli.app", "sweep", str(sweep_file), "--out",
                str(tmp_path / "killed")]
     process = subprocess.Popen(command, cwd=tmp_path, env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -342,7 +342,7 @@ def test_random_design_is_reproducible(tmp_path):
 
 
 def test_redrawn_populations_differ_per_path(tmp_path):
-    from cascadesim.ensemble import point_jobs, run_chunk
+    from cascadesim.sweep.tasks import point_jobs, run_chunk
 
     text = TINY.replace("chunk_paths = 1", "chunk_paths = 1\nredraw_population = true")
     job = point_jobs(load_sweep(write(tmp_path, "redraw.toml", text)))[0]

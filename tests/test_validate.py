@@ -12,18 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cascadesim.calibrate import figure_loss, leverage_weights, nelder_mead
-from cascadesim.errors import CascadesimInputError
-from cascadesim.event_modes import scenario_for_mode
-from cascadesim.event_spec import Reported
-from cascadesim.scenario import Scenario
-from cascadesim.validate import (
+from cascadesim._util.errors import CascadesimInputError
+from cascadesim.events.calibrate import figure_loss, leverage_weights, nelder_mead
+from cascadesim.events.modes import scenario_for_mode
+from cascadesim.events.validate import (
     compare,
     price_figure,
     range_figure,
     ratio_figure,
     share_figure,
 )
+from cascadesim.scenario.event import Reported
+from cascadesim.scenario.models import Scenario
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENTS = REPO_ROOT / "scenarios" / "events"
@@ -78,7 +78,7 @@ per_asset = { BTC = [[0, 1.0], [60, 1.01], [180, 0.94], [600, 0.96]] }
 
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run([sys.executable, "-m", "cascadesim.cli", *arguments], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "cascadesim.cli.app", *arguments], cwd=cwd,
                           env=environment, capture_output=True, text=True, timeout=900)
 
 

@@ -1,6 +1,6 @@
 """Numba kernels only: order book, margin, liquidation, funding and the step loop.
 
-Nothing here validates input; the public layer above (``cascadesim.simulation``,
-``cascadesim.margin``) checks arguments and turns kernel status codes into errors or result
-columns.
+Nothing here validates input; the layers above (:mod:`cascadesim.sim` and
+:mod:`cascadesim.model`) check arguments and turn kernel status codes into errors or result
+columns. Imports nothing else of the package; every other subpackage may import it.
 """

@@ -15,7 +15,7 @@ It does share the model: the venue procedures, the arithmetic of fills, fees and
 (written in the same order, so that the floating-point results agree to rounding), and the
 row order in which positions are processed. That order is input preparation, not an
 optimisation: the engine processes breached positions in its sorted row order, so the
-reference takes the permutation from :func:`cascadesim.simulation.sort_population` and
+reference takes the permutation from :func:`cascadesim.sim.state.sort_population` and
 iterates in that order too. Everything else is plain Python over lists and dicts; numpy is
 only used to read the inputs and write the outputs.
 
@@ -32,8 +32,8 @@ import numpy as np
 
 from cascadesim.engine import layout
 from cascadesim.engine.cross_margin import MAINTENANCE_TIE_RELATIVE
-from cascadesim.setup import EngineSetup, market_params
-from cascadesim.simulation import sort_population
+from cascadesim.model.market import EngineSetup, market_params
+from cascadesim.sim.driver import sort_population
 from tests.reference import margin_reference as margin
 
 # The same named constants the engine documents as part of its semantics.

@@ -1,0 +1,8 @@
+"""The ``cascadesim`` command line (Typer): one module per command group.
+
+Nothing heavy is imported at module level, so ``cascadesim --help`` answers at once.
+"""
+
+from cascadesim.cli.app import app, main
+
+__all__ = ["app", "main"]

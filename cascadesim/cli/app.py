@@ -1,0 +1,195 @@
+"""The ``cascadesim`` command line.
+
+Heavy imports (numba, pandas, matplotlib) happen inside the commands so that ``--help``
+answers at once. Bad input raises :class:`cascadesim._util.errors.CascadesimInputError`, which
+``main`` prints as one line on stderr with exit code 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from cascadesim._util.errors import CascadesimInputError
+from cascadesim.cli.console import (
+    describe_os_error,
+    report_command_line_error,
+)
+
+app = typer.Typer(
+    name="cascadesim",
+    help="Simulate liquidation cascades in crypto perpetual-futures markets.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _commands() -> None:
+    """Simulate liquidation cascades in crypto perpetual-futures markets."""
+    # Typer runs a lone command without its name; a callback keeps `cascadesim <command>`.
+
+
+@app.command()
+def liqprice(
+    venue: str = typer.Option(..., help="binance, bybit, okx, hyperliquid or dydx."),
+    side: str = typer.Option(..., help="long or short."),
+    entry: float = typer.Option(..., help="Entry price, USD per base unit."),
+    quantity: float = typer.Option(..., help="Position size, base units."),
+    leverage: float | None = typer.Option(None, help="Initial leverage (or give --margin)."),
+    margin: float | None = typer.Option(None, help="Isolated margin, USD (or give --leverage)."),
+    mmr: float | None = typer.Option(None, help="Maintenance margin rate; replaces the tiers."),
+    maintenance_amount: float | None = typer.Option(
+        None, help="USD deducted from maintenance margin (with --mmr)."),
+    max_leverage: float | None = typer.Option(
+        None, help="Hyperliquid: market max leverage, MMR = 1/(2 x max leverage)."),
+    asset: str = typer.Option("BTC", help="Base asset; picks the venue's tier table."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Liquidation and bankruptcy price of an isolated linear perpetual position."""
+    from cascadesim.cli.run import liqprice_command  # lazy: keeps --help instant
+
+    liqprice_command(venue, side, entry, quantity, leverage=leverage, margin=margin, mmr=mmr,
+                     maintenance_amount=maintenance_amount, max_leverage=max_leverage,
+                     asset=asset, json_output=json_output)
+
+
+@app.command()
+def run(
+    scenario: str | None = typer.Argument(
+        None, help="Scenario TOML file, or the name of a bundled scenario (see `cascadesim "
+                   "scenarios`); default: the bundled default."),
+    out: str | None = typer.Option(
+        None, "--out", help="Output folder; default ./cascadesim-out/<scenario name>/."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed replacing the scenario's."),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print only the summary, as one JSON object, on stdout."),
+    max_steps: int | None = typer.Option(
+        None, "--max-steps", help="Engine steps the run may take, counting the "
+                                  "liquidation-free counterfactual; a scenario that needs more "
+                                  "is refused before it starts."),
+    time_budget: float | None = typer.Option(
+        None, "--time-budget", help="Seconds the simulation may take; past them the run "
+                                    "stops between chunks of steps and writes nothing."),
+) -> None:
+    """Run a scenario; write summary, timeline, liquidations, plots and report.html."""
+    from cascadesim.cli.run import run_command  # lazy: keeps --help instant
+
+    run_command(scenario, out=out, seed=seed, json_output=json_output, max_steps=max_steps,
+                time_budget=time_budget)
+
+
+@app.command()
+def sweep(
+    sweep_file: str = typer.Argument(
+        ..., help="Sweep TOML file, or the name of a bundled sweep (scenarios/sweeps/)."),
+    paths: int | None = typer.Option(None, "--paths", help="Paths per design point, "
+                                                           "replacing the sweep file's."),
+    workers: int = typer.Option(1, "--workers", help="Processes on this machine, or the "
+                                                     "LocalCluster's workers with "
+                                                     "--scheduler local."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="'local' (a Dask LocalCluster) or the address of a Dask "
+                                  "scheduler, e.g. tcp://10.0.0.5:8786."),
+    out: str | None = typer.Option(
+        None, "--out", help="Output folder; default ./cascadesim-out/<sweep name>/. A re-run "
+                            "into the same folder resumes."),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print only a JSON object (points, files) on stdout."),
+) -> None:
+    """Monte Carlo ensemble and parameter sweep: paths, points, plots and report.html."""
+    from cascadesim.cli.sweep import sweep_command  # lazy: keeps --help instant
+
+    sweep_command(sweep_file, paths=paths, workers=workers, scheduler=scheduler, out=out,
+                  json_output=json_output)
+
+
+@app.command()
+def validate(
+    scenarios: Annotated[list[str] | None, typer.Argument(
+        help="Event scenario files or names (scenarios/events/); default: all.")] = None,
+    mode: str | None = typer.Option(
+        None, "--mode", help="replay (impose the observed path), shock (only the trigger) "
+                             "or both; default: each event's event.mode."),
+    count: str = typer.Option(
+        "aggregator", "--count", help="aggregator (USD figures as the public streams show "
+                                      "them) or true."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed replacing the scenarios'."),
+    seeds: int = typer.Option(
+        1, "--seeds", help="Populations per event (seed, seed+1, ...): figures are medians, "
+                           "with the pass rate of each."),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print one JSON document: a list, one object per event run."),
+) -> None:
+    """Run the event library; simulated against reported figures (exit 1 if any fails)."""
+    from cascadesim.cli.validate import validate_command  # lazy: keeps --help instant
+
+    validate_command(scenarios, mode=mode, count=count, seed=seed, json_output=json_output,
+                     seeds=seeds)
+
+
+@app.command()
+def calibrate(
+    scenarios: Annotated[list[str] | None, typer.Argument(
+        help="Event scenario files or names; default: the whole event library.")] = None,
+    max_evaluations: int = typer.Option(
+        40, "--max-evaluations", help="Library runs the fit may use (~25 s each)."),
+    out: str | None = typer.Option(
+        None, "--out", help="Profile file to write; default scenarios/profiles/calibrated.toml."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Fit leverage mix, size tail, entry spread, withdrawal to the event library."""
+    from cascadesim.cli.validate import calibrate_command  # lazy: keeps --help instant
+
+    calibrate_command(scenarios, max_evaluations=max_evaluations, out=out,
+                      json_output=json_output)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files."""
+    from cascadesim.cli.run import schema_command  # lazy: keeps --help instant
+
+    schema_command()
+
+
+@app.command()
+def scenarios() -> None:
+    """List the bundled scenarios, one line each: name and description."""
+    from cascadesim.cli.run import scenarios_command  # lazy: keeps --help instant
+
+    scenarios_command()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: every failure the user can cause is one line, exit 2.
+
+    Click's usage errors (an unknown option, a value of the wrong type) would be a framed
+    block of several lines; they are printed as one line here, like input errors. Ctrl-C
+    outside a command's own handling prints one line and exits with 130.
+    """
+    try:
+        code = app(args=argv, prog_name="cascadesim", standalone_mode=False)
+    except CascadesimInputError as error:
+        print(f"cascadesim: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        print("cascadesim: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as error:  # typer's public base of its command-line errors
+        sys.exit(report_command_line_error(error))
+    except OSError as error:
+        # The file system refused (a name too long, a folder that vanished, a full disk):
+        # the environment, not a bug, so one line as for bad input.
+        print(f"cascadesim: error: {describe_os_error(error)}", file=sys.stderr)
+        sys.exit(2)
+    if code == 130:  # typer turned a Ctrl-C outside a command's own handling into 130
+        print("cascadesim: interrupted", file=sys.stderr)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

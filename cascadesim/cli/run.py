@@ -1,0 +1,183 @@
+"""The bodies of ``cascadesim run``, ``liqprice``, ``schema`` and ``scenarios``.
+
+Loaded only when one of these commands runs (see :mod:`cascadesim.cli.app`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cascadesim._util.errors import CascadesimInputError
+from cascadesim.cli.console import (
+    DelayedProgress,
+    deferred_interrupts,
+    interrupted,
+    report_interrupt,
+)
+from cascadesim.model.calculator import liquidation_price
+from cascadesim.model.resources import RunBudget
+from cascadesim.report.output import check_output_folder, summary_json, write_outputs
+from cascadesim.scenario.bundled import bundled_scenarios, resolve_scenario
+from cascadesim.scenario.models import Scenario
+from cascadesim.sim.driver import simulate
+
+
+def liqprice_command(venue: str, side: str, entry: float, quantity: float, *,
+                     leverage: float | None, margin: float | None, mmr: float | None,
+                     maintenance_amount: float | None, max_leverage: float | None,
+                     asset: str, json_output: bool) -> None:
+    """Body of ``cascadesim liqprice``: the figures as a table or one JSON object."""
+    figures = liquidation_price(
+        venue, side, entry, quantity, leverage=leverage, margin=margin, mmr=mmr,
+        maintenance_amount=maintenance_amount, max_leverage=max_leverage, asset=asset,
+    )
+    if json_output:
+        typer.echo(json.dumps(figures.to_dict()))
+        return
+    print_margin_figures(figures)
+
+
+def run_command(scenario: str | None, *, out: str | None, seed: int | None, json_output: bool,
+                max_steps: int | None, time_budget: float | None) -> None:
+    """Body of ``cascadesim run``: load, check, simulate with a progress bar, write, print."""
+    if seed is not None and seed < 0:
+        raise CascadesimInputError(f"--seed = {seed}: an integer >= 0")
+    if max_steps is not None and max_steps < 1:
+        raise CascadesimInputError(f"--max-steps = {max_steps}: an integer >= 1")
+    if time_budget is not None and not (time_budget > 0 and math.isfinite(time_budget)):
+        raise CascadesimInputError(f"--time-budget = {time_budget}: seconds, a finite number > 0")
+    budget = RunBudget(max_steps=max_steps, time_budget_s=time_budget)
+    directory, bar = None, None
+    try:
+        with deferred_interrupts() as check:
+            loaded = Scenario.from_toml(resolve_scenario(scenario))
+            directory = Path(out) if out is not None else Path("cascadesim-out") / loaded.name
+            check_output_folder(directory, "--out")  # before a long run, not after it
+            budget.check_steps(2 * loaded.n_steps, f" ({loaded.n_steps:,} with liquidations "
+                                                   f"and {loaded.n_steps:,} without, for the "
+                                                   "counterfactual)")
+            check()
+            setup = loaded.build(seed=seed)  # validates everything before anything is written
+            check()
+            bar = DelayedProgress(Console(stderr=True))
+            result = simulate_with_bar(setup, bar, budget, check)
+            written = write_with_bar(result, directory, loaded.to_toml_text(), bar, check)
+    except (KeyboardInterrupt, SystemError) as error:
+        if not interrupted(error):
+            raise
+        if bar is not None:
+            bar.close()
+        report_interrupt("cascadesim: interrupted; nothing was written (outputs appear only "
+                         "when complete)")
+    except OSError as error:
+        if bar is not None:
+            bar.close()
+        typer.echo(f"cascadesim: error: {directory}: cannot write outputs "
+                   f"({error.strerror or error}); nothing was written", err=True)
+        raise typer.Exit(code=2) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    if json_output:
+        typer.echo(summary_json(result.summary), nl=False)
+        return
+    print_summary(Console(), result.summary, loaded.name, directory, written)
+
+
+def schema_command() -> None:
+    """Body of ``cascadesim schema``."""
+    typer.echo(json.dumps(Scenario.json_schema(), indent=2))
+
+
+def scenarios_command() -> None:
+    """Body of ``cascadesim scenarios``."""
+    bundled = bundled_scenarios()
+    width = max((len(name) for name in bundled), default=0)
+    for name, path in bundled.items():
+        try:
+            description = Scenario.from_toml(path).description
+        except CascadesimInputError as error:
+            description = f"(invalid: {error})"
+        typer.echo(f"{name:<{width}}  {description}")
+
+
+def print_margin_figures(figures) -> None:
+    """Small aligned table of a :class:`cascadesim.model.calculator.MarginFigures`."""
+    table = Table(title=f"{figures.venue} {figures.asset} {figures.side} "
+                  f"{figures.quantity:g} @ {figures.entry_price:,.2f} USD", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("liquidation price", f"{figures.liquidation_price:,.2f} USD")
+    table.add_row("bankruptcy price", f"{figures.bankruptcy_price:,.2f} USD")
+    table.add_row("initial margin", f"{figures.initial_margin:,.2f} USD")
+    table.add_row("maintenance margin", f"{figures.maintenance_margin:,.2f} USD (at entry)")
+    table.add_row("tier", f"{figures.tier + 1} of {figures.tier_count} (at liquidation)")
+    Console().print(table)
+
+
+def simulate_with_bar(setup, bar: DelayedProgress, budget=None, check=None):
+    def steps_done(done: int, total: int) -> None:
+        bar.update("simulating", done, total)
+        if check is not None:
+            check()
+
+    return simulate(setup, progress=steps_done, budget=budget)
+
+
+def write_with_bar(result, directory: Path, scenario_toml: str, bar: DelayedProgress,
+                    check=None):
+    stages = ["summary", "timeline", "liquidations", "plots", "report"]
+
+    def on_stage(name: str) -> None:
+        bar.update(f"writing {name}", stages.index(name), len(stages))
+        if check is not None:
+            check()
+
+    return write_outputs(result, directory, scenario_toml, on_stage=on_stage)
+
+
+def print_summary(console, summary: dict, name: str, directory: Path, written) -> None:
+    """The headline figures of a run as a rich table, then where the files are."""
+    def usd(value: float | None) -> str:
+        if value is None:
+            return "n/a"
+        for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+            if abs(value) >= size:
+                return f"{value / size:,.2f} {unit} USD"
+        return f"{value:,.0f} USD"
+
+    def fraction(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.2f} %"
+
+    amplification = summary.get("amplification")
+    table = Table(title=f"cascadesim run: {name}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("liquidated, longs", usd(summary["liquidated_long_usd"])),
+        ("liquidated, shorts", usd(summary["liquidated_short_usd"])),
+        ("liquidated, total", usd(summary["liquidated_total_usd"])),
+        ("accounts liquidated", f"{summary['accounts_liquidated']:,}"),
+        ("largest liquidation", usd(summary["largest_liquidation_usd"])),
+        ("open interest before / after", f"{usd(summary['open_interest_before_usd'])} / "
+                                         f"{usd(summary['open_interest_after_usd'])}"),
+        ("price start / low", f"{summary['price_start']:,.2f} / {summary['price_min']:,.2f} USD"),
+        ("max drawdown", fraction(summary["max_drawdown"])),
+        ("without liquidations", fraction(summary["counterfactual_max_drawdown"])),
+        ("amplification", "n/a" if amplification is None else f"{amplification:.2f} x"),
+        ("insurance fund change", usd(summary["insurance_fund_change_usd"])),
+        ("bad debt", usd(summary["bad_debt_usd"])),
+        ("auto-deleveraged", f"{summary['adl_count']:,} positions, "
+                             f"{usd(summary['adl_notional_usd'])}"),
+        ("seed / scenario hash", f"{summary['seed']} / {summary['scenario_hash']}"),
+    ]
+    for label, value in rows:
+        table.add_row(label, value)
+    console.print(table)
+    console.print(f"{len(written)} files in {directory}/ (open report.html)")

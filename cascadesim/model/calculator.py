@@ -1,0 +1,228 @@
+"""Liquidation price of one isolated position: the validating wrapper over the margin kernels.
+
+The figures come from :mod:`cascadesim.engine.margin`, the same kernels the simulator uses, so
+what ``cascadesim liqprice`` prints is where the engine would trigger. Conventions: the isolated
+margin plays the role of Binance's wallet balance of an isolated position, maintenance margin is
+evaluated on the notional at the liquidation (mark) price, and fees and funding are left out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from cascadesim._util.errors import invalid
+from cascadesim.engine import margin as kernels
+from cascadesim.model.venues import VENUES, TierTable
+
+SIDES = {"long": 1, "short": -1}
+
+# Relative slack on the leverage check so that "leverage = max" typed as a decimal still passes.
+_LEVERAGE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class MarginFigures:
+    """Margin figures of one isolated position, in USD.
+
+    Attributes
+    ----------
+    venue, side, asset : str
+    entry_price : float
+        USD per base unit.
+    quantity : float
+        Base units.
+    liquidation_price : float
+        USD; mark price at which equity falls to maintenance margin (0.0 when a long cannot
+        be liquidated at any positive price).
+    bankruptcy_price : float
+        USD; price at which equity is zero, floored at 0.
+    initial_margin : float
+        USD of isolated margin backing the position.
+    maintenance_margin : float
+        USD required at the entry price.
+    tier : int
+        0-based tier that applies at the liquidation price.
+    tier_count : int
+        Number of tiers in the table used.
+    """
+
+    venue: str
+    side: str
+    asset: str
+    entry_price: float
+    quantity: float
+    liquidation_price: float
+    bankruptcy_price: float
+    initial_margin: float
+    maintenance_margin: float
+    tier: int
+    tier_count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain ``dict`` of every field (JSON-serialisable)."""
+        return asdict(self)
+
+
+def _number(name: str, value: Any, allowed: str, accept) -> float:
+    """``value`` as a float if it converts and ``accept(value)`` holds, else the input error."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise invalid(name, value, allowed) from None
+    if not math.isfinite(number) or not accept(number):
+        raise invalid(name, value, allowed)
+    return number
+
+
+def _positive(name: str, value: Any) -> float:
+    """``value`` as a float if finite and > 0."""
+    return _number(name, value, "a finite number > 0", lambda number: number > 0.0)
+
+
+def _venue_name(venue: str) -> str:
+    """Lower-case venue key, or the input error listing the venues."""
+    name = str(venue).lower()
+    if name not in VENUES:
+        raise invalid("venue", venue, "one of " + ", ".join(VENUES))
+    return name
+
+
+def _side_sign(side: str) -> int:
+    """+1 for long, -1 for short, or the input error."""
+    sign = SIDES.get(str(side).lower())
+    if sign is None:
+        raise invalid("side", side, "long or short")
+    return sign
+
+
+def _tier_table(
+    venue: str, asset: str, mmr: float | None, maintenance_amount: float | None,
+    max_leverage: float | None,
+) -> TierTable:
+    """The table to use: a single tier from ``mmr`` or Hyperliquid's ``max_leverage``, else
+    the venue's table for ``asset``."""
+    if maintenance_amount is not None and mmr is None:
+        raise invalid("maintenance_amount", maintenance_amount, "only together with mmr")
+    cap = np.inf if max_leverage is None else _positive("max_leverage", max_leverage)
+    if mmr is not None:
+        rate = _number("mmr", mmr, "a maintenance margin rate in (0, 1)",
+                       lambda number: 0.0 < number < 1.0)
+        amount = 0.0 if maintenance_amount is None else _number(
+            "maintenance_amount", maintenance_amount, "finite USD >= 0",
+            lambda number: number >= 0.0)
+        return TierTable.single(rate, amount, cap, "mmr given")
+    if max_leverage is not None and venue == "hyperliquid":
+        return TierTable.from_max_leverage([0.0], [cap], "max_leverage given")
+    table = VENUES[venue].tiers(asset)
+    if max_leverage is not None:
+        capped = np.full(len(table), cap)
+        return TierTable(table.floors, table.mmr, table.maintenance_amount, capped, table.source)
+    return table
+
+
+def _check_leverage(
+    table: TierTable, notional: float, margin: float, leverage: float | None,
+) -> None:
+    """Reject a position opened above its tier's maximum leverage."""
+    tier = kernels.tier_for_notional(table.floors, len(table), notional)
+    limit = table.max_leverage[tier]
+    used = notional / margin
+    if used <= limit * (1.0 + _LEVERAGE_TOLERANCE):
+        return
+    where = f"for a notional of {notional:,.2f} USD (tier {tier + 1})"
+    if leverage is not None:
+        raise invalid("leverage", leverage, f"at most {limit:g} {where}")
+    raise invalid("margin", margin, f"at least {notional / limit:,.2f} USD: max leverage is "
+                  f"{limit:g} {where}")
+
+
+def liquidation_price(
+    venue: str,
+    side: str,
+    entry_price: float,
+    quantity: float,
+    *,
+    leverage: float | None = None,
+    margin: float | None = None,
+    mmr: float | None = None,
+    maintenance_amount: float | None = None,
+    max_leverage: float | None = None,
+    asset: str = "BTC",
+) -> MarginFigures:
+    """Liquidation and bankruptcy prices of an isolated linear (USDT/USDC) position.
+
+    Parameters
+    ----------
+    venue : str
+        "binance", "bybit", "okx", "hyperliquid" or "dydx".
+    side : str
+        "long" or "short".
+    entry_price : float
+        USD per base unit, > 0.
+    quantity : float
+        Base units, > 0.
+    leverage : float, optional
+        Initial leverage; isolated margin = notional / leverage. Exactly one of ``leverage``
+        and ``margin``.
+    margin : float, optional
+        USD of isolated margin.
+    mmr : float, optional
+        Maintenance margin rate in (0, 1); replaces the venue table by one tier.
+    maintenance_amount : float, optional
+        USD deducted from maintenance margin in that tier (needs ``mmr``; default 0).
+    max_leverage : float, optional
+        Hyperliquid: the market's maximum leverage, MMR = 1 / (2 x max_leverage). Other
+        venues: replaces the tiers' maximum leverage in the leverage check.
+    asset : str
+        Base asset; picks the venue's tier table ("BTC", "ETH", other = altcoin table).
+
+    Returns
+    -------
+    MarginFigures
+
+    Raises
+    ------
+    CascadesimInputError
+        For an unknown venue or side, a non-finite or non-positive number, leverage above the
+        tier's maximum, margin at or below maintenance margin at entry, or mmr outside (0, 1).
+    """
+    venue_name = _venue_name(venue)
+    sign = _side_sign(side)
+    if not isinstance(asset, str) or not asset.strip():
+        raise invalid("asset", asset, "a non-empty asset symbol such as BTC")
+    entry = _positive("entry_price", entry_price)
+    size = _positive("quantity", quantity)
+    if (leverage is None) == (margin is None):
+        raise invalid("leverage/margin", (leverage, margin), "exactly one of the two")
+    notional = entry * size
+    position_margin = (notional / _positive("leverage", leverage) if leverage is not None
+                       else _positive("margin", margin))
+    table = _tier_table(venue_name, asset, mmr, maintenance_amount, max_leverage)
+    _check_leverage(table, notional, position_margin, leverage)
+    return _figures(venue_name, side, asset, sign, entry, size, position_margin, table)
+
+
+def _figures(
+    venue: str, side: str, asset: str, sign: int, entry: float, size: float, margin: float,
+    table: TierTable,
+) -> MarginFigures:
+    """Run the kernels on a validated position."""
+    count = len(table)
+    entry_maintenance = kernels.maintenance_margin(
+        table.floors, table.mmr, table.maintenance_amount, count, entry * size)
+    if margin <= entry_maintenance:
+        raise invalid("margin", margin, f"more than the maintenance margin at entry "
+                      f"({entry_maintenance:,.2f} USD); position would be liquidated at entry")
+    price, tier = kernels.liquidation_price(
+        sign, size, entry, margin, table.floors, table.mmr, table.maintenance_amount, count)
+    return MarginFigures(
+        venue=venue, side=str(side).lower(), asset=asset.upper(), entry_price=entry,
+        quantity=size, liquidation_price=float(price),
+        bankruptcy_price=float(kernels.bankruptcy_price(sign, size, entry, margin)),
+        initial_margin=margin, maintenance_margin=float(entry_maintenance), tier=int(tier),
+        tier_count=count,
+    )

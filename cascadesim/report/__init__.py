@@ -1,0 +1,28 @@
+"""What a run or a sweep shows: plots, the HTML reports (one page shell) and the atomic
+writing of every output folder.
+
+Imports ``sim`` and below (a sweep's tables are passed in, not imported); imported by
+``sweep`` and ``cli``. matplotlib is loaded by :mod:`~cascadesim.report.plots` only.
+"""
+
+from importlib import import_module
+from typing import Any
+
+# Lazy: ``cascadesim.report.output`` is imported by sweeps and the CLI before any figure
+# is drawn, and matplotlib costs about a second to import.
+_EXPORTS = {
+    "write_outputs": "cascadesim.report.output",
+    "plot_price": "cascadesim.report.plots",
+    "plot_liquidation_map": "cascadesim.report.plots",
+    "plot_book_depth": "cascadesim.report.plots",
+    "plot_open_interest": "cascadesim.report.plots",
+    "plot_contagion": "cascadesim.report.plots",
+    "write_plots": "cascadesim.report.plots",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'cascadesim.report' has no attribute {name!r}")

@@ -1,0 +1,272 @@
+"""A self-contained HTML report of one simulated path.
+
+The report is one file that opens offline: the plots are embedded as base64 PNG data URIs,
+the CSS is inline, there is no JavaScript and no web font. Every string that comes from the
+scenario or the result is passed through :func:`html.escape`, since a scenario name or a
+market name is user input.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import os
+import pathlib
+import tomllib
+from collections.abc import Iterable
+
+from cascadesim.report.plots import format_fraction, format_price, format_usd, save_atomically
+
+REPORT_NAME = "report.html"
+
+# What each plot shows, keyed by the file stem write_plots gives it.
+CAPTIONS = {
+    "price": (
+        "Price with and without liquidations. The solid line is the perp price (mid) of the "
+        "simulated path, the dashed line the same shock with the liquidation engine off. The "
+        "gap between them is the cascade: forced selling that pushed the price further than "
+        "the shock alone. Bars: USD liquidated per time bin, longs red, shorts green."),
+    "liquidation_map": (
+        "Liquidation map before the shock: how much notional (USD) would be liquidated if the "
+        "price reached each level, longs below the start price, shorts above. The curves add "
+        "it up from the start price outwards; clusters are where a move feeds on itself."),
+    "book_depth": (
+        "Order-book depth: USD resting at each price or better, bids (green) below the mid and "
+        "asks (red) above, before the shock, at the trough and at the end. A thin side at the "
+        "trough is the liquidity vacuum: market makers pulled their quotes."),
+    "open_interest": (
+        "Open interest (USD at the mark price) with and without liquidations, and the "
+        "insurance fund, which gains when liquidations fill better than the bankruptcy price "
+        "and pays when they fill worse."),
+    "contagion": (
+        "Contagion: each market's price change from its start and its liquidations on one "
+        "time axis; the dots mark each market's first liquidation, so the order in which the "
+        "cascade spread can be read from left to right."),
+}
+
+HOW_TO_READ = (
+    "The simulator places a synthetic population of leveraged positions on each market, then "
+    "replays a price shock through an order book and a margin engine. When the mark price "
+    "crosses a position's liquidation price, the venue closes it with a market order; that "
+    "order eats into the book, moves the price and can trigger the next liquidations: the "
+    "cascade. The same shock is also run with liquidations switched off (the counterfactual). "
+    "<em>Amplification</em> is the drawdown with liquidations divided by the drawdown without: "
+    "2.0x means liquidations doubled the fall. <em>Bad debt</em> is loss that neither the "
+    "trader's margin nor the insurance fund covered; <em>ADL</em> counts profitable opposite "
+    "positions closed by auto-deleveraging to cover it. Amounts are in USD; $1.2M is 1.2 "
+    "million and $3.4B 3.4 billion dollars (hover over a figure for its exact value).")
+
+STYLE = """
+body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       margin: 0 auto; max-width: 1180px; padding: 1.5em 2em; color: #1d1d1f;
+       line-height: 1.45; }
+h1 { font-size: 1.7em; margin-bottom: 0.2em; }
+h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #ddd;
+     padding-bottom: 0.2em; }
+.provenance { color: #555; font-size: 0.95em; }
+.provenance code { background: #f3f3f3; padding: 0.05em 0.3em; border-radius: 3px; }
+.headline { font-size: 1.1em; background: #f6f8fb; border-left: 4px solid #1f3b73;
+            padding: 0.6em 1em; }
+.warning { background: #fff4e5; border-left: 4px solid #e69500; padding: 0.5em 1em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
+th, td { padding: 0.3em 0.7em; border-bottom: 1px solid #e5e5e5; text-align: right;
+         white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; }
+thead th { background: #f3f3f3; }
+.scroll { overflow-x: auto; }
+figure { margin: 1.5em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
+figcaption { color: #444; font-size: 0.95em; margin-top: 0.4em; }
+pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.88em;
+      border: 1px solid #e5e5e5; }
+footer { color: #777; font-size: 0.85em; margin-top: 2em; }
+"""
+
+# (summary key, row label, formatter) for the totals table and the per-market columns.
+USD = format_usd
+FIELDS = (
+    ("liquidated_total_usd", "Liquidated, total", USD),
+    ("liquidated_long_usd", "Liquidated, longs", USD),
+    ("liquidated_short_usd", "Liquidated, shorts", USD),
+    ("accounts_liquidated", "Accounts liquidated", lambda value: f"{value:,}"),
+    ("largest_liquidation_usd", "Largest single liquidation", USD),
+    ("open_interest_before_usd", "Open interest before", USD),
+    ("open_interest_after_usd", "Open interest after", USD),
+    ("price_start", "Start price (USD)", format_price),
+    ("price_min", "Lowest price (USD)", format_price),
+    ("max_drawdown", "Max drawdown", format_fraction),
+    ("counterfactual_max_drawdown", "Drawdown without liquidations", format_fraction),
+    ("amplification", "Amplification",
+     lambda value: "n/a" if value is None else f"{value:.2f}x"),
+    ("insurance_fund_change_usd", "Insurance fund change", USD),
+    ("bad_debt_usd", "Bad debt", USD),
+    ("adl_count", "Positions auto-deleveraged", lambda value: f"{value:,}"),
+    ("adl_notional_usd", "Auto-deleveraged notional", USD),
+)
+
+
+def escape(value: object) -> str:
+    """HTML-escaped text of any value (quotes too: it may land in an attribute)."""
+    return html.escape(str(value), quote=True)
+
+
+def exact(value: object) -> str:
+    """The exact figure behind a compact one, for the cell's tooltip."""
+    if isinstance(value, float) and math.isfinite(value):
+        # Money to the cent; fractions and ratios to six significant figures.
+        return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:.6g}"
+    return str(value)
+
+
+def recorded(value: object) -> str:
+    """Provenance value as shown: ``not recorded`` where a hand-built setup has none."""
+    return "not recorded" if value is None or value == "" else str(value)
+
+
+def scenario_name(result, scenario_toml: str) -> str:
+    """The scenario's name: from provenance, the setup's labels, the TOML, else a default."""
+    for source in (result.provenance, getattr(result.setup, "labels", {}) or {}):
+        for key in ("scenario_name", "scenario", "name"):
+            if isinstance(source.get(key), str) and source[key]:
+                return source[key]
+    try:
+        document = tomllib.loads(scenario_toml or "")
+    except tomllib.TOMLDecodeError:
+        document = {}
+    name = document.get("name")
+    return name if isinstance(name, str) and name else "unnamed scenario"
+
+
+def headline(summary: dict) -> str:
+    """One sentence with the figures a reader looks for first (already HTML)."""
+    text = (f"Liquidations of <strong>{escape(format_usd(summary['liquidated_total_usd']))}"
+            f"</strong> ({escape(format_usd(summary['liquidated_long_usd']))} longs, "
+            f"{escape(format_usd(summary['liquidated_short_usd']))} shorts) across "
+            f"<strong>{summary['accounts_liquidated']:,}</strong> accounts. The price fell "
+            f"<strong>{escape(format_fraction(summary['max_drawdown']))}</strong>")
+    if summary.get("counterfactual_max_drawdown") is not None:
+        text += (f", against {escape(format_fraction(summary['counterfactual_max_drawdown']))}"
+                 " for the same shock without liquidations")
+        if summary.get("amplification") is not None:
+            text += f" (amplification <strong>{summary['amplification']:.2f}x</strong>)"
+    return text + "."
+
+
+def totals_table(summary: dict) -> str:
+    """Two-column table of the headline figures over all markets."""
+    rows = []
+    for key, label, formatter in FIELDS:
+        if key not in summary:
+            continue
+        value = summary[key]
+        rows.append(f'<tr><th scope="row">{escape(label)}</th>'
+                    f'<td title="{escape(exact(value))}">{escape(formatter(value))}</td></tr>')
+    return "<table>\n" + "\n".join(rows) + "\n</table>"
+
+
+def markets_table(markets: list[dict]) -> str:
+    """One row per market, one column per figure."""
+    columns = [(key, label, formatter) for key, label, formatter in FIELDS
+               if markets and key in markets[0]]
+    head = "".join(f'<th scope="col">{escape(label)}</th>' for _, label, _ in columns)
+    body = []
+    for row in markets:
+        cells = "".join(f'<td title="{escape(exact(row[key]))}">{escape(formatter(row[key]))}'
+                        "</td>" for key, _, formatter in columns)
+        body.append(f"<tr><td>{escape(row.get('market', ''))}</td>"
+                    f"<td>{escape(row.get('asset', ''))}</td>"
+                    f"<td>{escape(row.get('venue', ''))}</td>{cells}</tr>")
+    return ('<div class="scroll"><table>\n<thead><tr><th scope="col">Market</th>'
+            '<th scope="col">Asset</th><th scope="col">Venue</th>' + head
+            + "</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody></table></div>")
+
+
+def warnings(summary: dict) -> str:
+    """Notes on engine limits that were reached, since they qualify every figure."""
+    notes = []
+    if summary.get("iteration_cap_hit"):
+        notes.append("The liquidation fixed point hit its iteration cap in at least one step: "
+                     "some triggered positions waited for the next step.")
+    if summary.get("book_exhausted"):
+        notes.append("An order walked the whole simulated book window with quantity left: "
+                     "the book was exhausted and prices at the extreme are a floor.")
+    return "".join(f'<p class="warning">{escape(note)}</p>' for note in notes)
+
+
+def figure_html(path: pathlib.Path) -> str:
+    """An embedded PNG (base64 data URI) with its caption."""
+    data = base64.b64encode(pathlib.Path(path).read_bytes()).decode("ascii")
+    stem = pathlib.Path(path).stem
+    caption = CAPTIONS.get(stem, stem.replace("_", " ").capitalize() + ".")
+    return (f'<figure id="{escape(stem)}">\n<img src="data:image/png;base64,{data}" '
+            f'alt="{escape(stem.replace("_", " "))} plot">\n'
+            f"<figcaption>{escape(caption)}</figcaption>\n</figure>")
+
+
+def render_report(result, scenario_toml: str, plot_paths: Iterable[os.PathLike | str]) -> str:
+    """The report's HTML text (see :func:`write_report`)."""
+    summary = result.summary
+    name = scenario_name(result, scenario_toml)
+    seed = summary.get("seed", result.provenance.get("seed"))
+    scenario_hash = summary.get("scenario_hash") or result.provenance.get("scenario_hash")
+    version = summary.get("version") or result.provenance.get("version")
+    provenance = (f"seed <code>{escape(recorded(seed))}</code> &middot; scenario hash "
+                  f"<code>{escape(recorded(scenario_hash))}</code> &middot; cascadesim "
+                  f"<code>{escape(recorded(version))}</code> &middot; {len(result.market_names)} "
+                  f"market{'s' if len(result.market_names) != 1 else ''}, "
+                  f"{result.setup.n_steps:,} steps of {result.setup.step_seconds:g} s")
+    figures = "\n".join(figure_html(path) for path in plot_paths)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>cascadesim report: {escape(name)}</title>
+<style>{STYLE}</style>
+</head>
+<body>
+<h1>Liquidation cascade: {escape(name)}</h1>
+<p class="provenance">{provenance}</p>
+<p class="headline">{headline(summary)}</p>
+{warnings(summary)}
+<h2>Summary</h2>
+{totals_table(summary)}
+<h2>By market</h2>
+{markets_table(summary.get("markets", []))}
+<h2>How to read this</h2>
+<p>{HOW_TO_READ}</p>
+<h2>Plots</h2>
+{figures}
+<h2>Scenario</h2>
+<pre>{escape(scenario_toml or "")}</pre>
+<footer>Generated by cascadesim {escape(version)}. This file is self-contained and opens
+without a network connection.</footer>
+</body>
+</html>
+"""
+
+
+def write_report(result, directory: str | os.PathLike, scenario_toml: str,
+                 plot_paths: Iterable[os.PathLike | str]) -> pathlib.Path:
+    """Write ``report.html`` for a result into ``directory``, atomically.
+
+    Parameters
+    ----------
+    result : cascadesim.sim.result.Result
+    directory : path, created if missing
+    scenario_toml : str, the scenario file's text, shown verbatim (escaped) in the report
+    plot_paths : iterable of paths to PNG files (as :func:`cascadesim.report.plots.write_plots`
+        returns them), embedded in this order
+
+    Returns
+    -------
+    pathlib.Path
+        The report's path. It is written under a temporary name and renamed, so it is
+        complete or absent.
+    """
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    text = render_report(result, scenario_toml, list(plot_paths))
+    return save_atomically(directory / REPORT_NAME,
+                           lambda stream: stream.write(text.encode("utf-8")))

@@ -1,0 +1,35 @@
+"""The bundled scenario, event, sweep and profile files (package data in ``bundled/``)."""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+
+from cascadesim._util.errors import CascadesimInputError
+
+
+def bundled_directory() -> Path:
+    """The folder of the bundled files: ``cascadesim/scenario/bundled`` (package data)."""
+    return Path(str(importlib.resources.files("cascadesim.scenario") / "bundled"))
+
+
+def bundled_scenarios() -> dict[str, Path]:
+    """Bundled scenario files by name (file stem), sorted, ``default`` first."""
+    directory = bundled_directory()
+    paths = sorted(directory.glob("*.toml")) if directory.is_dir() else []
+    ordered = sorted(paths, key=lambda p: (p.stem != "default", p.stem))
+    return {path.stem: path for path in ordered}
+
+
+def resolve_scenario(argument: str | None) -> Path:
+    """A scenario argument (file path or bundled name; None = default) -> a file path."""
+    bundled = bundled_scenarios()
+    if argument is None:
+        argument = "default"
+    path = Path(argument)
+    if path.is_file() or path.suffix == ".toml" or "/" in argument or "\\" in argument:
+        return path
+    if argument in bundled:
+        return bundled[argument]
+    raise CascadesimInputError(f"{argument}: no such file, and not a bundled scenario "
+                               f"(bundled: {', '.join(bundled) or 'none found'})")

@@ -1,0 +1,98 @@
+"""The ``[shock]`` table: what moves the index (or the book) during a run.
+
+``Shock`` is a union discriminated by ``kind``; :mod:`cascadesim.model.shocks` turns a
+validated shock into the engine's index path and taker flow.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from cascadesim.scenario.base import (
+    NonNegativeFloat,
+    PositiveFloat,
+    StrictModel,
+    TimePoint,
+    check_points,
+)
+
+
+class IndexJump(StrictModel):
+    """The index of one asset (or all) drops by a fraction at a time, at once or over a ramp."""
+
+    kind: Literal["index_jump"]
+    asset: str = Field("all", description="asset name, or 'all'")
+    drop_fraction: float = Field(gt=-1, lt=1, description="fraction of the start price lost "
+                                                          "(negative: a jump up)")
+    at_s: NonNegativeFloat = Field(description="seconds after the start when the move begins")
+    ramp_s: NonNegativeFloat = Field(0.0, description="seconds over which the move happens")
+
+
+class IndexPath(StrictModel):
+    """A piecewise-linear index path as a fraction of the start price."""
+
+    kind: Literal["index_path"]
+    asset: str = Field("all", description="asset name, or 'all' (with points)")
+    points: list[TimePoint] | None = Field(
+        None, description="[[seconds, fraction of the start price], ...]")
+    per_asset: dict[str, list[TimePoint]] | None = Field(
+        None, description="points per asset name, instead of asset and points")
+
+    @field_validator("points")
+    @classmethod
+    def valid_points(cls, points):
+        return check_points(points, "fraction of the start price")
+
+    @field_validator("per_asset")
+    @classmethod
+    def valid_per_asset(cls, per_asset):
+        for points in (per_asset or {}).values():
+            check_points(points, "fraction of the start price")
+        return per_asset
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> IndexPath:
+        if (self.points is None) == (self.per_asset is None):
+            raise ValueError("exactly one of points or per_asset")
+        return self
+
+
+class SellProgramme(StrictModel):
+    """An aggressive seller: ``usd`` of market sells spread evenly over a window."""
+
+    kind: Literal["sell_programme"]
+    market: str = Field(description="name of a market in [markets]")
+    usd: PositiveFloat = Field(description="total USD sold")
+    duration_s: PositiveFloat = Field(description="seconds over which it is sold")
+    start_s: NonNegativeFloat = Field(0.0, description="seconds after the start")
+
+
+class RecordedPath(StrictModel):
+    """A recorded index path: a CSV file (time_s, price_usd) or inline points."""
+
+    kind: Literal["recorded_path"]
+    asset: str = Field("all", description="asset name, or 'all'")
+    file: str | None = Field(None, description="CSV with header time_s,price_usd, relative to "
+                                               "the scenario file")
+    points: list[TimePoint] | None = Field(None, description="[[seconds, price USD], ...]")
+    relative: bool = Field(True, description="replay as moves relative to the first price "
+                                             "(true) or as absolute USD prices (false)")
+
+    @field_validator("points")
+    @classmethod
+    def valid_points(cls, points):
+        return check_points(points, "price_usd")
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> RecordedPath:
+        if (self.file is None) == (self.points is None):
+            raise ValueError("exactly one of file or points")
+        return self
+
+
+Shock = Annotated[IndexJump | IndexPath | SellProgramme | RecordedPath,
+                  Field(discriminator="kind")]
+
+

@@ -1,0 +1,262 @@
+"""The outcome of one simulated path: tidy tables, the summary and the money ledger."""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from cascadesim._version import __version__
+from cascadesim.engine import layout
+from cascadesim.model.market import EngineSetup
+from cascadesim.sim.outcome import PathOutcome
+from cascadesim.sim.state import initial_state
+
+LIQUIDATION_KINDS = (layout.KIND_BOOK, layout.KIND_INSURANCE, layout.KIND_BACKSTOP,
+                     layout.KIND_ADL)
+
+# Bad debt below a dollar is floating-point residue of the engine's ledger (about 1e-9 USD
+# where ADL covered the whole shortfall), not a loss anybody would report.
+BAD_DEBT_TOLERANCE_USD = 1.0
+
+
+def perp_price(timeline: np.ndarray) -> np.ndarray:
+    """Perp price per step (USD): the mid where both sides quote, else the last trade."""
+    bid = timeline["best_bid"]
+    ask = timeline["best_ask"]
+    both = (bid > 0) & np.isfinite(ask)
+    return np.where(both, 0.5 * (bid + np.where(both, ask, 0.0)), timeline["last_price"])
+
+
+def lowest_price(timeline: np.ndarray) -> float:
+    """Lowest perp price of a path (USD): the lower of each step's mid and last trade."""
+    return float(np.minimum(perp_price(timeline), timeline["last_price"]).min())
+
+
+def breakdown(markets: list[dict], key: str) -> dict:
+    """Liquidations (USD, by side) and accounts summed over markets sharing ``key``.
+
+    A venue's or an asset's first cascade time is the earliest of its markets'.
+    """
+    groups: dict[str, dict] = {}
+    for row in markets:
+        group = groups.setdefault(row[key], {
+            "liquidated_long_usd": 0.0, "liquidated_short_usd": 0.0,
+            "liquidated_total_usd": 0.0, "accounts_liquidated": 0, "cascade_start_s": None})
+        for figure in ("liquidated_long_usd", "liquidated_short_usd", "liquidated_total_usd",
+                       "accounts_liquidated"):
+            group[figure] += row[figure]
+        start = row["cascade_start_s"]
+        if start is not None and (group["cascade_start_s"] is None
+                                  or start < group["cascade_start_s"]):
+            group["cascade_start_s"] = start
+    for group in groups.values():
+        total = group["liquidated_total_usd"]
+        group["long_share"] = group["liquidated_long_usd"] / total if total > 0 else None
+    return groups
+
+
+def finite_or_none(value: float) -> float | None:
+    """JSON has no NaN: undefined ratios become None."""
+    return float(value) if math.isfinite(value) else None
+
+
+class Result:
+    """One path's outcome.
+
+    Attributes
+    ----------
+    timeline : pandas.DataFrame, one row per step and market (prices USD, depth USD,
+        open interest in base units and USD, liquidations USD)
+    liquidations : pandas.DataFrame, the event log, one row per liquidation event
+    summary : dict, the headline figures (see :meth:`summary`)
+    """
+
+    def __init__(self, setup: EngineSetup, params: np.recarray,
+                 initial_positions: layout.Positions, outcome: PathOutcome,
+                 counterfactual: PathOutcome | None, original_row: np.ndarray,
+                 provenance: dict | None = None):
+        self.setup = setup
+        self.params = params
+        self.initial_positions = initial_positions
+        self.outcome = outcome
+        self.counterfactual_outcome = counterfactual
+        self.original_row = original_row
+        self.provenance = dict(provenance or {})
+        self.market_names = [spec.name for spec in setup.markets]
+
+    # --- tables --------------------------------------------------------------------------
+    def timeline_frame(self, timeline: np.ndarray) -> pd.DataFrame:
+        n_steps, n_markets = timeline.shape
+        flat = timeline.reshape(-1)
+        frame = pd.DataFrame({name: flat[name] for name in layout.TIMELINE_DTYPE.names})
+        frame.insert(0, "step", np.repeat(np.arange(1, n_steps + 1), n_markets))
+        frame.insert(2, "market", pd.Categorical(np.tile(self.market_names, n_steps),
+                                                 categories=self.market_names))
+        frame.insert(6, "mid_price", perp_price(flat))
+        frame["long_open_interest_usd"] = frame["long_open_interest"] * frame["mark_price"]
+        return frame
+
+    @cached_property
+    def timeline(self) -> pd.DataFrame:
+        """Per-step, per-market timeline of the path with liquidations."""
+        return self.timeline_frame(self.outcome.timeline)
+
+    @cached_property
+    def counterfactual_timeline(self) -> pd.DataFrame | None:
+        """The same shock with the liquidation engine off, or None if not run."""
+        if self.counterfactual_outcome is None:
+            return None
+        return self.timeline_frame(self.counterfactual_outcome.timeline)
+
+    @cached_property
+    def liquidations(self) -> pd.DataFrame:
+        """Every liquidation event (time s, market, account, side, kind, quantity, USD)."""
+        events = self.outcome.events
+        frame = pd.DataFrame({name: events[name] for name in layout.LIQUIDATION_EVENT_DTYPE.names})
+        frame["market"] = pd.Categorical.from_codes(events["market"].astype(np.int64),
+                                                    categories=self.market_names)
+        frame["side"] = np.where(events["side"] > 0, "long", "short")
+        frame["kind"] = pd.Categorical.from_codes(events["kind"].astype(np.int64),
+                                                  categories=list(layout.KIND_NAMES))
+        rows = events["position"]
+        frame["position"] = np.where(rows >= 0, self.original_row[np.maximum(rows, 0)], -1)
+        return frame
+
+    # --- figures -------------------------------------------------------------------------
+    def market_summary(self, m: int) -> dict:
+        events = self.outcome.events
+        mine = events[events["market"] == m]
+        liquidated = mine[np.isin(mine["kind"], LIQUIDATION_KINDS)]
+        long_usd = float(liquidated["notional"][liquidated["side"] > 0].sum())
+        short_usd = float(liquidated["notional"][liquidated["side"] < 0].sum())
+        if liquidated.size:
+            per_position = np.bincount(np.searchsorted(
+                np.unique(liquidated["position"]), liquidated["position"]),
+                weights=liquidated["notional"])
+            largest = float(per_position.max())
+        else:
+            largest = 0.0
+        accounts = int(np.unique(liquidated["account"][liquidated["account"] >= 0]).size)
+        timeline = self.outcome.timeline[:, m]
+        spec = self.setup.markets[m]
+        start_price = spec.price
+        # The engine tracks how open interest changes; the scenario's figure (when given)
+        # includes hedged positions that the engine nets into one aggregate.
+        engine_before = self.initial_open_interest(m)
+        stated = self.setup.labels.get("open_interest_usd")
+        before_units = stated[m] / start_price if stated else engine_before
+        after_units = before_units - (engine_before - float(timeline["long_open_interest"][-1]))
+        oi_before = before_units * start_price
+        oi_after = max(after_units, 0.0) * float(timeline["mark_price"][-1])
+        price_min = min(start_price, lowest_price(timeline))
+        drawdown = 1.0 - price_min / start_price
+        counterfactual = math.nan
+        if self.counterfactual_outcome is not None:
+            base = self.counterfactual_outcome.timeline[:, m]
+            counterfactual = 1.0 - min(start_price, lowest_price(base)) / start_price
+        amplification = drawdown / counterfactual if counterfactual > 0 else math.nan
+        state = self.outcome.state
+        fund_final = float(timeline["insurance_fund_usd"][-1])
+        adl_rows = mine[mine["kind"] == layout.KIND_ADL_COUNTERPARTY]
+        started = float(liquidated["time"].min()) if liquidated.size else None
+        return {
+            "market": spec.name,
+            "asset": spec.asset,
+            "venue": spec.venue,
+            "liquidated_long_usd": long_usd,
+            "liquidated_short_usd": short_usd,
+            "liquidated_total_usd": long_usd + short_usd,
+            "accounts_liquidated": accounts,
+            "largest_liquidation_usd": largest,
+            "open_interest_before_usd": oi_before,
+            "open_interest_after_usd": oi_after,
+            "price_start": start_price,
+            "price_min": price_min,
+            "max_drawdown": drawdown,
+            "counterfactual_max_drawdown": finite_or_none(counterfactual),
+            "amplification": finite_or_none(amplification),
+            "insurance_fund_change_usd": fund_final - spec.insurance_fund_usd,
+            "bad_debt_usd": float(state.bad_debt_usd[m]),
+            "adl_count": int(adl_rows.size),
+            "adl_notional_usd": float(adl_rows["notional"].sum()),
+            "cascade_start_s": started,
+        }
+
+    def initial_open_interest(self, m: int) -> float:
+        """Long open interest (base units) of market m before the first step."""
+        positions = self.initial_positions
+        rows = positions.market == m
+        longs = float(positions.quantity[rows & (positions.side > 0)].sum())
+        shorts = float(positions.quantity[rows & (positions.side < 0)].sum())
+        return max(longs, shorts)
+
+    @cached_property
+    def summary(self) -> dict:
+        """Headline figures over all markets, with a per-market list under ``markets``."""
+        markets = [self.market_summary(m) for m in range(len(self.market_names))]
+        total = {key: sum(row[key] for row in markets) for key in (
+            "liquidated_long_usd", "liquidated_short_usd", "liquidated_total_usd",
+            "open_interest_before_usd", "open_interest_after_usd", "insurance_fund_change_usd",
+            "bad_debt_usd", "adl_count", "adl_notional_usd")}
+        total["accounts_liquidated"] = int(self.outcome.account_liquidated.sum())
+        total["largest_liquidation_usd"] = max(row["largest_liquidation_usd"] for row in markets)
+        lead = max(markets, key=lambda row: row["max_drawdown"])
+        for key in ("price_start", "price_min", "max_drawdown", "counterfactual_max_drawdown",
+                    "amplification"):
+            total[key] = lead[key]
+        flags = self.outcome.flags
+        total["iteration_cap_hit"] = bool(flags & layout.STATUS_FLAG_ITERATION_CAP)
+        total["book_exhausted"] = bool(flags & layout.STATUS_FLAG_BOOK_EXHAUSTED)
+        total["by_venue"] = breakdown(markets, "venue")
+        total["by_asset"] = breakdown(markets, "asset")
+        total["markets"] = markets
+        total["seed"] = self.provenance.get("seed")
+        total["scenario_hash"] = self.provenance.get("scenario_hash")
+        total["version"] = __version__
+        return total
+
+    # --- accounting ----------------------------------------------------------------------
+    def ledger(self, final: bool = True) -> dict:
+        """Value (USD) held by each kind of participant, at a common reference price.
+
+        The sum over holders is the same at the start and the end of the path: that is the
+        money-conservation invariant the tests check.
+        """
+        n_markets = len(self.market_names)
+        if final:
+            positions = self.outcome.positions
+            state = self.outcome.state
+            wallet = float(self.outcome.account_wallet.sum())
+            price = state.mark_price.copy()
+            funding = state.funding_per_unit
+        else:
+            positions = self.initial_positions
+            state = None
+            wallet = 0.0
+            price = np.asarray([spec.price for spec in self.setup.markets])
+            funding = np.zeros(n_markets)
+        p = price[positions.market]
+        trader_value = positions.margin + positions.side * positions.quantity * (
+            p - positions.entry_price - funding[positions.market])
+        ledger = {"traders": float(trader_value.sum()) + wallet}
+        if state is None:
+            state = self.initial_state
+        for holder in ("maker", "passive", "taker", "fund", "backstop"):
+            cash = getattr(state, f"{holder}_cash")
+            quantity = getattr(state, f"{holder}_quantity")
+            ledger[holder] = float((cash + quantity * price).sum())
+        ledger["total"] = sum(ledger.values())
+        net = np.bincount(positions.market, weights=positions.side * positions.quantity,
+                          minlength=n_markets)
+        for holder in ("maker", "passive", "taker", "fund", "backstop"):
+            net = net + getattr(state, f"{holder}_quantity")
+        ledger["net_quantity"] = [float(x) for x in net]
+        return ledger
+
+    @cached_property
+    def initial_state(self) -> np.recarray:
+        """The market state before the first step (books at their target profile)."""
+        return initial_state(self.setup, self.params, self.initial_positions)

@@ -1,0 +1,355 @@
+"""The engine's inputs built from an :class:`EngineSetup`: checks, the sorted population,
+cross accounts and the initial market state (books at their target profile, funds, clocks).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cascadesim._util.errors import invalid
+from cascadesim.engine import layout
+from cascadesim.engine.book import depth_within, fill_levels, tabulate_profile
+from cascadesim.engine.margin import liquidation_prices
+from cascadesim.engine.population import (
+    gather_positions,
+    make_thresholds_monotone,
+    sort_keys,
+    unpack_order,
+)
+from cascadesim.engine.pricing import premium_for_rate
+from cascadesim.model.market import EngineSetup, PositionArrays, asset_state
+
+INITIAL_EVENT_CAPACITY = 4096
+SETTLED_BOOK = 1 << 40  # quiet steps of a book that starts at its target profile
+
+
+def validate_positions(positions: PositionArrays, n_markets: int, n_accounts: int) -> None:
+    """Reject malformed position arrays with a one-line error naming the array."""
+    n = len(positions)
+    for name in ("market", "account", "side", "quantity", "entry_price", "margin"):
+        array = np.asarray(getattr(positions, name))
+        if array.shape != (n,):
+            raise invalid(f"positions.{name}", f"shape {array.shape}", f"shape ({n},)")
+    for name in ("quantity", "entry_price", "margin"):
+        array = np.asarray(getattr(positions, name), dtype=np.float64)
+        bad = ~(np.isfinite(array) & (array > 0))
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise invalid(f"positions.{name}[{k}]", float(array[k]), "a finite number > 0")
+    side = np.asarray(positions.side)
+    if n and not np.isin(side, (1, -1)).all():
+        k = int(np.argmax(~np.isin(side, (1, -1))))
+        raise invalid(f"positions.side[{k}]", int(side[k]), "+1 (long) or -1 (short)")
+    market = np.asarray(positions.market)
+    if n and (market.min() < 0 or market.max() >= n_markets):
+        raise invalid("positions.market", f"range {market.min()}..{market.max()}",
+                      f"indices 0..{n_markets - 1}")
+    account = np.asarray(positions.account)
+    if n and (account.min() < 0 or account.max() >= n_accounts):
+        raise invalid("positions.account", f"range {account.min()}..{account.max()}",
+                      f"indices 0..{n_accounts - 1}")
+
+
+def validate_setup(setup: EngineSetup) -> int:
+    """Check shapes and values of a setup; returns the number of accounts."""
+    n_markets = len(setup.markets)
+    n_assets = len(setup.assets)
+    if n_markets == 0:
+        raise invalid("markets", [], "at least one market")
+    if not (math.isfinite(setup.step_seconds) and setup.step_seconds > 0):
+        raise invalid("step_seconds", setup.step_seconds, "a finite number of seconds > 0")
+    path = np.asarray(setup.index_path)
+    if path.ndim != 2 or path.shape[1] != n_assets or path.shape[0] < 2:
+        raise invalid("index_path", f"shape {path.shape}", f"shape (n_steps + 1 >= 2, {n_assets})")
+    if not (np.isfinite(path).all() and (path > 0).all()):
+        raise invalid("index_path", "non-positive or non-finite values", "finite prices > 0")
+    if setup.taker_flow_usd is not None:
+        flow = np.asarray(setup.taker_flow_usd)
+        if flow.shape != (path.shape[0] - 1, n_markets):
+            raise invalid("taker_flow_usd", f"shape {flow.shape}",
+                          f"shape ({path.shape[0] - 1}, {n_markets})")
+        if not np.isfinite(flow).all():
+            raise invalid("taker_flow_usd", "non-finite values", "finite USD amounts")
+    if setup.n_levels < 64 or setup.n_levels % 2:
+        raise invalid("n_levels", setup.n_levels, "an even number of book levels >= 64")
+    if setup.iteration_cap < 1:
+        raise invalid("iteration_cap", setup.iteration_cap, "an integer >= 1")
+    names = [spec.name for spec in setup.markets]
+    if len(set(names)) != len(names):
+        raise invalid("markets", names, "unique market names")
+    for m, spec in enumerate(setup.markets):
+        asset = next((k for k, a in enumerate(setup.assets) if a.name == spec.asset), None)
+        if asset is not None and not math.isclose(path[0, asset], spec.price, rel_tol=0.2):
+            raise invalid(f"markets.{spec.name}.price", spec.price,
+                          f"within 20 % of the index at the start ({path[0, asset]:.6g})")
+        if spec.tick_size * setup.n_levels < 0.2 * spec.price:
+            raise invalid(f"markets.{spec.name}.tick_size", spec.tick_size,
+                          f"large enough that {setup.n_levels} levels span 20 % of the price")
+        if spec.tick_size > 0.01 * spec.price:
+            raise invalid(f"markets.{spec.name}.tick_size", spec.tick_size,
+                          "at most 1 % of the price")
+        del m
+    n_accounts = setup.n_accounts
+    if n_accounts is None:
+        n_accounts = int(np.max(setup.positions.account)) + 1 if len(setup.positions) else 0
+    validate_positions(setup.positions, n_markets, max(n_accounts, 1))
+    return max(n_accounts, 1)
+
+
+def check_start_margins(setup: EngineSetup, params: np.recarray) -> None:
+    """Every position must start above its maintenance margin at the start price.
+
+    A position already breached before the shock would be liquidated at the first step, which
+    is never what a setup means; the first such row is named.
+    """
+    positions = setup.positions
+    start_price = np.asarray([spec.price for spec in setup.markets])[positions.market]
+    notional = positions.quantity * start_price
+    equity = positions.margin + positions.side * positions.quantity * (
+        start_price - positions.entry_price)
+    required = np.empty_like(notional)
+    for m in range(len(setup.markets)):
+        rows = positions.market == m
+        required[rows] = vector_maintenance(params, m, notional[rows])
+    bad = equity <= required
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise invalid(f"positions.margin[{k}]", float(positions.margin[k]),
+                      f"above the maintenance margin at the start price ({required[k]:.6g} USD)")
+
+
+def vector_maintenance(params: np.recarray, m: int, notional: np.ndarray) -> np.ndarray:
+    """Maintenance margin (USD) of many notionals in market m, vectorised."""
+    count = int(params.tier_count[m])
+    floors = params.tier_floor_usd[m, :count]
+    tier = np.searchsorted(floors, notional, side="right") - 1
+    return notional * params.tier_mmr[m, tier] - params.tier_maintenance_amount[m, tier]
+
+
+def sort_population(positions: PositionArrays, params: np.recarray):
+    """Liquidation prices, then one sort into (market, side, tier, threshold) groups.
+
+    The sort packs group, a quantised log-price and the row into one int64 key and sorts the
+    keys (several times faster than ``argsort`` or ``lexsort`` at 1e7 rows); the quantisation
+    is undone by :func:`make_thresholds_monotone`, which only moves thresholds earlier.
+
+    Returns
+    -------
+    positions : layout.Positions, sorted
+    groups : layout.Groups
+    original_row : int64 array (n,), the caller's row of each sorted position
+    """
+    n = len(positions)
+    n_markets = params.asset.shape[0]
+    n_tiers = params.tier_floor_usd.shape[1]
+    n_groups = n_markets * 2 * n_tiers
+    market = np.ascontiguousarray(positions.market, dtype=np.int32)
+    side = np.ascontiguousarray(positions.side, dtype=np.int8)
+    quantity = np.ascontiguousarray(positions.quantity, dtype=np.float64)
+    entry = np.ascontiguousarray(positions.entry_price, dtype=np.float64)
+    margin = np.ascontiguousarray(positions.margin, dtype=np.float64)
+    price = np.empty(n, dtype=np.float64)
+    tier = np.empty(n, dtype=np.int8)
+    liquidation_prices(market, side, quantity, entry, margin, params.tier_count.copy(),
+                       params.tier_floor_usd.copy(), params.tier_mmr.copy(),
+                       params.tier_maintenance_amount.copy(), price, tier)
+    group_bits = max(1, int(n_groups - 1).bit_length())
+    row_bits = max(1, int(max(n - 1, 1)).bit_length())
+    price_bits = 63 - group_bits - row_bits
+    if price_bits < 20:
+        raise invalid("positions", f"{n} rows in {n_groups} groups",
+                      "fewer rows or markets: the packed sort key needs 20 price bits")
+    positive = price[price > 0]
+    low = float(np.log(positive.min())) if positive.size else 0.0
+    high = float(np.log(positive.max())) if positive.size else 1.0
+    scale = ((1 << price_bits) - 1) / (high - low) if high > low else 0.0
+    key = np.empty(n, dtype=np.int64)
+    sort_keys(market, side, tier, price, n_tiers, price_bits, row_bits, low, scale, key)
+    key.sort()
+    order = np.empty(n, dtype=np.int64)
+    sorted_group = np.empty(n, dtype=np.int64)
+    unpack_order(key, row_bits, price_bits, order, sorted_group)
+    del key
+    boundaries = np.arange(n_groups)
+    start = np.searchsorted(sorted_group, boundaries, side="left").astype(np.int64)
+    end = np.searchsorted(sorted_group, boundaries, side="right").astype(np.int64)
+    del sorted_group
+    account = np.ascontiguousarray(positions.account, dtype=np.int64)
+    columns = [np.empty(n, dtype=a.dtype) for a in (market, account, side, quantity, entry,
+                                                      margin, price, tier)]
+    gather_positions(order, market, account, side, quantity, entry, margin, price, tier,
+                     *columns)
+    threshold = columns[6]
+    long_slot = (boundaries // n_tiers) % 2 == 0
+    make_thresholds_monotone(threshold, start, end, long_slot)
+    sorted_positions = layout.Positions(
+        market=columns[0],
+        account=columns[1],
+        side=columns[2],
+        quantity=columns[3],
+        entry_price=columns[4],
+        margin=columns[5],
+        liquidation_price=threshold,
+        tier=columns[7],
+        status=np.zeros(n, dtype=np.int8),
+        cross=(np.zeros(n, dtype=np.bool_) if positions.cross is None
+               else np.asarray(positions.cross, dtype=np.bool_)[order]),
+    )
+    groups = layout.Groups(start=start, end=end, pointer=start.copy())
+    return sorted_positions, groups, order.astype(np.int64)
+
+
+def cross_accounts(positions: layout.Positions, n_accounts: int,
+                   markets=None) -> layout.CrossAccounts:
+    """Cross-margin accounts of sorted positions: slots and each account's rows.
+
+    Each cross account's rows are listed in ascending row order. ``markets`` (the
+    MarketSpecs) enables the checks that an account holds at most one position per market
+    and all on one venue.
+    """
+    slot = np.full(n_accounts, -1, dtype=np.int32)
+    rows = np.flatnonzero(positions.cross).astype(np.int32)
+    accounts = positions.account[rows]
+    if rows.size and markets is not None:
+        has_cross = np.zeros(n_accounts, dtype=np.bool_)
+        has_cross[accounts] = True
+        mixed = has_cross[positions.account] & ~positions.cross
+        if mixed.any():
+            account = int(positions.account[np.argmax(mixed)])
+            raise invalid("positions.cross", f"account {account} has cross and isolated "
+                          "positions", "one margin mode per account id")
+    unique, inverse = np.unique(accounts, return_inverse=True)
+    slot[unique] = np.arange(unique.size, dtype=np.int32)
+    order = np.argsort(inverse, kind="stable")
+    rows = rows[order]
+    offsets = np.searchsorted(inverse[order], np.arange(unique.size + 1)).astype(np.int64)
+    if rows.size and markets is not None:
+        market_of_row = positions.market[rows]
+        owner = inverse[order]
+        pairs = owner.astype(np.int64) * len(markets) + market_of_row
+        if np.unique(pairs).size != pairs.size:
+            duplicated = np.flatnonzero(np.diff(np.sort(pairs)) == 0)[0]
+            account = int(unique[np.sort(pairs)[duplicated] // len(markets)])
+            raise invalid("positions.cross", f"account {account} with two positions in one market",
+                          "at most one position per market in a cross account")
+        venue_code = {name: k for k, name in enumerate(sorted({spec.venue for spec in markets}))}
+        venue = np.asarray([venue_code[spec.venue] for spec in markets])[market_of_row]
+        first_venue = venue[offsets[owner]]
+        if (venue != first_venue).any():
+            k = int(np.argmax(venue != first_venue))
+            raise invalid("positions.cross", f"account {int(unique[owner[k]])} on two venues",
+                          "the positions of a cross account on one venue")
+    return layout.CrossAccounts(slot=slot, offsets=offsets, rows=rows,
+                                ready_time=np.full(unique.size, -np.inf))
+
+
+def initial_state(setup: EngineSetup, params: np.recarray,
+                  positions: layout.Positions) -> np.recarray:
+    """Books at their target profile, agents flat except the hedged counterparty."""
+    n_markets = len(setup.markets)
+    n_levels = setup.n_levels
+    price = np.asarray([spec.price for spec in setup.markets], dtype=np.float64)
+    origin = np.empty(n_markets, dtype=np.int64)
+    profile = np.empty((n_markets, n_levels))
+    bids = np.zeros((n_markets, n_levels))
+    asks = np.zeros((n_markets, n_levels))
+    for m in range(n_markets):
+        centre_tick = int(round(price[m] / params.tick_size[m]))
+        origin[m] = max(1, centre_tick - n_levels // 2)
+        tabulate_profile(params.depth_1pct_usd[m], params.depth_shape[m], params.tick_size[m],
+                         price[m], profile[m])
+        fill_levels(bids[m], asks[m], origin[m], params.tick_size[m], centre_tick, profile[m],
+                    1.0, 0, n_levels)
+    long_quantity = np.bincount(positions.market, weights=positions.quantity * (positions.side > 0),
+                                minlength=n_markets)
+    short_quantity = np.bincount(positions.market,
+                                 weights=positions.quantity * (positions.side < 0),
+                                 minlength=n_markets)
+    passive_quantity = short_quantity - long_quantity
+    elapsed = params.funding_interval_s - params.time_to_first_funding_s
+    premium = np.asarray([premium_for_rate(r, i, c) for r, i, c in zip(
+        params.funding_rate_initial, params.funding_interest_rate, params.funding_clamp,
+        strict=True)])
+    index = np.asarray(setup.index_path[0], dtype=np.float64)
+    centre_level = np.round(price / params.tick_size).astype(np.int64) - origin
+    state = np.zeros(n_markets, dtype=layout.market_state_dtype(n_levels)).view(np.recarray)
+    state.last_price = price
+    state.previous_last_price = price
+    state.mark_price = price
+    state.premium_sum = premium * elapsed
+    state.premium_time = elapsed
+    state.funding_rate = params.funding_rate_initial
+    state.next_funding_time = params.time_to_first_funding_s
+    state.liquidity_factor = 1.0
+    state.volatility = params.baseline_volatility
+    state.centre_price = price
+    state.quote_index = index[params.asset]
+    state.origin_tick = origin
+    # Books start at their target profile: settled, so resilience has nothing to do until
+    # something disturbs them (a quiet market then costs almost nothing per step).
+    state.quiet_steps = SETTLED_BOOK
+    for m in range(n_markets):
+        # The 1 % depth is recomputed only when the book changes: start it from the book,
+        # around its mid, computed as each step computes it (the band edge can sit exactly
+        # on a level, so the rounding must be the same).
+        tick = params.tick_size[m]
+        mid = 0.5 * ((origin[m] + centre_level[m] - 1) * tick
+                     + (origin[m] + centre_level[m] + 1) * tick)
+        state.bid_depth_1pct_usd[m], state.ask_depth_1pct_usd[m] = depth_within(
+            bids[m], asks[m], origin[m], params.tick_size[m], mid, 0.01)
+    state.bid_top_level = centre_level - 1
+    state.ask_bottom_level = centre_level + 1
+    state.profile_price = price
+    state.profile_usd = profile
+    state.bids = bids
+    state.asks = asks
+    state.passive_cash = -passive_quantity * price
+    state.passive_quantity = passive_quantity
+    state.passive_entry_price = price
+    state.fund_cash = [spec.insurance_fund_usd for spec in setup.markets]
+    state.backstop_cash = [spec.backstop_usd for spec in setup.markets]
+    state.trader_long_quantity = long_quantity
+    state.trader_short_quantity = short_quantity
+    return state
+
+
+def engine_inputs(setup: EngineSetup, params: np.recarray, positions: layout.Positions,
+                  n_accounts: int):
+    """Mutable state, watch list and scratch buffers for one path."""
+    n = positions.quantity.shape[0]
+    state = initial_state(setup, params, positions)
+    assets = asset_state(setup.assets, np.asarray(setup.index_path[0], dtype=np.float64))
+    n_markets = len(setup.markets)
+    # Sorted positions are grouped by market first: market m's rows start at its offset.
+    offset = np.searchsorted(positions.market, np.arange(n_markets)).astype(np.int64)
+    watchlist = layout.Watchlist(position=np.zeros(max(n, 1), dtype=np.int32),
+                                 ready_time=np.zeros(max(n, 1)),
+                                 threshold=np.zeros(max(n, 1)),
+                                 side=np.zeros(max(n, 1), dtype=np.int8),
+                                 tier=np.zeros(max(n, 1), dtype=np.int8),
+                                 entry=np.zeros(max(n, 1), dtype=np.int32),
+                                 count=np.zeros(n_markets, np.int64), offset=offset)
+    scratch = layout.Scratch(
+        triggered=np.zeros(max(n, 1), dtype=np.int32),
+        adl_candidates=np.zeros(max(n, 1) + 1, dtype=np.int32),
+        adl_scores=np.zeros(max(n, 1) + 1),
+        account_liquidated=np.zeros(n_accounts, dtype=np.bool_),
+        account_wallet=np.zeros(n_accounts),
+        adl_cache=np.full(5, -1, dtype=np.int64),
+    )
+    return state, assets, watchlist, scratch
+
+
+def fresh_cross_accounts(crosses: layout.CrossAccounts) -> layout.CrossAccounts:
+    """The same accounts with their mutable columns reset for a new path."""
+    return crosses._replace(ready_time=np.full(crosses.ready_time.shape, -np.inf))
+
+
+def copy_positions(positions: layout.Positions) -> layout.Positions:
+    """A fresh copy of the mutable position columns (the counterfactual must not touch them)."""
+    return positions._replace(quantity=positions.quantity.copy(), margin=positions.margin.copy(),
+                              status=positions.status.copy())
+
+
