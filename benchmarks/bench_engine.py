@@ -32,7 +32,7 @@ from cascadesim.model.market import market_params  # noqa: E402
 from cascadesim.scenario.models import Scenario  # noqa: E402
 from cascadesim.sim import driver, state  # noqa: E402
 
-DEFAULT = ROOT / "scenarios" / "default.toml"
+DEFAULT = ROOT / "cascadesim/scenario/bundled" / "default.toml"
 
 
 @njit(cache=True)
@@ -78,23 +78,32 @@ def measure_size(accounts: float, repeat: int) -> dict:
         reads = []
         for _ in range(5):
             t0 = time.perf_counter()
-            read_positions_once(positions.quantity, positions.entry_price, positions.margin,
-                                positions.liquidation_price, positions.market, positions.side,
-                                positions.status, positions.account)
+            read_positions_once(
+                positions.quantity,
+                positions.entry_price,
+                positions.margin,
+                positions.liquidation_price,
+                positions.market,
+                positions.side,
+                positions.status,
+                positions.account,
+            )
             reads.append(time.perf_counter() - t0)
         n = positions.quantity.shape[0]
         liquidated = int(outcome.account_liquidated.sum())
-        runs.append({
-            "positions": n,
-            "liquidated_accounts": liquidated,
-            "liquidated_fraction": liquidated / n,
-            "population_s": built - start,
-            "prices_and_sort_s": sorted_at - built,
-            "cascade_loop_s": finished - sorted_at,
-            "total_s": finished - start,
-            "read_positions_once_s": min(reads),
-            "peak_bytes_per_position": peak / n,
-        })
+        runs.append(
+            {
+                "positions": n,
+                "liquidated_accounts": liquidated,
+                "liquidated_fraction": liquidated / n,
+                "population_s": built - start,
+                "prices_and_sort_s": sorted_at - built,
+                "cascade_loop_s": finished - sorted_at,
+                "total_s": finished - start,
+                "read_positions_once_s": min(reads),
+                "peak_bytes_per_position": peak / n,
+            }
+        )
         del outcome, positions, groups
     summary = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
     summary["loop_over_read"] = summary["cascade_loop_s"] / summary["read_positions_once_s"]
@@ -115,13 +124,16 @@ print(time.perf_counter() - start)
 
 def measure_compile() -> dict:
     """Seconds to the first result in a fresh process: empty cache, then warm cache."""
-    probe = COMPILE_PROBE.format(root=str(ROOT), gentle=str(ROOT / "scenarios" / "gentle.toml"))
+    probe = COMPILE_PROBE.format(
+        root=str(ROOT), gentle=str(ROOT / "cascadesim/scenario/bundled" / "gentle.toml")
+    )
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         times = []
         for _ in range(2):
-            done = subprocess.run([sys.executable, "-c", probe], env=env, check=True,
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                [sys.executable, "-c", probe], env=env, check=True, capture_output=True, text=True
+            )
             times.append(float(done.stdout.strip().splitlines()[-1]))
     return {"cold_start_s": times[0], "warm_start_s": times[1]}
 
@@ -141,11 +153,15 @@ def measure_reference_speedup(accounts: float = 1e4, duration_s: int = 600) -> d
     start = time.perf_counter()
     reference = reference_run(setup)
     reference_s = time.perf_counter() - start
-    return {"positions": len(setup.positions), "steps": setup.n_steps,
-            "liquidation_events": int(len(result.liquidations)),
-            "reference_events": int(len(reference["events"])),
-            "engine_s": engine_s, "reference_s": reference_s,
-            "speedup": reference_s / engine_s}
+    return {
+        "positions": len(setup.positions),
+        "steps": setup.n_steps,
+        "liquidation_events": int(len(result.liquidations)),
+        "reference_events": int(len(reference["events"])),
+        "engine_s": engine_s,
+        "reference_s": reference_s,
+        "speedup": reference_s / engine_s,
+    }
 
 
 def main() -> None:

@@ -33,8 +33,14 @@ VENUES = ["binance", "okx", "bybit", "hyperliquid", "dydx"]
 MEAN_POSITION_USD = 8_617.0  # mean of the default size distribution (see population.py)
 
 
-def scenario_text(n_venues: int, n_assets: int, accounts: float, duration_s: int,
-                  drop: float, replicas: bool = False) -> str:
+def scenario_text(
+    n_venues: int,
+    n_assets: int,
+    accounts: float,
+    duration_s: int,
+    drop: float,
+    replicas: bool = False,
+) -> str:
     """TOML of a venues x assets scenario with about ``accounts`` accounts in total;
     ``replicas`` makes every market a scaled copy of the single binance market."""
     n_markets = n_venues * n_assets
@@ -42,30 +48,64 @@ def scenario_text(n_venues: int, n_assets: int, accounts: float, duration_s: int
     open_interest = accounts * MEAN_POSITION_USD / (2 * 0.5) / n_markets
     spot_depth = 300e6 / n_assets if replicas else 300e6
     depth = 50e6 / n_markets if replicas else 50e6
-    lines = [f'name = "scaling-{n_markets}"', 'description = "benchmark"', "seed = 1",
-             f"duration_s = {duration_s}", "step_s = 1", ""]
+    lines = [
+        f'name = "scaling-{n_markets}"',
+        'description = "benchmark"',
+        "seed = 1",
+        f"duration_s = {duration_s}",
+        "step_s = 1",
+        "",
+    ]
     for a in range(n_assets):
         beta = 1.0 if replicas else 1.0 + 0.1 * a
-        lines += [f"[assets.A{a}]", f"spot_depth_1pct_usd = {spot_depth}",
-                  f"factor_weight = {1.0 if a == 0 else 0.0}", f"beta = {beta}", ""]
+        lines += [
+            f"[assets.A{a}]",
+            f"spot_depth_1pct_usd = {spot_depth}",
+            f"factor_weight = {1.0 if a == 0 else 0.0}",
+            f"beta = {beta}",
+            "",
+        ]
     for a in range(n_assets):
         for venue in VENUES[:n_venues]:
-            lines += [f"[markets.A{a}-{venue}]", f'asset = "A{a}"',
-                      f'venue = "{"binance" if replicas else venue}"',
-                      "price_usd = 100", f"open_interest_usd = {open_interest}",
-                      "funding_rate = 0.0003", f"depth_1pct_usd = {depth}",
-                      f"insurance_fund_usd = {1e8 / n_markets if replicas else 1e8}",
-                      f"backstop_usd = {1e8 / n_markets if replicas else 1e8}", ""]
-    lines += ["[population]", "leveraged_share_of_open_interest = 0.5",
-              f"max_accounts = {int(accounts * 2) + 10}", "",
-              "[population.leverage]", "values = [2, 5, 10, 20, 50]",
-              "weights = [0.2, 0.3, 0.3, 0.15, 0.05]", ""]
+            lines += [
+                f"[markets.A{a}-{venue}]",
+                f'asset = "A{a}"',
+                f'venue = "{"binance" if replicas else venue}"',
+                "price_usd = 100",
+                f"open_interest_usd = {open_interest}",
+                "funding_rate = 0.0003",
+                f"depth_1pct_usd = {depth}",
+                f"insurance_fund_usd = {1e8 / n_markets if replicas else 1e8}",
+                f"backstop_usd = {1e8 / n_markets if replicas else 1e8}",
+                "",
+            ]
+    lines += [
+        "[population]",
+        "leveraged_share_of_open_interest = 0.5",
+        f"max_accounts = {int(accounts * 2) + 10}",
+        "",
+        "[population.leverage]",
+        "values = [2, 5, 10, 20, 50]",
+        "weights = [0.2, 0.3, 0.3, 0.15, 0.05]",
+        "",
+    ]
     if drop:
-        lines += ["[shock]", 'kind = "index_jump"', 'asset = "A0"',
-                  f"drop_fraction = {drop}", "at_s = 300", "ramp_s = 300"]
+        lines += [
+            "[shock]",
+            'kind = "index_jump"',
+            'asset = "A0"',
+            f"drop_fraction = {drop}",
+            "at_s = 300",
+            "ramp_s = 300",
+        ]
     else:
-        lines += ["[shock]", 'kind = "index_jump"', 'asset = "A0"', "drop_fraction = 0.0",
-                  "at_s = 0"]
+        lines += [
+            "[shock]",
+            'kind = "index_jump"',
+            'asset = "A0"',
+            "drop_fraction = 0.0",
+            "at_s = 0",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -83,11 +123,17 @@ def time_run(text: str, repeat: int) -> dict:
         sorted_at = time.perf_counter()
         outcome = driver.run_path(setup, params, positions, groups, n_accounts, True)
         done = time.perf_counter()
-        rows.append({"positions": len(positions.quantity),
-                     "liquidated_accounts": int(outcome.account_liquidated.sum()),
-                     "events": int(outcome.events.size),
-                     "population_s": built - start, "prices_and_sort_s": sorted_at - built,
-                     "cascade_loop_s": done - sorted_at, "total_s": done - start})
+        rows.append(
+            {
+                "positions": len(positions.quantity),
+                "liquidated_accounts": int(outcome.account_liquidated.sum()),
+                "events": int(outcome.events.size),
+                "population_s": built - start,
+                "prices_and_sort_s": sorted_at - built,
+                "cascade_loop_s": done - sorted_at,
+                "total_s": done - start,
+            }
+        )
     return {key: statistics.median(row[key] for row in rows) for key in rows[0]}
 
 
@@ -99,11 +145,17 @@ def main() -> None:
     arguments = parser.parse_args()
     time_run(scenario_text(1, 1, 1e4, 600, 0.06), 1)  # compile before timing
     report = {}
-    for n_venues, n_assets, replicas in ((1, 1, False), (5, 2, False), (5, 10, False),
-                                         (5, 10, True)):
+    for n_venues, n_assets, replicas in (
+        (1, 1, False),
+        (5, 2, False),
+        (5, 10, False),
+        (5, 10, True),
+    ):
         key = f"{n_venues * n_assets}_{'replicas' if replicas else 'markets'}"
-        report[key] = time_run(scenario_text(n_venues, n_assets, arguments.accounts, 3600, 0.06,
-                                             replicas), arguments.repeat)
+        report[key] = time_run(
+            scenario_text(n_venues, n_assets, arguments.accounts, 3600, 0.06, replicas),
+            arguments.repeat,
+        )
         print(key, json.dumps(report[key]), flush=True)
     quiet = time_run(scenario_text(5, 10, 50, 3600, 0.0), arguments.repeat)
     quiet["per_market_step_us"] = quiet["cascade_loop_s"] / (50 * 3600) * 1e6

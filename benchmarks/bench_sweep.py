@@ -68,27 +68,37 @@ drop_fraction = {{distribution = "uniform", low = 0.01, high = 0.05}}
 at_s = 1
 """
 
-BACKENDS = (("serial", 1, None), ("2 processes", 2, None), ("Dask LocalCluster, 2 workers", 2,
-                                                              "local"))
+BACKENDS = (
+    ("serial", 1, None),
+    ("2 processes", 2, None),
+    ("Dask LocalCluster, 2 workers", 2, "local"),
+)
 
 
 def load_average() -> float:
     return os.getloadavg()[0]
 
 
-def run_once(sweep_file: Path, folder: Path, workers: int, scheduler: str | None,
-             outputs: bool) -> dict:
+def run_once(
+    sweep_file: Path, folder: Path, workers: int, scheduler: str | None, outputs: bool
+) -> dict:
     from cascadesim.sweep.run import run_sweep
 
     shutil.rmtree(folder, ignore_errors=True)
     started = time.perf_counter()
-    outcome = run_sweep(sweep_file, folder, workers=workers, scheduler=scheduler,
-                        plots=outputs, report=outputs)
+    outcome = run_sweep(
+        sweep_file, folder, workers=workers, scheduler=scheduler, plots=outputs, report=outputs
+    )
     total = time.perf_counter() - started
     chunks = len(list((folder / ".partial").glob("chunk-*.parquet")))
-    return {"run_s": outcome.wall_s, "total_s": total, "compute_s": outcome.compute_s,
-            "chunks": chunks, "tasks": outcome.tasks_computed,
-            "paths_bytes": (folder / "paths.parquet").read_bytes()}
+    return {
+        "run_s": outcome.wall_s,
+        "total_s": total,
+        "compute_s": outcome.compute_s,
+        "chunks": chunks,
+        "tasks": outcome.tasks_computed,
+        "paths_bytes": (folder / "paths.parquet").read_bytes(),
+    }
 
 
 def measure(sweep_file: Path, root: Path, repeats: int, outputs: bool) -> dict:
@@ -96,12 +106,19 @@ def measure(sweep_file: Path, root: Path, repeats: int, outputs: bool) -> dict:
     runs: dict[str, list[dict]] = {name: [] for name, _, _ in BACKENDS}
     for repeat in range(repeats):
         for name, workers, scheduler in BACKENDS:
-            result = run_once(sweep_file, root / f"out-{repeat}-{workers}-{scheduler}",
-                              workers, scheduler, outputs)
+            result = run_once(
+                sweep_file,
+                root / f"out-{repeat}-{workers}-{scheduler}",
+                workers,
+                scheduler,
+                outputs,
+            )
             runs[name].append(result)
-            print(f"  {name:<30} run {result['run_s']:7.2f} s  total {result['total_s']:7.2f} s"
-                  f"  computed {result['compute_s']:7.2f} s in {result['chunks']} chunks",
-                  flush=True)
+            print(
+                f"  {name:<30} run {result['run_s']:7.2f} s  total {result['total_s']:7.2f} s"
+                f"  computed {result['compute_s']:7.2f} s in {result['chunks']} chunks",
+                flush=True,
+            )
     reference = runs["serial"][0]["paths_bytes"]
     identical = all(run["paths_bytes"] == reference for group in runs.values() for run in group)
     summary = {}
@@ -111,8 +128,11 @@ def measure(sweep_file: Path, root: Path, repeats: int, outputs: bool) -> dict:
         compute_s = statistics.median(r["compute_s"] for r in group)
         chunks = group[0]["chunks"]
         summary[name] = {
-            "run_s": run_s, "total_s": statistics.median(r["total_s"] for r in group),
-            "compute_s": compute_s, "chunks": chunks, "tasks": group[0]["tasks"],
+            "run_s": run_s,
+            "total_s": statistics.median(r["total_s"] for r in group),
+            "compute_s": compute_s,
+            "chunks": chunks,
+            "tasks": group[0]["tasks"],
         }
     return {"backends": summary, "identical": identical}
 
@@ -127,8 +147,9 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     try:
         ensemble_file = root / "ensemble.toml"
-        ensemble_file.write_text(ENSEMBLE.format(paths=arguments.paths,
-                                                 accounts=arguments.accounts))
+        ensemble_file.write_text(
+            ENSEMBLE.format(paths=arguments.paths, accounts=arguments.accounts)
+        )
         tiny_file = root / "tiny.toml"
         tiny_file.write_text(TINY.format(paths=arguments.tiny_paths))
         start_file = root / "start.toml"
@@ -148,26 +169,45 @@ def main() -> None:
         overhead = {}
         for name, workers, _ in BACKENDS:
             many, two = tiny["backends"][name], start["backends"][name]
-            overhead[name] = 1e3 * ((many["run_s"] - two["run_s"]) * workers
-                                    - (many["compute_s"] - two["compute_s"])) / (
-                arguments.tiny_paths - 2)
+            overhead[name] = (
+                1e3
+                * (
+                    (many["run_s"] - two["run_s"]) * workers
+                    - (many["compute_s"] - two["compute_s"])
+                )
+                / (arguments.tiny_paths - 2)
+            )
         print(f"load average after: {load_average():.2f}")
         serial = ensemble["backends"]["serial"]["run_s"]
-        print("\n| backend | run (s) | total with outputs (s) | speed-up | start-up (s) | "
-              "overhead per task (ms) |")
+        print(
+            "\n| backend | run (s) | total with outputs (s) | speed-up | start-up (s) | "
+            "overhead per task (ms) |"
+        )
         print("|---|---|---|---|---|---|")
         for name, _, _ in BACKENDS:
             figures = ensemble["backends"][name]
-            print(f"| {name} | {figures['run_s']:.1f} | {figures['total_s']:.1f} | "
-                  f"{serial / figures['run_s']:.2f}x | {start['backends'][name]['run_s']:.2f} | "
-                  f"{overhead[name]:.1f} |")
+            print(
+                f"| {name} | {figures['run_s']:.1f} | {figures['total_s']:.1f} | "
+                f"{serial / figures['run_s']:.2f}x | {start['backends'][name]['run_s']:.2f} | "
+                f"{overhead[name]:.1f} |"
+            )
         per_path = 1e3 * ensemble["backends"]["serial"]["compute_s"] / arguments.paths
         identical = ensemble["identical"] and tiny["identical"] and start["identical"]
-        print(f"\nserial compute per path (with counterfactual): {per_path:.1f} ms; "
-              f"identical paths.parquet across backends: {identical}")
-        print(json.dumps({"ensemble": ensemble["backends"], "start": start["backends"],
-                          "tiny": tiny["backends"], "overhead_per_task_ms": overhead,
-                          "identical": identical}))
+        print(
+            f"\nserial compute per path (with counterfactual): {per_path:.1f} ms; "
+            f"identical paths.parquet across backends: {identical}"
+        )
+        print(
+            json.dumps(
+                {
+                    "ensemble": ensemble["backends"],
+                    "start": start["backends"],
+                    "tiny": tiny["backends"],
+                    "overhead_per_task_ms": overhead,
+                    "identical": identical,
+                }
+            )
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -26,18 +26,37 @@ VARIANTS = ("binance", "bybit", "hyperliquid", "dydx", "mixed")
 def venue_rules(variant: str, rng: np.random.Generator) -> dict:
     """Mark, partial, limit, takeover and ADL rules of a venue family (or a random mix)."""
     if variant == "binance":
-        return dict(mark_rule="binance", partial_mode="tier_step_down", limit_mode="bankruptcy",
-                    takeover_mode="insurance", adl_rank_rule="pnl_leverage")
+        return dict(
+            mark_rule="binance",
+            partial_mode="tier_step_down",
+            limit_mode="bankruptcy",
+            takeover_mode="insurance",
+            adl_rank_rule="pnl_leverage",
+        )
     if variant == "bybit":
-        return dict(mark_rule="index_basis", partial_mode="tier_step_down",
-                    limit_mode="bankruptcy", takeover_mode="insurance",
-                    adl_rank_rule="pnl_leverage")
+        return dict(
+            mark_rule="index_basis",
+            partial_mode="tier_step_down",
+            limit_mode="bankruptcy",
+            takeover_mode="insurance",
+            adl_rank_rule="pnl_leverage",
+        )
     if variant == "hyperliquid":
-        return dict(mark_rule="hyperliquid", partial_mode="chunks", limit_mode="slippage",
-                    takeover_mode="backstop", adl_rank_rule="hyperliquid")
+        return dict(
+            mark_rule="hyperliquid",
+            partial_mode="chunks",
+            limit_mode="slippage",
+            takeover_mode="backstop",
+            adl_rank_rule="hyperliquid",
+        )
     if variant == "dydx":
-        return dict(mark_rule="index", partial_mode="none", limit_mode="slippage",
-                    takeover_mode="none", adl_rank_rule="pnl_leverage")
+        return dict(
+            mark_rule="index",
+            partial_mode="none",
+            limit_mode="slippage",
+            takeover_mode="none",
+            adl_rank_rule="pnl_leverage",
+        )
     return dict(
         mark_rule=str(rng.choice(["binance", "hyperliquid", "index", "index_basis"])),
         partial_mode=str(rng.choice(["none", "tier_step_down", "chunks"])),
@@ -61,12 +80,26 @@ def tier_table(rng: np.random.Generator, typical_notional: float, n_tiers: int) 
     rates = [first]
     for _ in floors[1:]:
         rates.append(min(rates[-1] + float(rng.uniform(0.0, 0.03)), 0.45))
-    return dict(tier_floor_usd=tuple(floors), tier_mmr=tuple(rates),
-                tier_max_leverage=tuple(1.0 / (2.0 * r) for r in rates))
+    return dict(
+        tier_floor_usd=tuple(floors),
+        tier_mmr=tuple(rates),
+        tier_max_leverage=tuple(1.0 / (2.0 * r) for r in rates),
+    )
 
 
-def market_spec(rng, name, asset, price, n_levels, variant, oi_notional, typical_notional,
-                fund_regime, dt, n_tiers) -> MarketSpec:
+def market_spec(
+    rng,
+    name,
+    asset,
+    price,
+    n_levels,
+    variant,
+    oi_notional,
+    typical_notional,
+    fund_regime,
+    dt,
+    n_tiers,
+) -> MarketSpec:
     """One market with random but valid parameters around the population's size."""
     low_tick = 0.2 * price / n_levels * 1.001
     tick = max(low_tick, price * float(rng.choice([0.0002, 0.0005, 0.001, 0.002])))
@@ -80,7 +113,11 @@ def market_spec(rng, name, asset, price, n_levels, variant, oi_notional, typical
     else:
         fund = oi_notional * float(log_uniform(rng, 1e-4, 0.1))
     return MarketSpec(
-        name=name, asset=asset, venue=variant, price=price, tick_size=tick,
+        name=name,
+        asset=asset,
+        venue=variant,
+        price=price,
+        tick_size=tick,
         depth_1pct_usd=depth,
         depth_shape=float(rng.uniform(0.6, 1.6)),
         resilience_half_life_s=float(rng.uniform(1.0, 40.0)),
@@ -98,7 +135,8 @@ def market_spec(rng, name, asset, price, n_levels, variant, oi_notional, typical
         funding_rate_initial=float(rng.uniform(-cap, cap)),
         time_to_first_funding_s=float(rng.uniform(0.5, 1.0)) * interval,
         arbitrage_band=float(rng.uniform(0.0, 0.003)),
-        arbitrage_capacity_usd_per_s=float(rng.choice([0.0, 1.0])) * depth
+        arbitrage_capacity_usd_per_s=float(rng.choice([0.0, 1.0]))
+        * depth
         * float(log_uniform(rng, 0.005, 0.3)),
         spot_impact_share=float(rng.uniform(0.0, 1.0)),
         liquidation_fee_rate=float(rng.uniform(0.0, 0.02)),
@@ -161,14 +199,23 @@ def cross_accounts(rng, market, n_markets, account, n_accounts):
     per_market = [np.flatnonzero(cross_rows & (market == m)) for m in range(n_markets)]
     pool = max(1, int(max(rows.size for rows in per_market) * rng.uniform(1.0, 1.5)))
     for rows in per_market:
-        account[rows] = n_accounts + rng.permutation(pool)[:rows.size]
+        account[rows] = n_accounts + rng.permutation(pool)[: rows.size]
     return cross_rows, account, n_accounts + pool
 
 
 @st.composite
-def engine_setups(draw, min_positions=5, max_positions=200, min_steps=50, max_steps=300,
-                  fund_regimes=("empty", "small", "medium", "huge"), variants=VARIANTS,
-                  levels=(512,), tier_counts=(1, 2, 3), cross_margin=(False, True)):
+def engine_setups(
+    draw,
+    min_positions=5,
+    max_positions=200,
+    min_steps=50,
+    max_steps=300,
+    fund_regimes=("empty", "small", "medium", "huge"),
+    variants=VARIANTS,
+    levels=(512,),
+    tier_counts=(1, 2, 3),
+    cross_margin=(False, True),
+):
     """A small random :class:`EngineSetup` (1-3 markets, 1-3 assets).
 
     With cross margin drawn, every market is on one venue and part of the positions belong
@@ -190,8 +237,9 @@ def engine_setups(draw, min_positions=5, max_positions=200, min_steps=50, max_st
     n_levels = draw(st.sampled_from(levels))
     n_tiers = draw(st.sampled_from(tier_counts))
     fund_regime = draw(st.sampled_from(fund_regimes))
-    shocks = [draw(st.sampled_from(["drop", "jump", "drop_and_squeeze", "flat"]))
-              for _ in range(n_assets)]
+    shocks = [
+        draw(st.sampled_from(["drop", "jump", "drop_and_squeeze", "flat"])) for _ in range(n_assets)
+    ]
     sell_programme = draw(st.booleans())
     dt = draw(st.sampled_from([0.5, 1.0, 2.0]))
     iteration_cap = draw(st.sampled_from([2, 64]))
@@ -205,31 +253,56 @@ def engine_setups(draw, min_positions=5, max_positions=200, min_steps=50, max_st
     side = np.where(rng.random(n_positions) < long_share, 1, -1).astype(np.int8)
     notional = typical_notional * np.exp(rng.normal(0.0, 1.0, n_positions))
     leverage = log_uniform(rng, 1.0, 100.0, n_positions)
-    oi_notional = [max(float(notional[market == m].sum()), typical_notional)
-                   for m in range(n_markets)]
-    assets = [AssetSpec(name=f"A{a}", spot_depth_1pct_usd=float(
-        sum(oi_notional) * log_uniform(rng, 0.05, 5.0))) for a in range(n_assets)]
+    oi_notional = [
+        max(float(notional[market == m].sum()), typical_notional) for m in range(n_markets)
+    ]
+    assets = [
+        AssetSpec(
+            name=f"A{a}", spot_depth_1pct_usd=float(sum(oi_notional) * log_uniform(rng, 0.05, 5.0))
+        )
+        for a in range(n_assets)
+    ]
     specs = []
     for m in range(n_markets):
         a = market_asset[m]
-        specs.append(market_spec(rng, f"M{m}", f"A{a}", asset_price[a], n_levels,
-                                 market_variants[m], oi_notional[m], typical_notional,
-                                 fund_regime, dt, n_tiers))
+        specs.append(
+            market_spec(
+                rng,
+                f"M{m}",
+                f"A{a}",
+                asset_price[a],
+                n_levels,
+                market_variants[m],
+                oi_notional[m],
+                typical_notional,
+                fund_regime,
+                dt,
+                n_tiers,
+            )
+        )
     start_price = np.asarray([asset_price[market_asset[m]] for m in range(n_markets)])[market]
     entry = start_price * np.exp(rng.normal(0.0, 0.02, n_positions))
     quantity = notional / entry
     margin = notional / leverage
     for k in range(n_positions):
-        margin[k] = healthy_margin(int(side[k]), float(quantity[k]), float(entry[k]),
-                                   float(margin[k]), float(start_price[k]), specs[market[k]])
+        margin[k] = healthy_margin(
+            int(side[k]),
+            float(quantity[k]),
+            float(entry[k]),
+            float(margin[k]),
+            float(start_price[k]),
+            specs[market[k]],
+        )
     n_accounts = max(1, int(rng.integers(n_positions // 2, n_positions + 1)))
     account = rng.integers(0, n_accounts, n_positions)
     cross_rows = None
     if cross:
-        cross_rows, account, n_accounts = cross_accounts(rng, market, n_markets, account,
-                                                         n_accounts)
-    path = np.column_stack([index_path(rng, asset_price[a], n_steps, shocks[a])
-                            for a in range(n_assets)])
+        cross_rows, account, n_accounts = cross_accounts(
+            rng, market, n_markets, account, n_accounts
+        )
+    path = np.column_stack(
+        [index_path(rng, asset_price[a], n_steps, shocks[a]) for a in range(n_assets)]
+    )
     flow = None
     if sell_programme:
         flow = np.zeros((n_steps, n_markets))
@@ -237,19 +310,32 @@ def engine_setups(draw, min_positions=5, max_positions=200, min_steps=50, max_st
             begin = int(rng.integers(0, n_steps))
             length = int(rng.integers(1, max(2, n_steps // 3)))
             sign = -1.0 if rng.random() < 0.8 else 1.0
-            flow[begin:begin + length, m] = sign * specs[m].depth_1pct_usd * rng.uniform(
-                0.005, 0.2)
+            flow[begin : begin + length, m] = (
+                sign * specs[m].depth_1pct_usd * rng.uniform(0.005, 0.2)
+            )
     return EngineSetup(
-        markets=specs, assets=assets,
-        positions=PositionArrays(market=market, account=account, side=side,
-                                 quantity=quantity, entry_price=entry, margin=margin,
-                                 cross=cross_rows),
-        index_path=path, step_seconds=dt, taker_flow_usd=flow, n_levels=n_levels,
-        iteration_cap=iteration_cap, n_accounts=n_accounts,
+        markets=specs,
+        assets=assets,
+        positions=PositionArrays(
+            market=market,
+            account=account,
+            side=side,
+            quantity=quantity,
+            entry_price=entry,
+            margin=margin,
+            cross=cross_rows,
+        ),
+        index_path=path,
+        step_seconds=dt,
+        taker_flow_usd=flow,
+        n_levels=n_levels,
+        iteration_cap=iteration_cap,
+        n_accounts=n_accounts,
     )
 
 
 def with_market(setup: EngineSetup, **changes) -> EngineSetup:
     """The setup with every market's spec changed by ``changes``."""
     return dataclasses.replace(
-        setup, markets=[dataclasses.replace(spec, **changes) for spec in setup.markets])
+        setup, markets=[dataclasses.replace(spec, **changes) for spec in setup.markets]
+    )

@@ -19,22 +19,73 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SCENARIO_FILES = sorted((REPO_ROOT / "scenarios").glob("*.toml"))
-SWEEP_FILES = sorted((REPO_ROOT / "scenarios" / "sweeps").glob("*.toml"))
+SCENARIO_FILES = sorted((REPO_ROOT / "cascadesim/scenario/bundled").glob("*.toml"))
+SWEEP_FILES = sorted((REPO_ROOT / "cascadesim/scenario/bundled" / "sweeps").glob("*.toml"))
 
 # Numbers at the edges of float64 and int64, and the ones validators get wrong most often.
 EDGE_NUMBERS = [
-    0, 0.0, -0.0, 1, -1, 2, 0.5, 1e-308, -1e-308, 5e-324, 1e308, -1e308, 1.7976931348623157e308,
-    2 ** 31, 2 ** 53 + 1, 2 ** 63 - 1, -(2 ** 63), 1e19, 1e30, 1e-9, 1.0000000001, 63, 64, 65,
-    math.nan, math.inf, -math.inf,
+    0,
+    0.0,
+    -0.0,
+    1,
+    -1,
+    2,
+    0.5,
+    1e-308,
+    -1e-308,
+    5e-324,
+    1e308,
+    -1e308,
+    1.7976931348623157e308,
+    2**31,
+    2**53 + 1,
+    2**63 - 1,
+    -(2**63),
+    1e19,
+    1e30,
+    1e-9,
+    1.0000000001,
+    63,
+    64,
+    65,
+    math.nan,
+    math.inf,
+    -math.inf,
 ]
 # Text that breaks naive handling: control characters, bidi overrides, NUL, emoji, a huge
 # string, digits that look like numbers, names of real fields and venues.
 EDGE_TEXT = [
-    "", " ", "\x00", "\n", "\r\n", "\t", "\x7f", "\u202e", "\ufeff", "💥", "é", "ß" * 3,
-    "x" * 300, "1e308", "nan", "inf", "all", "*", ".", "..", "binance", "BTC",
-    "BTC-binance", "index_jump", "sell_programme", "recorded_path", "index_path", "../../etc",
-    "/dev/zero", "default", "gentle",
+    "",
+    " ",
+    "\x00",
+    "\n",
+    "\r\n",
+    "\t",
+    "\x7f",
+    "\u202e",
+    "\ufeff",
+    "💥",
+    "é",
+    "ß" * 3,
+    "x" * 300,
+    "1e308",
+    "nan",
+    "inf",
+    "all",
+    "*",
+    ".",
+    "..",
+    "binance",
+    "BTC",
+    "BTC-binance",
+    "index_jump",
+    "sell_programme",
+    "recorded_path",
+    "index_path",
+    "../../etc",
+    "/dev/zero",
+    "default",
+    "gentle",
 ]
 # Unicode without surrogates (they cannot be written as UTF-8), control characters included.
 UNICODE = st.characters(exclude_categories=("Cs",))
@@ -101,17 +152,37 @@ def dump(document: dict) -> str:
 scalars = st.one_of(
     st.sampled_from(EDGE_NUMBERS),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.integers(min_value=-(2 ** 70), max_value=2 ** 70),
+    st.integers(min_value=-(2**70), max_value=2**70),
     st.booleans(),
     st.sampled_from(EDGE_TEXT),
     st.text(UNICODE, max_size=12),
     st.datetimes(min_value=datetime.datetime(1, 1, 2), max_value=datetime.datetime(9999, 12, 30)),
 )
-keys = st.one_of(st.sampled_from(["kind", "name", "asset", "venue", "points", "values", "",
-                                  "é", "a.b", "*", "population", "markets", "0"]),
-                 st.text(UNICODE, min_size=0, max_size=8))
-values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=3)), max_leaves=8)
+keys = st.one_of(
+    st.sampled_from(
+        [
+            "kind",
+            "name",
+            "asset",
+            "venue",
+            "points",
+            "values",
+            "",
+            "é",
+            "a.b",
+            "*",
+            "population",
+            "markets",
+            "0",
+        ]
+    ),
+    st.text(UNICODE, min_size=0, max_size=8),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=3)),
+    max_leaves=8,
+)
 # Fully random documents: a table of anything.
 random_documents = st.dictionaries(keys, values, max_size=8)
 
@@ -120,8 +191,13 @@ random_documents = st.dictionaries(keys, values, max_size=8)
 def locations(document, prefix=()) -> list[tuple]:
     """Every key path and list index in a document (tables and values)."""
     found = []
-    items = (document.items() if isinstance(document, dict)
-             else enumerate(document) if isinstance(document, list) else ())
+    items = (
+        document.items()
+        if isinstance(document, dict)
+        else enumerate(document)
+        if isinstance(document, list)
+        else ()
+    )
     for key, child in items:
         found.append((*prefix, key))
         found += locations(child, (*prefix, key))
@@ -140,16 +216,33 @@ def parent_of(document, path: tuple):
 
 
 @st.composite
-def mutated_document(draw, base: dict, max_mutations: int = 4,
-                     numbers_only: bool = False) -> dict:
+def mutated_document(draw, base: dict, max_mutations: int = 4, numbers_only: bool = False) -> dict:
     """``base`` with one to ``max_mutations`` mutations (``numbers_only``: numbers replaced
     by edge values and scaled to extremes, the structure and types kept, so that most
     results pass the type checks and reach the range checks and the build)."""
     document = copy.deepcopy(base)
     for _ in range(draw(st.sampled_from([1, 1, 1, 2, 3, max_mutations]))):
-        operation = "number" if numbers_only else draw(st.sampled_from(
-            ["drop", "replace", "replace", "number", "number", "number", "number", "add",
-             "rename", "wrap", "empty"]))
+        operation = (
+            "number"
+            if numbers_only
+            else draw(
+                st.sampled_from(
+                    [
+                        "drop",
+                        "replace",
+                        "replace",
+                        "number",
+                        "number",
+                        "number",
+                        "number",
+                        "add",
+                        "rename",
+                        "wrap",
+                        "empty",
+                    ]
+                )
+            )
+        )
         spots = locations(document)
         if operation == "number":  # mostly the numbers: their edges pass the type checks
             spots = [p for p in spots if is_number(parent_of(document, p)[p[-1]])] or spots
@@ -162,11 +255,17 @@ def mutated_document(draw, base: dict, max_mutations: int = 4,
             # Keep the type, break the size: what passes a type check and then overflows.
             old = parent[key]
             if is_number(old):
-                factor = draw(st.sampled_from([1e300, 1e-300, 1e20, 1e-20, 1e6, 1e-6, -1, 0,
-                                               math.inf, math.nan, 2 ** 40]))
+                factor = draw(
+                    st.sampled_from(
+                        [1e300, 1e-300, 1e20, 1e-20, 1e6, 1e-6, -1, 0, math.inf, math.nan, 2**40]
+                    )
+                )
                 new = old * factor if isinstance(factor, float) else old * factor
-                parent[key] = draw(st.sampled_from([new, int(new) if math.isfinite(new)
-                                                    and abs(new) < 1e30 else new]))
+                parent[key] = draw(
+                    st.sampled_from(
+                        [new, int(new) if math.isfinite(new) and abs(new) < 1e30 else new]
+                    )
+                )
             else:
                 parent[key] = draw(st.sampled_from(EDGE_NUMBERS))
         elif operation == "drop":
@@ -181,16 +280,16 @@ def mutated_document(draw, base: dict, max_mutations: int = 4,
         elif operation == "wrap":
             parent[key] = [parent[key]]
         elif operation == "empty":
-            parent[key] = type(parent[key])() if isinstance(parent[key], dict | list | str) \
-                else 0
+            parent[key] = type(parent[key])() if isinstance(parent[key], dict | list | str) else 0
     return document
 
 
 @st.composite
 def mutated_text(draw, text: str) -> str:
     """Text-level damage: truncation, a splice of random characters, a lost or doubled line."""
-    operation = draw(st.sampled_from(["none", "none", "truncate", "splice", "drop_line",
-                                      "double_line"]))
+    operation = draw(
+        st.sampled_from(["none", "none", "truncate", "splice", "drop_line", "double_line"])
+    )
     if operation == "truncate":
         return text[: draw(st.integers(0, len(text)))]
     if operation == "splice":
@@ -199,7 +298,7 @@ def mutated_text(draw, text: str) -> str:
     lines = text.splitlines(keepends=True)
     if operation in ("drop_line", "double_line") and lines:
         k = draw(st.integers(0, len(lines) - 1))
-        lines[k:k + 1] = [] if operation == "drop_line" else [lines[k], lines[k]]
+        lines[k : k + 1] = [] if operation == "drop_line" else [lines[k], lines[k]]
         return "".join(lines)
     return text
 

@@ -52,7 +52,9 @@ def resolve(node: ast.ImportFrom | ast.Import, importer: str) -> list[str]:
         return [alias.name for alias in node.names if alias.name in MODULES]
     base = node.module or ""
     if node.level:
-        package = importer if MODULES[importer].name == "__init__.py" else importer.rsplit(".", 1)[0]
+        package = (
+            importer if MODULES[importer].name == "__init__.py" else importer.rsplit(".", 1)[0]
+        )
         for _ in range(node.level - 1):
             package = package.rsplit(".", 1)[0]
         base = f"{package}.{base}" if base else package
@@ -74,7 +76,7 @@ def imports() -> list[tuple[str, str, int, bool, str]]:
         for node in ast.walk(tree):
             if not isinstance(node, ast.Import | ast.ImportFrom):
                 continue
-            text = "\n".join(lines[max(node.lineno - 2, 0): node.end_lineno])
+            text = "\n".join(lines[max(node.lineno - 2, 0) : node.end_lineno])
             nested = id(node) not in top_level
             for target in resolve(node, name):
                 if target != name:
@@ -119,7 +121,8 @@ def test_the_walk_sees_the_package():
     found = imports()
     assert len(MODULES) > 40
     assert ("cascadesim.scenario.models", "cascadesim.scenario.build") in {
-        (a, b) for a, b, *_ in found}
+        (a, b) for a, b, *_ in found
+    }
     assert any(nested for *_, nested, _ in found)  # function-level imports are walked
 
 
@@ -138,27 +141,35 @@ def test_no_import_cycle_at_module_or_function_level():
 
 
 def test_imports_run_one_way_between_subpackages():
-    wrong = [f"{importer}:{line} imports {imported}"
-             for importer, imported, line, _, _ in imports()
-             if imported and layer(imported) not in ALLOWED[layer(importer)]]
+    wrong = [
+        f"{importer}:{line} imports {imported}"
+        for importer, imported, line, _, _ in imports()
+        if imported and layer(imported) not in ALLOWED[layer(importer)]
+    ]
     assert wrong == []
 
 
 def test_every_lazy_import_says_why(capsys):
     lazy = [(importer, line, text) for importer, _, line, nested, text in imports() if nested]
-    unexplained = sorted({f"{importer}:{line}" for importer, line, text in lazy
-                          if "# lazy:" not in text})
+    unexplained = sorted(
+        {f"{importer}:{line}" for importer, line, text in lazy if "# lazy:" not in text}
+    )
     assert unexplained == []
     with capsys.disabled():
-        reasons = sorted({(importer, line, text.split("# lazy:")[1].split("\n")[0].strip())
-                          for importer, line, text in lazy})
+        reasons = sorted(
+            {
+                (importer, line, text.split("# lazy:")[1].split("\n")[0].strip())
+                for importer, line, text in lazy
+            }
+        )
         print(f"\n{len(reasons)} lazy imports remain:")
         for importer, line, reason in reasons:
             print(f"  {importer}:{line}: {reason}")
 
 
-@pytest.mark.parametrize("name", ["engine", "model", "scenario", "sim", "events", "sweep",
-                                  "report", "cli", "_util"])
+@pytest.mark.parametrize(
+    "name", ["engine", "model", "scenario", "sim", "events", "sweep", "report", "cli", "_util"]
+)
 def test_every_subpackage_says_what_it_holds(name):
     init = PACKAGE / name / "__init__.py"
     assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))

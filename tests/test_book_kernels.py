@@ -23,13 +23,23 @@ def books(draw):
     profile_levels = draw(st.integers(1, n_levels))
     centre_price = max(centre_tick, 1) * tick_size
     profile = np.zeros(profile_levels)
-    tabulate_profile(draw(st.floats(1e3, 1e9)), draw(st.floats(0.5, 2.0)), tick_size,
-                     centre_price, profile)
+    tabulate_profile(
+        draw(st.floats(1e3, 1e9)), draw(st.floats(0.5, 2.0)), tick_size, centre_price, profile
+    )
     scale = 1e6 / centre_price
     bids = rng.random(n_levels) * scale * (rng.random(n_levels) < 0.7)
     asks = rng.random(n_levels) * scale * (rng.random(n_levels) < 0.7)
-    return (bids, asks, origin_tick, tick_size, centre_tick, profile,
-            draw(st.floats(0.0, 1.5)), draw(st.floats(0.0, 1.0)), draw(st.floats(0.0, 1.0)))
+    return (
+        bids,
+        asks,
+        origin_tick,
+        tick_size,
+        centre_tick,
+        profile,
+        draw(st.floats(0.0, 1.5)),
+        draw(st.floats(0.0, 1.0)),
+        draw(st.floats(0.0, 1.0)),
+    )
 
 
 @given(books())
@@ -37,10 +47,20 @@ def books(draw):
 def test_relax_toward_target_matches_reference(book):
     bids, asks, origin_tick, tick_size, centre_tick, profile, factor, refill, cancel = book
     expected_bids, expected_asks = bids.tolist(), asks.tolist()
-    book_reference.relax_toward_target(expected_bids, expected_asks, origin_tick, tick_size,
-                                       centre_tick, profile.tolist(), factor, refill, cancel)
-    relax_toward_target(bids, asks, origin_tick, tick_size, centre_tick, profile, factor,
-                        refill, cancel)
+    book_reference.relax_toward_target(
+        expected_bids,
+        expected_asks,
+        origin_tick,
+        tick_size,
+        centre_tick,
+        profile.tolist(),
+        factor,
+        refill,
+        cancel,
+    )
+    relax_toward_target(
+        bids, asks, origin_tick, tick_size, centre_tick, profile, factor, refill, cancel
+    )
     # Same arithmetic in the same order: the results are identical, not just close.
     np.testing.assert_array_equal(bids, np.asarray(expected_bids))
     np.testing.assert_array_equal(asks, np.asarray(expected_asks))
@@ -56,8 +76,7 @@ def test_relax_converges_to_the_profile_and_clears_the_wrong_side():
     bids = np.full(n_levels, 50.0)
     asks = np.full(n_levels, 50.0)
     for _ in range(400):
-        relax_toward_target(bids, asks, origin_tick, tick_size, centre_tick, profile, 0.8,
-                            0.1, 0.2)
+        relax_toward_target(bids, asks, origin_tick, tick_size, centre_tick, profile, 0.8, 0.1, 0.2)
     ticks = origin_tick + np.arange(n_levels)
     distance = np.abs(ticks - centre_tick)
     target = 0.8 * profile[np.maximum(distance - 1, 0)] / (ticks * tick_size)

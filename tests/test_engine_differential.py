@@ -24,8 +24,13 @@ from tests.engine_strategies import engine_setups
 from tests.reference.engine_reference import reference_run
 
 RELATIVE = 1e-9
-DIFFERENTIAL = settings(deadline=None, max_examples=30, derandomize=True, print_blob=True,
-                        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+DIFFERENTIAL = settings(
+    deadline=None,
+    max_examples=30,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 AGENTS = ("maker", "passive", "taker", "fund", "backstop")
 
@@ -47,8 +52,10 @@ def close(kernel: np.ndarray, reference: np.ndarray, what: str, floor: float = 0
     if bad.any():
         k = int(np.argmax(bad))
         where = np.argwhere(finite)[k]
-        raise AssertionError(f"{what}: first difference at {tuple(where)}: kernel "
-                             f"{kernel[finite][k]!r}, reference {reference[finite][k]!r}")
+        raise AssertionError(
+            f"{what}: first difference at {tuple(where)}: kernel "
+            f"{kernel[finite][k]!r}, reference {reference[finite][k]!r}"
+        )
 
 
 def kernel_events(outcome: dict, original_row: np.ndarray) -> np.ndarray:
@@ -69,48 +76,71 @@ def assert_same_events(kernel: np.ndarray, reference: np.ndarray) -> None:
     """Same events in the same order: integer fields equal, float fields close."""
     if kernel.size != reference.size:
         n = min(kernel.size, reference.size)
-        differ = [k for k in range(n) if kernel[k]["position"] != reference[k]["position"]
-                  or kernel[k]["kind"] != reference[k]["kind"]]
+        differ = [
+            k
+            for k in range(n)
+            if kernel[k]["position"] != reference[k]["position"]
+            or kernel[k]["kind"] != reference[k]["kind"]
+        ]
         first = differ[0] if differ else n
         raise AssertionError(
             f"event counts differ: kernel {kernel.size}, reference {reference.size}; first "
-            f"difference at {first}: kernel {kernel[first:first + 3]}, reference "
-            f"{reference[first:first + 3]}")
+            f"difference at {first}: kernel {kernel[first : first + 3]}, reference "
+            f"{reference[first : first + 3]}"
+        )
     for name in ("market", "account", "position", "side", "kind"):
         if not np.array_equal(kernel[name], reference[name]):
             k = int(np.argmax(kernel[name] != reference[name]))
-            raise AssertionError(f"events.{name} differ at {k}: kernel {kernel[k]}, "
-                                 f"reference {reference[k]}")
-    for name in ("time", "quantity", "notional", "fill_price", "bankruptcy_price",
-                 "mark_price"):
+            raise AssertionError(
+                f"events.{name} differ at {k}: kernel {kernel[k]}, reference {reference[k]}"
+            )
+    for name in ("time", "quantity", "notional", "fill_price", "bankruptcy_price", "mark_price"):
         close(kernel[name], reference[name], f"events.{name}")
 
 
-def assert_same_outcome(outcome: dict, original_row: np.ndarray, reference: dict,
-                        setup: EngineSetup) -> None:
+def assert_same_outcome(
+    outcome: dict, original_row: np.ndarray, reference: dict, setup: EngineSetup
+) -> None:
     """A kernel path outcome (``run_path``'s dict) agrees with a reference run."""
     assert_same_events(kernel_events(outcome, original_row), reference["events"])
     positions = setup.positions
     quantity_scale = float(np.sum(positions.quantity))
     start_price = np.asarray([spec.price for spec in setup.markets])[positions.market]
-    money_scale = float(np.sum(positions.quantity * start_price) + np.sum(positions.margin)
-                        + sum(s.insurance_fund_usd + s.backstop_usd for s in setup.markets))
+    money_scale = float(
+        np.sum(positions.quantity * start_price)
+        + np.sum(positions.margin)
+        + sum(s.insurance_fund_usd + s.backstop_usd for s in setup.markets)
+    )
     timeline = outcome.timeline
     for name in layout.TIMELINE_DTYPE.names:
         if timeline.dtype[name].kind in "iu":
             assert np.array_equal(timeline[name], reference["timeline"][name]), (
-                f"timeline.{name} differs")
+                f"timeline.{name} differs"
+            )
         else:
-            floor = (quantity_scale if "open_interest" in name
-                     else money_scale if name.endswith("_usd") else 1e-6)
+            floor = (
+                quantity_scale
+                if "open_interest" in name
+                else money_scale
+                if name.endswith("_usd")
+                else 1e-6
+            )
             close(timeline[name], reference["timeline"][name], f"timeline.{name}", floor)
     state = outcome.state
     agents = reference["agents"]
     for holder in AGENTS:
-        close(getattr(state, f"{holder}_cash"), agents[f"{holder}_cash"], f"{holder}_cash",
-              money_scale)
-        close(getattr(state, f"{holder}_quantity"), agents[f"{holder}_quantity"],
-              f"{holder}_quantity", quantity_scale)
+        close(
+            getattr(state, f"{holder}_cash"),
+            agents[f"{holder}_cash"],
+            f"{holder}_cash",
+            money_scale,
+        )
+        close(
+            getattr(state, f"{holder}_quantity"),
+            agents[f"{holder}_quantity"],
+            f"{holder}_quantity",
+            quantity_scale,
+        )
     for name in ("fees_usd", "bad_debt_usd", "adl_notional_usd"):
         close(getattr(state, name), agents[name], name, money_scale)
     price_scale = max(spec.price for spec in setup.markets)
@@ -118,14 +148,18 @@ def assert_same_outcome(outcome: dict, original_row: np.ndarray, reference: dict
         close(getattr(state, name), agents[name], name, price_scale)
     assert np.array_equal(state.adl_count, agents["adl_count"])
     close(outcome.assets.index_price, reference["index_price"], "index_price")
-    close(outcome.account_wallet, reference["account_wallet"], "account_wallet",
-          money_scale)
+    close(outcome.account_wallet, reference["account_wallet"], "account_wallet", money_scale)
     assert np.array_equal(outcome.account_liquidated, reference["account_liquidated"])
     positions = outcome.positions
-    close(by_original_row(original_row, positions.quantity), reference["quantity"],
-          "quantity", quantity_scale)
-    close(by_original_row(original_row, positions.margin), reference["margin"], "margin",
-          money_scale)
+    close(
+        by_original_row(original_row, positions.quantity),
+        reference["quantity"],
+        "quantity",
+        quantity_scale,
+    )
+    close(
+        by_original_row(original_row, positions.margin), reference["margin"], "margin", money_scale
+    )
     status = by_original_row(original_row, positions.status)
     status = np.where(status == layout.STATUS_WATCHED, layout.STATUS_OPEN, status)
     assert np.array_equal(status, reference["status"]), "final statuses differ"
@@ -162,8 +196,11 @@ def test_counterfactual_matches_reference_without_liquidations(setup):
 
 
 @pytest.mark.slow
-@given(engine_setups(max_positions=400, max_steps=600, levels=(256, 512, 1024),
-                     tier_counts=(1, 2, 3, 4)))
+@given(
+    engine_setups(
+        max_positions=400, max_steps=600, levels=(256, 512, 1024), tier_counts=(1, 2, 3, 4)
+    )
+)
 @settings(DIFFERENTIAL, max_examples=150)
 def test_kernel_matches_reference_on_many_random_markets(setup):
     assert_same_run(setup)
@@ -174,24 +211,51 @@ def test_kernel_matches_reference_on_many_random_markets(setup):
 PRICE = 1000.0
 
 
-def single_market(positions: list[tuple[int, float, float, float]], path, *, flow=None,
-                  n_levels=512, step_seconds=1.0, **market) -> EngineSetup:
+def single_market(
+    positions: list[tuple[int, float, float, float]],
+    path,
+    *,
+    flow=None,
+    n_levels=512,
+    step_seconds=1.0,
+    **market,
+) -> EngineSetup:
     """One market at PRICE with positions given as (side, quantity, entry, margin)."""
-    defaults = dict(name="M", asset="A", price=PRICE, tick_size=0.5, depth_1pct_usd=2e6,
-                    arbitrage_capacity_usd_per_s=0.0, funding_interval_s=28_800.0,
-                    time_to_first_funding_s=14_400.0, withdrawal_vol_sensitivity=0.0,
-                    withdrawal_flow_sensitivity=0.0)
+    defaults = dict(
+        name="M",
+        asset="A",
+        price=PRICE,
+        tick_size=0.5,
+        depth_1pct_usd=2e6,
+        arbitrage_capacity_usd_per_s=0.0,
+        funding_interval_s=28_800.0,
+        time_to_first_funding_s=14_400.0,
+        withdrawal_vol_sensitivity=0.0,
+        withdrawal_flow_sensitivity=0.0,
+    )
     defaults.update(market)
     spec = MarketSpec(**defaults)
     n = len(positions)
-    side, quantity, entry, margin = (np.asarray(column, dtype=np.float64)
-                                     for column in zip(*positions, strict=True))
-    arrays = PositionArrays(market=np.zeros(n, np.int32), account=np.arange(n),
-                            side=side.astype(np.int8), quantity=quantity, entry_price=entry,
-                            margin=margin)
-    return EngineSetup(markets=[spec], assets=[AssetSpec(name="A")], positions=arrays,
-                       index_path=np.asarray(path, dtype=np.float64)[:, None],
-                       step_seconds=step_seconds, taker_flow_usd=flow, n_levels=n_levels)
+    side, quantity, entry, margin = (
+        np.asarray(column, dtype=np.float64) for column in zip(*positions, strict=True)
+    )
+    arrays = PositionArrays(
+        market=np.zeros(n, np.int32),
+        account=np.arange(n),
+        side=side.astype(np.int8),
+        quantity=quantity,
+        entry_price=entry,
+        margin=margin,
+    )
+    return EngineSetup(
+        markets=[spec],
+        assets=[AssetSpec(name="A")],
+        positions=arrays,
+        index_path=np.asarray(path, dtype=np.float64)[:, None],
+        step_seconds=step_seconds,
+        taker_flow_usd=flow,
+        n_levels=n_levels,
+    )
 
 
 def ramp(n_steps: int, move: float, start: int = 5, length: int = 20) -> np.ndarray:
@@ -206,9 +270,12 @@ def kinds(events: np.ndarray, position: int) -> list[str]:
 
 def test_single_long_liquidated_into_a_deep_book():
     """A 20x long, a slow 10 % drop, a deep book: one book fill of the whole position."""
-    setup = single_market([(1, 10.0, PRICE, PRICE * 10.0 / 20.0)],
-                          ramp(220, -0.10, length=200), depth_1pct_usd=5e8,
-                          partial_mode="none")
+    setup = single_market(
+        [(1, 10.0, PRICE, PRICE * 10.0 / 20.0)],
+        ramp(220, -0.10, length=200),
+        depth_1pct_usd=5e8,
+        partial_mode="none",
+    )
     result, reference = assert_same_run(setup)
     events = reference["events"]
     assert kinds(events, 0) == ["book"]
@@ -221,9 +288,14 @@ def test_single_long_liquidated_into_a_deep_book():
 def test_position_larger_than_the_book_goes_to_the_insurance_fund():
     """The IOC at bankruptcy fills what the thin book has; the fund takes the rest."""
     quantity = 500.0  # 500 000 USD against 5 000 USD of depth within 1 %
-    setup = single_market([(1, quantity, PRICE, quantity * PRICE / 10.0), (-1, 1.0, PRICE, 500.0)],
-                          ramp(60, -0.15), depth_1pct_usd=5e3, partial_mode="none",
-                          insurance_fund_usd=1e9, fund_unwind_usd_per_s=0.0)
+    setup = single_market(
+        [(1, quantity, PRICE, quantity * PRICE / 10.0), (-1, 1.0, PRICE, 500.0)],
+        ramp(60, -0.15),
+        depth_1pct_usd=5e3,
+        partial_mode="none",
+        insurance_fund_usd=1e9,
+        fund_unwind_usd_per_s=0.0,
+    )
     result, reference = assert_same_run(setup)
     events = reference["events"]
     assert "insurance" in kinds(events, 0)
@@ -237,8 +309,9 @@ def test_empty_fund_forces_auto_deleveraging():
     """No fund, no depth to speak of: the loss is closed against profitable shorts."""
     positions = [(1, 100.0, PRICE, 100.0 * PRICE / 25.0)]
     positions += [(-1, 20.0, PRICE * 1.01, 20.0 * PRICE / 3.0) for _ in range(6)]
-    setup = single_market(positions, ramp(60, -0.12), depth_1pct_usd=1e3,
-                          partial_mode="none", insurance_fund_usd=0.0)
+    setup = single_market(
+        positions, ramp(60, -0.12), depth_1pct_usd=1e3, partial_mode="none", insurance_fund_usd=0.0
+    )
     result, reference = assert_same_run(setup)
     events = reference["events"]
     assert "adl" in kinds(events, 0)
@@ -259,12 +332,25 @@ def test_hyperliquid_chunks_with_cooldown_then_backstop():
     path[80:] *= 0.96
     setup = single_market(
         [(1, quantity, PRICE, quantity * PRICE / 20.0), (-1, 10.0, PRICE, 5_000.0)],
-        path, mark_rule="hyperliquid", partial_mode="chunks",
-        limit_mode="slippage", takeover_mode="backstop", adl_rank_rule="hyperliquid",
-        liquidation_fee_rate=0.0, chunk_fraction=0.2, chunk_min_notional_usd=100_000.0,
-        chunk_cooldown_s=cooldown, backstop_equity_fraction=2.0 / 3.0, backstop_usd=1e7,
-        insurance_fund_usd=0.0, depth_1pct_usd=5e6, slippage_limit=0.01,
-        tier_floor_usd=(0.0,), tier_mmr=(0.02,), tier_max_leverage=(25.0,))
+        path,
+        mark_rule="hyperliquid",
+        partial_mode="chunks",
+        limit_mode="slippage",
+        takeover_mode="backstop",
+        adl_rank_rule="hyperliquid",
+        liquidation_fee_rate=0.0,
+        chunk_fraction=0.2,
+        chunk_min_notional_usd=100_000.0,
+        chunk_cooldown_s=cooldown,
+        backstop_equity_fraction=2.0 / 3.0,
+        backstop_usd=1e7,
+        insurance_fund_usd=0.0,
+        depth_1pct_usd=5e6,
+        slippage_limit=0.01,
+        tier_floor_usd=(0.0,),
+        tier_mmr=(0.02,),
+        tier_max_leverage=(25.0,),
+    )
     result, reference = assert_same_run(setup)
     events = reference["events"]
     mine = events[events["position"] == 0]
@@ -283,10 +369,15 @@ def test_tier_step_down_leaves_a_healthy_remainder():
     rates = (0.01, 0.05)
     quantity = 150.0  # 150 000 USD, tier 1
     margin = quantity * PRICE * 0.07
-    setup = single_market([(1, quantity, PRICE, margin), (-1, 1.0, PRICE, 500.0)],
-                          ramp(80, -0.06, start=5, length=40), partial_mode="tier_step_down",
-                          depth_1pct_usd=5e8, tier_floor_usd=floors, tier_mmr=rates,
-                          tier_max_leverage=(100.0, 20.0))
+    setup = single_market(
+        [(1, quantity, PRICE, margin), (-1, 1.0, PRICE, 500.0)],
+        ramp(80, -0.06, start=5, length=40),
+        partial_mode="tier_step_down",
+        depth_1pct_usd=5e8,
+        tier_floor_usd=floors,
+        tier_mmr=rates,
+        tier_max_leverage=(100.0, 20.0),
+    )
     result, reference = assert_same_run(setup)
     events = reference["events"]
     mine = events[events["position"] == 0]
@@ -306,10 +397,20 @@ def test_funding_settlement_carries_a_position_across_its_threshold():
     margin = quantity * PRICE * 0.016
     setup = single_market(
         [(1, quantity, PRICE, margin), (-1, quantity, PRICE, quantity * PRICE / 5.0)],
-        np.full(61, PRICE), funding_interval_s=interval, time_to_first_funding_s=interval,
-        funding_rate_initial=0.003, funding_cap=0.003, funding_interest_rate=0.003,
-        funding_clamp=0.01, mark_rule="index", partial_mode="none", depth_1pct_usd=5e8,
-        tier_floor_usd=(0.0,), tier_mmr=(mmr,), tier_max_leverage=(50.0,))
+        np.full(61, PRICE),
+        funding_interval_s=interval,
+        time_to_first_funding_s=interval,
+        funding_rate_initial=0.003,
+        funding_cap=0.003,
+        funding_interest_rate=0.003,
+        funding_clamp=0.01,
+        mark_rule="index",
+        partial_mode="none",
+        depth_1pct_usd=5e8,
+        tier_floor_usd=(0.0,),
+        tier_mmr=(mmr,),
+        tier_max_leverage=(50.0,),
+    )
     result, reference = assert_same_run(setup)
     events = reference["events"]
     mine = events[events["position"] == 0]
@@ -328,8 +429,15 @@ def test_sell_programme_through_the_whole_book_hits_the_price_floor():
     flow = np.zeros((n_steps, 1))
     flow[10] = -1e12
     positions = [(1, 5.0, PRICE, 5.0 * PRICE / 10.0), (-1, 5.0, PRICE, 5.0 * PRICE / 2.0)]
-    setup = single_market(positions, np.full(n_steps + 1, PRICE), flow=flow, tick_size=2.0,
-                          n_levels=512, depth_1pct_usd=1e5, insurance_fund_usd=0.0)
+    setup = single_market(
+        positions,
+        np.full(n_steps + 1, PRICE),
+        flow=flow,
+        tick_size=2.0,
+        n_levels=512,
+        depth_1pct_usd=1e5,
+        insurance_fund_usd=0.0,
+    )
     result, reference = assert_same_run(setup)
     assert reference["flags"] & layout.STATUS_FLAG_BOOK_EXHAUSTED
     assert result.outcome.timeline["last_price"].min() == pytest.approx(2.0)

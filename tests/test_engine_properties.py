@@ -25,12 +25,16 @@ from tests.engine_strategies import engine_setups, with_market
 from tests.reference import margin_reference
 from tests.reference.engine_reference import reference_run
 
-PROPERTIES = settings(deadline=None, max_examples=40, derandomize=True, print_blob=True,
-                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTIES = settings(
+    deadline=None,
+    max_examples=40,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 RELATIVE = 1e-9
 HOLDERS = ("traders", "maker", "passive", "taker", "fund", "backstop")
-LIQUIDATION_KINDS = (layout.KIND_BOOK, layout.KIND_INSURANCE, layout.KIND_BACKSTOP,
-                     layout.KIND_ADL)
+LIQUIDATION_KINDS = (layout.KIND_BOOK, layout.KIND_INSURANCE, layout.KIND_BACKSTOP, layout.KIND_ADL)
 
 
 def run(setup):
@@ -150,20 +154,25 @@ def test_positions_are_liquidated_only_when_breached_and_at_most_once(setup):
             # One liquidation procedure: every fill, takeover and ADL at the same moment.
             assert np.unique(liquidations["time"]).size == 1, f"position {row} twice"
         first = liquidations[0]
-        if (mine["kind"][0] == layout.KIND_ADL_COUNTERPARTY
-                and mine["time"][0] <= first["time"]):
+        if mine["kind"][0] == layout.KIND_ADL_COUNTERPARTY and mine["time"][0] <= first["time"]:
             continue  # deleveraged before: the initial columns no longer describe it
         times, cumulative = settlements[m]
         paid = cumulative[times < first["time"]]
         funding = float(paid[-1]) if paid.size else 0.0
         margin = float(positions.margin[row]) - side * quantity * funding
         shortfall = margin_reference.shortfall(
-            side, quantity, float(positions.entry_price[row]), margin,
-            float(first["mark_price"]), list(spec.tier_floor_usd), list(spec.tier_mmr),
-            [float(a) for a in spec.maintenance_amounts()])
+            side,
+            quantity,
+            float(positions.entry_price[row]),
+            margin,
+            float(first["mark_price"]),
+            list(spec.tier_floor_usd),
+            list(spec.tier_mmr),
+            [float(a) for a in spec.maintenance_amounts()],
+        )
         assert shortfall <= RELATIVE * quantity * float(first["mark_price"]), (
-            f"position {row} liquidated at mark {first['mark_price']} with shortfall "
-            f"{shortfall}")
+            f"position {row} liquidated at mark {first['mark_price']} with shortfall {shortfall}"
+        )
 
 
 @given(engine_setups(fund_regimes=("huge",)))
@@ -192,7 +201,8 @@ def test_auto_deleveraging_starts_only_once_the_fund_is_spent(setup):
     reference = reference_run(setup)
     for market, fund_equity, loss in reference["adl_fund_equity"]:
         assert fund_equity <= RELATIVE * max(abs(loss), setup.markets[market].price), (
-            f"market {market}: ADL with {fund_equity} USD left in the fund")
+            f"market {market}: ADL with {fund_equity} USD left in the fund"
+        )
 
 
 @given(engine_setups())
@@ -204,7 +214,7 @@ def test_same_setup_gives_identical_results(setup):
     assert first.outcome.timeline.tobytes() == second.outcome.timeline.tobytes()
     assert first.outcome.state.tobytes() == second.outcome.state.tobytes()
     for name in ("quantity", "margin", "status"):
-        assert np.array_equal(getattr(first.outcome.positions, name),
-                              getattr(second.outcome.positions, name))
-    assert first.outcome.account_wallet.tobytes() == second.outcome[
-        "account_wallet"].tobytes()
+        assert np.array_equal(
+            getattr(first.outcome.positions, name), getattr(second.outcome.positions, name)
+        )
+    assert first.outcome.account_wallet.tobytes() == second.outcome["account_wallet"].tobytes()

@@ -31,7 +31,10 @@ def assert_accounting(result) -> None:
     assert gap.max() <= RELATIVE * quantity_scale
     for snapshot in result.outcome.book_snapshots:
         for side in ("bids", "asks"):
-            assert np.isfinite(getattr(snapshot, side)).all() and (getattr(snapshot, side) >= 0.0).all()
+            assert (
+                np.isfinite(getattr(snapshot, side)).all()
+                and (getattr(snapshot, side) >= 0.0).all()
+            )
     assert np.isfinite(timeline["mark_price"]).all() and (timeline["mark_price"] > 0).all()
 
 
@@ -47,8 +50,14 @@ def test_book_exhausted_on_one_side_recentres_without_running_off_the_window():
     n_steps = 60
     flow = np.zeros((n_steps, 1))
     flow[10:13] = -5e9  # far more than the whole bid side
-    setup = single_market(longs_at(10, 20) + shorts_at(3, 20), np.full(n_steps + 1, PRICE),
-                          flow=flow, depth_1pct_usd=1e5, tick_size=1.0, n_levels=512)
+    setup = single_market(
+        longs_at(10, 20) + shorts_at(3, 20),
+        np.full(n_steps + 1, PRICE),
+        flow=flow,
+        depth_1pct_usd=1e5,
+        tick_size=1.0,
+        n_levels=512,
+    )
     result = simulate(setup, counterfactual=False)
     assert_accounting(result)
     assert result.outcome.flags & layout.STATUS_FLAG_BOOK_EXHAUSTED
@@ -57,8 +66,9 @@ def test_book_exhausted_on_one_side_recentres_without_running_off_the_window():
 
 def test_price_falling_99_percent():
     path = ramp(200, -0.99, start=5, length=100)
-    setup = single_market(longs_at(5, 30) + shorts_at(2, 30), path, depth_1pct_usd=1e6,
-                          tick_size=0.5)
+    setup = single_market(
+        longs_at(5, 30) + shorts_at(2, 30), path, depth_1pct_usd=1e6, tick_size=0.5
+    )
     result = simulate(setup, counterfactual=False)
     assert_accounting(result)
     status = result.outcome.positions.status
@@ -70,9 +80,14 @@ def test_price_falling_99_percent():
 
 def test_every_account_at_the_maximum_leverage():
     spec_max = 50.0
-    setup = single_market(longs_at(spec_max, 40) + shorts_at(spec_max, 40),
-                          ramp(120, -0.05), tier_floor_usd=(0.0,), tier_mmr=(0.01,),
-                          tier_max_leverage=(spec_max,), depth_1pct_usd=5e5)
+    setup = single_market(
+        longs_at(spec_max, 40) + shorts_at(spec_max, 40),
+        ramp(120, -0.05),
+        tier_floor_usd=(0.0,),
+        tier_mmr=(0.01,),
+        tier_max_leverage=(spec_max,),
+        depth_1pct_usd=5e5,
+    )
     result = simulate(setup, counterfactual=False)
     assert_accounting(result)
     liquidated = result.summary["accounts_liquidated"]
@@ -81,9 +96,13 @@ def test_every_account_at_the_maximum_leverage():
 
 def test_one_position_larger_than_the_whole_book():
     quantity = 2_000.0  # 2 M USD against 20 000 USD within 1 %
-    setup = single_market([(1, quantity, PRICE, quantity * PRICE / 10.0)] + shorts_at(2, 5),
-                          ramp(80, -0.15), depth_1pct_usd=2e4, insurance_fund_usd=1e5,
-                          partial_mode="none")
+    setup = single_market(
+        [(1, quantity, PRICE, quantity * PRICE / 10.0)] + shorts_at(2, 5),
+        ramp(80, -0.15),
+        depth_1pct_usd=2e4,
+        insurance_fund_usd=1e5,
+        partial_mode="none",
+    )
     result = simulate(setup, counterfactual=False)
     assert_accounting(result)
     kinds = set(result.outcome.events["kind"])
@@ -92,8 +111,12 @@ def test_one_position_larger_than_the_whole_book():
 
 def test_zero_positions():
     setup = single_market(longs_at(5, 1), ramp(50, -0.2))
-    empty = PositionArrays(*(getattr(setup.positions, name)[:0] for name in
-                             ("market", "account", "side", "quantity", "entry_price", "margin")))
+    empty = PositionArrays(
+        *(
+            getattr(setup.positions, name)[:0]
+            for name in ("market", "account", "side", "quantity", "entry_price", "margin")
+        )
+    )
     result = simulate(dataclasses.replace(setup, positions=empty), counterfactual=True)
     assert_accounting(result)
     assert result.summary["liquidated_total_usd"] == 0.0
@@ -114,11 +137,19 @@ def test_funding_at_its_cap_for_days():
     days = 6
     step = 60.0
     n_steps = int(days * 86_400 / step)
-    setup = single_market(longs_at(20, 10) + shorts_at(20, 10), np.full(n_steps + 1, PRICE),
-                          step_seconds=step, funding_interval_s=28_800.0,
-                          time_to_first_funding_s=28_800.0, funding_rate_initial=0.003,
-                          funding_cap=0.003, funding_interest_rate=0.05, funding_clamp=0.05,
-                          mark_rule="index", depth_1pct_usd=5e8)
+    setup = single_market(
+        longs_at(20, 10) + shorts_at(20, 10),
+        np.full(n_steps + 1, PRICE),
+        step_seconds=step,
+        funding_interval_s=28_800.0,
+        time_to_first_funding_s=28_800.0,
+        funding_rate_initial=0.003,
+        funding_cap=0.003,
+        funding_interest_rate=0.05,
+        funding_clamp=0.05,
+        mark_rule="index",
+        depth_1pct_usd=5e8,
+    )
     result = simulate(setup, counterfactual=False)
     assert_accounting(result)
     rates = result.outcome.timeline["funding_rate"][:, 0]
@@ -129,9 +160,14 @@ def test_funding_at_its_cap_for_days():
 
 
 def test_insurance_fund_that_starts_empty_deleverages_from_the_first_liquidation():
-    setup = single_market([(1, 100.0, PRICE, 100.0 * PRICE / 25.0)] + shorts_at(3, 10),
-                          ramp(60, -0.12), depth_1pct_usd=1e3, partial_mode="none",
-                          insurance_fund_usd=0.0, liquidation_fee_rate=0.0)
+    setup = single_market(
+        [(1, 100.0, PRICE, 100.0 * PRICE / 25.0)] + shorts_at(3, 10),
+        ramp(60, -0.12),
+        depth_1pct_usd=1e3,
+        partial_mode="none",
+        insurance_fund_usd=0.0,
+        liquidation_fee_rate=0.0,
+    )
     result = simulate(setup, counterfactual=False)
     assert_accounting(result)
     events = result.outcome.events
@@ -154,19 +190,38 @@ def test_many_markets_with_cross_accounts_in_a_crash():
     """Ten markets of one venue, every account cross with a position in each, all falling
     40 %: the accounting holds across markets."""
     n_markets, n_accounts = 10, 30
-    specs = [MarketSpec(name=f"M{m}", asset=f"A{m}", price=PRICE, tick_size=0.5,
-                        depth_1pct_usd=2e5, venue="binance") for m in range(n_markets)]
+    specs = [
+        MarketSpec(
+            name=f"M{m}",
+            asset=f"A{m}",
+            price=PRICE,
+            tick_size=0.5,
+            depth_1pct_usd=2e5,
+            venue="binance",
+        )
+        for m in range(n_markets)
+    ]
     market = np.repeat(np.arange(n_markets), n_accounts).astype(np.int32)
     account = np.tile(np.arange(n_accounts), n_markets)
     side = np.where(account % 3 == 0, -1, 1).astype(np.int8)
     quantity = np.full(market.size, 20.0)
     margin = np.full(market.size, 20.0 * PRICE / 10.0)
-    positions = PositionArrays(market=market, account=account, side=side, quantity=quantity,
-                               entry_price=np.full(market.size, PRICE), margin=margin,
-                               cross=np.ones(market.size, dtype=bool))
+    positions = PositionArrays(
+        market=market,
+        account=account,
+        side=side,
+        quantity=quantity,
+        entry_price=np.full(market.size, PRICE),
+        margin=margin,
+        cross=np.ones(market.size, dtype=bool),
+    )
     path = np.column_stack([ramp(150, -0.4, start=5 + m, length=80) for m in range(n_markets)])
-    setup = EngineSetup(markets=specs, assets=[AssetSpec(name=f"A{m}") for m in range(n_markets)],
-                        positions=positions, index_path=path)
+    setup = EngineSetup(
+        markets=specs,
+        assets=[AssetSpec(name=f"A{m}") for m in range(n_markets)],
+        positions=positions,
+        index_path=path,
+    )
     result = simulate(setup)
     assert_accounting(result)
     assert result.summary["accounts_liquidated"] >= 20  # every all-long account
@@ -182,8 +237,10 @@ def test_a_spot_market_far_too_thin_for_its_perp_keeps_the_index_positive():
     scenario = Scenario.from_toml(bundled_scenarios()["liquidity_vacuum"])
     population = scenario.population.model_copy(update={"accounts": 300})
     setup = scenario.model_copy(update={"population": population}).build()
-    setup = dataclasses.replace(setup, assets=[dataclasses.replace(
-        asset, spot_depth_1pct_usd=1e-3) for asset in setup.assets])
+    setup = dataclasses.replace(
+        setup,
+        assets=[dataclasses.replace(asset, spot_depth_1pct_usd=1e-3) for asset in setup.assets],
+    )
     result = simulate(setup, counterfactual=False)
     assert_accounting(result)
     index = result.outcome.timeline["index_price"]

@@ -41,8 +41,10 @@ GENTLE = bundled_scenarios()["gentle"]
 GENTLE_TEXT = GENTLE.read_text(encoding="utf-8")
 # Starts `cascadesim run` after the imports and says so, so that a signal sent after "ready"
 # reaches the command, not the interpreter's start-up.
-READY_THEN_MAIN = ("import sys; from cascadesim.cli.app import main; "
-                   "print('ready', flush=True); main(sys.argv[1:])")
+READY_THEN_MAIN = (
+    "import sys; from cascadesim.cli.app import main; "
+    "print('ready', flush=True); main(sys.argv[1:])"
+)
 
 
 def scenario_file(folder: Path, duration_s: int, name: str = "faulty") -> Path:
@@ -56,9 +58,14 @@ def scenario_file(folder: Path, duration_s: int, name: str = "faulty") -> Path:
 
 def start_run(*arguments: str, cwd: Path) -> subprocess.Popen:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    process = subprocess.Popen([sys.executable, "-c", READY_THEN_MAIN, "run", *arguments],
-                               cwd=cwd, env=environment, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", READY_THEN_MAIN, "run", *arguments],
+        cwd=cwd,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout.readline().strip() == "ready"
     return process
 
@@ -84,10 +91,23 @@ def previous_run(tmp_path_factory):
     """A complete output folder from an earlier, short run (the one a fault must keep)."""
     folder = tmp_path_factory.mktemp("previous")
     short = scenario_file(folder, 120)
-    result = subprocess.run([sys.executable, "-m", "cascadesim.cli.app", "run", str(short),
-                             "--out", str(folder / "out"), "--json"], cwd=folder,
-                            env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cascadesim.cli.app",
+            "run",
+            str(short),
+            "--out",
+            str(folder / "out"),
+            "--json",
+        ],
+        cwd=folder,
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     return folder / "out"
 
@@ -97,10 +117,12 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 
 
 # --- interruptions of `cascadesim run` ----------------------------------------------------
-@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM],
-                         ids=["ctrl-c", "sigterm"])
-def test_interrupted_run_exits_130_in_one_line_and_writes_nothing(signal_number, tmp_path,
-                                                                  previous_run):
+@pytest.mark.parametrize(
+    "signal_number", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"]
+)
+def test_interrupted_run_exits_130_in_one_line_and_writes_nothing(
+    signal_number, tmp_path, previous_run
+):
     # previous_run: the kernels are compiled (and cached) before a run is interrupted.
     long = scenario_file(tmp_path, 2_000_000)  # hours of steps: certainly still running
     process = start_run(str(long), "--out", str(tmp_path / "out"), cwd=tmp_path)
@@ -133,10 +155,23 @@ def test_sigkill_while_writing_leaves_a_temporary_folder_the_next_run_removes(tm
     process.kill()
     process.wait(timeout=60)
     assert staging_leftovers(tmp_path) and not (tmp_path / "out").exists()
-    result = subprocess.run([sys.executable, "-m", "cascadesim.cli.app", "run", str(scenario),
-                             "--out", str(tmp_path / "out"), "--json"], cwd=tmp_path,
-                            env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cascadesim.cli.app",
+            "run",
+            str(scenario),
+            "--out",
+            str(tmp_path / "out"),
+            "--json",
+        ],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     assert staging_leftovers(tmp_path) == [] and (tmp_path / "out" / "summary.json").is_file()
 
@@ -163,10 +198,24 @@ def test_ctrl_c_during_a_sweep_on_two_processes_stops_them_and_exits_130(tmp_pat
     sweep_file = tmp_path / "many.toml"
     sweep_file.write_text(TINY.replace("paths = 3", "paths = 20000"), encoding="utf-8")
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    process = subprocess.Popen([sys.executable, "-m", "cascadesim.cli.app", "sweep", str(sweep_file),
-                                "--workers", "2", "--out", str(tmp_path / "out")], cwd=tmp_path,
-                               env=environment, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cascadesim.cli.app",
+            "sweep",
+            str(sweep_file),
+            "--workers",
+            "2",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     partial = tmp_path / "out" / ".partial"
     while len(list(partial.glob("chunk-*.parquet"))) < 4:
         assert process.poll() is None, process.stderr.read()
@@ -195,8 +244,9 @@ def run_main(argv: list[str], capsys) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT])
-def test_a_failing_disk_gives_one_line_exit_2_and_nothing_partial(code, gentle_result, tmp_path,
-                                                                   monkeypatch, capsys):
+def test_a_failing_disk_gives_one_line_exit_2_and_nothing_partial(
+    code, gentle_result, tmp_path, monkeypatch, capsys
+):
     import cascadesim.sim.driver
 
     monkeypatch.setattr(cascadesim.sim.driver, "simulate", lambda *a, **k: gentle_result)
@@ -247,8 +297,9 @@ def test_read_only_out_folder_is_refused_before_the_run(tmp_path, monkeypatch, c
     assert list(locked.iterdir()) == []
 
 
-def test_a_full_disk_during_a_sweep_gives_one_line_and_keeps_no_half_chunk(tmp_path,
-                                                                           monkeypatch, capsys):
+def test_a_full_disk_during_a_sweep_gives_one_line_and_keeps_no_half_chunk(
+    tmp_path, monkeypatch, capsys
+):
     import cascadesim.sweep.run
     from tests.test_sweep import TINY
 
@@ -270,8 +321,11 @@ def test_a_scenario_too_large_for_memory_is_refused_before_allocating(monkeypatc
     import cascadesim.scenario.build
 
     monkeypatch.setattr(resources, "available_memory_bytes", lambda: 2_000_000_000)
-    monkeypatch.setattr(cascadesim.scenario.build, "synthesize",
-                        lambda *a, **k: pytest.fail("the population was generated"))
+    monkeypatch.setattr(
+        cascadesim.scenario.build,
+        "synthesize",
+        lambda *a, **k: pytest.fail("the population was generated"),
+    )
     text = GENTLE_TEXT.replace("accounts = 1000 ", "accounts = 10_000_000 ")
     path = tmp_path / "big.toml"
     path.write_text(text, encoding="utf-8")
@@ -284,8 +338,7 @@ def test_a_scenario_too_large_for_memory_is_refused_before_allocating(monkeypatc
 
 
 def test_memory_estimate_adds_up_its_parts():
-    estimate = MemoryEstimate(positions=1_000_000, steps=3600, markets=2, assets=1,
-                              levels=4096)
+    estimate = MemoryEstimate(positions=1_000_000, steps=3600, markets=2, assets=1, levels=4096)
     parts = estimate.parts
     assert parts["positions"] == 1_000_000 * resources.BYTES_PER_POSITION
     assert parts["timeline"] == 3600 * 2 * resources.BYTES_PER_TIMELINE_ROW * 3
@@ -297,27 +350,34 @@ def test_simulate_refuses_a_setup_that_would_not_fit(gentle_result, monkeypatch)
     import cascadesim.sim.driver
 
     monkeypatch.setattr(resources, "available_memory_bytes", lambda: 1_000)
-    monkeypatch.setattr(cascadesim.sim.driver, "run_path",
-                        lambda *a, **k: pytest.fail("the engine ran"))
-    with pytest.raises(CascadesimInputError,
-                       match="the run needs about .* than the 1 kB available"):
+    monkeypatch.setattr(
+        cascadesim.sim.driver, "run_path", lambda *a, **k: pytest.fail("the engine ran")
+    )
+    with pytest.raises(
+        CascadesimInputError, match="the run needs about .* than the 1 kB available"
+    ):
         simulate(gentle_result.setup)
 
 
 def test_a_run_over_its_step_budget_is_refused_before_it_starts(gentle_result, monkeypatch):
     import cascadesim.sim.driver
 
-    monkeypatch.setattr(cascadesim.sim.driver, "run_path",
-                        lambda *a, **k: pytest.fail("the engine ran"))
-    with pytest.raises(BudgetExhausted, match="run stopped at step 0 of 3,600: step budget "
-                                              r"exhausted \(--max-steps = 3,599"):
+    monkeypatch.setattr(
+        cascadesim.sim.driver, "run_path", lambda *a, **k: pytest.fail("the engine ran")
+    )
+    with pytest.raises(
+        BudgetExhausted,
+        match="run stopped at step 0 of 3,600: step budget "
+        r"exhausted \(--max-steps = 3,599",
+    ):
         simulate(gentle_result.setup, budget=RunBudget(max_steps=3599))
 
 
 def test_a_run_over_its_time_budget_stops_between_chunks_and_writes_nothing(tmp_path, capsys):
     scenario = scenario_file(tmp_path, 600)
-    status, err = run_main(["run", str(scenario), "--out", str(tmp_path / "out"),
-                            "--time-budget", "1e-9"], capsys)
+    status, err = run_main(
+        ["run", str(scenario), "--out", str(tmp_path / "out"), "--time-budget", "1e-9"], capsys
+    )
     # The budget is checked after each chunk of 6 steps (1 % of 600): the first one stops it.
     assert status == 2 and err.count("\n") == 1
     assert "run stopped at step 6 of 1,200: time budget exhausted" in err

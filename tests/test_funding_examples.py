@@ -22,8 +22,12 @@ from cascadesim.sim.driver import simulate
 
 def venue_rate(venue: str, premium: float, asset: str = "BTC") -> float:
     profile = VENUES[venue]
-    return funding_rate(premium, profile.funding_interest_rate, profile.funding_clamp,
-                        profile.funding_cap_for(asset))
+    return funding_rate(
+        premium,
+        profile.funding_interest_rate,
+        profile.funding_clamp,
+        profile.funding_cap_for(asset),
+    )
 
 
 @pytest.mark.parametrize("premium", [-0.0004, -0.0001, 0.0, 0.0003, 0.0006])
@@ -31,12 +35,15 @@ def test_binance_rate_is_the_interest_rate_inside_the_dampener_band(premium):
     assert venue_rate("binance", premium) == pytest.approx(0.0001, abs=1e-15)
 
 
-@pytest.mark.parametrize("premium, expected", [
-    (0.0010, 0.0005),    # P - 0.05 %
-    (-0.0020, -0.0015),  # P + 0.05 %
-    (0.0100, 0.0030),    # capped at 0.75 x 0.4 % for BTC
-    (-0.0100, -0.0030),
-])
+@pytest.mark.parametrize(
+    "premium, expected",
+    [
+        (0.0010, 0.0005),  # P - 0.05 %
+        (-0.0020, -0.0015),  # P + 0.05 %
+        (0.0100, 0.0030),  # capped at 0.75 x 0.4 % for BTC
+        (-0.0100, -0.0030),
+    ],
+)
 def test_binance_rate_outside_the_band_and_at_the_cap(premium, expected):
     assert venue_rate("binance", premium) == pytest.approx(expected, abs=1e-15)
 
@@ -63,16 +70,33 @@ def test_okx_rate_is_the_premium_clamped_per_asset(asset, cap):
 def test_a_20000_usd_long_pays_2_usd_at_a_binance_settlement():
     """The engine's settlement on a flat market at the neutral rate: 20,000 USD x 0.01 %."""
     price = 100_000.0
-    spec = MarketSpec(name="BTC", asset="BTC", price=price, tick_size=10.0,
-                      funding_interval_s=10.0, time_to_first_funding_s=10.0,
-                      funding_rate_initial=0.0001, mark_rule="index",
-                      arbitrage_capacity_usd_per_s=0.0, withdrawal_vol_sensitivity=0.0,
-                      withdrawal_flow_sensitivity=0.0)
-    positions = PositionArrays(market=np.zeros(2, np.int32), account=np.arange(2),
-                               side=np.array([1, -1], np.int8), quantity=np.full(2, 0.2),
-                               entry_price=np.full(2, price), margin=np.full(2, 2_000.0))
-    setup = EngineSetup(markets=[spec], assets=[AssetSpec(name="BTC")], positions=positions,
-                        index_path=np.full((11, 1), price))
+    spec = MarketSpec(
+        name="BTC",
+        asset="BTC",
+        price=price,
+        tick_size=10.0,
+        funding_interval_s=10.0,
+        time_to_first_funding_s=10.0,
+        funding_rate_initial=0.0001,
+        mark_rule="index",
+        arbitrage_capacity_usd_per_s=0.0,
+        withdrawal_vol_sensitivity=0.0,
+        withdrawal_flow_sensitivity=0.0,
+    )
+    positions = PositionArrays(
+        market=np.zeros(2, np.int32),
+        account=np.arange(2),
+        side=np.array([1, -1], np.int8),
+        quantity=np.full(2, 0.2),
+        entry_price=np.full(2, price),
+        margin=np.full(2, 2_000.0),
+    )
+    setup = EngineSetup(
+        markets=[spec],
+        assets=[AssetSpec(name="BTC")],
+        positions=positions,
+        index_path=np.full((11, 1), price),
+    )
     result = simulate(setup, counterfactual=False)
     state = result.outcome.state
     rate = float(result.timeline["funding_rate"].iloc[-1])

@@ -58,10 +58,17 @@ def fuzz(cases: int) -> settings:
     """Settings of a fuzz test: ``cases`` examples, derandomized at the default scale (the
     same cases on every run, so a failure in CI is reproducible; the corpus keeps what wider
     runs found)."""
-    return settings(max_examples=max(1, int(cases * FUZZ_SCALE)), deadline=None, database=None,
-                    derandomize=FUZZ_SCALE == 1,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.function_scoped_fixture])
+    return settings(
+        max_examples=max(1, int(cases * FUZZ_SCALE)),
+        deadline=None,
+        database=None,
+        derandomize=FUZZ_SCALE == 1,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.function_scoped_fixture,
+        ],
+    )
 
 
 def cheap(document: dict) -> None:
@@ -89,12 +96,18 @@ def check_scenario_text(text: str, seed: int = 0) -> str:
         assert_one_line(str(error), f"{SOURCE}: ")
         return "refused"
     try:
-        accounts = sum(account_count(name, market_population(scenario, spec, name))
-                       for spec, name in zip(scenario.market_specs(), scenario.markets,
-                                             strict=True))
+        accounts = sum(
+            account_count(name, market_population(scenario, spec, name))
+            for spec, name in zip(scenario.market_specs(), scenario.markets, strict=True)
+        )
         if accounts > MAX_BUILT_ACCOUNTS:
-            estimate = MemoryEstimate(accounts, scenario.n_steps, len(scenario.markets),
-                                      len(scenario.assets), scenario.book_levels)
+            estimate = MemoryEstimate(
+                accounts,
+                scenario.n_steps,
+                len(scenario.markets),
+                len(scenario.assets),
+                scenario.book_levels,
+            )
             assert estimate.total_bytes > 0 and estimate.describe()
             return "estimated"
         scenario.build(seed=seed)
@@ -106,7 +119,7 @@ def check_scenario_text(text: str, seed: int = 0) -> str:
 
 # --- scenario files -----------------------------------------------------------------------
 @fuzz(800)
-@given(text=hostile_toml(SCENARIO_DOCUMENTS), seed=st.integers(0, 2 ** 64))
+@given(text=hostile_toml(SCENARIO_DOCUMENTS), seed=st.integers(0, 2**64))
 def test_hostile_scenario_files_are_accepted_or_refused_in_one_line(text, seed):
     check_scenario_text(text, seed)
 
@@ -212,19 +225,59 @@ def command_options() -> dict[str, list[str]]:
     import typer.main
 
     group = typer.main.get_command(cli.app)
-    return {name: [option for param in command.params for option in param.opts
-                   if option.startswith("-")]
-            for name, command in group.commands.items()}
+    return {
+        name: [
+            option for param in command.params for option in param.opts if option.startswith("-")
+        ]
+        for name, command in group.commands.items()
+    }
 
 
 COMMANDS = command_options()
 ARGUMENT_VALUES = st.one_of(
-    st.sampled_from(["-1", "0", "1", "2", "20", "100000", "1e308", "-1e308", "1e-308", "nan",
-                     "inf", "-inf", "-0", "0x10", "1_000", "9" * 40, "", " ", "x", "💥",
-                     "binance", "hyperliquid", "dydx", "long", "short", "BTC", "gentle",
-                     "default", "exchange_tuning", "local", "tcp://127.0.0.1:1", "replay",
-                     "true", "aggregator", "/nonexistent/x.toml", "scenarios/gentle.toml",
-                     "--", "-", "--help"]),
+    st.sampled_from(
+        [
+            "-1",
+            "0",
+            "1",
+            "2",
+            "20",
+            "100000",
+            "1e308",
+            "-1e308",
+            "1e-308",
+            "nan",
+            "inf",
+            "-inf",
+            "-0",
+            "0x10",
+            "1_000",
+            "9" * 40,
+            "",
+            " ",
+            "x",
+            "💥",
+            "binance",
+            "hyperliquid",
+            "dydx",
+            "long",
+            "short",
+            "BTC",
+            "gentle",
+            "default",
+            "exchange_tuning",
+            "local",
+            "tcp://127.0.0.1:1",
+            "replay",
+            "true",
+            "aggregator",
+            "/nonexistent/x.toml",
+            "cascadesim/scenario/bundled/gentle.toml",
+            "--",
+            "-",
+            "--help",
+        ]
+    ),
     st.sampled_from([text for text in EDGE_TEXT if "\x00" not in text]),
     st.text(UNICODE.filter(lambda c: c != "\x00"), max_size=10),
 )
@@ -243,8 +296,11 @@ def command_lines(draw) -> list[str]:
         elif kind < 8:
             tokens.append(draw(ARGUMENT_VALUES))
         else:
-            tokens.append(draw(st.sampled_from(["--bogus", "-x", "--out=", "--seed=-5",
-                                                "--json", "--no-json"])))
+            tokens.append(
+                draw(
+                    st.sampled_from(["--bogus", "-x", "--out=", "--seed=-5", "--json", "--no-json"])
+                )
+            )
     return tokens
 
 
@@ -271,7 +327,7 @@ def expectation(path: Path) -> str:
     """The first line of a corpus file: ``# expect: <text of the error>`` or ``# expect: ok``."""
     first = path.read_text(encoding="utf-8", errors="replace").splitlines()[0]
     assert first.startswith("# expect: "), path
-    return first[len("# expect: "):]
+    return first[len("# expect: ") :]
 
 
 @pytest.mark.parametrize("path", corpus_cases("scenario"), ids=lambda p: p.stem)
@@ -313,12 +369,19 @@ def test_corpus_command_lines(case, no_engine, capsys):
 
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run([sys.executable, "-m", "cascadesim.cli.app", *arguments], cwd=cwd,
-                          env=environment, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "cascadesim.cli.app", *arguments],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-@pytest.mark.parametrize("name", ["control_character_key", "huge_duration", "values_without_"
-                                  "weights", "truncated"])
+@pytest.mark.parametrize(
+    "name", ["control_character_key", "huge_duration", "values_without_weights", "truncated"]
+)
 def test_real_command_prints_one_line_and_exits_2(name, tmp_path):
     """The installed entry point, in its own process: one stderr line, exit 2, no output."""
     path = CORPUS / "scenario" / f"{name}.toml"

@@ -36,10 +36,13 @@ def test_binance_maintenance_amount_level_3_is_1300():
     assert maintenance_amounts(_BINANCE_OLD_FLOORS, _BINANCE_OLD_MMR).tolist() == [0, 50, 1300]
 
 
-@pytest.mark.parametrize(("notional", "mmr", "amount"), [
-    (264_000.0, 0.01, 1_300.0),  # "position size ... 264,000 USDT ... MMR would be 1%"
-    (500_000.0, 0.01, 1_300.0),  # "500,000 USDT, then the maintenance amount would be 1,300"
-])
+@pytest.mark.parametrize(
+    ("notional", "mmr", "amount"),
+    [
+        (264_000.0, 0.01, 1_300.0),  # "position size ... 264,000 USDT ... MMR would be 1%"
+        (500_000.0, 0.01, 1_300.0),  # "500,000 USDT, then the maintenance amount would be 1,300"
+    ],
+)
 def test_binance_bracket_lookup(notional, mmr, amount):
     floors = np.array(_BINANCE_OLD_FLOORS)
     rates = np.array(_BINANCE_OLD_MMR)
@@ -47,29 +50,56 @@ def test_binance_bracket_lookup(notional, mmr, amount):
     tier = kernels.tier_for_notional(floors, 3, notional)
     assert (rates[tier], amounts[tier]) == (mmr, amount)
     assert kernels.maintenance_margin(floors, rates, amounts, 3, notional) == pytest.approx(
-        notional * mmr - amount)
+        notional * mmr - amount
+    )
 
 
 # The `cum` column Binance publishes with its brackets (GET /fapi/v1/leverageBracket, snapshot
 # in freqtrade/freqtrade freqtrade/exchange/binance_leverage_tiers.json, mid-2024) must equal
 # the recursion applied to the same brackets.
 _BINANCE_PUBLISHED_CUM = {
-    "BTC": [0, 50, 950, 11_450, 131_450, 481_450, 2_981_450, 14_481_450, 26_481_450,
-            41_481_450, 121_481_450, 421_481_450],
-    "ETH": [0, 50, 950, 11_450, 131_450, 381_450, 2_006_450, 9_506_450, 17_506_450,
-            27_506_450, 80_506_450, 280_506_450],
+    "BTC": [
+        0,
+        50,
+        950,
+        11_450,
+        131_450,
+        481_450,
+        2_981_450,
+        14_481_450,
+        26_481_450,
+        41_481_450,
+        121_481_450,
+        421_481_450,
+    ],
+    "ETH": [
+        0,
+        50,
+        950,
+        11_450,
+        131_450,
+        381_450,
+        2_006_450,
+        9_506_450,
+        17_506_450,
+        27_506_450,
+        80_506_450,
+        280_506_450,
+    ],
 }
 
 
 @pytest.mark.parametrize("asset", sorted(_BINANCE_PUBLISHED_CUM))
 def test_binance_published_maintenance_amounts(asset):
     table = VENUES["binance"].tiers(asset)
-    assert table.maintenance_amount.tolist() == pytest.approx(_BINANCE_PUBLISHED_CUM[asset],
-                                                              rel=1e-12, abs=1e-6)
+    assert table.maintenance_amount.tolist() == pytest.approx(
+        _BINANCE_PUBLISHED_CUM[asset], rel=1e-12, abs=1e-6
+    )
 
 
-@pytest.mark.parametrize(("side", "leverage"), [("long", 20.0), ("short", 20.0), ("long", 3.0),
-                                                ("short", 2.0)])
+@pytest.mark.parametrize(
+    ("side", "leverage"), [("long", 20.0), ("short", 20.0), ("long", 3.0), ("short", 2.0)]
+)
 def test_binance_one_way_formula(side, leverage):
     # Same page: LP = (WB - TMM1 + UPNL1 + cumB - Side1 x Position1 x EP1)
     #                 / (Position1 x MMR_B - Side1 x Position1), isolated: TMM1 = UPNL1 = 0,
@@ -80,8 +110,9 @@ def test_binance_one_way_formula(side, leverage):
     sign = 1 if side == "long" else -1
     tier = figures.tier
     wallet = entry * quantity / leverage
-    page = ((wallet + table.maintenance_amount[tier] - sign * quantity * entry)
-            / (quantity * table.mmr[tier] - sign * quantity))
+    page = (wallet + table.maintenance_amount[tier] - sign * quantity * entry) / (
+        quantity * table.mmr[tier] - sign * quantity
+    )
     assert figures.liquidation_price == pytest.approx(page, abs=0.1)
     assert table.floors[tier] <= quantity * page
 
@@ -103,8 +134,9 @@ def test_bybit_example_margins_and_bankruptcy_price():
 def test_bybit_example_liquidation_price_with_entry_maintenance_margin():
     # Holding maintenance margin at its entry value (100 USDT) is a single tier with rate 0 and
     # amount -100 in the kernel's terms: the kernel then reproduces the page's 19,700.
-    price, _ = kernels.liquidation_price(1, 1.0, 20_000.0, 400.0, np.zeros(1), np.zeros(1),
-                                         np.array([-100.0]), 1)
+    price, _ = kernels.liquidation_price(
+        1, 1.0, 20_000.0, 400.0, np.zeros(1), np.zeros(1), np.array([-100.0]), 1
+    )
     assert price == pytest.approx(19_700.0, abs=0.1)
 
 
@@ -122,8 +154,9 @@ def test_bybit_example_liquidation_price_at_mark():
 # required; "the maintenance margin is half of the initial margin at max leverage ... between 1%
 # (for 50x max leverage assets) and 16.7% (for 3x max leverage assets)". The page gives no
 # numbers, so the vectors are the page's formula evaluated on BTC at 40x.
-@pytest.mark.parametrize(("side", "leverage"), [("long", 40.0), ("short", 40.0), ("long", 5.0),
-                                                ("short", 3.0)])
+@pytest.mark.parametrize(
+    ("side", "leverage"), [("long", 40.0), ("short", 40.0), ("long", 5.0), ("short", 3.0)]
+)
 def test_hyperliquid_docs_formula(side, leverage):
     entry, size = 100_000.0, 2.0
     figures = liquidation_price("hyperliquid", side, entry, size, leverage=leverage)
@@ -136,8 +169,9 @@ def test_hyperliquid_docs_formula(side, leverage):
 
 @pytest.mark.parametrize(("max_leverage", "rate"), [(50.0, 0.01), (3.0, 0.167)])
 def test_hyperliquid_maintenance_rate_range(max_leverage, rate):
-    figures = liquidation_price("hyperliquid", "long", 10.0, 1_000.0, leverage=1.0,
-                                max_leverage=max_leverage, asset="XYZ")
+    figures = liquidation_price(
+        "hyperliquid", "long", 10.0, 1_000.0, leverage=1.0, max_leverage=max_leverage, asset="XYZ"
+    )
     assert figures.maintenance_margin / 10_000.0 == pytest.approx(rate, abs=5e-4)
 
 
@@ -146,8 +180,9 @@ def test_hyperliquid_maintenance_rate_range(max_leverage, rate):
 # Liquidation Price: "p' = (e - s * p) / (|s| * MMF - s) ... a trader deposits $1,000 (e = 1000),
 # shorts 3 ETH (s = -3) at $3,000 ... MMF = 0.05": p' = 10,000 / 3.15 = 3,174.60.
 def test_dydx_isolated_liquidation_example():
-    figures = liquidation_price("dydx", "short", 3_000.0, 3.0, margin=1_000.0, mmr=0.05,
-                                asset="ETH")
+    figures = liquidation_price(
+        "dydx", "short", 3_000.0, 3.0, margin=1_000.0, mmr=0.05, asset="ETH"
+    )
     assert figures.liquidation_price == pytest.approx(3_174.6, abs=0.1)
 
 
@@ -169,22 +204,25 @@ def test_dydx_contract_loss_examples():
 
 
 # --- validation ----------------------------------------------------------------------------
-@pytest.mark.parametrize(("arguments", "name"), [
-    (dict(venue="ftx"), "venue"),
-    (dict(side="up"), "side"),
-    (dict(entry_price=float("nan")), "entry_price"),
-    (dict(quantity=0.0), "quantity"),
-    (dict(quantity=-1.0), "quantity"),
-    (dict(leverage=float("inf")), "leverage"),
-    (dict(leverage=200.0), "leverage"),
-    (dict(leverage=None, margin=100.0), "margin"),
-    (dict(leverage=None), "leverage/margin"),
-    (dict(margin=6_000.0), "leverage/margin"),
-    (dict(mmr=1.0), "mmr"),
-    (dict(mmr=0.2), "margin"),  # 10x with 20% maintenance: liquidated at entry
-    (dict(maintenance_amount=10.0), "maintenance_amount"),
-    (dict(asset=""), "asset"),
-])
+@pytest.mark.parametrize(
+    ("arguments", "name"),
+    [
+        (dict(venue="ftx"), "venue"),
+        (dict(side="up"), "side"),
+        (dict(entry_price=float("nan")), "entry_price"),
+        (dict(quantity=0.0), "quantity"),
+        (dict(quantity=-1.0), "quantity"),
+        (dict(leverage=float("inf")), "leverage"),
+        (dict(leverage=200.0), "leverage"),
+        (dict(leverage=None, margin=100.0), "margin"),
+        (dict(leverage=None), "leverage/margin"),
+        (dict(margin=6_000.0), "leverage/margin"),
+        (dict(mmr=1.0), "mmr"),
+        (dict(mmr=0.2), "margin"),  # 10x with 20% maintenance: liquidated at entry
+        (dict(maintenance_amount=10.0), "maintenance_amount"),
+        (dict(asset=""), "asset"),
+    ],
+)
 def test_bad_input_names_the_argument(arguments, name):
     call = dict(venue="binance", side="long", entry_price=60_000.0, quantity=1.0, leverage=10.0)
     call.update(arguments)
@@ -199,9 +237,14 @@ def test_bad_input_names_the_argument(arguments, name):
 # --- command line --------------------------------------------------------------------------
 def _cli(*arguments: str) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run([sys.executable, "-m", "cascadesim.cli.app", "liqprice", *arguments],
-                          cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "cascadesim.cli.app", "liqprice", *arguments],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 _POSITION = ["--venue", "binance", "--side", "long", "--entry", "60000"]
@@ -212,34 +255,57 @@ def test_cli_json_agrees_with_library():
     assert result.returncode == 0, result.stderr
     output = json.loads(result.stdout)
     expected = liquidation_price("binance", "long", 60_000.0, 2.0, leverage=20.0)
-    for key in ("liquidation_price", "bankruptcy_price", "initial_margin", "maintenance_margin",
-                "tier"):
+    for key in (
+        "liquidation_price",
+        "bankruptcy_price",
+        "initial_margin",
+        "maintenance_margin",
+        "tier",
+    ):
         assert output[key] == pytest.approx(getattr(expected, key))
 
 
 def test_cli_table():
-    result = _cli("--venue", "hyperliquid", "--side", "short", "--entry", "3000", "--quantity",
-                  "10", "--margin", "3000", "--asset", "ETH")
+    result = _cli(
+        "--venue",
+        "hyperliquid",
+        "--side",
+        "short",
+        "--entry",
+        "3000",
+        "--quantity",
+        "10",
+        "--margin",
+        "3000",
+        "--asset",
+        "ETH",
+    )
     assert result.returncode == 0, result.stderr
     assert "liquidation price" in result.stdout and "bankruptcy price" in result.stdout
 
 
-@pytest.mark.parametrize("arguments", [
-    ["--quantity", "0", "--leverage", "10"],
-    ["--quantity", "-1", "--leverage", "10"],
-    ["--quantity", "nan", "--leverage", "10"],
-    ["--quantity", "1", "--leverage", "500"],  # above the bracket's 100x
-    ["--quantity", "1", "--leverage", "10", "--mmr", "0.2"],  # liquidated at entry
-    ["--quantity", "1", "--leverage", "10", "--margin", "6000"],  # both
-    ["--quantity", "1"],  # neither
-])
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--quantity", "0", "--leverage", "10"],
+        ["--quantity", "-1", "--leverage", "10"],
+        ["--quantity", "nan", "--leverage", "10"],
+        ["--quantity", "1", "--leverage", "500"],  # above the bracket's 100x
+        ["--quantity", "1", "--leverage", "10", "--mmr", "0.2"],  # liquidated at entry
+        ["--quantity", "1", "--leverage", "10", "--margin", "6000"],  # both
+        ["--quantity", "1"],  # neither
+    ],
+)
 def test_cli_bad_input(arguments):
     _assert_one_line_error(_cli(*_POSITION, *arguments))
 
 
 def test_cli_unknown_venue():
-    _assert_one_line_error(_cli("--venue", "ftx", "--side", "long", "--entry", "1",
-                                "--quantity", "1", "--leverage", "2"))
+    _assert_one_line_error(
+        _cli(
+            "--venue", "ftx", "--side", "long", "--entry", "1", "--quantity", "1", "--leverage", "2"
+        )
+    )
 
 
 def _assert_one_line_error(result: subprocess.CompletedProcess) -> None:

@@ -29,11 +29,11 @@ def positions(draw):
     notional = entry * quantity
     factors = draw(st.lists(st.floats(0.05, 3.0), min_size=0, max_size=7, unique=True))
     floors = [0.0] + sorted(notional * factor for factor in factors)
-    floors = [floor for index, floor in enumerate(floors)
-              if index == 0 or floor > floors[index - 1]]
+    floors = [
+        floor for index, floor in enumerate(floors) if index == 0 or floor > floors[index - 1]
+    ]
     first = draw(st.floats(0.001, 0.05))
-    steps = draw(st.lists(st.floats(0.0, 0.08), min_size=len(floors) - 1,
-                          max_size=len(floors) - 1))
+    steps = draw(st.lists(st.floats(0.0, 0.08), min_size=len(floors) - 1, max_size=len(floors) - 1))
     mmr = [min(first + sum(steps[:index]), 0.9) for index in range(len(floors))]
     amounts = reference.maintenance_amounts(floors, mmr)
     entry_maintenance = reference.maintenance_margin(floors, mmr, amounts, notional)
@@ -44,14 +44,18 @@ def positions(draw):
 
 
 def _arrays(floors, mmr, amounts):
-    return (np.array(floors, dtype=np.float64), np.array(mmr, dtype=np.float64),
-            np.array(amounts, dtype=np.float64))
+    return (
+        np.array(floors, dtype=np.float64),
+        np.array(mmr, dtype=np.float64),
+        np.array(amounts, dtype=np.float64),
+    )
 
 
 def _kernel_liquidation(side, quantity, entry, margin, floors, mmr, amounts):
     floor_array, mmr_array, amount_array = _arrays(floors, mmr, amounts)
-    return kernels.liquidation_price(side, quantity, entry, margin, floor_array, mmr_array,
-                                     amount_array, len(floors))
+    return kernels.liquidation_price(
+        side, quantity, entry, margin, floor_array, mmr_array, amount_array, len(floors)
+    )
 
 
 def _near_floor(floors, notional):
@@ -93,12 +97,17 @@ def test_equity_equals_maintenance_margin_at_liquidation_price(position):
 def test_bankruptcy_price_and_maintenance_margin_match_reference(position):
     side, quantity, entry, margin, floors, mmr, amounts = position
     expected = reference.bankruptcy_price(side, quantity, entry, margin)
-    assert math.isclose(kernels.bankruptcy_price(side, quantity, entry, margin), expected,
-                        rel_tol=1e-12, abs_tol=1e-12 * entry)
+    assert math.isclose(
+        kernels.bankruptcy_price(side, quantity, entry, margin),
+        expected,
+        rel_tol=1e-12,
+        abs_tol=1e-12 * entry,
+    )
     floor_array, mmr_array, amount_array = _arrays(floors, mmr, amounts)
     for notional in [0.0, *floors, quantity * entry, 10.0 * quantity * entry]:
-        got = kernels.maintenance_margin(floor_array, mmr_array, amount_array, len(floors),
-                                         notional)
+        got = kernels.maintenance_margin(
+            floor_array, mmr_array, amount_array, len(floors), notional
+        )
         want = reference.maintenance_margin(floors, mmr, amounts, notional)
         assert math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-9)
 
@@ -110,18 +119,29 @@ def test_batch_kernel_matches_single_kernel(position):
     floor_array, mmr_array, amount_array = _arrays(floors, mmr, amounts)
     out_price, out_tier = np.zeros(1), np.zeros(1, dtype=np.int8)
     kernels.liquidation_prices(
-        np.zeros(1, dtype=np.int32), np.array([side], dtype=np.int8), np.array([quantity]),
-        np.array([entry]), np.array([margin]), np.array([len(floors)], dtype=np.int64),
-        floor_array[None, :], mmr_array[None, :], amount_array[None, :], out_price, out_tier)
+        np.zeros(1, dtype=np.int32),
+        np.array([side], dtype=np.int8),
+        np.array([quantity]),
+        np.array([entry]),
+        np.array([margin]),
+        np.array([len(floors)], dtype=np.int64),
+        floor_array[None, :],
+        mmr_array[None, :],
+        amount_array[None, :],
+        out_price,
+        out_tier,
+    )
     assert (out_price[0], out_tier[0]) == _kernel_liquidation(*position)
 
 
 @SETTINGS
-@given(st.lists(st.floats(1.0, 1e9), min_size=1, max_size=12, unique=True),
-       st.lists(st.floats(0.0001, 0.99), min_size=13, max_size=13))
+@given(
+    st.lists(st.floats(1.0, 1e9), min_size=1, max_size=12, unique=True),
+    st.lists(st.floats(0.0001, 0.99), min_size=13, max_size=13),
+)
 def test_maintenance_amounts_make_maintenance_margin_continuous(raw_floors, raw_mmr):
     floors = [0.0, *sorted(raw_floors)]
-    mmr = raw_mmr[:len(floors)]  # any order: continuity does not need monotone rates
+    mmr = raw_mmr[: len(floors)]  # any order: continuity does not need monotone rates
     amounts = maintenance_amounts(floors, mmr)
     assert amounts == pytest.approx(reference.maintenance_amounts(floors, mmr), rel=1e-12)
     for tier in range(1, len(floors)):
@@ -137,10 +157,12 @@ def test_venue_tables_are_continuous_at_every_floor(venue, asset):
     count = len(table)
     for floor in table.floors[1:]:
         just_below = np.nextafter(floor, 0.0)
-        below = kernels.maintenance_margin(table.floors, table.mmr, table.maintenance_amount,
-                                           count, just_below)
-        at = kernels.maintenance_margin(table.floors, table.mmr, table.maintenance_amount,
-                                        count, floor)
+        below = kernels.maintenance_margin(
+            table.floors, table.mmr, table.maintenance_amount, count, just_below
+        )
+        at = kernels.maintenance_margin(
+            table.floors, table.mmr, table.maintenance_amount, count, floor
+        )
         assert math.isclose(below, at, rel_tol=1e-9)
 
 
@@ -157,11 +179,19 @@ def test_long_crossing_binance_btc_tiers_hand_made():
     """A 3x 250 BTC long at 60,000 (15M USD, tier 5) liquidated in tier 4 (3M-12M USD)."""
     table = VENUES["binance"].tiers("BTC")
     price, tier = kernels.liquidation_price(
-        1, 250.0, 60_000.0, 15e6 / 3.0, table.floors, table.mmr, table.maintenance_amount,
-        len(table))
+        1,
+        250.0,
+        60_000.0,
+        15e6 / 3.0,
+        table.floors,
+        table.mmr,
+        table.maintenance_amount,
+        len(table),
+    )
     floors = table.floors.tolist()
     expected = reference.liquidation_price(
-        1, 250.0, 60_000.0, 5e6, floors, table.mmr.tolist(), table.maintenance_amount.tolist())
+        1, 250.0, 60_000.0, 5e6, floors, table.mmr.tolist(), table.maintenance_amount.tolist()
+    )
     assert price == pytest.approx(expected, rel=1e-12)
     assert floors[tier] <= 250.0 * price < floors[tier + 1]
     assert tier == 3  # 0-based: the 1% tier from 3M to 12M USD

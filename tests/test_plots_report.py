@@ -22,9 +22,11 @@ from cascadesim.sim.driver import simulate
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 N_STEPS = 600
-TIERS = {"tier_floor_usd": (0.0, 50_000.0, 600_000.0, 3e6),
-         "tier_mmr": (0.004, 0.005, 0.01, 0.025),
-         "tier_max_leverage": (125.0, 100.0, 50.0, 20.0)}
+TIERS = {
+    "tier_floor_usd": (0.0, 50_000.0, 600_000.0, 3e6),
+    "tier_mmr": (0.004, 0.005, 0.01, 0.025),
+    "tier_max_leverage": (125.0, 100.0, 50.0, 20.0),
+}
 SCENARIO_TOML = """name = "plots <test> & report"
 seed = 7
 [shock]
@@ -32,8 +34,9 @@ index_drop = 0.08  # fraction
 """
 
 
-def population(rng: np.random.Generator, n: int, market: int, price: float,
-               first_account: int) -> PositionArrays:
+def population(
+    rng: np.random.Generator, n: int, market: int, price: float, first_account: int
+) -> PositionArrays:
     """Leveraged positions around ``price`` (USD), 70 % long, none under water at the start."""
     side = np.where(rng.random(n) < 0.7, 1, -1).astype(np.int8)
     leverage = rng.choice([3.0, 5.0, 10.0, 20.0, 25.0, 50.0, 75.0], size=n)
@@ -45,10 +48,14 @@ def population(rng: np.random.Generator, n: int, market: int, price: float,
     equity = margin + side * quantity * (price - entry)
     keep = equity > 0.03 * quantity * price
     count = int(keep.sum())
-    return PositionArrays(market=np.full(count, market, dtype=np.int32),
-                          account=first_account + np.arange(count),
-                          side=side[keep], quantity=quantity[keep], entry_price=entry[keep],
-                          margin=margin[keep])
+    return PositionArrays(
+        market=np.full(count, market, dtype=np.int32),
+        account=first_account + np.arange(count),
+        side=side[keep],
+        quantity=quantity[keep],
+        entry_price=entry[keep],
+        margin=margin[keep],
+    )
 
 
 def index_drop(price: float, drop: float, start_s: int, length_s: int) -> np.ndarray:
@@ -59,9 +66,12 @@ def index_drop(price: float, drop: float, start_s: int, length_s: int) -> np.nda
 
 def concatenate(parts: list[PositionArrays]) -> PositionArrays:
     """One position table from several markets' tables."""
-    return PositionArrays(*(np.concatenate([getattr(part, name) for part in parts])
-                            for name in ("market", "account", "side", "quantity",
-                                         "entry_price", "margin")))
+    return PositionArrays(
+        *(
+            np.concatenate([getattr(part, name) for part in parts])
+            for name in ("market", "account", "side", "quantity", "entry_price", "margin")
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +79,12 @@ def single_market_result():
     rng = np.random.default_rng(7)
     market = MarketSpec(depth_1pct_usd=3e6, **TIERS)
     positions = population(rng, 2_000, 0, market.price, 0)
-    setup = EngineSetup(markets=[market], assets=[AssetSpec()], positions=positions,
-                        index_path=index_drop(market.price, 0.08, 60, 300)[:, None])
+    setup = EngineSetup(
+        markets=[market],
+        assets=[AssetSpec()],
+        positions=positions,
+        index_path=index_drop(market.price, 0.08, 60, 300)[:, None],
+    )
     return simulate(setup)
 
 
@@ -78,15 +92,27 @@ def single_market_result():
 def two_market_result():
     rng = np.random.default_rng(11)
     btc = MarketSpec(depth_1pct_usd=3e6, **TIERS)
-    eth = MarketSpec(name="ETH-bybit", asset="ETH", venue="bybit", price=3_000.0, tick_size=0.5,
-                     depth_1pct_usd=2e6, **TIERS)
+    eth = MarketSpec(
+        name="ETH-bybit",
+        asset="ETH",
+        venue="bybit",
+        price=3_000.0,
+        tick_size=0.5,
+        depth_1pct_usd=2e6,
+        **TIERS,
+    )
     first = population(rng, 2_000, 0, btc.price, 0)
     second = population(rng, 2_000, 1, eth.price, len(first))
     # ETH falls later and less than BTC, so the contagion plot has an order of events to show.
-    index_path = np.column_stack([index_drop(btc.price, 0.08, 60, 200),
-                                  index_drop(eth.price, 0.06, 150, 200)])
-    setup = EngineSetup(markets=[btc, eth], assets=[AssetSpec(), AssetSpec(name="ETH")],
-                        positions=concatenate([first, second]), index_path=index_path)
+    index_path = np.column_stack(
+        [index_drop(btc.price, 0.08, 60, 200), index_drop(eth.price, 0.06, 150, 200)]
+    )
+    setup = EngineSetup(
+        markets=[btc, eth],
+        assets=[AssetSpec(), AssetSpec(name="ETH")],
+        positions=concatenate([first, second]),
+        index_path=index_path,
+    )
     return simulate(setup)
 
 
@@ -142,7 +168,8 @@ def check_outputs(result, directory, expected_stems):
     assert report == directory / "report.html" and report.exists()
     # Written atomically: no temporary files left behind.
     assert sorted(p.name for p in directory.iterdir()) == sorted(
-        [p.name for p in paths] + ["report.html"])
+        [p.name for p in paths] + ["report.html"]
+    )
 
     text = report.read_text(encoding="utf-8")
     parser = StrictParser()
@@ -157,8 +184,12 @@ def check_outputs(result, directory, expected_stems):
         assert source == "data:image/png;base64," + encoded
     body = " ".join(parser.text)
     summary = result.summary
-    for key in ("liquidated_total_usd", "liquidated_long_usd", "open_interest_before_usd",
-                "insurance_fund_change_usd"):
+    for key in (
+        "liquidated_total_usd",
+        "liquidated_long_usd",
+        "open_interest_before_usd",
+        "insurance_fund_change_usd",
+    ):
         assert format_usd(summary[key]) in body, key
     assert f"{summary['accounts_liquidated']:,}" in body
     assert f"{100 * summary['max_drawdown']:.1f} %" in body
@@ -174,20 +205,30 @@ def check_outputs(result, directory, expected_stems):
 def test_single_market_plots_and_report(single_market_result, tmp_path):
     result = single_market_result
     assert result.summary["liquidated_total_usd"] > 0, "the test setup should liquidate"
-    check_outputs(result, tmp_path, ["price", "liquidation_map", "book_depth",
-                                     "open_interest"])
+    check_outputs(result, tmp_path, ["price", "liquidation_map", "book_depth", "open_interest"])
 
 
 def test_two_markets_add_the_contagion_plot(two_market_result, tmp_path):
     result = two_market_result
     assert len(result.market_names) == 2
-    paths = check_outputs(result, tmp_path / "out", ["price", "liquidation_map", "book_depth",
-                                                     "open_interest", "contagion"])
+    paths = check_outputs(
+        result,
+        tmp_path / "out",
+        ["price", "liquidation_map", "book_depth", "open_interest", "contagion"],
+    )
     assert paths[-1].name == "contagion.png"
 
 
-@pytest.mark.parametrize("method", ["plot_price", "plot_liquidation_map", "plot_book_depth",
-                                    "plot_open_interest", "plot_contagion"])
+@pytest.mark.parametrize(
+    "method",
+    [
+        "plot_price",
+        "plot_liquidation_map",
+        "plot_book_depth",
+        "plot_open_interest",
+        "plot_contagion",
+    ],
+)
 def test_result_plot_methods_return_labelled_figures(two_market_result, method):
     figure = getattr(two_market_result, method)()
     assert isinstance(figure, Figure)
@@ -195,8 +236,12 @@ def test_result_plot_methods_return_labelled_figures(two_market_result, method):
     assert axes
     # Every panel says what its vertical axis is; the bottom panel (or each of side-by-side
     # panels) says what the horizontal axis is.
-    assert all(ax.get_ylabel() for ax in axes if ax.get_label() != "<colorbar>"
-               and (ax.get_subplotspec() is None or ax.get_subplotspec().is_first_col()))
+    assert all(
+        ax.get_ylabel()
+        for ax in axes
+        if ax.get_label() != "<colorbar>"
+        and (ax.get_subplotspec() is None or ax.get_subplotspec().is_first_col())
+    )
     assert any(ax.get_xlabel() for ax in axes)
     assert any(ax.get_title() for ax in axes) or figure.get_suptitle()
     figure.canvas.draw()  # renders without error on Agg
@@ -222,9 +267,12 @@ def test_quiet_run_without_counterfactual(tmp_path):
     """A shock too small to liquidate anyone, run without the counterfactual, still reports."""
     rng = np.random.default_rng(3)
     market = MarketSpec(depth_1pct_usd=3e6, **TIERS)
-    setup = EngineSetup(markets=[market], assets=[AssetSpec()],
-                        positions=population(rng, 500, 0, market.price, 0),
-                        index_path=index_drop(market.price, 0.001, 60, 300)[:, None])
+    setup = EngineSetup(
+        markets=[market],
+        assets=[AssetSpec()],
+        positions=population(rng, 500, 0, market.price, 0),
+        index_path=index_drop(market.price, 0.001, 60, 300)[:, None],
+    )
     result = simulate(setup, counterfactual=False)
     assert result.counterfactual_timeline is None
     assert result.summary["liquidated_total_usd"] == 0

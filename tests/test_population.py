@@ -19,17 +19,35 @@ from cascadesim.scenario.models import Scenario
 PRICE = 100_000.0
 
 
-def market(open_interest_usd=5e9, long_share=0.7, leveraged_share=0.5, venue="binance",
-           asset="BTC", accounts=None, entries=None, values=(2, 5, 10, 20, 50, 100, 125),
-           weights=(0.1, 0.15, 0.25, 0.2, 0.15, 0.1, 0.05), cushion=0.1):
+def market(
+    open_interest_usd=5e9,
+    long_share=0.7,
+    leveraged_share=0.5,
+    venue="binance",
+    asset="BTC",
+    accounts=None,
+    entries=None,
+    values=(2, 5, 10, 20, 50, 100, 125),
+    weights=(0.1, 0.15, 0.25, 0.2, 0.15, 0.1, 0.05),
+    cushion=0.1,
+):
     tiers = VENUES[venue].tiers(asset)
     return MarketPopulation(
-        price=PRICE, open_interest_usd=open_interest_usd, long_share=long_share,
-        leveraged_share=leveraged_share, leverage_values=np.asarray(values, dtype=float),
-        leverage_weights=np.asarray(weights, dtype=float), sizes=SizeDistribution(),
-        entries=entries or EntryModel(), tier_floor_usd=tiers.floors, tier_mmr=tiers.mmr,
-        tier_maintenance_amount=tiers.maintenance_amount, tier_max_leverage=tiers.max_leverage,
-        start_margin_cushion=cushion, accounts=accounts)
+        price=PRICE,
+        open_interest_usd=open_interest_usd,
+        long_share=long_share,
+        leveraged_share=leveraged_share,
+        leverage_values=np.asarray(values, dtype=float),
+        leverage_weights=np.asarray(weights, dtype=float),
+        sizes=SizeDistribution(),
+        entries=entries or EntryModel(),
+        tier_floor_usd=tiers.floors,
+        tier_mmr=tiers.mmr,
+        tier_maintenance_amount=tiers.maintenance_amount,
+        tier_max_leverage=tiers.max_leverage,
+        start_margin_cushion=cushion,
+        accounts=accounts,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +94,7 @@ def test_heavy_tail_puts_tens_of_millions_in_single_accounts(big):
     # thousands of times the median account, and the top 1 % must hold a large share.
     assert sizes[-1] > 10e6
     assert sizes[-1] > 2_000 * np.median(sizes)
-    top = sizes[-len(sizes) // 100:].sum() / sizes.sum()
+    top = sizes[-len(sizes) // 100 :].sum() / sizes.sum()
     assert top > 0.2
 
 
@@ -148,18 +166,26 @@ def test_same_seed_same_population_and_another_seed_differs():
 
 def test_adding_a_market_leaves_the_first_unchanged():
     alone = synthesize([market(open_interest_usd=1e8)], seed=9, max_accounts=10**7).positions
-    pair = synthesize([market(open_interest_usd=1e8), market(open_interest_usd=3e7)], seed=9,
-                      max_accounts=10**7).positions
+    pair = synthesize(
+        [market(open_interest_usd=1e8), market(open_interest_usd=3e7)], seed=9, max_accounts=10**7
+    ).positions
     n = len(alone)
     assert np.array_equal(pair.quantity[:n], alone.quantity)
     assert np.all(pair.market[n:] == 1) and pair.account[n] == n
 
 
-@pytest.mark.parametrize(("funding", "interval", "share"), [
-    (0.0001, 28_800, 0.5), (0.0003, 28_800, 0.7), (0.0005, 28_800, 0.85),
-    (0.01, 28_800, 0.85), (-0.0001, 28_800, 0.3), (-0.001, 28_800, 0.15),
-    (0.0003 / 8, 3_600, 0.7),  # hourly funding is put on an 8-hour basis
-])
+@pytest.mark.parametrize(
+    ("funding", "interval", "share"),
+    [
+        (0.0001, 28_800, 0.5),
+        (0.0003, 28_800, 0.7),
+        (0.0005, 28_800, 0.85),
+        (0.01, 28_800, 0.85),
+        (-0.0001, 28_800, 0.3),
+        (-0.001, 28_800, 0.15),
+        (0.0003 / 8, 3_600, 0.7),  # hourly funding is put on an 8-hour basis
+    ],
+)
 def test_long_share_follows_funding(funding, interval, share):
     assert long_share_from_funding(funding, interval) == pytest.approx(share)
 
@@ -209,8 +235,9 @@ def test_fixed_account_count_keeps_the_open_interest():
 
 def test_entries_follow_the_history():
     history = np.array([[3 * 86400, 80_000.0], [86400, 90_000.0], [0, 100_000.0]])
-    spec = market(open_interest_usd=2e8, entries=EntryModel(0.0, history),
-                  values=(1, 2), weights=(0.5, 0.5))
+    spec = market(
+        open_interest_usd=2e8, entries=EntryModel(0.0, history), values=(1, 2), weights=(0.5, 0.5)
+    )
     entries = synthesize([spec], seed=1, max_accounts=10**7).positions.entry_price
     assert entries.min() >= 80_000 and entries.max() <= 100_000 * (1 + 1e-12)
     # OI built uniformly in time: two thirds of it during the first, slower segment.
@@ -234,11 +261,14 @@ def test_cross_accounts_hold_one_position_per_market_of_one_venue():
     market, and the isolated positions are exactly those of an all-isolated draw."""
     import dataclasses
 
-    specs = [dataclasses.replace(market(open_interest_usd=2e8), venue=venue, isolated_share=0.5)
-             for venue in ("binance", "binance", "binance", "okx")]
+    specs = [
+        dataclasses.replace(market(open_interest_usd=2e8), venue=venue, isolated_share=0.5)
+        for venue in ("binance", "binance", "binance", "okx")
+    ]
     mixed = synthesize(specs, seed=5, max_accounts=10**8)
-    isolated = synthesize([dataclasses.replace(s, isolated_share=1.0) for s in specs], seed=5,
-                          max_accounts=10**8)
+    isolated = synthesize(
+        [dataclasses.replace(s, isolated_share=1.0) for s in specs], seed=5, max_accounts=10**8
+    )
     positions = mixed.positions
     for name in ("market", "side", "quantity", "entry_price", "margin"):
         assert np.array_equal(getattr(positions, name), getattr(isolated.positions, name))

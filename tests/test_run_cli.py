@@ -20,11 +20,26 @@ from cascadesim.sim.driver import simulate
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 SUMMARY_KEYS = {
-    "liquidated_long_usd", "liquidated_short_usd", "liquidated_total_usd", "accounts_liquidated",
-    "largest_liquidation_usd", "open_interest_before_usd", "open_interest_after_usd",
-    "price_start", "price_min", "max_drawdown", "counterfactual_max_drawdown", "amplification",
-    "insurance_fund_change_usd", "bad_debt_usd", "adl_count", "adl_notional_usd", "markets",
-    "seed", "scenario_hash", "version",
+    "liquidated_long_usd",
+    "liquidated_short_usd",
+    "liquidated_total_usd",
+    "accounts_liquidated",
+    "largest_liquidation_usd",
+    "open_interest_before_usd",
+    "open_interest_after_usd",
+    "price_start",
+    "price_min",
+    "max_drawdown",
+    "counterfactual_max_drawdown",
+    "amplification",
+    "insurance_fund_change_usd",
+    "bad_debt_usd",
+    "adl_count",
+    "adl_notional_usd",
+    "markets",
+    "seed",
+    "scenario_hash",
+    "version",
 }
 MARKET_KEYS = SUMMARY_KEYS - {"markets", "seed", "scenario_hash", "version"} | {"asset", "venue"}
 OUTPUT_FILES = {"summary.json", "timeline.parquet", "liquidations.parquet", "report.html"}
@@ -32,8 +47,14 @@ OUTPUT_FILES = {"summary.json", "timeline.parquet", "liquidations.parquet", "rep
 
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run([sys.executable, "-m", "cascadesim.cli.app", *arguments], cwd=cwd,
-                          env=environment, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "cascadesim.cli.app", *arguments],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +103,9 @@ def test_parquet_files_carry_the_provenance(gentle_run):
 
 
 def test_json_output_is_exactly_one_object(tmp_path):
-    result = run_cli("run", "gentle", "--json", "--seed", "5", "--out", str(tmp_path / "o"),
-                     cwd=tmp_path)
+    result = run_cli(
+        "run", "gentle", "--json", "--seed", "5", "--out", str(tmp_path / "o"), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)  # the whole of stdout is one JSON document
     assert isinstance(summary, dict) and SUMMARY_KEYS <= set(summary)
@@ -119,8 +141,9 @@ def test_interrupted_write_leaves_nothing(gentle_result, tmp_path, monkeypatch):
     assert os.listdir(tmp_path / "runs") == []  # the staging folder is gone too
 
 
-def test_interrupted_rewrite_keeps_the_previous_complete_files(gentle_result, tmp_path,
-                                                                monkeypatch):
+def test_interrupted_rewrite_keeps_the_previous_complete_files(
+    gentle_result, tmp_path, monkeypatch
+):
     target = tmp_path / "gentle"
     write_outputs(gentle_result, target, "", plots=False, report=False)
     before = {p.name: p.read_bytes() for p in target.iterdir()}

@@ -61,8 +61,14 @@ ramp_s = 30
 
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run([sys.executable, "-m", "cascadesim.cli.app", *arguments], cwd=cwd,
-                          env=environment, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "cascadesim.cli.app", *arguments],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:
@@ -83,38 +89,62 @@ def edited(old: str, new: str) -> str:
 
 BAD_FILES = {
     # case: (scenario text, fragments that the error line must contain)
-    "misspelt field": (edited("open_interest_usd = 2e6", "open_interst_usd = 2e6"),
-                       ["markets.BTC-binance.open_interst_usd", "2000000.0", "not a field",
-                        "open_interest_usd"]),
-    "wrong type": (edited("open_interest_usd = 2e6", 'open_interest_usd = "lots"'),
-                   ["markets.BTC-binance.open_interest_usd", "'lots'", "a number"]),
-    "negative depth": (edited("depth_1pct_usd = 1e6", "depth_1pct_usd = -1e6"),
-                       ["markets.BTC-binance.depth_1pct_usd", "-1000000.0", "> 0"]),
-    "weights not summing to 1": (edited("weights = [0.5, 0.3, 0.2]", "weights = [0.5, 0.3, 0.1]"),
-                                 ["population.leverage.weights", "[0.5, 0.3, 0.1]",
-                                  "summing to 1"]),
+    "misspelt field": (
+        edited("open_interest_usd = 2e6", "open_interst_usd = 2e6"),
+        ["markets.BTC-binance.open_interst_usd", "2000000.0", "not a field", "open_interest_usd"],
+    ),
+    "wrong type": (
+        edited("open_interest_usd = 2e6", 'open_interest_usd = "lots"'),
+        ["markets.BTC-binance.open_interest_usd", "'lots'", "a number"],
+    ),
+    "negative depth": (
+        edited("depth_1pct_usd = 1e6", "depth_1pct_usd = -1e6"),
+        ["markets.BTC-binance.depth_1pct_usd", "-1000000.0", "> 0"],
+    ),
+    "weights not summing to 1": (
+        edited("weights = [0.5, 0.3, 0.2]", "weights = [0.5, 0.3, 0.1]"),
+        ["population.leverage.weights", "[0.5, 0.3, 0.1]", "summing to 1"],
+    ),
     "malformed TOML": (edited('venue = "binance"', 'venue = "binance'), ["line 12"]),
-    "unknown venue": (edited('venue = "binance"', 'venue = "ftx"'),
-                      ["markets.BTC-binance.venue", "'ftx'", "binance"]),
-    "unknown asset": (edited('asset = "BTC"', 'asset = "ETH"'),
-                      ["markets.BTC-binance.asset", "'ETH'", "BTC"]),
-    "duration not a multiple of step": (edited("step_s = 1", "step_s = 7"),
-                                        ["duration_s", "120", "multiple"]),
+    "unknown venue": (
+        edited('venue = "binance"', 'venue = "ftx"'),
+        ["markets.BTC-binance.venue", "'ftx'", "binance"],
+    ),
+    "unknown asset": (
+        edited('asset = "BTC"', 'asset = "ETH"'),
+        ["markets.BTC-binance.asset", "'ETH'", "BTC"],
+    ),
+    "duration not a multiple of step": (
+        edited("step_s = 1", "step_s = 7"),
+        ["duration_s", "120", "multiple"],
+    ),
     "shock on an unknown market": (
-        edited('kind = "index_jump"\ndrop_fraction = 0.03\nat_s = 10\nramp_s = 30',
-               'kind = "sell_programme"\nmarket = "BTC-okx"\nusd = 1e6\nduration_s = 10'),
-        ["shock.market", "'BTC-okx'", "BTC-binance"]),
-    "unknown shock kind": (edited('kind = "index_jump"', 'kind = "meteor"'),
-                           ["shock.kind", "'meteor'", "index_jump"]),
-    "unknown override": (VALID + '\n[markets.BTC-binance.overrides]\nfee_rate = 0.01\n',
-                         ["markets.BTC-binance.overrides.fee_rate", "liquidation_fee_rate"]),
-    "bad override value": (VALID + '\n[markets.BTC-binance.overrides]\nslippage_limit = 2.0\n',
-                           ["markets.BTC-binance.overrides.slippage_limit", "2.0", "fraction"]),
+        edited(
+            'kind = "index_jump"\ndrop_fraction = 0.03\nat_s = 10\nramp_s = 30',
+            'kind = "sell_programme"\nmarket = "BTC-okx"\nusd = 1e6\nduration_s = 10',
+        ),
+        ["shock.market", "'BTC-okx'", "BTC-binance"],
+    ),
+    "unknown shock kind": (
+        edited('kind = "index_jump"', 'kind = "meteor"'),
+        ["shock.kind", "'meteor'", "index_jump"],
+    ),
+    "unknown override": (
+        VALID + "\n[markets.BTC-binance.overrides]\nfee_rate = 0.01\n",
+        ["markets.BTC-binance.overrides.fee_rate", "liquidation_fee_rate"],
+    ),
+    "bad override value": (
+        VALID + "\n[markets.BTC-binance.overrides]\nslippage_limit = 2.0\n",
+        ["markets.BTC-binance.overrides.slippage_limit", "2.0", "fraction"],
+    ),
     "leveraged share too high for the skew": (
-        edited("[population.leverage]",
-               "[population]\nlong_share = 0.9\nleveraged_share_of_open_interest = 0.9\n\n"
-               "[population.leverage]"),
-        ["population.leveraged_share_of_open_interest", "0.9", "at most"]),
+        edited(
+            "[population.leverage]",
+            "[population]\nlong_share = 0.9\nleveraged_share_of_open_interest = 0.9\n\n"
+            "[population.leverage]",
+        ),
+        ["population.leveraged_share_of_open_interest", "0.9", "at most"],
+    ),
 }
 
 
@@ -192,8 +222,9 @@ def test_hash_ignores_formatting_and_follows_content():
     scenario = Scenario.from_toml_text(VALID)
     again = Scenario.from_toml_text("# a comment\n" + VALID.replace("seed = 3", "seed    = 3"))
     assert scenario.hash() == again.hash()
-    rewritten = Scenario.from_toml_text(dump_toml(scenario.model_dump(mode="json",
-                                                                      exclude_none=True)))
+    rewritten = Scenario.from_toml_text(
+        dump_toml(scenario.model_dump(mode="json", exclude_none=True))
+    )
     assert rewritten.hash() == scenario.hash()
     changed = Scenario.from_toml_text(VALID.replace("seed = 3", "seed = 4"))
     assert changed.hash() != scenario.hash()
@@ -207,9 +238,11 @@ def test_to_toml_text_keeps_the_original_file(tmp_path):
 
 
 def test_overrides_replace_venue_rules():
-    text = VALID + '\n[markets.BTC-binance.overrides]\nliquidation_fee_rate = 0.002\n' \
-                   'tier_floor_usd = [0, 1e6]\ntier_mmr = [0.01, 0.02]\n' \
-                   'tier_max_leverage = [50, 20]\n'
+    text = (
+        VALID + "\n[markets.BTC-binance.overrides]\nliquidation_fee_rate = 0.002\n"
+        "tier_floor_usd = [0, 1e6]\ntier_mmr = [0.01, 0.02]\n"
+        "tier_max_leverage = [50, 20]\n"
+    )
     spec = Scenario.from_toml_text(text).market_specs()[0]
     assert spec.liquidation_fee_rate == 0.002
     assert spec.tier_floor_usd == (0.0, 1e6)
@@ -218,8 +251,9 @@ def test_overrides_replace_venue_rules():
 
 
 def test_market_spec_follows_the_venue_profile():
-    spec = Scenario.from_toml_text(VALID.replace('"binance"', '"hyperliquid"')
-                                   .replace("BTC-binance", "BTC-hl")).market_specs()[0]
+    spec = Scenario.from_toml_text(
+        VALID.replace('"binance"', '"hyperliquid"').replace("BTC-binance", "BTC-hl")
+    ).market_specs()[0]
     assert spec.partial_mode == "chunks" and spec.takeover_mode == "backstop"
     assert spec.funding_interval_s == 3600.0
     assert spec.time_to_first_funding_s == 1800.0
@@ -234,8 +268,11 @@ def test_errors_from_python_name_the_field_without_a_file():
 
 
 def test_missing_required_field_is_named():
-    with pytest.raises(CascadesimInputError, match=r"markets\.BTC-binance\.price_usd = "
-                                                   r"\(missing\): a required field"):
+    with pytest.raises(
+        CascadesimInputError,
+        match=r"markets\.BTC-binance\.price_usd = "
+        r"\(missing\): a required field",
+    ):
         Scenario.from_toml_text(edited("price_usd = 100000\n", ""))
 
 
@@ -266,8 +303,10 @@ def test_sell_programme_sells_exactly_the_amount_inside_the_window():
 
 def test_recorded_path_file_is_relative_to_the_scenario(tmp_path):
     (tmp_path / "path.csv").write_text("time_s,price_usd\n0,50000\n60,45000\n120,47500\n")
-    text = edited('kind = "index_jump"\ndrop_fraction = 0.03\nat_s = 10\nramp_s = 30',
-                  'kind = "recorded_path"\nfile = "path.csv"')
+    text = edited(
+        'kind = "index_jump"\ndrop_fraction = 0.03\nat_s = 10\nramp_s = 30',
+        'kind = "recorded_path"\nfile = "path.csv"',
+    )
     (tmp_path / "s.toml").write_text(text)
     setup = Scenario.from_toml(tmp_path / "s.toml").build()
     path = setup.index_path[:, 0]
@@ -276,8 +315,10 @@ def test_recorded_path_file_is_relative_to_the_scenario(tmp_path):
 
 
 def test_recorded_path_missing_file_names_it(tmp_path):
-    text = edited('kind = "index_jump"\ndrop_fraction = 0.03\nat_s = 10\nramp_s = 30',
-                  'kind = "recorded_path"\nfile = "gone.csv"')
+    text = edited(
+        'kind = "index_jump"\ndrop_fraction = 0.03\nat_s = 10\nramp_s = 30',
+        'kind = "recorded_path"\nfile = "gone.csv"',
+    )
     (tmp_path / "s.toml").write_text(text)
     out = tmp_path / "out"
     result = run_cli("run", str(tmp_path / "s.toml"), "--out", str(out), cwd=tmp_path)

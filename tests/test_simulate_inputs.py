@@ -23,9 +23,12 @@ def healthy_setup(**position_overrides) -> EngineSetup:
         "margin": np.array([10_000.0, 5_000.0, 20_000.0]),
     }
     columns.update(position_overrides)
-    return EngineSetup(markets=[MarketSpec()], assets=[AssetSpec()],
-                       positions=PositionArrays(**columns),
-                       index_path=np.full((11, 1), 100_000.0))
+    return EngineSetup(
+        markets=[MarketSpec()],
+        assets=[AssetSpec()],
+        positions=PositionArrays(**columns),
+        index_path=np.full((11, 1), 100_000.0),
+    )
 
 
 def error_of(setup: EngineSetup) -> str:
@@ -36,13 +39,16 @@ def error_of(setup: EngineSetup) -> str:
     return message
 
 
-@pytest.mark.parametrize("column,value,allowed", [
-    ("quantity", 0.0, "> 0"),
-    ("quantity", -1.0, "> 0"),
-    ("quantity", math.nan, "finite"),
-    ("entry_price", math.inf, "finite"),
-    ("margin", -5.0, "> 0"),
-])
+@pytest.mark.parametrize(
+    "column,value,allowed",
+    [
+        ("quantity", 0.0, "> 0"),
+        ("quantity", -1.0, "> 0"),
+        ("quantity", math.nan, "finite"),
+        ("entry_price", math.inf, "finite"),
+        ("margin", -5.0, "> 0"),
+    ],
+)
 def test_bad_position_values_are_named(column, value, allowed):
     values = getattr(healthy_setup().positions, column).copy()
     values[1] = value
@@ -71,8 +77,12 @@ def test_bad_index_path_and_market_fields():
     with pytest.raises(CascadesimInputError, match=r"markets\.x\.venue|mark_rule"):
         MarketSpec(name="x", mark_rule="nasdaq")
     with pytest.raises(CascadesimInputError, match="tier_mmr"):
-        MarketSpec(name="x", tier_floor_usd=(0.0, 10.0), tier_mmr=(0.01, 1.5),
-                   tier_max_leverage=(50.0, 20.0))
+        MarketSpec(
+            name="x",
+            tier_floor_usd=(0.0, 10.0),
+            tier_mmr=(0.01, 1.5),
+            tier_max_leverage=(50.0, 20.0),
+        )
 
 
 def test_a_valid_setup_runs_and_keeps_its_positions_healthy():

@@ -78,8 +78,14 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run([sys.executable, "-m", "cascadesim.cli.app", *arguments], cwd=cwd,
-                          env=environment, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "cascadesim.cli.app", *arguments],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def assert_same_outputs(first: Path, second: Path) -> None:
@@ -100,8 +106,7 @@ def serial_run(tmp_path_factory):
 # --- equivalence of the backends ----------------------------------------------------------
 def test_serial_equals_two_processes(serial_run, tmp_path):
     sweep_file, serial = serial_run
-    parallel = run_sweep(sweep_file, tmp_path / "processes", workers=2, plots=False,
-                         report=False)
+    parallel = run_sweep(sweep_file, tmp_path / "processes", workers=2, plots=False, report=False)
     assert parallel.backend == "processes" and parallel.tasks_computed == 6
     assert_same_outputs(serial.directory, parallel.directory)
 
@@ -109,8 +114,9 @@ def test_serial_equals_two_processes(serial_run, tmp_path):
 def test_serial_equals_dask_local_cluster(serial_run, tmp_path):
     pytest.importorskip("distributed")
     sweep_file, serial = serial_run
-    clustered = run_sweep(sweep_file, tmp_path / "dask", workers=2, scheduler="local",
-                          plots=False, report=False)
+    clustered = run_sweep(
+        sweep_file, tmp_path / "dask", workers=2, scheduler="local", plots=False, report=False
+    )
     assert clustered.backend == "dask"
     assert_same_outputs(serial.directory, clustered.directory)
 
@@ -130,23 +136,38 @@ def test_paths_table_has_figures_design_and_shock(serial_run):
     _, outcome = serial_run
     paths = outcome.paths
     assert list(paths.columns[:3]) == ["point", "path", "population.leverage.max"]
-    for column in ("liquidated_total_usd", "bad_debt_usd", "amplification", "max_drawdown",
-                   "adl_count", "shock_drop_fraction", "shock_ramp_s",
-                   "insurance_fund_drawdown_usd"):
+    for column in (
+        "liquidated_total_usd",
+        "bad_debt_usd",
+        "amplification",
+        "max_drawdown",
+        "adl_count",
+        "shock_drop_fraction",
+        "shock_ramp_s",
+        "insurance_fund_drawdown_usd",
+    ):
         assert column in paths.columns
-    assert paths[["point", "path"]].to_numpy().tolist() == [[p, k] for p in range(2)
-                                                            for k in range(3)]
+    assert paths[["point", "path"]].to_numpy().tolist() == [
+        [p, k] for p in range(2) for k in range(3)
+    ]
     # common random numbers: path k draws the same shock at every point
     shocks = paths.pivot(index="path", columns="point", values="shock_drop_fraction")
     assert (shocks[0] == shocks[1]).all()
     assert ((paths.shock_drop_fraction >= 0.02) & (paths.shock_drop_fraction <= 0.1)).all()
     points = outcome.points
-    for column in ("liquidated_total_usd_p99", "bad_debt_usd_p95", "amplification_p50",
-                   "adl_probability", "insurance_fund_drawdown_usd_mean"):
+    for column in (
+        "liquidated_total_usd_p99",
+        "bad_debt_usd_p95",
+        "amplification_p50",
+        "adl_probability",
+        "insurance_fund_drawdown_usd_mean",
+    ):
         assert column in points.columns
     metadata = pq.read_schema(outcome.directory / "paths.parquet").metadata
-    assert metadata[b"cascadesim.sweep_hash"].decode() == load_sweep(
-        outcome.directory / "sweep.toml").hash()
+    assert (
+        metadata[b"cascadesim.sweep_hash"].decode()
+        == load_sweep(outcome.directory / "sweep.toml").hash()
+    )
     assert metadata[b"cascadesim.seed"] == b"5"
 
 
@@ -188,10 +209,18 @@ def test_another_sweep_refuses_to_resume_into_the_folder(serial_run, tmp_path):
 def test_resume_after_killing_the_command(tmp_path):
     sweep_file = write(tmp_path, "tiny.toml", TINY.replace("paths = 3", "paths = 12"))
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    command = [sys.executable, "-m", "cascadesim.cli.app", "sweep", str(sweep_file), "--out",
-               str(tmp_path / "killed")]
-    process = subprocess.Popen(command, cwd=tmp_path, env=environment,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "cascadesim.cli.app",
+        "sweep",
+        str(sweep_file),
+        "--out",
+        str(tmp_path / "killed"),
+    ]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     partial = tmp_path / "killed" / PARTIAL_FOLDER
     deadline = time.monotonic() + 300
     while len(list(partial.glob("chunk-*.parquet"))) < 3 and process.poll() is None:
@@ -201,8 +230,9 @@ def test_resume_after_killing_the_command(tmp_path):
     process.wait()
     saved = len(list(partial.glob("chunk-*.parquet")))
     assert 3 <= saved < 24 and not (tmp_path / "killed" / "paths.parquet").exists()
-    resumed = run_cli("sweep", str(sweep_file), "--out", str(tmp_path / "killed"), "--json",
-                      cwd=tmp_path)
+    resumed = run_cli(
+        "sweep", str(sweep_file), "--out", str(tmp_path / "killed"), "--json", cwd=tmp_path
+    )
     assert resumed.returncode == 0, resumed.stderr
     whole = run_cli("sweep", str(sweep_file), "--out", str(tmp_path / "whole"), cwd=tmp_path)
     assert whole.returncode == 0, whole.stderr
@@ -220,14 +250,24 @@ def test_a_lost_dask_worker_is_retried_with_identical_results(serial_run, tmp_pa
         if killed:
             return
         # LocalCluster's nannies live in this process; its workers are spawned children.
-        workers = [child for child in psutil.Process().children()
-                   if any("spawn_main" in part for part in child.cmdline())]
+        workers = [
+            child
+            for child in psutil.Process().children()
+            if any("spawn_main" in part for part in child.cmdline())
+        ]
         if workers:
             workers[0].kill()
             killed.append(workers[0].pid)
 
-    lost = run_sweep(sweep_file, tmp_path / "lost", workers=2, scheduler="local",
-                     on_chunk=kill_a_worker, plots=False, report=False)
+    lost = run_sweep(
+        sweep_file,
+        tmp_path / "lost",
+        workers=2,
+        scheduler="local",
+        on_chunk=kill_a_worker,
+        plots=False,
+        report=False,
+    )
     assert killed and lost.tasks_computed == 6
     assert_same_outputs(serial.directory, lost.directory)
 
@@ -239,35 +279,67 @@ def test_cli_writes_plots_and_report(tmp_path):
     assert result.returncode == 0, result.stderr
     out = tmp_path / "cascadesim-out" / "tiny"
     names = {path.name for path in out.iterdir()}
-    assert {"paths.parquet", "points.parquet", "price_paths.parquet", "report.html",
-            "sweep.toml", "fan_chart.png", "loss_distributions.png", "drawdown_tails.png",
-            "adl_probability.png"} <= names
+    assert {
+        "paths.parquet",
+        "points.parquet",
+        "price_paths.parquet",
+        "report.html",
+        "sweep.toml",
+        "fan_chart.png",
+        "loss_distributions.png",
+        "drawdown_tails.png",
+        "adl_probability.png",
+    } <= names
     report = (out / "report.html").read_text()
     assert "data:image/png;base64," in report and "<script" not in report
     assert "Traceback" not in result.stderr
 
 
 BAD_SWEEPS = [
-    ('paths = 3\n', 'paths = "many"\n', 'paths = \'many\': a whole number'),
-    ('seed = 5\n', 'seed = 5\nworkers = 2\n', "workers = 2: not a field here"),
-    ('low = 0.02, high = 0.1', 'low = 0.2, high = 0.1', "shock.drop_fraction = "),
-    ('{distribution = "uniform", low = 0.02, high = 0.1}', '{distribution = "cauchy"}',
-     "shock.drop_fraction.distribution = 'cauchy': one of"),
-    ('{distribution = "uniform", low = 0.02, high = 0.1}', '{distribution = "uniform"}',
-     "a uniform distribution needs high, low"),
-    ('{distribution = "uniform", low = 0.02, high = 0.1}', '1.5',
-     "shock.drop_fraction = 1.5: every draw between -0.99 and 0.99"),
-    ('"population.leverage.max" = [10, 50]', '"population.leverage.maximum" = [10, 50]',
-     "'maximum' is not a field of population.leverage (did you mean 'max'?)"),
-    ('"population.leverage.max" = [10, 50]', '"markets.ETH.depth_1pct_usd" = [1e6]',
-     "a name of markets (or *): BTC-binance"),
-    ('"population.leverage.max" = [10, 50]', '"population.leverage.max" = [10, "x"]',
-     'design.parameters."population.leverage.max"[1] = \'x\': gives '
-     "population.leverage.max = 'x': a number"),
-    ('"population.leverage.max" = [10, 50]', '"markets.*.insurance_fund_usd" = [-1]',
-     'design.parameters."markets.*.insurance_fund_usd"[0] = -1'),
-    ('"population.accounts" = 1000', '"population.accounts" = 1.5',
-     'fixed: population.accounts = 1.5: a whole number'),
+    ("paths = 3\n", 'paths = "many"\n', "paths = 'many': a whole number"),
+    ("seed = 5\n", "seed = 5\nworkers = 2\n", "workers = 2: not a field here"),
+    ("low = 0.02, high = 0.1", "low = 0.2, high = 0.1", "shock.drop_fraction = "),
+    (
+        '{distribution = "uniform", low = 0.02, high = 0.1}',
+        '{distribution = "cauchy"}',
+        "shock.drop_fraction.distribution = 'cauchy': one of",
+    ),
+    (
+        '{distribution = "uniform", low = 0.02, high = 0.1}',
+        '{distribution = "uniform"}',
+        "a uniform distribution needs high, low",
+    ),
+    (
+        '{distribution = "uniform", low = 0.02, high = 0.1}',
+        "1.5",
+        "shock.drop_fraction = 1.5: every draw between -0.99 and 0.99",
+    ),
+    (
+        '"population.leverage.max" = [10, 50]',
+        '"population.leverage.maximum" = [10, 50]',
+        "'maximum' is not a field of population.leverage (did you mean 'max'?)",
+    ),
+    (
+        '"population.leverage.max" = [10, 50]',
+        '"markets.ETH.depth_1pct_usd" = [1e6]',
+        "a name of markets (or *): BTC-binance",
+    ),
+    (
+        '"population.leverage.max" = [10, 50]',
+        '"population.leverage.max" = [10, "x"]',
+        "design.parameters.\"population.leverage.max\"[1] = 'x': gives "
+        "population.leverage.max = 'x': a number",
+    ),
+    (
+        '"population.leverage.max" = [10, 50]',
+        '"markets.*.insurance_fund_usd" = [-1]',
+        'design.parameters."markets.*.insurance_fund_usd"[0] = -1',
+    ),
+    (
+        '"population.accounts" = 1000',
+        '"population.accounts" = 1.5',
+        "fixed: population.accounts = 1.5: a whole number",
+    ),
     ('scenario = "gentle"', 'scenario = "no_such_scenario"', "not a bundled scenario"),
 ]
 
@@ -289,15 +361,17 @@ def test_cli_validation_error_exit_2_without_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "paths = 0: a number >= 1" in result.stderr
-    result = run_cli("sweep", str(write(tmp_path, "ok.toml", TINY)), "--workers", "0",
-                     cwd=tmp_path)
+    result = run_cli("sweep", str(write(tmp_path, "ok.toml", TINY)), "--workers", "0", cwd=tmp_path)
     assert result.returncode == 2 and "--workers = 0" in result.stderr
 
 
 # --- dotted paths -------------------------------------------------------------------------
 def test_dotted_paths_and_wildcards_apply(tmp_path):
     write(tmp_path, "two_markets.toml", TWO_MARKETS)
-    sweep_file = write(tmp_path, "paths.toml", """
+    sweep_file = write(
+        tmp_path,
+        "paths.toml",
+        """
 name = "dotted"
 scenario = "two_markets.toml"
 paths = 1
@@ -310,7 +384,8 @@ seed = 1
 "markets.*.insurance_fund_usd" = [1e6, 2e6]
 "venues.bybit.mmr_scale" = [1.5]
 "population.leverage.max" = [20]
-""")
+""",
+    )
     sweep = load_sweep(sweep_file)
     assert sweep.n_points == 2
     for scenario, fund in zip(sweep.scenarios, (1e6, 2e6), strict=True):
@@ -329,10 +404,10 @@ seed = 1
 
 
 def test_random_design_is_reproducible(tmp_path):
-    text = TINY.replace('"population.leverage.max" = [10, 50]',
-                        '"markets.*.insurance_fund_usd" = {distribution = "loguniform", '
-                        'low = 1e5, high = 1e7}').replace("[design]", "[design]\nkind = "
-                                                          '"random"\npoints = 4')
+    text = TINY.replace(
+        '"population.leverage.max" = [10, 50]',
+        '"markets.*.insurance_fund_usd" = {distribution = "loguniform", low = 1e5, high = 1e7}',
+    ).replace("[design]", '[design]\nkind = "random"\npoints = 4')
     first = load_sweep(write(tmp_path, "random.toml", text))
     again = load_sweep(tmp_path / "random.toml")
     values = [v["markets.*.insurance_fund_usd"] for v in first.point_values]

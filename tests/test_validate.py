@@ -26,7 +26,7 @@ from cascadesim.scenario.event import Reported
 from cascadesim.scenario.models import Scenario
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-EVENTS = REPO_ROOT / "scenarios" / "events"
+EVENTS = REPO_ROOT / "cascadesim/scenario/bundled" / "events"
 
 TINY_EVENT = """
 name = "tiny-event"
@@ -78,23 +78,43 @@ per_asset = { BTC = [[0, 1.0], [60, 1.01], [180, 0.94], [600, 0.96]] }
 
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run([sys.executable, "-m", "cascadesim.cli.app", *arguments], cwd=cwd,
-                          env=environment, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "cascadesim.cli.app", *arguments],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 # --- bands and pass marks -------------------------------------------------------------------
-@pytest.mark.parametrize(("simulated", "passed"), [
-    (150.0, True), (150.01, False), (100 / 1.5, True), (66.6, False), (100.0, True), (0.0, False),
-])
+@pytest.mark.parametrize(
+    ("simulated", "passed"),
+    [
+        (150.0, True),
+        (150.01, False),
+        (100 / 1.5, True),
+        (66.6, False),
+        (100.0, True),
+        (0.0, False),
+    ],
+)
 def test_ratio_band_is_a_factor_of_one_and_a_half_inclusive(simulated, passed):
     figure = ratio_figure("total_usd", simulated, 100.0)
     assert figure.passed is passed
     assert figure.ratio == pytest.approx(simulated / 100.0)
 
 
-@pytest.mark.parametrize(("simulated", "passed"), [
-    (0.85, True), (0.95, True), (0.8499, False), (0.9501, False),
-])
+@pytest.mark.parametrize(
+    ("simulated", "passed"),
+    [
+        (0.85, True),
+        (0.95, True),
+        (0.8499, False),
+        (0.9501, False),
+    ],
+)
 def test_long_share_band_is_five_points(simulated, passed):
     assert share_figure("long_share", simulated, 0.90).passed is passed
 
@@ -118,20 +138,38 @@ def test_a_missing_simulated_figure_is_not_a_pass():
 
 
 def test_compare_covers_every_reported_figure_with_groups():
-    reported = Reported.model_validate({
-        "liquidated_total_usd": 1e9, "liquidated_long_usd": 9e8, "traders_liquidated": 1000,
-        "largest_single_usd": 1e7, "venue_total_usd": {"binance": 5e8},
-        "venue_long_min_usd": {"bybit": 1e8}, "asset_total_usd": {"alts": 4e8},
-        "asset_long_share": {"alts": 0.95}, "asset_groups": {"alts": ["SOL", "DOGE"]},
-        "price_low_usd": {"BTC": 95_000}, "price_before_usd": {"BTC": 100_000}})
+    reported = Reported.model_validate(
+        {
+            "liquidated_total_usd": 1e9,
+            "liquidated_long_usd": 9e8,
+            "traders_liquidated": 1000,
+            "largest_single_usd": 1e7,
+            "venue_total_usd": {"binance": 5e8},
+            "venue_long_min_usd": {"bybit": 1e8},
+            "asset_total_usd": {"alts": 4e8},
+            "asset_long_share": {"alts": 0.95},
+            "asset_groups": {"alts": ["SOL", "DOGE"]},
+            "price_low_usd": {"BTC": 95_000},
+            "price_before_usd": {"BTC": 100_000},
+        }
+    )
     simulated = {
-        "total_usd": 1.2e9, "long_usd": 1.1e9, "short_usd": 1e8, "long_share": 1.1 / 1.2,
-        "accounts": 2000, "largest_single_usd": 1.2e7,
-        "by_venue": {"binance": {"total_usd": 2e8, "long_usd": 2e8},
-                     "bybit": {"total_usd": 1e8, "long_usd": 9e7}},
-        "by_asset": {"SOL": {"total_usd": 3e8, "long_usd": 2.9e8},
-                     "DOGE": {"total_usd": 1e8, "long_usd": 0.9e8}},
-        "price_low": {"BTC": 95_500.0}}
+        "total_usd": 1.2e9,
+        "long_usd": 1.1e9,
+        "short_usd": 1e8,
+        "long_share": 1.1 / 1.2,
+        "accounts": 2000,
+        "largest_single_usd": 1.2e7,
+        "by_venue": {
+            "binance": {"total_usd": 2e8, "long_usd": 2e8},
+            "bybit": {"total_usd": 1e8, "long_usd": 9e7},
+        },
+        "by_asset": {
+            "SOL": {"total_usd": 3e8, "long_usd": 2.9e8},
+            "DOGE": {"total_usd": 1e8, "long_usd": 0.9e8},
+        },
+        "price_low": {"BTC": 95_500.0},
+    }
     figures = {f.name: f for f in compare(simulated, reported, {"BTC": 100_000.0})}
     assert figures["total_usd"].passed and figures["long_share"].passed
     assert figures["accounts"].passed is False  # 2x
@@ -152,15 +190,24 @@ def test_the_event_library_loads_with_reported_tables():
         assert scenario.reported.liquidated_total_usd > 0
 
 
-@pytest.mark.parametrize(("old", "new", "words"), [
-    ("liquidated_total_usd = 5e6", "liquidated_total_usd = -5e6",
-     "reported.liquidated_total_usd"),
-    ("liquidated_total_usd = 5e6", "liquidated_total_usd = 5e6\ntotl = 3", "totl"),
-    ("liquidated_long_usd = 4.5e6", "liquidated_long_usd = 9e6", "at most"),
-    ("price_low_usd = { BTC = 94_000 }", "price_low_usd = { XRP = 1.0 }",
-     "reported.price_low_usd.XRP"),
-    ("largest_single_usd = 2e5", "largest_single_usd = nan", "largest_single_usd"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        (
+            "liquidated_total_usd = 5e6",
+            "liquidated_total_usd = -5e6",
+            "reported.liquidated_total_usd",
+        ),
+        ("liquidated_total_usd = 5e6", "liquidated_total_usd = 5e6\ntotl = 3", "totl"),
+        ("liquidated_long_usd = 4.5e6", "liquidated_long_usd = 9e6", "at most"),
+        (
+            "price_low_usd = { BTC = 94_000 }",
+            "price_low_usd = { XRP = 1.0 }",
+            "reported.price_low_usd.XRP",
+        ),
+        ("largest_single_usd = 2e5", "largest_single_usd = nan", "largest_single_usd"),
+    ],
+)
 def test_bad_reported_values_are_one_line_errors(old, new, words):
     text = TINY_EVENT.replace(old, new, 1)
     with pytest.raises(CascadesimInputError) as error:
@@ -200,10 +247,14 @@ def test_shock_mode_imposes_only_the_trigger():
     shock = scenario_for_mode(scenario, "shock")
     assert shock.shock.kind == "index_jump" and shock.shock.drop_fraction == 0.03
     assert "spot_impact_share" not in shock.markets["BTC-binance"].overrides
-    no_trigger = Scenario.from_toml_text(TINY_EVENT.replace("[event.trigger]", "[unused]")
-                                         .replace("[unused]\n", "", 1).split("[reported]")[0]
-                                         .rsplit("kind = \"index_jump\"", 1)[0]
-                                         + "[reported]" + TINY_EVENT.split("[reported]")[1])
+    no_trigger = Scenario.from_toml_text(
+        TINY_EVENT.replace("[event.trigger]", "[unused]")
+        .replace("[unused]\n", "", 1)
+        .split("[reported]")[0]
+        .rsplit('kind = "index_jump"', 1)[0]
+        + "[reported]"
+        + TINY_EVENT.split("[reported]")[1]
+    )
     with pytest.raises(CascadesimInputError, match="event.trigger"):
         scenario_for_mode(no_trigger, "shock")
 
@@ -224,8 +275,16 @@ def test_validate_json_gives_one_object_per_event_run(tmp_path):
     for run in runs:
         assert run["event"] == "tiny"
         figures = run["figures"]
-        assert {"total_usd", "long_usd", "long_share", "accounts", "largest_single_usd",
-                "venue.binance.total_usd", "asset.btc.total_usd", "price_low.BTC"} <= set(figures)
+        assert {
+            "total_usd",
+            "long_usd",
+            "long_share",
+            "accounts",
+            "largest_single_usd",
+            "venue.binance.total_usd",
+            "asset.btc.total_usd",
+            "price_low.BTC",
+        } <= set(figures)
         for figure in figures.values():
             assert {"simulated", "reported", "ratio"} <= set(figure)
         total = figures["total_usd"]
@@ -243,7 +302,7 @@ def test_validate_json_gives_one_object_per_event_run(tmp_path):
 
 # --- profiles and calibration ---------------------------------------------------------------
 def test_a_profile_fills_in_only_what_the_scenario_leaves_unset():
-    with_profile = TINY_EVENT.replace('seed = 3\n', 'seed = 3\nprofile = "calibrated"\n')
+    with_profile = TINY_EVENT.replace("seed = 3\n", 'seed = 3\nprofile = "calibrated"\n')
     scenario = Scenario.from_toml_text(with_profile)
     assert scenario.population.account_size.median_usd == 5_000  # the file's own key wins
     stored = Scenario.from_toml(EVENTS / "2025-11-btc-98k.toml")
@@ -260,17 +319,20 @@ def test_leverage_weights_peak_at_the_median_and_sum_to_one():
 
 
 def test_figure_loss_is_one_on_the_edge_of_a_band():
-    assert figure_loss({"name": "total_usd", "simulated": 150.0, "reported": 100.0}) == \
-        pytest.approx(1.0)
-    assert figure_loss({"name": "long_share", "simulated": 0.85, "reported": 0.90}) == \
-        pytest.approx(1.0)
+    assert figure_loss(
+        {"name": "total_usd", "simulated": 150.0, "reported": 100.0}
+    ) == pytest.approx(1.0)
+    assert figure_loss(
+        {"name": "long_share", "simulated": 0.85, "reported": 0.90}
+    ) == pytest.approx(1.0)
     assert figure_loss({"name": "price_low.BTC", "simulated": 1.0, "reported": 2.0}) is None
 
 
 def test_nelder_mead_finds_the_minimum_of_a_quadratic():
     target = np.array([0.5, -1.0, 2.0])
-    best, value, used = nelder_mead(lambda x: float(((x - target) ** 2).sum()), np.zeros(3),
-                                    step=0.5, max_evaluations=400)
+    best, value, used = nelder_mead(
+        lambda x: float(((x - target) ** 2).sum()), np.zeros(3), step=0.5, max_evaluations=400
+    )
     assert used <= 400
     assert value < 1e-6 and np.allclose(best, target, atol=1e-3)
 

@@ -43,109 +43,169 @@ def liqprice(
     margin: float | None = typer.Option(None, help="Isolated margin, USD (or give --leverage)."),
     mmr: float | None = typer.Option(None, help="Maintenance margin rate; replaces the tiers."),
     maintenance_amount: float | None = typer.Option(
-        None, help="USD deducted from maintenance margin (with --mmr)."),
+        None, help="USD deducted from maintenance margin (with --mmr)."
+    ),
     max_leverage: float | None = typer.Option(
-        None, help="Hyperliquid: market max leverage, MMR = 1/(2 x max leverage)."),
+        None, help="Hyperliquid: market max leverage, MMR = 1/(2 x max leverage)."
+    ),
     asset: str = typer.Option("BTC", help="Base asset; picks the venue's tier table."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Liquidation and bankruptcy price of an isolated linear perpetual position."""
     from cascadesim.cli.run import liqprice_command  # lazy: keeps --help instant
 
-    liqprice_command(venue, side, entry, quantity, leverage=leverage, margin=margin, mmr=mmr,
-                     maintenance_amount=maintenance_amount, max_leverage=max_leverage,
-                     asset=asset, json_output=json_output)
+    liqprice_command(
+        venue,
+        side,
+        entry,
+        quantity,
+        leverage=leverage,
+        margin=margin,
+        mmr=mmr,
+        maintenance_amount=maintenance_amount,
+        max_leverage=max_leverage,
+        asset=asset,
+        json_output=json_output,
+    )
 
 
 @app.command()
 def run(
     scenario: str | None = typer.Argument(
-        None, help="Scenario TOML file, or the name of a bundled scenario (see `cascadesim "
-                   "scenarios`); default: the bundled default."),
+        None,
+        help="Scenario TOML file, or the name of a bundled scenario (see `cascadesim "
+        "scenarios`); default: the bundled default.",
+    ),
     out: str | None = typer.Option(
-        None, "--out", help="Output folder; default ./cascadesim-out/<scenario name>/."),
+        None, "--out", help="Output folder; default ./cascadesim-out/<scenario name>/."
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Seed replacing the scenario's."),
     json_output: bool = typer.Option(
-        False, "--json", help="Print only the summary, as one JSON object, on stdout."),
+        False, "--json", help="Print only the summary, as one JSON object, on stdout."
+    ),
     max_steps: int | None = typer.Option(
-        None, "--max-steps", help="Engine steps the run may take, counting the "
-                                  "liquidation-free counterfactual; a scenario that needs more "
-                                  "is refused before it starts."),
+        None,
+        "--max-steps",
+        help="Engine steps the run may take, counting the "
+        "liquidation-free counterfactual; a scenario that needs more "
+        "is refused before it starts.",
+    ),
     time_budget: float | None = typer.Option(
-        None, "--time-budget", help="Seconds the simulation may take; past them the run "
-                                    "stops between chunks of steps and writes nothing."),
+        None,
+        "--time-budget",
+        help="Seconds the simulation may take; past them the run "
+        "stops between chunks of steps and writes nothing.",
+    ),
 ) -> None:
     """Run a scenario; write summary, timeline, liquidations, plots and report.html."""
     from cascadesim.cli.run import run_command  # lazy: keeps --help instant
 
-    run_command(scenario, out=out, seed=seed, json_output=json_output, max_steps=max_steps,
-                time_budget=time_budget)
+    run_command(
+        scenario,
+        out=out,
+        seed=seed,
+        json_output=json_output,
+        max_steps=max_steps,
+        time_budget=time_budget,
+    )
 
 
 @app.command()
 def sweep(
     sweep_file: str = typer.Argument(
-        ..., help="Sweep TOML file, or the name of a bundled sweep (scenarios/sweeps/)."),
-    paths: int | None = typer.Option(None, "--paths", help="Paths per design point, "
-                                                           "replacing the sweep file's."),
-    workers: int = typer.Option(1, "--workers", help="Processes on this machine, or the "
-                                                     "LocalCluster's workers with "
-                                                     "--scheduler local."),
+        ..., help="Sweep TOML file, or the name of a bundled sweep (scenarios/sweeps/)."
+    ),
+    paths: int | None = typer.Option(
+        None, "--paths", help="Paths per design point, replacing the sweep file's."
+    ),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        help="Processes on this machine, or the LocalCluster's workers with --scheduler local.",
+    ),
     scheduler: str | None = typer.Option(
-        None, "--scheduler", help="'local' (a Dask LocalCluster) or the address of a Dask "
-                                  "scheduler, e.g. tcp://10.0.0.5:8786."),
+        None,
+        "--scheduler",
+        help="'local' (a Dask LocalCluster) or the address of a Dask "
+        "scheduler, e.g. tcp://10.0.0.5:8786.",
+    ),
     out: str | None = typer.Option(
-        None, "--out", help="Output folder; default ./cascadesim-out/<sweep name>/. A re-run "
-                            "into the same folder resumes."),
+        None,
+        "--out",
+        help="Output folder; default ./cascadesim-out/<sweep name>/. A re-run "
+        "into the same folder resumes.",
+    ),
     json_output: bool = typer.Option(
-        False, "--json", help="Print only a JSON object (points, files) on stdout."),
+        False, "--json", help="Print only a JSON object (points, files) on stdout."
+    ),
 ) -> None:
     """Monte Carlo ensemble and parameter sweep: paths, points, plots and report.html."""
     from cascadesim.cli.sweep import sweep_command  # lazy: keeps --help instant
 
-    sweep_command(sweep_file, paths=paths, workers=workers, scheduler=scheduler, out=out,
-                  json_output=json_output)
+    sweep_command(
+        sweep_file,
+        paths=paths,
+        workers=workers,
+        scheduler=scheduler,
+        out=out,
+        json_output=json_output,
+    )
 
 
 @app.command()
 def validate(
-    scenarios: Annotated[list[str] | None, typer.Argument(
-        help="Event scenario files or names (scenarios/events/); default: all.")] = None,
+    scenarios: Annotated[
+        list[str] | None,
+        typer.Argument(help="Event scenario files or names (scenarios/events/); default: all."),
+    ] = None,
     mode: str | None = typer.Option(
-        None, "--mode", help="replay (impose the observed path), shock (only the trigger) "
-                             "or both; default: each event's event.mode."),
+        None,
+        "--mode",
+        help="replay (impose the observed path), shock (only the trigger) "
+        "or both; default: each event's event.mode.",
+    ),
     count: str = typer.Option(
-        "aggregator", "--count", help="aggregator (USD figures as the public streams show "
-                                      "them) or true."),
+        "aggregator",
+        "--count",
+        help="aggregator (USD figures as the public streams show them) or true.",
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Seed replacing the scenarios'."),
     seeds: int = typer.Option(
-        1, "--seeds", help="Populations per event (seed, seed+1, ...): figures are medians, "
-                           "with the pass rate of each."),
+        1,
+        "--seeds",
+        help="Populations per event (seed, seed+1, ...): figures are medians, "
+        "with the pass rate of each.",
+    ),
     json_output: bool = typer.Option(
-        False, "--json", help="Print one JSON document: a list, one object per event run."),
+        False, "--json", help="Print one JSON document: a list, one object per event run."
+    ),
 ) -> None:
     """Run the event library; simulated against reported figures (exit 1 if any fails)."""
     from cascadesim.cli.validate import validate_command  # lazy: keeps --help instant
 
-    validate_command(scenarios, mode=mode, count=count, seed=seed, json_output=json_output,
-                     seeds=seeds)
+    validate_command(
+        scenarios, mode=mode, count=count, seed=seed, json_output=json_output, seeds=seeds
+    )
 
 
 @app.command()
 def calibrate(
-    scenarios: Annotated[list[str] | None, typer.Argument(
-        help="Event scenario files or names; default: the whole event library.")] = None,
+    scenarios: Annotated[
+        list[str] | None,
+        typer.Argument(help="Event scenario files or names; default: the whole event library."),
+    ] = None,
     max_evaluations: int = typer.Option(
-        40, "--max-evaluations", help="Library runs the fit may use (~25 s each)."),
+        40, "--max-evaluations", help="Library runs the fit may use (~25 s each)."
+    ),
     out: str | None = typer.Option(
-        None, "--out", help="Profile file to write; default scenarios/profiles/calibrated.toml."),
+        None, "--out", help="Profile file to write; default scenarios/profiles/calibrated.toml."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Fit leverage mix, size tail, entry spread, withdrawal to the event library."""
     from cascadesim.cli.validate import calibrate_command  # lazy: keeps --help instant
 
-    calibrate_command(scenarios, max_evaluations=max_evaluations, out=out,
-                      json_output=json_output)
+    calibrate_command(scenarios, max_evaluations=max_evaluations, out=out, json_output=json_output)
 
 
 @app.command()

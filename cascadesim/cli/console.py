@@ -49,20 +49,27 @@ class DelayedProgress:
         with self.lock:
             if self.progress is not None or self.timer is None:
                 return
-            self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                     BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                                     TimeElapsedColumn(), console=self.console, transient=True)
+            self.progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
             self.progress.start()
-            self.task = self.progress.add_task(self.description, total=self.total,
-                                               completed=self.completed)
+            self.task = self.progress.add_task(
+                self.description, total=self.total, completed=self.completed
+            )
 
-    def update(self, description: str, completed: float = 0.0,
-               total: float | None = None) -> None:
+    def update(self, description: str, completed: float = 0.0, total: float | None = None) -> None:
         with self.lock:
             self.description, self.completed, self.total = description, completed, total
             if self.progress is not None:
-                self.progress.update(self.task, description=description, completed=completed,
-                                     total=total)
+                self.progress.update(
+                    self.task, description=description, completed=completed, total=total
+                )
 
     def close(self) -> None:
         with self.lock:
@@ -117,8 +124,9 @@ def deferred_interrupts():
             raise KeyboardInterrupt
 
     try:
-        previous = {number: signal.signal(number, handler)
-                    for number in (signal.SIGINT, signal.SIGTERM)}
+        previous = {
+            number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)
+        }
     except ValueError:  # not the main thread: leave signals alone
         yield check
         return

@@ -28,14 +28,32 @@ from cascadesim.scenario.models import Scenario
 from cascadesim.sim.driver import simulate
 
 
-def liqprice_command(venue: str, side: str, entry: float, quantity: float, *,
-                     leverage: float | None, margin: float | None, mmr: float | None,
-                     maintenance_amount: float | None, max_leverage: float | None,
-                     asset: str, json_output: bool) -> None:
+def liqprice_command(
+    venue: str,
+    side: str,
+    entry: float,
+    quantity: float,
+    *,
+    leverage: float | None,
+    margin: float | None,
+    mmr: float | None,
+    maintenance_amount: float | None,
+    max_leverage: float | None,
+    asset: str,
+    json_output: bool,
+) -> None:
     """Body of ``cascadesim liqprice``: the figures as a table or one JSON object."""
     figures = liquidation_price(
-        venue, side, entry, quantity, leverage=leverage, margin=margin, mmr=mmr,
-        maintenance_amount=maintenance_amount, max_leverage=max_leverage, asset=asset,
+        venue,
+        side,
+        entry,
+        quantity,
+        leverage=leverage,
+        margin=margin,
+        mmr=mmr,
+        maintenance_amount=maintenance_amount,
+        max_leverage=max_leverage,
+        asset=asset,
     )
     if json_output:
         typer.echo(json.dumps(figures.to_dict()))
@@ -43,8 +61,15 @@ def liqprice_command(venue: str, side: str, entry: float, quantity: float, *,
     print_margin_figures(figures)
 
 
-def run_command(scenario: str | None, *, out: str | None, seed: int | None, json_output: bool,
-                max_steps: int | None, time_budget: float | None) -> None:
+def run_command(
+    scenario: str | None,
+    *,
+    out: str | None,
+    seed: int | None,
+    json_output: bool,
+    max_steps: int | None,
+    time_budget: float | None,
+) -> None:
     """Body of ``cascadesim run``: load, check, simulate with a progress bar, write, print."""
     if seed is not None and seed < 0:
         raise CascadesimInputError(f"--seed = {seed}: an integer >= 0")
@@ -59,9 +84,12 @@ def run_command(scenario: str | None, *, out: str | None, seed: int | None, json
             loaded = Scenario.from_toml(resolve_scenario(scenario))
             directory = Path(out) if out is not None else Path("cascadesim-out") / loaded.name
             check_output_folder(directory, "--out")  # before a long run, not after it
-            budget.check_steps(2 * loaded.n_steps, f" ({loaded.n_steps:,} with liquidations "
-                                                   f"and {loaded.n_steps:,} without, for the "
-                                                   "counterfactual)")
+            budget.check_steps(
+                2 * loaded.n_steps,
+                f" ({loaded.n_steps:,} with liquidations "
+                f"and {loaded.n_steps:,} without, for the "
+                "counterfactual)",
+            )
             check()
             setup = loaded.build(seed=seed)  # validates everything before anything is written
             check()
@@ -73,13 +101,17 @@ def run_command(scenario: str | None, *, out: str | None, seed: int | None, json
             raise
         if bar is not None:
             bar.close()
-        report_interrupt("cascadesim: interrupted; nothing was written (outputs appear only "
-                         "when complete)")
+        report_interrupt(
+            "cascadesim: interrupted; nothing was written (outputs appear only when complete)"
+        )
     except OSError as error:
         if bar is not None:
             bar.close()
-        typer.echo(f"cascadesim: error: {directory}: cannot write outputs "
-                   f"({error.strerror or error}); nothing was written", err=True)
+        typer.echo(
+            f"cascadesim: error: {directory}: cannot write outputs "
+            f"({error.strerror or error}); nothing was written",
+            err=True,
+        )
         raise typer.Exit(code=2) from None
     finally:
         if bar is not None:
@@ -109,8 +141,11 @@ def scenarios_command() -> None:
 
 def print_margin_figures(figures) -> None:
     """Small aligned table of a :class:`cascadesim.model.calculator.MarginFigures`."""
-    table = Table(title=f"{figures.venue} {figures.asset} {figures.side} "
-                  f"{figures.quantity:g} @ {figures.entry_price:,.2f} USD", show_header=False)
+    table = Table(
+        title=f"{figures.venue} {figures.asset} {figures.side} "
+        f"{figures.quantity:g} @ {figures.entry_price:,.2f} USD",
+        show_header=False,
+    )
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_row("liquidation price", f"{figures.liquidation_price:,.2f} USD")
@@ -130,8 +165,7 @@ def simulate_with_bar(setup, bar: DelayedProgress, budget=None, check=None):
     return simulate(setup, progress=steps_done, budget=budget)
 
 
-def write_with_bar(result, directory: Path, scenario_toml: str, bar: DelayedProgress,
-                    check=None):
+def write_with_bar(result, directory: Path, scenario_toml: str, bar: DelayedProgress, check=None):
     stages = ["summary", "timeline", "liquidations", "plots", "report"]
 
     def on_stage(name: str) -> None:
@@ -144,6 +178,7 @@ def write_with_bar(result, directory: Path, scenario_toml: str, bar: DelayedProg
 
 def print_summary(console, summary: dict, name: str, directory: Path, written) -> None:
     """The headline figures of a run as a rich table, then where the files are."""
+
     def usd(value: float | None) -> str:
         if value is None:
             return "n/a"
@@ -165,16 +200,21 @@ def print_summary(console, summary: dict, name: str, directory: Path, written) -
         ("liquidated, total", usd(summary["liquidated_total_usd"])),
         ("accounts liquidated", f"{summary['accounts_liquidated']:,}"),
         ("largest liquidation", usd(summary["largest_liquidation_usd"])),
-        ("open interest before / after", f"{usd(summary['open_interest_before_usd'])} / "
-                                         f"{usd(summary['open_interest_after_usd'])}"),
+        (
+            "open interest before / after",
+            f"{usd(summary['open_interest_before_usd'])} / "
+            f"{usd(summary['open_interest_after_usd'])}",
+        ),
         ("price start / low", f"{summary['price_start']:,.2f} / {summary['price_min']:,.2f} USD"),
         ("max drawdown", fraction(summary["max_drawdown"])),
         ("without liquidations", fraction(summary["counterfactual_max_drawdown"])),
         ("amplification", "n/a" if amplification is None else f"{amplification:.2f} x"),
         ("insurance fund change", usd(summary["insurance_fund_change_usd"])),
         ("bad debt", usd(summary["bad_debt_usd"])),
-        ("auto-deleveraged", f"{summary['adl_count']:,} positions, "
-                             f"{usd(summary['adl_notional_usd'])}"),
+        (
+            "auto-deleveraged",
+            f"{summary['adl_count']:,} positions, {usd(summary['adl_notional_usd'])}",
+        ),
         ("seed / scenario hash", f"{summary['seed']} / {summary['scenario_hash']}"),
     ]
     for label, value in rows:

@@ -24,8 +24,15 @@ from cascadesim.sweep.run import run_sweep
 from cascadesim.sweep.spec import check_task_count, load_sweep, resolve_sweep_file
 
 
-def sweep_command(sweep_file: str, *, paths: int | None, workers: int, scheduler: str | None,
-                  out: str | None, json_output: bool) -> None:
+def sweep_command(
+    sweep_file: str,
+    *,
+    paths: int | None,
+    workers: int,
+    scheduler: str | None,
+    out: str | None,
+    json_output: bool,
+) -> None:
     """Validate everything, run (or resume) the sweep with a progress bar, print a summary."""
     if paths is not None and paths < 1:
         raise invalid("--paths", paths, "an integer >= 1")
@@ -34,16 +41,20 @@ def sweep_command(sweep_file: str, *, paths: int | None, workers: int, scheduler
     cores = os.cpu_count() or 1
     if (scheduler is None or scheduler == "local") and workers > max(8, 4 * cores):
         # Each worker is a process holding a population: thousands would exhaust memory.
-        raise invalid("--workers", workers, f"at most {max(8, 4 * cores)} processes on this "
-                                            f"machine ({cores} cores)")
+        raise invalid(
+            "--workers",
+            workers,
+            f"at most {max(8, 4 * cores)} processes on this machine ({cores} cores)",
+        )
     if scheduler is not None:
         if not scheduler.strip():
             raise invalid("--scheduler", scheduler, "'local' or a scheduler address")
         try:
             import distributed  # noqa: F401  # lazy: probes the optional Dask extra
         except ImportError:
-            raise CascadesimInputError("--scheduler needs Dask distributed: pip install "
-                                       "'cascadesim[dask]'") from None
+            raise CascadesimInputError(
+                "--scheduler needs Dask distributed: pip install 'cascadesim[dask]'"
+            ) from None
     loaded = load_sweep(resolve_sweep_file(sweep_file))
     if paths is not None:
         check_task_count(loaded.n_points, paths, "--paths")
@@ -60,19 +71,30 @@ def sweep_command(sweep_file: str, *, paths: int | None, workers: int, scheduler
                 bar.update(f"{loaded.name}: paths", done, total)
                 check()
 
-            outcome = run_sweep(loaded, directory, paths=paths, workers=workers,
-                                scheduler=scheduler, progress=progress)
+            outcome = run_sweep(
+                loaded,
+                directory,
+                paths=paths,
+                workers=workers,
+                scheduler=scheduler,
+                progress=progress,
+            )
     except (KeyboardInterrupt, SystemError) as error:
         if not interrupted(error):  # Ctrl-C inside a kernel surfaces as a SystemError
             raise
         bar.close()
-        report_interrupt(f"cascadesim: interrupted; finished chunks are saved in "
-                         f"{directory}/.partial: run the same command again to resume")
+        report_interrupt(
+            f"cascadesim: interrupted; finished chunks are saved in "
+            f"{directory}/.partial: run the same command again to resume"
+        )
     except OSError as error:
         bar.close()
-        typer.echo(f"cascadesim: error: {directory}: cannot write outputs "
-                   f"({error.strerror or error}); finished chunks stay in "
-                   f"{directory}/.partial", err=True)
+        typer.echo(
+            f"cascadesim: error: {directory}: cannot write outputs "
+            f"({error.strerror or error}); finished chunks stay in "
+            f"{directory}/.partial",
+            err=True,
+        )
         raise typer.Exit(code=2) from None
     finally:
         bar.close()
@@ -93,34 +115,45 @@ def finite(value):
 
 def outcome_json(outcome) -> dict:
     """Provenance, task counts, the points table and the files, as plain JSON."""
-    return {**outcome.provenance, "tasks_total": outcome.tasks_total,
-            "tasks_computed": outcome.tasks_computed, "tasks_reused": outcome.tasks_reused,
-            "backend": outcome.backend, "wall_s": round(outcome.wall_s, 3),
-            "points_table": [{key: finite(value) for key, value in row.items()}
-                             for row in outcome.points.to_dict(orient="records")],
-            "files": [str(path) for path in outcome.files]}
+    return {
+        **outcome.provenance,
+        "tasks_total": outcome.tasks_total,
+        "tasks_computed": outcome.tasks_computed,
+        "tasks_reused": outcome.tasks_reused,
+        "backend": outcome.backend,
+        "wall_s": round(outcome.wall_s, 3),
+        "points_table": [
+            {key: finite(value) for key, value in row.items()}
+            for row in outcome.points.to_dict(orient="records")
+        ],
+        "files": [str(path) for path in outcome.files],
+    }
 
 
 def print_outcome(console, sweep, outcome, max_rows: int = 20) -> None:
     """A table of the design points' headline figures, then where the files are."""
-    table = Table(title=f"cascadesim sweep: {sweep.name} ({outcome.provenance['paths']:,} "
-                        f"paths per point)")
+    table = Table(
+        title=f"cascadesim sweep: {sweep.name} ({outcome.provenance['paths']:,} paths per point)"
+    )
     for key in sweep.parameters:
         table.add_column(short_name(key), justify="right")
-    for label in ("liquidated mean", "liquidated p99", "bad debt p99", "P(ADL)",
-                  "drawdown p99"):
+    for label in ("liquidated mean", "liquidated p99", "bad debt p99", "P(ADL)", "drawdown p99"):
         table.add_column(label, justify="right")
     for _, row in outcome.points.head(max_rows).iterrows():
-        table.add_row(*[format_value(key, row[key]) for key in sweep.parameters],
-                      format_usd(row["liquidated_total_usd_mean"]),
-                      format_usd(row["liquidated_total_usd_p99"]),
-                      format_usd(row["bad_debt_usd_p99"]),
-                      format_fraction(row["adl_probability"]),
-                      format_fraction(row["max_drawdown_p99"]))
+        table.add_row(
+            *[format_value(key, row[key]) for key in sweep.parameters],
+            format_usd(row["liquidated_total_usd_mean"]),
+            format_usd(row["liquidated_total_usd_p99"]),
+            format_usd(row["bad_debt_usd_p99"]),
+            format_fraction(row["adl_probability"]),
+            format_fraction(row["max_drawdown_p99"]),
+        )
     console.print(table)
     if len(outcome.points) > max_rows:
         console.print(f"(first {max_rows} of {len(outcome.points)} points)")
-    resumed = (f"; {outcome.tasks_reused:,} of {outcome.tasks_total:,} paths were already saved"
-               if outcome.tasks_reused else "")
-    console.print(f"{len(outcome.files)} files in {outcome.directory}/ (open report.html)"
-                  f"{resumed}")
+    resumed = (
+        f"; {outcome.tasks_reused:,} of {outcome.tasks_total:,} paths were already saved"
+        if outcome.tasks_reused
+        else ""
+    )
+    console.print(f"{len(outcome.files)} files in {outcome.directory}/ (open report.html){resumed}")

@@ -33,8 +33,9 @@ def event_directory() -> Path:
 def resolve_events(arguments: list[str] | None) -> list[Path]:
     """Scenario arguments (files or event names) -> files; none = the whole event library."""
     directory = event_directory()
-    library = {path.stem: path for path in sorted(directory.glob("*.toml"))} \
-        if directory.is_dir() else {}
+    library = (
+        {path.stem: path for path in sorted(directory.glob("*.toml"))} if directory.is_dir() else {}
+    )
     if not arguments:
         if not library:
             raise CascadesimInputError(f"{directory}: no event scenarios found")
@@ -47,13 +48,22 @@ def resolve_events(arguments: list[str] | None) -> list[Path]:
         elif argument in library:
             paths.append(library[argument])
         else:
-            raise CascadesimInputError(f"{argument}: no such file, and not an event of the "
-                                       f"library (events: {', '.join(library) or 'none'})")
+            raise CascadesimInputError(
+                f"{argument}: no such file, and not an event of the "
+                f"library (events: {', '.join(library) or 'none'})"
+            )
     return paths
 
 
-def validate_command(scenarios: list[str] | None, *, mode: str | None, count: str,
-                     seed: int | None, json_output: bool, seeds: int = 1) -> None:
+def validate_command(
+    scenarios: list[str] | None,
+    *,
+    mode: str | None,
+    count: str,
+    seed: int | None,
+    json_output: bool,
+    seeds: int = 1,
+) -> None:
     """Load every event first (bad input exits 2 before any run), run, print, set the code."""
     if mode is not None and mode not in MODE_CHOICES:
         raise invalid("--mode", mode, "replay, shock or both")
@@ -66,8 +76,9 @@ def validate_command(scenarios: list[str] | None, *, mode: str | None, count: st
     loaded = [Scenario.from_toml(path) for path in resolve_events(scenarios)]
     for scenario in loaded:
         if scenario.reported is None:
-            raise CascadesimInputError(f"{scenario.source}: reported: an event scenario needs "
-                                       "a [reported] table")
+            raise CascadesimInputError(
+                f"{scenario.source}: reported: an event scenario needs a [reported] table"
+            )
     runs = []
     for scenario in loaded:
         modes = ["replay", "shock"] if mode == "both" else [mode]
@@ -83,15 +94,29 @@ def validate_command(scenarios: list[str] | None, *, mode: str | None, count: st
 
 def json_entry(run: dict) -> dict:
     """One event run as JSON: ``figures`` keyed by name with simulated, reported, ratio."""
-    figures = {f["name"]: {"simulated": f["simulated"], "reported": f["reported"],
-                           "ratio": f["ratio"], "band": f["band"], "passed": f["passed"],
-                           "pass_rate": f["pass_rate"]}
-               for f in run["figures"]}
-    return {"event": run["event"], "scenario": run["scenario"], "mode": run["mode"],
-            "count": run["count"], "seeds": run["seeds"], "passed": run["passed"],
-            "figures": figures,
-            "reporting": run["reporting"], "perp_low": run["perp_low"],
-            "runtime_s": run["runtime_s"]}
+    figures = {
+        f["name"]: {
+            "simulated": f["simulated"],
+            "reported": f["reported"],
+            "ratio": f["ratio"],
+            "band": f["band"],
+            "passed": f["passed"],
+            "pass_rate": f["pass_rate"],
+        }
+        for f in run["figures"]
+    }
+    return {
+        "event": run["event"],
+        "scenario": run["scenario"],
+        "mode": run["mode"],
+        "count": run["count"],
+        "seeds": run["seeds"],
+        "passed": run["passed"],
+        "figures": figures,
+        "reporting": run["reporting"],
+        "perp_low": run["perp_low"],
+        "runtime_s": run["runtime_s"],
+    }
 
 
 def format_value(name: str, value: float | None) -> str:
@@ -112,19 +137,25 @@ def print_tables(runs: list[dict]) -> None:
     console = Console()
     for run in runs:
         several = len(run["seeds"]) > 1
-        where = (f"median of {len(run['seeds'])} seeds" if several
-                 else f"seed {run['seeds'][0]}")
-        table = Table(title=f"{run['event']} ({run['mode']}, {run['count']} count, {where}, "
-                            f"{run['runtime_s']:.0f} s)")
+        where = f"median of {len(run['seeds'])} seeds" if several else f"seed {run['seeds'][0]}"
+        table = Table(
+            title=f"{run['event']} ({run['mode']}, {run['count']} count, {where}, "
+            f"{run['runtime_s']:.0f} s)"
+        )
         columns = ["figure", "simulated", "reported", "ratio", "band", "pass"]
         for column in columns + (["pass rate"] if several else []):
             table.add_column(column, justify="left" if column in ("figure", "band") else "right")
         for figure in run["figures"]:
             mark = {True: "pass", False: "FAIL", None: "-"}[figure["passed"]]
             ratio = "n/a" if figure["ratio"] is None else f"{figure['ratio']:.2f}"
-            cells = [figure["name"], format_value(figure["name"], figure["simulated"]),
-                     format_value(figure["name"], figure["reported"]), ratio, figure["band"],
-                     mark]
+            cells = [
+                figure["name"],
+                format_value(figure["name"], figure["simulated"]),
+                format_value(figure["name"], figure["reported"]),
+                ratio,
+                figure["band"],
+                mark,
+            ]
             if several:
                 rate = figure["pass_rate"]
                 cells.append("n/a" if rate is None else f"{100 * rate:.0f} %")
@@ -132,17 +163,20 @@ def print_tables(runs: list[dict]) -> None:
         console.print(table)
         gap = run["reporting"]
         share = gap["visible_share"]
-        console.print(f"reporting model: true {gap['true_total_usd'] / 1e6:,.1f} M USD in "
-                      f"{gap['true_orders']:,} orders; visible to aggregators "
-                      f"{gap['visible_total_usd'] / 1e6:,.1f} M USD in "
-                      f"{gap['visible_orders']:,} orders; gap {gap['gap_usd'] / 1e6:,.1f} M USD"
-                      + ("" if share is None else f" ({100 * (1 - share):.1f} % unseen)"))
+        console.print(
+            f"reporting model: true {gap['true_total_usd'] / 1e6:,.1f} M USD in "
+            f"{gap['true_orders']:,} orders; visible to aggregators "
+            f"{gap['visible_total_usd'] / 1e6:,.1f} M USD in "
+            f"{gap['visible_orders']:,} orders; gap {gap['gap_usd'] / 1e6:,.1f} M USD"
+            + ("" if share is None else f" ({100 * (1 - share):.1f} % unseen)")
+        )
     passed = sum(run["passed"] for run in runs)
     console.print(f"{passed} of {len(runs)} event runs pass every figure")
 
 
-def calibrate_command(scenarios: list[str] | None, *, max_evaluations: int,
-                      out: str | None, json_output: bool) -> None:
+def calibrate_command(
+    scenarios: list[str] | None, *, max_evaluations: int, out: str | None, json_output: bool
+) -> None:
     """Fit the profile to the event library; write it; print the losses and parameters."""
     if max_evaluations < 1:
         raise invalid("--max-evaluations", max_evaluations, "an integer >= 1")
@@ -150,17 +184,26 @@ def calibrate_command(scenarios: list[str] | None, *, max_evaluations: int,
     target = Path(out) if out is not None else profile_directory() / "calibrated.toml"
     current = tomllib.loads(target.read_text(encoding="utf-8")) if target.is_file() else {}
     record = current.get("calibration", {})
-    defaults = {"leverage_median": 5.0, "leverage_log_std": 1.1, "tail_alpha": 1.5,
-                "spread_fraction": 0.01, "withdrawal_flow_sensitivity": 5.0}
+    defaults = {
+        "leverage_median": 5.0,
+        "leverage_log_std": 1.1,
+        "tail_alpha": 1.5,
+        "spread_fraction": 0.01,
+        "withdrawal_flow_sensitivity": 5.0,
+    }
     start = {name: float(record.get(name, defaults[name])) for name in PARAMETERS}
     # The library as it stands (with the stored profile): the loss the fit must beat.
-    loss_stored = library_loss([validate_event(Scenario.from_toml(path), "replay")
-                                for path in paths])
+    loss_stored = library_loss(
+        [validate_event(Scenario.from_toml(path), "replay") for path in paths]
+    )
 
     def report(count: int, loss: float, parameters: dict) -> None:
         if not json_output:
-            typer.echo(f"evaluation {count}: loss {loss:.4f} "
-                       + ", ".join(f"{k}={v:.4g}" for k, v in parameters.items()), err=True)
+            typer.echo(
+                f"evaluation {count}: loss {loss:.4f} "
+                + ", ".join(f"{k}={v:.4g}" for k, v in parameters.items()),
+                err=True,
+            )
 
     fit = calibrate(paths, start, max_evaluations=max_evaluations, report=report)
     if fit.loss_best < loss_stored:
@@ -168,16 +211,26 @@ def calibrate_command(scenarios: list[str] | None, *, max_evaluations: int,
         written = True
     else:
         written = False
-    outcome = {"loss_stored_profile": loss_stored, "loss_start": fit.loss_start,
-               "loss_best": fit.loss_best, "start": fit.start, "best": fit.best,
-               "evaluations": fit.evaluations, "seconds": fit.seconds,
-               "profile": str(target), "written": written}
+    outcome = {
+        "loss_stored_profile": loss_stored,
+        "loss_start": fit.loss_start,
+        "loss_best": fit.loss_best,
+        "start": fit.start,
+        "best": fit.best,
+        "evaluations": fit.evaluations,
+        "seconds": fit.seconds,
+        "profile": str(target),
+        "written": written,
+    }
     if json_output:
         typer.echo(json.dumps(outcome))
         return
-    typer.echo(f"loss: stored profile {loss_stored:.4f}; parametric start {fit.loss_start:.4f}; "
-               f"fitted {fit.loss_best:.4f} ({fit.evaluations} evaluations, {fit.seconds:.0f} s)")
+    typer.echo(
+        f"loss: stored profile {loss_stored:.4f}; parametric start {fit.loss_start:.4f}; "
+        f"fitted {fit.loss_best:.4f} ({fit.evaluations} evaluations, {fit.seconds:.0f} s)"
+    )
     for name in PARAMETERS:
         typer.echo(f"  {name}: {fit.start[name]:.4g} -> {fit.best[name]:.4g}")
-    typer.echo(f"{'written to' if written else 'not written (no better than the stored):'} "
-               f"{target}")
+    typer.echo(
+        f"{'written to' if written else 'not written (no better than the stored):'} {target}"
+    )

@@ -54,8 +54,17 @@ def target_quantity(profile_usd, liquidity_factor, distance, price):
 
 
 @njit(cache=True)
-def fill_levels(bids, asks, origin_tick, tick_size, centre_tick, profile_usd, liquidity_factor,
-                first_level, last_level):
+def fill_levels(
+    bids,
+    asks,
+    origin_tick,
+    tick_size,
+    centre_tick,
+    profile_usd,
+    liquidity_factor,
+    first_level,
+    last_level,
+):
     """Set levels ``first_level..last_level-1`` of one market to the target profile."""
     for k in range(first_level, last_level):
         tick = origin_tick + k
@@ -72,8 +81,9 @@ def fill_levels(bids, asks, origin_tick, tick_size, centre_tick, profile_usd, li
 
 
 @njit(cache=True)
-def shift_levels(bids, asks, shift, origin_tick, tick_size, centre_tick, profile_usd,
-                 liquidity_factor):
+def shift_levels(
+    bids, asks, shift, origin_tick, tick_size, centre_tick, profile_usd, liquidity_factor
+):
     """Move resting quantity ``shift`` levels toward level 0 (a negative shift moves it up).
 
     Levels pushed out of the window are dropped; vacated levels get the target profile for a
@@ -85,21 +95,32 @@ def shift_levels(bids, asks, shift, origin_tick, tick_size, centre_tick, profile
             bids[k] = bids[k + shift]
             asks[k] = asks[k + shift]
         start = n_levels - shift if shift < n_levels else 0
-        fill_levels(bids, asks, origin_tick, tick_size, centre_tick, profile_usd,
-                    liquidity_factor, start, n_levels)
+        fill_levels(
+            bids,
+            asks,
+            origin_tick,
+            tick_size,
+            centre_tick,
+            profile_usd,
+            liquidity_factor,
+            start,
+            n_levels,
+        )
     elif shift < 0:
         back = -shift
         for k in range(n_levels - 1, back - 1, -1):
             bids[k] = bids[k - back]
             asks[k] = asks[k - back]
         stop = back if back < n_levels else n_levels
-        fill_levels(bids, asks, origin_tick, tick_size, centre_tick, profile_usd,
-                    liquidity_factor, 0, stop)
+        fill_levels(
+            bids, asks, origin_tick, tick_size, centre_tick, profile_usd, liquidity_factor, 0, stop
+        )
 
 
 @njit(cache=True)
-def shift_window(bids, asks, origin_tick, shift, tick_size, centre_tick, profile_usd,
-                 liquidity_factor):
+def shift_window(
+    bids, asks, origin_tick, shift, tick_size, centre_tick, profile_usd, liquidity_factor
+):
     """Move one market's window by ``shift`` levels (negative: toward lower prices).
 
     Resting orders keep their prices. The shift is limited so that level 0 stays at tick >= 1.
@@ -108,18 +129,28 @@ def shift_window(bids, asks, origin_tick, shift, tick_size, centre_tick, profile
     if origin_tick + shift < 1:
         shift = 1 - origin_tick
     if shift != 0:
-        shift_levels(bids, asks, shift, origin_tick + shift, tick_size, centre_tick,
-                     profile_usd, liquidity_factor)
+        shift_levels(
+            bids,
+            asks,
+            shift,
+            origin_tick + shift,
+            tick_size,
+            centre_tick,
+            profile_usd,
+            liquidity_factor,
+        )
     return origin_tick + shift
 
 
 @njit(cache=True)
-def move_quotes(bids, asks, ticks, origin_tick, tick_size, centre_tick, profile_usd,
-                liquidity_factor):
+def move_quotes(
+    bids, asks, ticks, origin_tick, tick_size, centre_tick, profile_usd, liquidity_factor
+):
     """Market makers move every resting quote by ``ticks`` (their fair value moved)."""
     if ticks != 0:
-        shift_levels(bids, asks, -ticks, origin_tick, tick_size, centre_tick, profile_usd,
-                     liquidity_factor)
+        shift_levels(
+            bids, asks, -ticks, origin_tick, tick_size, centre_tick, profile_usd, liquidity_factor
+        )
 
 
 @njit(cache=True, inline="always")
@@ -142,8 +173,20 @@ def cover_refilled_levels(bid_top, ask_bottom, first, last, centre_level, n_leve
 
 
 @njit(cache=True)
-def walk_book(bids, asks, origin_tick, tick_size, direction, quantity, limit_price,
-              centre_tick, profile_usd, liquidity_factor, start_level, out):
+def walk_book(
+    bids,
+    asks,
+    origin_tick,
+    tick_size,
+    direction,
+    quantity,
+    limit_price,
+    centre_tick,
+    profile_usd,
+    liquidity_factor,
+    start_level,
+    out,
+):
     """Execute a market order of ``quantity`` base units against one market's book.
 
     ``direction`` is -1 for a sell (walks bids downward) and +1 for a buy (walks asks upward).
@@ -181,8 +224,16 @@ def walk_book(bids, asks, origin_tick, tick_size, direction, quantity, limit_pri
                     floor_hit = 1.0
                     break
                 shift = -(n_levels // 2)
-                new_origin = shift_window(bids, asks, origin_tick, shift, tick_size,
-                                          centre_tick, profile_usd, liquidity_factor)
+                new_origin = shift_window(
+                    bids,
+                    asks,
+                    origin_tick,
+                    shift,
+                    tick_size,
+                    centre_tick,
+                    profile_usd,
+                    liquidity_factor,
+                )
                 # Resume at the top of the refilled levels: the walk may have started from
                 # a hint below the old window, and the refill can put bids above that hint.
                 level = origin_tick - new_origin - 1
@@ -212,8 +263,16 @@ def walk_book(bids, asks, origin_tick, tick_size, direction, quantity, limit_pri
                 if (origin_tick + n_levels) * tick_size > limit_price:
                     break
                 shift = n_levels // 2
-                new_origin = shift_window(bids, asks, origin_tick, shift, tick_size,
-                                          centre_tick, profile_usd, liquidity_factor)
+                new_origin = shift_window(
+                    bids,
+                    asks,
+                    origin_tick,
+                    shift,
+                    tick_size,
+                    centre_tick,
+                    profile_usd,
+                    liquidity_factor,
+                )
                 # Resume at the bottom of the refilled levels (see the sell side).
                 level = n_levels - (new_origin - origin_tick)
                 origin_tick = new_origin
@@ -272,8 +331,17 @@ def relax_level(quantity, target, refill_fraction, cancel_fraction):
 
 
 @njit(cache=True)
-def relax_toward_target(bids, asks, origin_tick, tick_size, centre_tick, profile_usd,
-                        liquidity_factor, refill_fraction, cancel_fraction):
+def relax_toward_target(
+    bids,
+    asks,
+    origin_tick,
+    tick_size,
+    centre_tick,
+    profile_usd,
+    liquidity_factor,
+    refill_fraction,
+    cancel_fraction,
+):
     """One step of resilience and withdrawal for one market.
 
     Levels below target move ``refill_fraction`` of the gap toward it; levels above target
@@ -287,8 +355,9 @@ def relax_toward_target(bids, asks, origin_tick, tick_size, centre_tick, profile
     below = min(max(centre_level, 0), n_levels)
     above = min(max(centre_level + 1, 0), n_levels)
     for k in range(below):
-        target = target_quantity(profile_usd, liquidity_factor, centre_level - k,
-                                 (origin_tick + k) * tick_size)
+        target = target_quantity(
+            profile_usd, liquidity_factor, centre_level - k, (origin_tick + k) * tick_size
+        )
         bids[k] = relax_level(bids[k], target, refill_fraction, cancel_fraction)
     for k in range(below):
         if asks[k] != 0.0:
@@ -297,8 +366,9 @@ def relax_toward_target(bids, asks, origin_tick, tick_size, centre_tick, profile
         bids[k] = relax_level(bids[k], 0.0, refill_fraction, cancel_fraction)
         asks[k] = relax_level(asks[k], 0.0, refill_fraction, cancel_fraction)
     for k in range(above, n_levels):
-        target = target_quantity(profile_usd, liquidity_factor, k - centre_level,
-                                 (origin_tick + k) * tick_size)
+        target = target_quantity(
+            profile_usd, liquidity_factor, k - centre_level, (origin_tick + k) * tick_size
+        )
         asks[k] = relax_level(asks[k], target, refill_fraction, cancel_fraction)
     for k in range(above, n_levels):
         if bids[k] != 0.0:

@@ -50,8 +50,9 @@ MAINTENANCE_TIE_RELATIVE = 1e-9
 @njit(cache=True, inline="always")
 def is_open(positions, j):
     """True while row j holds a position (open or watched)."""
-    return positions.quantity[j] > 0.0 and (positions.status[j] == STATUS_OPEN
-                                            or positions.status[j] == STATUS_WATCHED)
+    return positions.quantity[j] > 0.0 and (
+        positions.status[j] == STATUS_OPEN or positions.status[j] == STATUS_WATCHED
+    )
 
 
 @njit(cache=True, inline="always")
@@ -60,11 +61,16 @@ def position_figures(params, positions, state, j):
     m = positions.market[j]
     mark = state[m].mark_price
     quantity = positions.quantity[j]
-    equity = (effective_margin(positions, state, j)
-              + positions.side[j] * quantity * (mark - positions.entry_price[j]))
-    required = maintenance_margin(params[m].tier_floor_usd, params[m].tier_mmr,
-                                  params[m].tier_maintenance_amount, params[m].tier_count,
-                                  quantity * mark)
+    equity = effective_margin(positions, state, j) + positions.side[j] * quantity * (
+        mark - positions.entry_price[j]
+    )
+    required = maintenance_margin(
+        params[m].tier_floor_usd,
+        params[m].tier_mmr,
+        params[m].tier_maintenance_amount,
+        params[m].tier_count,
+        quantity * mark,
+    )
     return equity, required
 
 
@@ -175,8 +181,24 @@ def close_order(params, positions, state, crosses, slot):
 
 
 @njit(cache=True)
-def liquidate_account(time, dt, slot, triggered_row, params, positions, groups, state, watchlist,
-                      scratch, crosses, events, event_count, walk_out, flags, step_liquidated):
+def liquidate_account(
+    time,
+    dt,
+    slot,
+    triggered_row,
+    params,
+    positions,
+    groups,
+    state,
+    watchlist,
+    scratch,
+    crosses,
+    events,
+    event_count,
+    walk_out,
+    flags,
+    step_liquidated,
+):
     """Liquidate breached cross account ``slot`` in its venue's order until it is safe.
 
     Each position is closed at its own market's current mark by the venue's procedure
@@ -190,13 +212,22 @@ def liquidate_account(time, dt, slot, triggered_row, params, positions, groups, 
     rows = close_order(params, positions, state, crosses, slot)
     venue_market = positions.market[rows[0]]
     if params[venue_market].takeover_mode == TAKEOVER_BACKSTOP and (
-            equity < params[venue_market].backstop_equity_fraction * required):
+        equity < params[venue_market].backstop_equity_fraction * required
+    ):
         spread_equity(params, positions, state, crosses, slot, equity, required)
         for j in rows:
             scratch.account_liquidated[positions.account[j]] = True
-            events = backstop_takeover(time, j, state[positions.market[j]].mark_price,
-                                       positions, state, scratch, events, event_count,
-                                       step_liquidated)
+            events = backstop_takeover(
+                time,
+                j,
+                state[positions.market[j]].mark_price,
+                positions,
+                state,
+                scratch,
+                events,
+                event_count,
+                step_liquidated,
+            )
         return events
     for j in rows:
         if not is_open(positions, j):
@@ -205,10 +236,25 @@ def liquidate_account(time, dt, slot, triggered_row, params, positions, groups, 
         if not at_maintenance(equity, required):
             break
         pool_into(params, positions, state, crosses, slot, j)
-        events, wait = liquidate_position(time, dt, j, state[positions.market[j]].mark_price,
-                                          True, params, positions, groups, state, watchlist,
-                                          scratch, crosses, events, event_count, walk_out,
-                                          flags, step_liquidated)
+        events, wait = liquidate_position(
+            time,
+            dt,
+            j,
+            state[positions.market[j]].mark_price,
+            True,
+            params,
+            positions,
+            groups,
+            state,
+            watchlist,
+            scratch,
+            crosses,
+            events,
+            event_count,
+            walk_out,
+            flags,
+            step_liquidated,
+        )
         if wait > time:
             crosses.ready_time[slot] = wait
             break

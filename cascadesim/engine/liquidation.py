@@ -46,8 +46,21 @@ STEP_DOWN_INSIDE = 1.0 - 1e-9
 
 
 @njit(cache=True, inline="always")
-def record_event(events, event_count, time, market, account, position, side, kind, quantity,
-                 notional, fill_price, bankruptcy, mark):
+def record_event(
+    events,
+    event_count,
+    time,
+    market,
+    account,
+    position,
+    side,
+    kind,
+    quantity,
+    notional,
+    fill_price,
+    bankruptcy,
+    mark,
+):
     """Append one liquidation event, doubling the buffer when full; returns the buffer."""
     n = event_count[0]
     if n >= events.shape[0]:
@@ -82,11 +95,20 @@ def effective_margin(positions, state, i):
 def is_breached(params, positions, state, i, mark):
     """True when position i's equity at ``mark`` is at or below its maintenance margin."""
     m = positions.market[i]
-    return margin_shortfall(
-        positions.side[i], positions.quantity[i], positions.entry_price[i],
-        effective_margin(positions, state, i), mark, params[m].tier_floor_usd,
-        params[m].tier_mmr, params[m].tier_maintenance_amount, params[m].tier_count,
-    ) <= 0.0
+    return (
+        margin_shortfall(
+            positions.side[i],
+            positions.quantity[i],
+            positions.entry_price[i],
+            effective_margin(positions, state, i),
+            mark,
+            params[m].tier_floor_usd,
+            params[m].tier_mmr,
+            params[m].tier_maintenance_amount,
+            params[m].tier_count,
+        )
+        <= 0.0
+    )
 
 
 @njit(cache=True, inline="always")
@@ -94,8 +116,9 @@ def reduce_position(positions, state, i, quantity, price):
     """Close ``quantity`` of position i at ``price``: its PnL and owed funding go to margin."""
     m = positions.market[i]
     side = positions.side[i]
-    positions.margin[i] += side * quantity * (price - positions.entry_price[i]
-                                              - state[m].funding_per_unit)
+    positions.margin[i] += (
+        side * quantity * (price - positions.entry_price[i] - state[m].funding_per_unit)
+    )
     remaining = positions.quantity[i] - quantity
     positions.quantity[i] = remaining if remaining > 0.0 else 0.0
     if side > 0:
@@ -118,9 +141,20 @@ def execute_order(params, state, m, direction, quantity, limit_price, walk_out, 
     else:
         start = state[m].ask_bottom_level
     old_origin = state[m].origin_tick
-    new_origin = walk_book(state[m].bids, state[m].asks, old_origin, params[m].tick_size,
-                           direction, quantity, limit_price, centre_tick, state[m].profile_usd,
-                           state[m].liquidity_factor, start, walk_out)
+    new_origin = walk_book(
+        state[m].bids,
+        state[m].asks,
+        old_origin,
+        params[m].tick_size,
+        direction,
+        quantity,
+        limit_price,
+        centre_tick,
+        state[m].profile_usd,
+        state[m].liquidity_factor,
+        start,
+        walk_out,
+    )
     moved = new_origin - old_origin
     state[m].origin_tick = new_origin
     stop_level = int(walk_out[4])
@@ -138,8 +172,13 @@ def execute_order(params, state, m, direction, quantity, limit_price, walk_out, 
         first = 0 if moved < 0 else max(n_levels - moved, 0)
         last = min(-moved, n_levels) if moved < 0 else n_levels
         bid_top, ask_bottom = cover_refilled_levels(
-            state[m].bid_top_level, state[m].ask_bottom_level, first, last,
-            centre_tick - new_origin, n_levels)
+            state[m].bid_top_level,
+            state[m].ask_bottom_level,
+            first,
+            last,
+            centre_tick - new_origin,
+            n_levels,
+        )
         if direction < 0:
             state[m].ask_bottom_level = ask_bottom
         else:
@@ -242,8 +281,14 @@ def rank_adl_candidates(params, positions, groups, state, scratch, m, counter_si
             continue
         if positions.quantity[j] <= 0.0:
             continue
-        score = adl_score(rule, counter_side, positions.quantity[j], positions.entry_price[j],
-                          effective_margin(positions, state, j), mark)
+        score = adl_score(
+            rule,
+            counter_side,
+            positions.quantity[j],
+            positions.entry_price[j],
+            effective_margin(positions, state, j),
+            mark,
+        )
         if score > 0.0:
             scratch.adl_candidates[count] = j
             scratch.adl_scores[count] = score
@@ -252,8 +297,9 @@ def rank_adl_candidates(params, positions, groups, state, scratch, m, counter_si
     if passive * counter_side > 0.0:
         size = abs(passive)
         passive_margin = size * state[m].passive_entry_price / params[m].passive_leverage
-        score = adl_score(rule, counter_side, size, state[m].passive_entry_price,
-                          passive_margin, mark)
+        score = adl_score(
+            rule, counter_side, size, state[m].passive_entry_price, passive_margin, mark
+        )
         if score > 0.0:
             scratch.adl_candidates[count] = -1
             scratch.adl_scores[count] = score
@@ -264,8 +310,22 @@ def rank_adl_candidates(params, positions, groups, state, scratch, m, counter_si
 
 
 @njit(cache=True)
-def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, state, scratch,
-                    crosses, watchlist, events, event_count):
+def auto_deleverage(
+    time,
+    i,
+    quantity,
+    price,
+    mark,
+    params,
+    positions,
+    groups,
+    state,
+    scratch,
+    crosses,
+    watchlist,
+    events,
+    event_count,
+):
     """Close ``quantity`` of liquidated position i at ``price`` against ranked opposite positions.
 
     The ranking is computed once per (market, side, fixed-point iteration) and consumed in
@@ -276,8 +336,7 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
     counter = -side
     cache = scratch.adl_cache  # market, side, stamp, queue size, current stamp
     if cache[0] != m or cache[1] != counter or cache[2] != cache[4]:
-        cache[3] = rank_adl_candidates(params, positions, groups, state, scratch, m, counter,
-                                       mark)
+        cache[3] = rank_adl_candidates(params, positions, groups, state, scratch, m, counter, mark)
         cache[0] = m
         cache[1] = counter
         cache[2] = cache[4]
@@ -329,13 +388,39 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
             positions.margin[j] = kept_margin
             account = positions.account[j]
             scratch.account_wallet[account] += wallet_share
-        events = record_event(events, event_count, time, m, account, j, counter,
-                              KIND_ADL_COUNTERPARTY, size, size * price, price, price, mark)
+        events = record_event(
+            events,
+            event_count,
+            time,
+            m,
+            account,
+            j,
+            counter,
+            KIND_ADL_COUNTERPARTY,
+            size,
+            size * price,
+            price,
+            price,
+            mark,
+        )
         state[m].adl_count += 1
         state[m].adl_notional_usd += size * price
         reduce_position(positions, state, i, size, price)
-        events = record_event(events, event_count, time, m, positions.account[i], i, side,
-                              KIND_ADL, size, size * price, price, price, mark)
+        events = record_event(
+            events,
+            event_count,
+            time,
+            m,
+            positions.account[i],
+            i,
+            side,
+            KIND_ADL,
+            size,
+            size * price,
+            price,
+            price,
+            mark,
+        )
         remaining -= size
         if size >= available:
             cache[3] = adl_pop(scratch, cache[3])
@@ -343,14 +428,29 @@ def auto_deleverage(time, i, quantity, price, mark, params, positions, groups, s
 
 
 @njit(cache=True, inline="always")
-def fund_takeover(time, i, mark, params, positions, groups, state, scratch, crosses, watchlist,
-                  events, event_count, flags, step_liquidated):
+def fund_takeover(
+    time,
+    i,
+    mark,
+    params,
+    positions,
+    groups,
+    state,
+    scratch,
+    crosses,
+    watchlist,
+    events,
+    event_count,
+    flags,
+    step_liquidated,
+):
     """Insurance fund takes what it can absorb at the bankruptcy price; ADL takes the rest."""
     m = positions.market[i]
     side = positions.side[i]
     quantity = positions.quantity[i]
-    bankrupt = bankruptcy_price(side, quantity, positions.entry_price[i],
-                                effective_margin(positions, state, i))
+    bankrupt = bankruptcy_price(
+        side, quantity, positions.entry_price[i], effective_margin(positions, state, i)
+    )
     absorb = quantity
     if params[m].takeover_mode == TAKEOVER_INSURANCE:
         loss_per_unit = side * (bankrupt - mark)
@@ -365,14 +465,40 @@ def fund_takeover(time, i, mark, params, positions, groups, state, scratch, cros
         state[m].fund_quantity += side * absorb
         state[m].fund_cash -= side * absorb * bankrupt
         reduce_position(positions, state, i, absorb, bankrupt)
-        events = record_event(events, event_count, time, m, positions.account[i], i, side,
-                              KIND_INSURANCE, absorb, absorb * bankrupt, bankrupt, bankrupt, mark)
+        events = record_event(
+            events,
+            event_count,
+            time,
+            m,
+            positions.account[i],
+            i,
+            side,
+            KIND_INSURANCE,
+            absorb,
+            absorb * bankrupt,
+            bankrupt,
+            bankrupt,
+            mark,
+        )
         step_liquidated[m, 0 if side > 0 else 1] += absorb * bankrupt
     rest = positions.quantity[i]
     if rest > 0.0:
-        events, unmatched = auto_deleverage(time, i, rest, bankrupt, mark, params, positions,
-                                            groups, state, scratch, crosses, watchlist, events,
-                                            event_count)
+        events, unmatched = auto_deleverage(
+            time,
+            i,
+            rest,
+            bankrupt,
+            mark,
+            params,
+            positions,
+            groups,
+            state,
+            scratch,
+            crosses,
+            watchlist,
+            events,
+            event_count,
+        )
         step_liquidated[m, 0 if side > 0 else 1] += (rest - unmatched) * bankrupt
         if unmatched > 0.0:
             # Nobody left to deleverage against: the fund must hold it, whatever its balance.
@@ -383,9 +509,21 @@ def fund_takeover(time, i, mark, params, positions, groups, state, scratch, cros
             if loss > 0.0:
                 state[m].bad_debt_usd += loss
             flags[0] |= STATUS_FLAG_BAD_DEBT
-            events = record_event(events, event_count, time, m, positions.account[i], i, side,
-                                  KIND_INSURANCE, unmatched, unmatched * bankrupt, bankrupt,
-                                  bankrupt, mark)
+            events = record_event(
+                events,
+                event_count,
+                time,
+                m,
+                positions.account[i],
+                i,
+                side,
+                KIND_INSURANCE,
+                unmatched,
+                unmatched * bankrupt,
+                bankrupt,
+                bankrupt,
+                mark,
+            )
             step_liquidated[m, 0 if side > 0 else 1] += unmatched * bankrupt
     return events
 
@@ -395,8 +533,11 @@ def open_in_account(positions, crosses, slot, exclude):
     """First open row of cross account ``slot`` other than ``exclude``; -1 when none."""
     for k in range(crosses.offsets[slot], crosses.offsets[slot + 1]):
         j = crosses.rows[k]
-        if j != exclude and positions.quantity[j] > 0.0 and (
-                positions.status[j] == STATUS_OPEN or positions.status[j] == STATUS_WATCHED):
+        if (
+            j != exclude
+            and positions.quantity[j] > 0.0
+            and (positions.status[j] == STATUS_OPEN or positions.status[j] == STATUS_WATCHED)
+        ):
             return j
     return -1
 
@@ -461,8 +602,9 @@ def pay_shortfall(market, amount, backstop, flags):
 
 
 @njit(cache=True, inline="always")
-def backstop_takeover(time, i, mark, positions, state, scratch, events, event_count,
-                      step_liquidated):
+def backstop_takeover(
+    time, i, mark, positions, state, scratch, events, event_count, step_liquidated
+):
     """The backstop vault takes position i with its collateral (Hyperliquid)."""
     m = positions.market[i]
     side = positions.side[i]
@@ -478,15 +620,40 @@ def backstop_takeover(time, i, mark, positions, state, scratch, events, event_co
     positions.quantity[i] = 0.0
     positions.margin[i] = 0.0
     positions.status[i] = STATUS_LIQUIDATED
-    events = record_event(events, event_count, time, m, positions.account[i], i, side,
-                          KIND_BACKSTOP, quantity, quantity * mark, mark, bankrupt, mark)
+    events = record_event(
+        events,
+        event_count,
+        time,
+        m,
+        positions.account[i],
+        i,
+        side,
+        KIND_BACKSTOP,
+        quantity,
+        quantity * mark,
+        mark,
+        bankrupt,
+        mark,
+    )
     step_liquidated[m, 0 if side > 0 else 1] += quantity * mark
     return events
 
 
 @njit(cache=True, inline="always")
-def send_liquidation_order(time, i, quantity, mark, params, positions, state, events,
-                           event_count, walk_out, flags, step_liquidated):
+def send_liquidation_order(
+    time,
+    i,
+    quantity,
+    mark,
+    params,
+    positions,
+    state,
+    events,
+    event_count,
+    walk_out,
+    flags,
+    step_liquidated,
+):
     """Liquidation order for ``quantity`` of position i into the book; books fill and fee."""
     m = positions.market[i]
     side = positions.side[i]
@@ -507,8 +674,21 @@ def send_liquidation_order(time, i, quantity, mark, params, positions, state, ev
         positions.margin[i] -= fee
         state[m].fund_cash += fee
         state[m].fees_usd += fee
-        events = record_event(events, event_count, time, m, positions.account[i], i, side,
-                              KIND_BOOK, filled, notional, price, bankrupt, mark)
+        events = record_event(
+            events,
+            event_count,
+            time,
+            m,
+            positions.account[i],
+            i,
+            side,
+            KIND_BOOK,
+            filled,
+            notional,
+            price,
+            bankrupt,
+            mark,
+        )
         step_liquidated[m, 0 if side > 0 else 1] += notional
     return events, filled
 
@@ -555,10 +735,16 @@ def keep_threshold_a_bound(time, params, positions, watchlist, j):
     if positions.status[j] != STATUS_OPEN or positions.quantity[j] <= 0.0:
         return
     m = positions.market[j]
-    price, _ = liquidation_price(positions.side[j], positions.quantity[j],
-                                 positions.entry_price[j], positions.margin[j],
-                                 params[m].tier_floor_usd, params[m].tier_mmr,
-                                 params[m].tier_maintenance_amount, params[m].tier_count)
+    price, _ = liquidation_price(
+        positions.side[j],
+        positions.quantity[j],
+        positions.entry_price[j],
+        positions.margin[j],
+        params[m].tier_floor_usd,
+        params[m].tier_mmr,
+        params[m].tier_maintenance_amount,
+        params[m].tier_count,
+    )
     stored = positions.liquidation_price[j]
     if (price > stored) if positions.side[j] > 0 else (price < stored):
         watch(params, watchlist, positions, j, time)
@@ -568,17 +754,40 @@ def keep_threshold_a_bound(time, params, positions, watchlist, j):
 def refresh_threshold(params, positions, i):
     """Liquidation price (at zero accumulated funding) and tier of row i as it stands now."""
     m = positions.market[i]
-    price, tier = liquidation_price(positions.side[i], positions.quantity[i],
-                                    positions.entry_price[i], positions.margin[i],
-                                    params[m].tier_floor_usd, params[m].tier_mmr,
-                                    params[m].tier_maintenance_amount, params[m].tier_count)
+    price, tier = liquidation_price(
+        positions.side[i],
+        positions.quantity[i],
+        positions.entry_price[i],
+        positions.margin[i],
+        params[m].tier_floor_usd,
+        params[m].tier_mmr,
+        params[m].tier_maintenance_amount,
+        params[m].tier_count,
+    )
     positions.liquidation_price[i] = price
     positions.tier[i] = tier
 
 
 @njit(cache=True, inline="always")
-def liquidate_position(time, dt, i, mark, cross, params, positions, groups, state, watchlist,
-                       scratch, crosses, events, event_count, walk_out, flags, step_liquidated):
+def liquidate_position(
+    time,
+    dt,
+    i,
+    mark,
+    cross,
+    params,
+    positions,
+    groups,
+    state,
+    watchlist,
+    scratch,
+    crosses,
+    events,
+    event_count,
+    walk_out,
+    flags,
+    step_liquidated,
+):
     """Run the venue's liquidation procedure on breached position i at ``mark``.
 
     ``cross`` is True when i belongs to a cross account whose margin has been pooled into
@@ -599,11 +808,17 @@ def liquidate_position(time, dt, i, mark, cross, params, positions, groups, stat
     if params[m].takeover_mode == TAKEOVER_BACKSTOP and not cross:
         margin = effective_margin(positions, state, i)
         equity = margin + side * quantity * (mark - positions.entry_price[i])
-        required = maintenance_margin(floors, params[m].tier_mmr, params[m].tier_maintenance_amount,
-                                      params[m].tier_count, quantity * mark)
+        required = maintenance_margin(
+            floors,
+            params[m].tier_mmr,
+            params[m].tier_maintenance_amount,
+            params[m].tier_count,
+            quantity * mark,
+        )
         if equity < params[m].backstop_equity_fraction * required:
-            events = backstop_takeover(time, i, mark, positions, state, scratch, events,
-                                       event_count, step_liquidated)
+            events = backstop_takeover(
+                time, i, mark, positions, state, scratch, events, event_count, step_liquidated
+            )
             return events, -1.0
     order = quantity
     partial = False
@@ -616,9 +831,20 @@ def liquidate_position(time, dt, i, mark, cross, params, positions, groups, stat
     elif mode == PARTIAL_CHUNKS and quantity * mark > params[m].chunk_min_notional_usd:
         order = quantity * params[m].chunk_fraction
         partial = True
-    events, filled = send_liquidation_order(time, i, order, mark, params, positions, state,
-                                            events, event_count, walk_out, flags,
-                                            step_liquidated)
+    events, filled = send_liquidation_order(
+        time,
+        i,
+        order,
+        mark,
+        params,
+        positions,
+        state,
+        events,
+        event_count,
+        walk_out,
+        flags,
+        step_liquidated,
+    )
     if positions.quantity[i] <= 0.0:
         close_out(params, positions, state, scratch, crosses, i, flags)
         return events, -1.0
@@ -638,12 +864,37 @@ def liquidate_position(time, dt, i, mark, cross, params, positions, groups, stat
         watch(params, watchlist, positions, i, time + cooldown)
         return events, -1.0
     if partial:
-        events, filled = send_liquidation_order(time, i, positions.quantity[i], mark, params,
-                                                positions, state, events, event_count, walk_out,
-                                                flags, step_liquidated)
+        events, filled = send_liquidation_order(
+            time,
+            i,
+            positions.quantity[i],
+            mark,
+            params,
+            positions,
+            state,
+            events,
+            event_count,
+            walk_out,
+            flags,
+            step_liquidated,
+        )
     if positions.quantity[i] > 0.0:
-        events = fund_takeover(time, i, mark, params, positions, groups, state, scratch,
-                               crosses, watchlist, events, event_count, flags, step_liquidated)
+        events = fund_takeover(
+            time,
+            i,
+            mark,
+            params,
+            positions,
+            groups,
+            state,
+            scratch,
+            crosses,
+            watchlist,
+            events,
+            event_count,
+            flags,
+            step_liquidated,
+        )
     close_out(params, positions, state, scratch, crosses, i, flags)
     return events, -1.0
 

@@ -38,8 +38,15 @@ def maintenance_margin(tier_floor_usd, tier_mmr, tier_maintenance_amount, tier_c
 
 @njit(cache=True, inline="always")
 def margin_shortfall(
-    side, quantity, entry_price, margin, price, tier_floor_usd, tier_mmr,
-    tier_maintenance_amount, tier_count,
+    side,
+    quantity,
+    entry_price,
+    margin,
+    price,
+    tier_floor_usd,
+    tier_mmr,
+    tier_maintenance_amount,
+    tier_count,
 ):
     """Equity minus maintenance margin (USD) at ``price``; <= 0 means liquidatable."""
     equity = margin + side * quantity * (price - entry_price)
@@ -58,7 +65,13 @@ def bankruptcy_price(side, quantity, entry_price, margin):
 
 @njit(cache=True)
 def liquidation_price(
-    side, quantity, entry_price, margin, tier_floor_usd, tier_mmr, tier_maintenance_amount,
+    side,
+    quantity,
+    entry_price,
+    margin,
+    tier_floor_usd,
+    tier_mmr,
+    tier_maintenance_amount,
     tier_count,
 ):
     """Tier-aware liquidation price of one isolated position.
@@ -77,8 +90,20 @@ def liquidation_price(
         # Longs: shortfall rises with price; the root lies above the highest edge still <= 0.
         for t in range(1, tier_count):
             edge = tier_floor_usd[t] / quantity
-            if margin_shortfall(side, quantity, entry_price, margin, edge, tier_floor_usd,
-                                tier_mmr, tier_maintenance_amount, tier_count) <= 0.0:
+            if (
+                margin_shortfall(
+                    side,
+                    quantity,
+                    entry_price,
+                    margin,
+                    edge,
+                    tier_floor_usd,
+                    tier_mmr,
+                    tier_maintenance_amount,
+                    tier_count,
+                )
+                <= 0.0
+            ):
                 tier = t
             else:
                 break
@@ -87,8 +112,20 @@ def liquidation_price(
         tier = tier_count - 1
         for t in range(1, tier_count):
             edge = tier_floor_usd[t] / quantity
-            if margin_shortfall(side, quantity, entry_price, margin, edge, tier_floor_usd,
-                                tier_mmr, tier_maintenance_amount, tier_count) <= 0.0:
+            if (
+                margin_shortfall(
+                    side,
+                    quantity,
+                    entry_price,
+                    margin,
+                    edge,
+                    tier_floor_usd,
+                    tier_mmr,
+                    tier_maintenance_amount,
+                    tier_count,
+                )
+                <= 0.0
+            ):
                 tier = t - 1
                 break
     denominator = quantity * (1.0 - side * tier_mmr[tier])
@@ -107,8 +144,17 @@ def liquidation_price(
 
 @njit(cache=True, error_model="numpy")
 def liquidation_prices(
-    market, side, quantity, entry_price, margin, tier_count, tier_floor_usd, tier_mmr,
-    tier_maintenance_amount, out_price, out_tier,
+    market,
+    side,
+    quantity,
+    entry_price,
+    margin,
+    tier_count,
+    tier_floor_usd,
+    tier_mmr,
+    tier_maintenance_amount,
+    out_price,
+    out_tier,
 ):
     """Liquidation price and tier of every position.
 
@@ -125,9 +171,14 @@ def liquidation_prices(
     for i in range(market.shape[0]):
         m = market[i]
         price, tier = liquidation_price(
-            side[i], quantity[i], entry_price[i], margin[i], tier_floor_usd[m], tier_mmr[m],
-            tier_maintenance_amount[m], tier_count[m],
+            side[i],
+            quantity[i],
+            entry_price[i],
+            margin[i],
+            tier_floor_usd[m],
+            tier_mmr[m],
+            tier_maintenance_amount[m],
+            tier_count[m],
         )
         out_price[i] = price
         out_tier[i] = tier
-

@@ -34,8 +34,9 @@ def make_thresholds_monotone(threshold, start, end, long_slot):
 
 
 @njit(cache=True, error_model="numpy")
-def sort_keys(market, side, tier, threshold, n_tiers, price_bits, row_bits, low_log, scale,
-              out_key):
+def sort_keys(
+    market, side, tier, threshold, n_tiers, price_bits, row_bits, low_log, scale, out_key
+):
     """Packed int64 sort keys: group, then quantised log threshold, then row.
 
     The group is (market*2 + side slot)*n_tiers + tier; longs take the complement of the
@@ -72,9 +73,25 @@ def unpack_order(sorted_key, row_bits, price_bits, out_order, out_group):
 
 
 @njit(cache=True)
-def gather_positions(order, market, account, side, quantity, entry_price, margin, threshold,
-                     tier, out_market, out_account, out_side, out_quantity, out_entry_price,
-                     out_margin, out_threshold, out_tier):
+def gather_positions(
+    order,
+    market,
+    account,
+    side,
+    quantity,
+    entry_price,
+    margin,
+    threshold,
+    tier,
+    out_market,
+    out_account,
+    out_side,
+    out_quantity,
+    out_entry_price,
+    out_margin,
+    out_threshold,
+    out_tier,
+):
     """All position columns permuted by ``order`` in one pass (one random read per row)."""
     for k in range(order.shape[0]):
         i = order[k]

@@ -58,8 +58,17 @@ def premium_for_rate(rate, interest_rate, clamp):
 
 
 @njit(cache=True)
-def mark_price(rule, index_price, basis_average, last_price, best_bid, best_ask,
-               predicted_funding, time_to_funding_s, funding_interval_s):
+def mark_price(
+    rule,
+    index_price,
+    basis_average,
+    last_price,
+    best_bid,
+    best_ask,
+    predicted_funding,
+    time_to_funding_s,
+    funding_interval_s,
+):
     """Venue mark price (USD).
 
     Parameters
@@ -70,8 +79,9 @@ def mark_price(rule, index_price, basis_average, last_price, best_bid, best_ask,
     time_to_funding_s, funding_interval_s : float, seconds
     """
     if rule == MARK_BINANCE:
-        funding_basis = index_price * (1.0 + predicted_funding * time_to_funding_s
-                                       / funding_interval_s)
+        funding_basis = index_price * (
+            1.0 + predicted_funding * time_to_funding_s / funding_interval_s
+        )
         return median_of_three(funding_basis, index_price + basis_average, last_price)
     if rule == MARK_HYPERLIQUID:
         book_price = median_of_three(best_bid, best_ask, last_price)

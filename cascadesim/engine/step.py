@@ -79,19 +79,29 @@ def predicted_funding(params, state, m):
     """Funding rate (fraction per interval) the premium so far would settle at."""
     if state[m].premium_time <= 0.0:
         return state[m].funding_rate
-    return funding_rate(state[m].premium_sum / state[m].premium_time,
-                        params[m].funding_interest_rate, params[m].funding_clamp,
-                        params[m].funding_cap)
+    return funding_rate(
+        state[m].premium_sum / state[m].premium_time,
+        params[m].funding_interest_rate,
+        params[m].funding_clamp,
+        params[m].funding_cap,
+    )
 
 
 @njit(cache=True)
 def current_mark(time, params, assets, state, m):
     """Mark price (USD) of market m from the current index, basis average and book."""
     index = assets[params[m].asset].index_price
-    return mark_price(params[m].mark_rule, index, state[m].basis_average, state[m].last_price,
-                      best_bid_price(params, state, m), best_ask_price(params, state, m),
-                      predicted_funding(params, state, m), state[m].next_funding_time - time,
-                      params[m].funding_interval_s)
+    return mark_price(
+        params[m].mark_rule,
+        index,
+        state[m].basis_average,
+        state[m].last_price,
+        best_bid_price(params, state, m),
+        best_ask_price(params, state, m),
+        predicted_funding(params, state, m),
+        state[m].next_funding_time - time,
+        params[m].funding_interval_s,
+    )
 
 
 @njit(cache=True, inline="always")
@@ -125,8 +135,7 @@ def funding_shift_range(params, state, m, side):
 
 
 @njit(cache=True, inline="always")
-def collect_triggered(time, m, mark, params, positions, groups, state, watchlist, scratch,
-                      crosses):
+def collect_triggered(time, m, mark, params, positions, groups, state, watchlist, scratch, crosses):
     """Rows of market m breached at ``mark`` and ready; returns their count (sorted rows).
 
     A row of a cross account stands for its account: it is returned when the account is
@@ -171,8 +180,9 @@ def collect_triggered(time, m, mark, params, positions, groups, state, watchlist
                         count += 1
                     else:
                         watch(params, watchlist, positions, row, time)
-                elif cross_triggers(time, row, params, positions, state, watchlist, crosses,
-                                    account_slot):
+                elif cross_triggers(
+                    time, row, params, positions, state, watchlist, crosses, account_slot
+                ):
                     scratch.triggered[count] = row
                     count += 1
                 else:
@@ -191,7 +201,8 @@ def collect_triggered(time, m, mark, params, positions, groups, state, watchlist
             continue
         side = watchlist.side[k]
         threshold = watchlist.threshold[k] + funding / (
-            1.0 - side * params[m].tier_mmr[watchlist.tier[k]])
+            1.0 - side * params[m].tier_mmr[watchlist.tier[k]]
+        )
         if side > 0:
             crossed = mark <= threshold + long_slack + THRESHOLD_RELATIVE_SLACK * abs(threshold)
         else:
@@ -203,8 +214,9 @@ def collect_triggered(time, m, mark, params, positions, groups, state, watchlist
         if positions.status[i] == STATUS_WATCHED:
             account_slot = crosses.slot[positions.account[i]]
             if account_slot >= 0:
-                if not cross_triggers(time, i, params, positions, state, watchlist, crosses,
-                                      account_slot):
+                if not cross_triggers(
+                    time, i, params, positions, state, watchlist, crosses, account_slot
+                ):
                     k += 1
                     continue
             elif not is_breached(params, positions, state, i, mark):
@@ -266,8 +278,7 @@ def arbitrage(dt, m, params, assets, state, walk_out, flags):
         limit = index * (1.0 + band)
     else:
         return
-    filled, notional = execute_order(params, state, m, direction, capacity, limit, walk_out,
-                                     flags)
+    filled, notional = execute_order(params, state, m, direction, capacity, limit, walk_out, flags)
     if filled <= 0.0:
         return
     held = state[m].passive_quantity
@@ -278,8 +289,10 @@ def arbitrage(dt, m, params, assets, state, walk_out, flags):
         state[m].passive_entry_price = notional / filled
     state[m].passive_quantity = held + direction * filled
     state[m].passive_cash -= direction * notional
-    impact = bounded_impact(assets[a].spot_impact_log, -direction * params[m].spot_impact_share
-                            * notional / assets[a].spot_depth_1pct_usd * 0.01)
+    impact = bounded_impact(
+        assets[a].spot_impact_log,
+        -direction * params[m].spot_impact_share * notional / assets[a].spot_depth_1pct_usd * 0.01,
+    )
     assets[a].spot_impact_log += impact
     assets[a].index_price *= math.exp(impact)
 
@@ -308,15 +321,28 @@ def reprice_quotes(dt, m, params, assets, state):
     ticks = new_tick - old_tick
     if ticks == 0:
         return
-    move_quotes(state[m].bids, state[m].asks, ticks, state[m].origin_tick, tick, new_tick,
-                state[m].profile_usd, state[m].liquidity_factor)
+    move_quotes(
+        state[m].bids,
+        state[m].asks,
+        ticks,
+        state[m].origin_tick,
+        tick,
+        new_tick,
+        state[m].profile_usd,
+        state[m].liquidity_factor,
+    )
     n_levels = state[m].bids.shape[0]
     # Quotes moved by ``ticks``; the vacated levels were refilled around the new centre.
     first = 0 if ticks > 0 else max(n_levels + ticks, 0)
     last = min(ticks, n_levels) if ticks > 0 else n_levels
     state[m].bid_top_level, state[m].ask_bottom_level = cover_refilled_levels(
-        state[m].bid_top_level + ticks, state[m].ask_bottom_level + ticks, first, last,
-        new_tick - state[m].origin_tick, n_levels)
+        state[m].bid_top_level + ticks,
+        state[m].ask_bottom_level + ticks,
+        first,
+        last,
+        new_tick - state[m].origin_tick,
+        n_levels,
+    )
     state[m].quiet_steps = 0
 
 
@@ -333,8 +359,10 @@ def hedge_makers(m, params, assets, state):
         return
     a = params[m].asset
     notional = change * state[m].mark_price
-    impact = bounded_impact(assets[a].spot_impact_log, -params[m].spot_impact_share * notional
-                            / assets[a].spot_depth_1pct_usd * 0.01)
+    impact = bounded_impact(
+        assets[a].spot_impact_log,
+        -params[m].spot_impact_share * notional / assets[a].spot_depth_1pct_usd * 0.01,
+    )
     assets[a].spot_impact_log += impact
     state[m].maker_hedged_quantity = state[m].maker_quantity
 
@@ -351,17 +379,34 @@ def exogenous_flow(usd, m, state, params, walk_out, flags):
 
 
 @njit(cache=True)
-def liquidation_fixed_point(time, dt, m, iteration_cap, params, assets, positions, groups, state,
-                            watchlist, scratch, crosses, events, event_count, walk_out, flags,
-                            step_liquidated):
+def liquidation_fixed_point(
+    time,
+    dt,
+    m,
+    iteration_cap,
+    params,
+    assets,
+    positions,
+    groups,
+    state,
+    watchlist,
+    scratch,
+    crosses,
+    events,
+    event_count,
+    walk_out,
+    flags,
+    step_liquidated,
+):
     """Trigger, liquidate and re-mark until nothing new triggers; returns (events, iterations)."""
     iterations = 0
     for _ in range(iteration_cap):
         scratch.adl_cache[4] += 1
         mark = current_mark(time, params, assets, state, m)
         state[m].mark_price = mark
-        count = collect_triggered(time, m, mark, params, positions, groups, state, watchlist,
-                                  scratch, crosses)
+        count = collect_triggered(
+            time, m, mark, params, positions, groups, state, watchlist, scratch, crosses
+        )
         if count == 0:
             return events, iterations
         iterations += 1
@@ -369,17 +414,48 @@ def liquidation_fixed_point(time, dt, m, iteration_cap, params, assets, position
             i = scratch.triggered[k]
             slot = crosses.slot[positions.account[i]]
             if slot < 0:
-                events, _ = liquidate_position(time, dt, i, mark, False, params, positions,
-                                               groups, state, watchlist, scratch, crosses,
-                                               events, event_count, walk_out, flags,
-                                               step_liquidated)
-            elif positions.quantity[i] > 0.0 and (positions.status[i] == STATUS_OPEN
-                                                  or positions.status[i] == STATUS_WATCHED):
+                events, _ = liquidate_position(
+                    time,
+                    dt,
+                    i,
+                    mark,
+                    False,
+                    params,
+                    positions,
+                    groups,
+                    state,
+                    watchlist,
+                    scratch,
+                    crosses,
+                    events,
+                    event_count,
+                    walk_out,
+                    flags,
+                    step_liquidated,
+                )
+            elif positions.quantity[i] > 0.0 and (
+                positions.status[i] == STATUS_OPEN or positions.status[i] == STATUS_WATCHED
+            ):
                 # An earlier liquidation of this iteration may have deleveraged it (or, by
                 # moving margin within its account, put it on the watch list).
-                events = liquidate_account(time, dt, slot, i, params, positions, groups, state,
-                                           watchlist, scratch, crosses, events, event_count,
-                                           walk_out, flags, step_liquidated)
+                events = liquidate_account(
+                    time,
+                    dt,
+                    slot,
+                    i,
+                    params,
+                    positions,
+                    groups,
+                    state,
+                    watchlist,
+                    scratch,
+                    crosses,
+                    events,
+                    event_count,
+                    walk_out,
+                    flags,
+                    step_liquidated,
+                )
     flags[0] |= STATUS_FLAG_ITERATION_CAP
     return events, iterations
 
@@ -395,8 +471,9 @@ def update_liquidity(dt, m, params, state):
     flow = state[m].step_taker_flow_usd / (params[m].depth_1pct_usd * dt)
     state[m].flow_imbalance = decay * state[m].flow_imbalance + (1.0 - decay) * flow
     excess = state[m].volatility / params[m].baseline_volatility - 1.0
-    stress = (params[m].withdrawal_vol_sensitivity * (excess if excess > 0.0 else 0.0)
-              + params[m].withdrawal_flow_sensitivity * abs(state[m].flow_imbalance))
+    stress = params[m].withdrawal_vol_sensitivity * (excess if excess > 0.0 else 0.0) + params[
+        m
+    ].withdrawal_flow_sensitivity * abs(state[m].flow_imbalance)
     floor = params[m].liquidity_floor
     return floor + (1.0 - floor) / (1.0 + stress)
 
@@ -431,33 +508,66 @@ def refresh_book(dt, m, params, state):
         state[m].quiet_steps = 0
     if abs(state[m].centre_price / state[m].profile_price - 1.0) > PROFILE_REFERENCE_MOVE:
         state[m].profile_price = state[m].centre_price
-        tabulate_profile(params[m].depth_1pct_usd, params[m].depth_shape, tick,
-                         state[m].centre_price, state[m].profile_usd)
+        tabulate_profile(
+            params[m].depth_1pct_usd,
+            params[m].depth_shape,
+            tick,
+            state[m].centre_price,
+            state[m].profile_usd,
+        )
     centre_level = centre_tick - state[m].origin_tick
     if centre_level < n_levels // 4 or centre_level > 3 * n_levels // 4:
         old_origin = state[m].origin_tick
-        state[m].origin_tick = shift_window(state[m].bids, state[m].asks, old_origin,
-                                            centre_level - n_levels // 2, tick, centre_tick,
-                                            state[m].profile_usd, liquidity)
+        state[m].origin_tick = shift_window(
+            state[m].bids,
+            state[m].asks,
+            old_origin,
+            centre_level - n_levels // 2,
+            tick,
+            centre_tick,
+            state[m].profile_usd,
+            liquidity,
+        )
         moved = state[m].origin_tick - old_origin
         centre_level = centre_tick - state[m].origin_tick
         first = 0 if moved < 0 else max(n_levels - moved, 0)
         last = min(-moved, n_levels) if moved < 0 else n_levels
         state[m].bid_top_level, state[m].ask_bottom_level = cover_refilled_levels(
-            state[m].bid_top_level - moved, state[m].ask_bottom_level - moved, first, last,
-            centre_level, n_levels)
+            state[m].bid_top_level - moved,
+            state[m].ask_bottom_level - moved,
+            first,
+            last,
+            centre_level,
+            n_levels,
+        )
     slowest = max(params[m].resilience_half_life_s, params[m].withdrawal_half_life_s)
     settle = settle_steps(slowest, dt)
     quiet = state[m].quiet_steps
     if quiet < settle:
-        relax_toward_target(state[m].bids, state[m].asks, state[m].origin_tick, tick, centre_tick,
-                            state[m].profile_usd, liquidity,
-                            1.0 - 0.5 ** (dt / params[m].resilience_half_life_s),
-                            1.0 - 0.5 ** (dt / params[m].withdrawal_half_life_s))
+        relax_toward_target(
+            state[m].bids,
+            state[m].asks,
+            state[m].origin_tick,
+            tick,
+            centre_tick,
+            state[m].profile_usd,
+            liquidity,
+            1.0 - 0.5 ** (dt / params[m].resilience_half_life_s),
+            1.0 - 0.5 ** (dt / params[m].withdrawal_half_life_s),
+        )
     elif quiet == settle:
         # 2**-30 of the gap is left: the book is its target, and stays so untouched.
-        fill_levels(state[m].bids, state[m].asks, state[m].origin_tick, tick, centre_tick,
-                    state[m].profile_usd, liquidity, 0, n_levels)
+        fill_levels(
+            state[m].bids,
+            state[m].asks,
+            state[m].origin_tick,
+            tick,
+            centre_tick,
+            state[m].profile_usd,
+            liquidity,
+            0,
+            n_levels,
+        )
     if quiet <= settle:
         top = centre_level - 1
         if top > n_levels - 1:
@@ -510,8 +620,9 @@ def record_step(row, time, dt, m, params, assets, state, mid, bid, ask, step_tot
     slowest = max(params[m].resilience_half_life_s, params[m].withdrawal_half_life_s)
     if state[m].quiet_steps <= settle_steps(slowest, dt) + 1:
         # The book changed this step (a settled book stays as it is until disturbed).
-        bid_usd, ask_usd = depth_within(state[m].bids, state[m].asks, state[m].origin_tick,
-                                       params[m].tick_size, mid, 0.01)
+        bid_usd, ask_usd = depth_within(
+            state[m].bids, state[m].asks, state[m].origin_tick, params[m].tick_size, mid, 0.01
+        )
         state[m].bid_depth_1pct_usd = bid_usd
         state[m].ask_depth_1pct_usd = ask_usd
     row["bid_depth_1pct_usd"] = state[m].bid_depth_1pct_usd
@@ -524,8 +635,12 @@ def record_step(row, time, dt, m, params, assets, state, mid, bid, ask, step_tot
     # Market makers lay off inventory against the hedged basis traders, so the two count as
     # one hedged pool: a liquidation the makers absorb closes open interest, as on a venue.
     hedged = state[m].maker_quantity + state[m].passive_quantity
-    for held in (hedged, state[m].taker_quantity, state[m].fund_quantity,
-                 state[m].backstop_quantity):
+    for held in (
+        hedged,
+        state[m].taker_quantity,
+        state[m].fund_quantity,
+        state[m].backstop_quantity,
+    ):
         if held > 0.0:
             long_oi += held
         else:
@@ -582,22 +697,43 @@ def update_index(step, dt, assets, index_path):
             own_share = 0.0
             if assets[a].factor_weight != 0.0:
                 own_share = assets[a].factor_weight * (
-                    math.log(index_path[step + 1, a] / index_path[0, a])
-                    + assets[a].spot_impact_log)
+                    math.log(index_path[step + 1, a] / index_path[0, a]) + assets[a].spot_impact_log
+                )
             coupling = assets[a].beta * (factor - own_share)
         half_life = assets[a].factor_half_life_s
         if half_life > 0.0:
             followed = assets[a].factor_followed
             coupling = followed + (coupling - followed) * (1.0 - 0.5 ** (dt / half_life))
         assets[a].factor_followed = coupling
-        assets[a].index_price = index_path[step + 1, a] * math.exp(assets[a].spot_impact_log
-                                                                     + coupling)
+        assets[a].index_price = index_path[step + 1, a] * math.exp(
+            assets[a].spot_impact_log + coupling
+        )
 
 
 @njit(cache=True)
-def run_steps(first_step, last_step, dt, liquidations_enabled, iteration_cap, params, assets,
-              index_path, taker_flow_usd, positions, groups, state, watchlist, scratch, crosses,
-              events, event_count, timeline, walk_out, flags, step_totals):
+def run_steps(
+    first_step,
+    last_step,
+    dt,
+    liquidations_enabled,
+    iteration_cap,
+    params,
+    assets,
+    index_path,
+    taker_flow_usd,
+    positions,
+    groups,
+    state,
+    watchlist,
+    scratch,
+    crosses,
+    events,
+    event_count,
+    timeline,
+    walk_out,
+    flags,
+    step_totals,
+):
     """Advance the simulation from ``first_step`` to ``last_step`` (exclusive).
 
     Parameters
@@ -637,8 +773,24 @@ def run_steps(first_step, last_step, dt, liquidations_enabled, iteration_cap, pa
             iterations = 0
             if liquidations_enabled:
                 events, iterations = liquidation_fixed_point(
-                    time, dt, m, iteration_cap, params, assets, positions, groups, state, watchlist,
-                    scratch, crosses, events, event_count, walk_out, flags, step_totals)
+                    time,
+                    dt,
+                    m,
+                    iteration_cap,
+                    params,
+                    assets,
+                    positions,
+                    groups,
+                    state,
+                    watchlist,
+                    scratch,
+                    crosses,
+                    events,
+                    event_count,
+                    walk_out,
+                    flags,
+                    step_totals,
+                )
             step_totals[m, TOTAL_ITERATIONS] = iterations
             state[m].mark_price = current_mark(time, params, assets, state, m)
             unwind_inventory(dt, m, False, params, state, walk_out, flags)
@@ -656,6 +808,7 @@ def run_steps(first_step, last_step, dt, liquidations_enabled, iteration_cap, pa
             step_totals[events[e]["market"], TOTAL_EVENTS] += 1.0
         for m in range(n_markets):
             mid, index, bid, ask = quote_snapshot(m, params, assets, state)
-            record_step(timeline[step, m], time, dt, m, params, assets, state, mid, bid, ask,
-                        step_totals)
+            record_step(
+                timeline[step, m], time, dt, m, params, assets, state, mid, bid, ask, step_totals
+            )
     return events

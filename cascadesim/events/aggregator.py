@@ -50,25 +50,32 @@ def liquidation_orders(events: pd.DataFrame) -> pd.DataFrame:
     sequence (int, the order's first row in the log: chronological within a step)
     """
     rows = events[events["kind"].astype(str).isin(LIQUIDATION_KIND_NAMES)]
-    frame = pd.DataFrame({
-        "time": rows["time"].to_numpy(dtype=np.float64),
-        "market": rows["market"].astype(str).to_numpy(),
-        "account": rows["account"].to_numpy(dtype=np.int64),
-        "position": rows["position"].to_numpy(dtype=np.int64),
-        "side": rows["side"].astype(str).to_numpy(),
-        "notional": rows["notional"].to_numpy(dtype=np.float64),
-        "sequence": np.arange(len(rows), dtype=np.int64),
-    })
+    frame = pd.DataFrame(
+        {
+            "time": rows["time"].to_numpy(dtype=np.float64),
+            "market": rows["market"].astype(str).to_numpy(),
+            "account": rows["account"].to_numpy(dtype=np.int64),
+            "position": rows["position"].to_numpy(dtype=np.int64),
+            "side": rows["side"].astype(str).to_numpy(),
+            "notional": rows["notional"].to_numpy(dtype=np.float64),
+            "sequence": np.arange(len(rows), dtype=np.int64),
+        }
+    )
     if frame.empty:
         return frame
     grouped = frame.groupby(["market", "position", "time"], sort=False, observed=True)
-    orders = grouped.agg(account=("account", "first"), side=("side", "first"),
-                         notional=("notional", "sum"), sequence=("sequence", "min"))
+    orders = grouped.agg(
+        account=("account", "first"),
+        side=("side", "first"),
+        notional=("notional", "sum"),
+        sequence=("sequence", "min"),
+    )
     return orders.reset_index().sort_values("sequence", kind="stable").reset_index(drop=True)
 
 
-def visible_orders(orders: pd.DataFrame, throttled_markets: Mapping[str, int],
-                   step_s: float = 1.0) -> pd.Series:
+def visible_orders(
+    orders: pd.DataFrame, throttled_markets: Mapping[str, int], step_s: float = 1.0
+) -> pd.Series:
     """Which orders a public stream shows: a boolean Series aligned with ``orders``.
 
     Parameters
@@ -96,18 +103,27 @@ def visible_orders(orders: pd.DataFrame, throttled_markets: Mapping[str, int],
     count = part.groupby(["market", "time"], sort=False)["time"].transform("size").to_numpy()
     step_start = part["time"].to_numpy() - step_s
     second = np.floor(step_start + step_s * (within + 0.5) / count + 1e-9).astype(np.int64)
-    key = pd.DataFrame({"market": part["market"].to_numpy(),
-                        "symbol": part["account"].to_numpy() % symbols,
-                        "second": second}, index=part.index)
+    key = pd.DataFrame(
+        {
+            "market": part["market"].to_numpy(),
+            "symbol": part["account"].to_numpy() % symbols,
+            "second": second,
+        },
+        index=part.index,
+    )
     last = ~key.duplicated(keep="last")  # the latest order of each (market, symbol, second)
     visible.loc[part.index] = last.to_numpy()
     return visible
 
 
-def aggregator_view(events: pd.DataFrame, market_venue: Mapping[str, str],
-                    market_asset: Mapping[str, str], throttled_venues: Sequence[str],
-                    symbols_per_market: Mapping[str, int] | None = None,
-                    step_s: float = 1.0) -> dict:
+def aggregator_view(
+    events: pd.DataFrame,
+    market_venue: Mapping[str, str],
+    market_asset: Mapping[str, str],
+    throttled_venues: Sequence[str],
+    symbols_per_market: Mapping[str, int] | None = None,
+    step_s: float = 1.0,
+) -> dict:
     """True and aggregator-visible liquidation figures of one path.
 
     Parameters
@@ -127,38 +143,68 @@ def aggregator_view(events: pd.DataFrame, market_venue: Mapping[str, str],
     """
     symbols_per_market = dict(symbols_per_market or {})
     orders = liquidation_orders(events)
-    throttled = {market: int(symbols_per_market.get(market, 1))
-                 for market, venue in market_venue.items() if venue in set(throttled_venues)}
+    throttled = {
+        market: int(symbols_per_market.get(market, 1))
+        for market, venue in market_venue.items()
+        if venue in set(throttled_venues)
+    }
     shown = visible_orders(orders, throttled, step_s)
-    views = {"true": figures(orders, market_venue, market_asset),
-             "visible": figures(orders[shown.to_numpy()] if len(orders) else orders,
-                                market_venue, market_asset)}
+    views = {
+        "true": figures(orders, market_venue, market_asset),
+        "visible": figures(
+            orders[shown.to_numpy()] if len(orders) else orders, market_venue, market_asset
+        ),
+    }
     true_total = views["true"]["total_usd"]
     views["gap_usd"] = true_total - views["visible"]["total_usd"]
     views["visible_share"] = views["visible"]["total_usd"] / true_total if true_total > 0 else None
     return views
 
 
-def figures(orders: pd.DataFrame, market_venue: Mapping[str, str],
-            market_asset: Mapping[str, str]) -> dict:
+def figures(
+    orders: pd.DataFrame, market_venue: Mapping[str, str], market_asset: Mapping[str, str]
+) -> dict:
     """Totals by side, largest order, and per-venue and per-asset totals of some orders."""
     if orders.empty:
         empty = {"total_usd": 0.0, "long_usd": 0.0, "short_usd": 0.0}
-        return {**empty, "long_share": None, "orders": 0, "largest_order_usd": 0.0,
-                "by_venue": {}, "by_asset": {}}
+        return {
+            **empty,
+            "long_share": None,
+            "orders": 0,
+            "largest_order_usd": 0.0,
+            "by_venue": {},
+            "by_asset": {},
+        }
     is_long = (orders["side"] == "long").to_numpy()
     notional = orders["notional"].to_numpy()
     long_usd, total = float(notional[is_long].sum()), float(notional.sum())
 
     def grouped(labels: Mapping[str, str]) -> dict:
         keys = orders["market"].map(dict(labels)).fillna(orders["market"])
-        table = pd.DataFrame({"key": keys.to_numpy(), "long": np.where(is_long, notional, 0.0),
-                              "short": np.where(is_long, 0.0, notional)})
+        table = pd.DataFrame(
+            {
+                "key": keys.to_numpy(),
+                "long": np.where(is_long, notional, 0.0),
+                "short": np.where(is_long, 0.0, notional),
+            }
+        )
         sums = table.groupby("key", sort=True)[["long", "short"]].sum()
-        return {str(k): {"long_usd": float(r.long), "short_usd": float(r.short),
-                         "total_usd": float(r.long + r.short)} for k, r in sums.iterrows()}
+        return {
+            str(k): {
+                "long_usd": float(r.long),
+                "short_usd": float(r.short),
+                "total_usd": float(r.long + r.short),
+            }
+            for k, r in sums.iterrows()
+        }
 
-    return {"total_usd": total, "long_usd": long_usd, "short_usd": total - long_usd,
-            "long_share": long_usd / total if total > 0 else None, "orders": int(len(orders)),
-            "largest_order_usd": float(notional.max()),
-            "by_venue": grouped(market_venue), "by_asset": grouped(market_asset)}
+    return {
+        "total_usd": total,
+        "long_usd": long_usd,
+        "short_usd": total - long_usd,
+        "long_share": long_usd / total if total > 0 else None,
+        "orders": int(len(orders)),
+        "largest_order_usd": float(notional.max()),
+        "by_venue": grouped(market_venue),
+        "by_asset": grouped(market_asset),
+    }

@@ -44,11 +44,20 @@ from cascadesim.scenario.models import Scenario
 from cascadesim.scenario.profiles import merge_under
 
 LEVERAGE_LADDER = (2, 3, 5, 10, 20, 25, 50, 75, 100, 125)
-PARAMETERS = ("leverage_median", "leverage_log_std", "tail_alpha", "spread_fraction",
-              "withdrawal_flow_sensitivity")
-BOUNDS = {"leverage_median": (1.5, 60.0), "leverage_log_std": (0.3, 3.0),
-          "tail_alpha": (0.6, 4.0), "spread_fraction": (0.001, 0.1),
-          "withdrawal_flow_sensitivity": (0.5, 30.0)}
+PARAMETERS = (
+    "leverage_median",
+    "leverage_log_std",
+    "tail_alpha",
+    "spread_fraction",
+    "withdrawal_flow_sensitivity",
+)
+BOUNDS = {
+    "leverage_median": (1.5, 60.0),
+    "leverage_log_std": (0.3, 3.0),
+    "tail_alpha": (0.6, 4.0),
+    "spread_fraction": (0.001, 0.1),
+    "withdrawal_flow_sensitivity": (0.5, 30.0),
+}
 
 
 def leverage_weights(median: float, log_std: float) -> list[float]:
@@ -100,14 +109,18 @@ def profile_data(parameters: dict) -> dict:
     """The profile tables for a parameter set."""
     return {
         "population": {
-            "leverage": {"values": list(LEVERAGE_LADDER),
-                         "weights": leverage_weights(parameters["leverage_median"],
-                                                     parameters["leverage_log_std"])},
+            "leverage": {
+                "values": list(LEVERAGE_LADDER),
+                "weights": leverage_weights(
+                    parameters["leverage_median"], parameters["leverage_log_std"]
+                ),
+            },
             "account_size": {"tail_alpha": round(parameters["tail_alpha"], 4)},
             "entry": {"spread_fraction": round(parameters["spread_fraction"], 5)},
         },
-        "market_defaults": {"withdrawal_flow_sensitivity":
-                            round(parameters["withdrawal_flow_sensitivity"], 4)},
+        "market_defaults": {
+            "withdrawal_flow_sensitivity": round(parameters["withdrawal_flow_sensitivity"], 4)
+        },
     }
 
 
@@ -119,8 +132,10 @@ def evaluate(parameters: dict, event_paths: list[Path]) -> tuple[float, list[dic
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         data.pop("profile", None)  # the candidate parameters replace the stored profile
         data["population"] = merge_under(data.get("population", {}), tables["population"])
-        data["markets"] = {name: merge_under(values, tables["market_defaults"])
-                           for name, values in data["markets"].items()}
+        data["markets"] = {
+            name: merge_under(values, tables["market_defaults"])
+            for name, values in data["markets"].items()
+        }
         scenario = Scenario.from_data(data, path)
         runs.append(validate_event(scenario, "replay"))
     return library_loss(runs), runs
@@ -138,9 +153,13 @@ def from_vector(vector: np.ndarray) -> dict:
     return values
 
 
-def nelder_mead(function: Callable[[np.ndarray], float], start: np.ndarray, step: float,
-                max_evaluations: int,
-                start_value: float | None = None) -> tuple[np.ndarray, float, int]:
+def nelder_mead(
+    function: Callable[[np.ndarray], float],
+    start: np.ndarray,
+    step: float,
+    max_evaluations: int,
+    start_value: float | None = None,
+) -> tuple[np.ndarray, float, int]:
     """Minimise ``function`` from ``start`` (standard coefficients 1, 2, 0.5, 0.5).
 
     ``start_value``, when given, is ``function(start)`` already known (not re-evaluated).
@@ -166,9 +185,11 @@ def nelder_mead(function: Callable[[np.ndarray], float], start: np.ndarray, step
             expanded = centroid + 2.0 * (centroid - points[-1])
             value_expanded = function(expanded)
             used += 1
-            points[-1], values[-1] = ((expanded, value_expanded)
-                                      if value_expanded < value_reflected
-                                      else (reflected, value_reflected))
+            points[-1], values[-1] = (
+                (expanded, value_expanded)
+                if value_expanded < value_reflected
+                else (reflected, value_reflected)
+            )
         elif value_reflected < values[-2]:
             points[-1], values[-1] = reflected, value_reflected
         else:
@@ -188,8 +209,12 @@ def nelder_mead(function: Callable[[np.ndarray], float], start: np.ndarray, step
     return points[best], float(values[best]), used
 
 
-def calibrate(event_paths: list[Path], start: dict, max_evaluations: int = 40,
-              report: Callable[[int, float, dict], None] | None = None) -> Fit:
+def calibrate(
+    event_paths: list[Path],
+    start: dict,
+    max_evaluations: int = 40,
+    report: Callable[[int, float, dict], None] | None = None,
+) -> Fit:
     """Fit the parameters to the library by Nelder-Mead from ``start``."""
     began = time.perf_counter()
     count = 0
@@ -205,26 +230,42 @@ def calibrate(event_paths: list[Path], start: dict, max_evaluations: int = 40,
 
     start_vector = to_vector(start)
     loss_start = objective(start_vector)
-    best, loss_best, _ = nelder_mead(objective, start_vector, step=0.25,
-                                     max_evaluations=max(max_evaluations - 1, 1),
-                                     start_value=loss_start)
+    best, loss_best, _ = nelder_mead(
+        objective,
+        start_vector,
+        step=0.25,
+        max_evaluations=max(max_evaluations - 1, 1),
+        start_value=loss_start,
+    )
     if loss_best >= loss_start:
         best, loss_best = start_vector, loss_start
-    return Fit(start=from_vector(start_vector), best=from_vector(best), loss_start=loss_start,
-               loss_best=loss_best, evaluations=count,
-               seconds=round(time.perf_counter() - began, 1))
+    return Fit(
+        start=from_vector(start_vector),
+        best=from_vector(best),
+        loss_start=loss_start,
+        loss_best=loss_best,
+        evaluations=count,
+        seconds=round(time.perf_counter() - began, 1),
+    )
 
 
 def write_profile(path: Path, fit: Fit, loss_stored: float | None = None) -> None:
     """Write the fitted parameters as a profile TOML, with the fit's record."""
     stored = {} if loss_stored is None else {"loss_stored_profile": round(loss_stored, 4)}
-    record = {"status": "fitted by `cascadesim calibrate`", **stored,
-              "loss_before": round(fit.loss_start, 4), "loss_after": round(fit.loss_best, 4),
-              "evaluations": fit.evaluations, "seconds": fit.seconds,
-              **{name: round(value, 5) for name, value in fit.best.items()},
-              **{f"start_{name}": round(value, 5) for name, value in fit.start.items()}}
-    text = ("# Population profile fitted to the event library (scenarios/events/) by `cascadesim\n"
-            "# calibrate` (see cascadesim/calibrate.py for the loss). Scenarios adopt it with\n"
-            "# `profile = \"calibrated\"`: its values fill in the keys they leave unset.\n"
-            + dump_toml({"calibration": record, **profile_data(fit.best)}))
+    record = {
+        "status": "fitted by `cascadesim calibrate`",
+        **stored,
+        "loss_before": round(fit.loss_start, 4),
+        "loss_after": round(fit.loss_best, 4),
+        "evaluations": fit.evaluations,
+        "seconds": fit.seconds,
+        **{name: round(value, 5) for name, value in fit.best.items()},
+        **{f"start_{name}": round(value, 5) for name, value in fit.start.items()},
+    }
+    text = (
+        "# Population profile fitted to the event library (scenarios/events/) by `cascadesim\n"
+        "# calibrate` (see cascadesim/calibrate.py for the loss). Scenarios adopt it with\n"
+        '# `profile = "calibrated"`: its values fill in the keys they leave unset.\n'
+        + dump_toml({"calibration": record, **profile_data(fit.best)})
+    )
     path.write_text(text, encoding="utf-8")

@@ -41,7 +41,8 @@ def scenario_for_mode(scenario, mode: str):
     else:
         if scenario.event is None or scenario.event.trigger is None:
             where = scenario.source or scenario.name
-            raise CascadesimInputError(f"{where}: event.trigger: shock mode needs an "
-                                       "[event.trigger] table")
+            raise CascadesimInputError(
+                f"{where}: event.trigger: shock mode needs an [event.trigger] table"
+            )
         data["shock"] = dict(scenario.event.trigger)
     return scenario.derived(data)

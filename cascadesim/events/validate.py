@@ -73,24 +73,31 @@ def safe_ratio(simulated: float | None, reported: float | None) -> float | None:
     return float(simulated) / float(reported)
 
 
-def ratio_figure(name: str, simulated: float | None, reported: float,
-                 factor: float = RATIO_BAND) -> Figure:
+def ratio_figure(
+    name: str, simulated: float | None, reported: float, factor: float = RATIO_BAND
+) -> Figure:
     """Pass when simulated / reported is within [1/factor, factor]."""
     ratio = safe_ratio(simulated, reported)
     passed = None if ratio is None else (1 / factor - TOLERANCE <= ratio <= factor + TOLERANCE)
     return Figure(name, simulated, reported, ratio, f"x{factor:g}", passed)
 
 
-def minimum_figure(name: str, simulated: float | None, reported_min: float,
-                   factor: float = RATIO_BAND) -> Figure:
+def minimum_figure(
+    name: str, simulated: float | None, reported_min: float, factor: float = RATIO_BAND
+) -> Figure:
     """A reported lower bound ("more than X"): pass when simulated >= X / factor."""
     ratio = safe_ratio(simulated, reported_min)
     passed = None if ratio is None else ratio >= 1 / factor - TOLERANCE
     return Figure(name, simulated, reported_min, ratio, f">= /{factor:g}", passed)
 
 
-def share_figure(name: str, simulated: float | None, reported: float,
-                 band: float = SHARE_BAND, lower_bound: bool = False) -> Figure:
+def share_figure(
+    name: str,
+    simulated: float | None,
+    reported: float,
+    band: float = SHARE_BAND,
+    lower_bound: bool = False,
+) -> Figure:
     """Pass when |simulated - reported| <= band (or simulated >= reported - band)."""
     ratio = safe_ratio(simulated, reported)
     if simulated is None:
@@ -103,28 +110,41 @@ def share_figure(name: str, simulated: float | None, reported: float,
     return Figure(name, simulated, reported, ratio, words, passed)
 
 
-def price_figure(name: str, simulated_low: float | None, reported_low: float,
-                 before: float, band: float = PRICE_BAND) -> Figure:
+def price_figure(
+    name: str,
+    simulated_low: float | None,
+    reported_low: float,
+    before: float,
+    band: float = PRICE_BAND,
+) -> Figure:
     """Pass when the simulated fall from ``before`` is within ``band`` of the reported fall."""
     ratio = safe_ratio(simulated_low, reported_low)
     passed = None
     if simulated_low is not None:
         gap = abs(simulated_low - reported_low) / before
         passed = gap <= band + TOLERANCE
-    return Figure(name, simulated_low, reported_low, ratio, f"+-{100 * band:g}pp of "
-                  f"{before:,.6g}", passed)
+    return Figure(
+        name, simulated_low, reported_low, ratio, f"+-{100 * band:g}pp of {before:,.6g}", passed
+    )
 
 
-def range_figure(name: str, simulated_drop: float | None, low: float, high: float,
-                 band: float = PRICE_BAND) -> Figure:
+def range_figure(
+    name: str, simulated_drop: float | None, low: float, high: float, band: float = PRICE_BAND
+) -> Figure:
     """A reported range of falls: pass when the simulated fall is inside it, widened by band."""
     middle = 0.5 * (low + high)
     ratio = safe_ratio(simulated_drop, middle)
     passed = None
     if simulated_drop is not None:
         passed = low - band - TOLERANCE <= simulated_drop <= high + band + TOLERANCE
-    return Figure(name, simulated_drop, middle, ratio,
-                  f"{100 * low:g}-{100 * high:g}% +-{100 * band:g}pp", passed)
+    return Figure(
+        name,
+        simulated_drop,
+        middle,
+        ratio,
+        f"{100 * low:g}-{100 * high:g}% +-{100 * band:g}pp",
+        passed,
+    )
 
 
 def compare(simulated: dict, reported, assets: dict[str, float]) -> list[Figure]:
@@ -142,32 +162,43 @@ def compare(simulated: dict, reported, assets: dict[str, float]) -> list[Figure]
     """
     out: list[Figure] = []
     if reported.liquidated_total_usd is not None:
-        out.append(ratio_figure("total_usd", simulated["total_usd"],
-                                reported.liquidated_total_usd))
+        out.append(ratio_figure("total_usd", simulated["total_usd"], reported.liquidated_total_usd))
     if reported.liquidated_long_usd is not None:
         out.append(ratio_figure("long_usd", simulated["long_usd"], reported.liquidated_long_usd))
     if reported.liquidated_short_usd is not None:
-        out.append(ratio_figure("short_usd", simulated["short_usd"],
-                                reported.liquidated_short_usd))
+        out.append(ratio_figure("short_usd", simulated["short_usd"], reported.liquidated_short_usd))
     share = reported.long_share()
     if share is not None:
         out.append(share_figure("long_share", simulated["long_share"], share))
     if reported.long_share_min is not None:
-        out.append(share_figure("long_share_min", simulated["long_share"],
-                                reported.long_share_min, lower_bound=True))
+        out.append(
+            share_figure(
+                "long_share_min", simulated["long_share"], reported.long_share_min, lower_bound=True
+            )
+        )
     if reported.traders_liquidated is not None:
-        out.append(ratio_figure("accounts", simulated["accounts"],
-                                float(reported.traders_liquidated)))
+        out.append(
+            ratio_figure("accounts", simulated["accounts"], float(reported.traders_liquidated))
+        )
     if reported.largest_single_usd is not None:
-        out.append(ratio_figure("largest_single_usd", simulated["largest_single_usd"],
-                                reported.largest_single_usd))
+        out.append(
+            ratio_figure(
+                "largest_single_usd", simulated["largest_single_usd"], reported.largest_single_usd
+            )
+        )
     venues = simulated["by_venue"]
     for venue, usd in reported.venue_total_usd.items():
-        out.append(ratio_figure(f"venue.{venue}.total_usd",
-                                venues.get(venue, {}).get("total_usd", 0.0), usd))
+        out.append(
+            ratio_figure(
+                f"venue.{venue}.total_usd", venues.get(venue, {}).get("total_usd", 0.0), usd
+            )
+        )
     for venue, usd in reported.venue_long_min_usd.items():
-        out.append(minimum_figure(f"venue.{venue}.long_usd_min",
-                                  venues.get(venue, {}).get("long_usd", 0.0), usd))
+        out.append(
+            minimum_figure(
+                f"venue.{venue}.long_usd_min", venues.get(venue, {}).get("long_usd", 0.0), usd
+            )
+        )
     for group, usd in reported.asset_total_usd.items():
         totals = group_totals(simulated["by_asset"], group_assets(reported, group, assets))
         out.append(ratio_figure(f"asset.{group}.total_usd", totals["total_usd"], usd))
@@ -183,8 +214,7 @@ def compare(simulated: dict, reported, assets: dict[str, float]) -> list[Figure]
         if asset in reported.price_low_usd:
             continue  # the low says it already
         before = reported.price_before_usd.get(asset, assets[asset])
-        out.append(price_figure(f"price_low.{asset}", lows.get(asset), before * (1 - drop),
-                                before))
+        out.append(price_figure(f"price_low.{asset}", lows.get(asset), before * (1 - drop), before))
     for asset, (low, high) in reported.drop_range.items():
         before = reported.price_before_usd.get(asset, assets[asset])
         drop = None if lows.get(asset) is None else 1.0 - lows[asset] / before
@@ -215,13 +245,16 @@ def simulated_figures(result, scenario, count: str = "aggregator") -> dict:
     reporting (true and visible figures, gap_usd, visible_share)
     """
     reporting = scenario.reporting
-    venues = {name: (reporting.market_venue.get(name, market.venue) if reporting
-                     else market.venue) for name, market in scenario.markets.items()}
+    venues = {
+        name: (reporting.market_venue.get(name, market.venue) if reporting else market.venue)
+        for name, market in scenario.markets.items()
+    }
     assets = {name: market.asset for name, market in scenario.markets.items()}
     throttled = reporting.throttled_venues if reporting else ["binance"]
     symbols = reporting.symbols_per_market if reporting else {}
-    view = aggregator_view(result.liquidations, venues, assets, throttled, symbols,
-                           step_s=scenario.step_s)
+    view = aggregator_view(
+        result.liquidations, venues, assets, throttled, symbols, step_s=scenario.step_s
+    )
     chosen = view["visible" if count == "aggregator" else "true"]
     timeline = result.timeline
     price_low, perp_low = {}, {}
@@ -232,21 +265,28 @@ def simulated_figures(result, scenario, count: str = "aggregator") -> dict:
             price_low[asset] = float(rows["index_price"].min())
             perp_low[asset] = float(np.minimum(rows["mid_price"], rows["last_price"]).min())
     return {
-        "total_usd": chosen["total_usd"], "long_usd": chosen["long_usd"],
-        "short_usd": chosen["short_usd"], "long_share": chosen["long_share"],
+        "total_usd": chosen["total_usd"],
+        "long_usd": chosen["long_usd"],
+        "short_usd": chosen["short_usd"],
+        "long_share": chosen["long_share"],
         "accounts": int(result.summary["accounts_liquidated"]),
         # A position liquidated in steps (tier step-down, 20 % chunks) is one liquidation in
         # the press's sense; the model's chunks are its own, so the figure is per position.
         "largest_single_usd": float(result.summary["largest_liquidation_usd"]),
-        "by_venue": chosen["by_venue"], "by_asset": chosen["by_asset"],
-        "price_low": price_low, "perp_low": perp_low,
-        "reporting": {"true_total_usd": view["true"]["total_usd"],
-                      "visible_total_usd": view["visible"]["total_usd"],
-                      "gap_usd": view["gap_usd"], "visible_share": view["visible_share"],
-                      "true_orders": view["true"]["orders"],
-                      "visible_orders": view["visible"]["orders"],
-                      "true_long_share": view["true"]["long_share"],
-                      "true_largest_order_usd": view["true"]["largest_order_usd"]},
+        "by_venue": chosen["by_venue"],
+        "by_asset": chosen["by_asset"],
+        "price_low": price_low,
+        "perp_low": perp_low,
+        "reporting": {
+            "true_total_usd": view["true"]["total_usd"],
+            "visible_total_usd": view["visible"]["total_usd"],
+            "gap_usd": view["gap_usd"],
+            "visible_share": view["visible_share"],
+            "true_orders": view["true"]["orders"],
+            "visible_orders": view["visible"]["orders"],
+            "true_long_share": view["true"]["long_share"],
+            "true_largest_order_usd": view["true"]["largest_order_usd"],
+        },
     }
 
 
@@ -270,8 +310,13 @@ def median_figures(runs: list[dict]) -> dict:
     return merged
 
 
-def validate_event(scenario, mode: str | None = None, count: str = "aggregator",
-                   seed: int | None = None, seeds: int = 1) -> dict:
+def validate_event(
+    scenario,
+    mode: str | None = None,
+    count: str = "aggregator",
+    seed: int | None = None,
+    seeds: int = 1,
+) -> dict:
     """Run one event scenario in a mode and compare it with its ``[reported]`` table.
 
     Parameters
@@ -290,8 +335,9 @@ def validate_event(scenario, mode: str | None = None, count: str = "aggregator",
     """
     if scenario.reported is None:
         where = scenario.source or scenario.name
-        raise CascadesimInputError(f"{where}: reported: an event scenario needs a [reported] "
-                                   "table to validate against")
+        raise CascadesimInputError(
+            f"{where}: reported: an event scenario needs a [reported] table to validate against"
+        )
     mode = mode or (scenario.event.mode if scenario.event is not None else "replay")
     started = time.perf_counter()
     driven = scenario_for_mode(scenario, mode)
@@ -312,10 +358,13 @@ def validate_event(scenario, mode: str | None = None, count: str = "aggregator",
         rate = sum(known) / len(known) if known else None
         rows.append({**figure.to_dict(), "pass_rate": rate})
     return {
-        "event": scenario.event.id if scenario.event is not None and scenario.event.id
+        "event": scenario.event.id
+        if scenario.event is not None and scenario.event.id
         else scenario.name,
         "scenario": str(scenario.source) if scenario.source else scenario.name,
-        "mode": mode, "count": count, "seeds": [first_seed + k for k in range(len(per_seed))],
+        "mode": mode,
+        "count": count,
+        "seeds": [first_seed + k for k in range(len(per_seed))],
         "passed": all(f.passed is not False for f in figures),
         "figures": rows,
         "reporting": simulated["reporting"],

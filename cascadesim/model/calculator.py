@@ -100,7 +100,10 @@ def _side_sign(side: str) -> int:
 
 
 def _tier_table(
-    venue: str, asset: str, mmr: float | None, maintenance_amount: float | None,
+    venue: str,
+    asset: str,
+    mmr: float | None,
+    maintenance_amount: float | None,
     max_leverage: float | None,
 ) -> TierTable:
     """The table to use: a single tier from ``mmr`` or Hyperliquid's ``max_leverage``, else
@@ -109,11 +112,19 @@ def _tier_table(
         raise invalid("maintenance_amount", maintenance_amount, "only together with mmr")
     cap = np.inf if max_leverage is None else _positive("max_leverage", max_leverage)
     if mmr is not None:
-        rate = _number("mmr", mmr, "a maintenance margin rate in (0, 1)",
-                       lambda number: 0.0 < number < 1.0)
-        amount = 0.0 if maintenance_amount is None else _number(
-            "maintenance_amount", maintenance_amount, "finite USD >= 0",
-            lambda number: number >= 0.0)
+        rate = _number(
+            "mmr", mmr, "a maintenance margin rate in (0, 1)", lambda number: 0.0 < number < 1.0
+        )
+        amount = (
+            0.0
+            if maintenance_amount is None
+            else _number(
+                "maintenance_amount",
+                maintenance_amount,
+                "finite USD >= 0",
+                lambda number: number >= 0.0,
+            )
+        )
         return TierTable.single(rate, amount, cap, "mmr given")
     if max_leverage is not None and venue == "hyperliquid":
         return TierTable.from_max_leverage([0.0], [cap], "max_leverage given")
@@ -125,7 +136,10 @@ def _tier_table(
 
 
 def _check_leverage(
-    table: TierTable, notional: float, margin: float, leverage: float | None,
+    table: TierTable,
+    notional: float,
+    margin: float,
+    leverage: float | None,
 ) -> None:
     """Reject a position opened above its tier's maximum leverage."""
     tier = kernels.tier_for_notional(table.floors, len(table), notional)
@@ -136,8 +150,9 @@ def _check_leverage(
     where = f"for a notional of {notional:,.2f} USD (tier {tier + 1})"
     if leverage is not None:
         raise invalid("leverage", leverage, f"at most {limit:g} {where}")
-    raise invalid("margin", margin, f"at least {notional / limit:,.2f} USD: max leverage is "
-                  f"{limit:g} {where}")
+    raise invalid(
+        "margin", margin, f"at least {notional / limit:,.2f} USD: max leverage is {limit:g} {where}"
+    )
 
 
 def liquidation_price(
@@ -199,30 +214,51 @@ def liquidation_price(
     if (leverage is None) == (margin is None):
         raise invalid("leverage/margin", (leverage, margin), "exactly one of the two")
     notional = entry * size
-    position_margin = (notional / _positive("leverage", leverage) if leverage is not None
-                       else _positive("margin", margin))
+    position_margin = (
+        notional / _positive("leverage", leverage)
+        if leverage is not None
+        else _positive("margin", margin)
+    )
     table = _tier_table(venue_name, asset, mmr, maintenance_amount, max_leverage)
     _check_leverage(table, notional, position_margin, leverage)
     return _figures(venue_name, side, asset, sign, entry, size, position_margin, table)
 
 
 def _figures(
-    venue: str, side: str, asset: str, sign: int, entry: float, size: float, margin: float,
+    venue: str,
+    side: str,
+    asset: str,
+    sign: int,
+    entry: float,
+    size: float,
+    margin: float,
     table: TierTable,
 ) -> MarginFigures:
     """Run the kernels on a validated position."""
     count = len(table)
     entry_maintenance = kernels.maintenance_margin(
-        table.floors, table.mmr, table.maintenance_amount, count, entry * size)
+        table.floors, table.mmr, table.maintenance_amount, count, entry * size
+    )
     if margin <= entry_maintenance:
-        raise invalid("margin", margin, f"more than the maintenance margin at entry "
-                      f"({entry_maintenance:,.2f} USD); position would be liquidated at entry")
+        raise invalid(
+            "margin",
+            margin,
+            f"more than the maintenance margin at entry "
+            f"({entry_maintenance:,.2f} USD); position would be liquidated at entry",
+        )
     price, tier = kernels.liquidation_price(
-        sign, size, entry, margin, table.floors, table.mmr, table.maintenance_amount, count)
+        sign, size, entry, margin, table.floors, table.mmr, table.maintenance_amount, count
+    )
     return MarginFigures(
-        venue=venue, side=str(side).lower(), asset=asset.upper(), entry_price=entry,
-        quantity=size, liquidation_price=float(price),
+        venue=venue,
+        side=str(side).lower(),
+        asset=asset.upper(),
+        entry_price=entry,
+        quantity=size,
+        liquidation_price=float(price),
         bankruptcy_price=float(kernels.bankruptcy_price(sign, size, entry, margin)),
-        initial_margin=margin, maintenance_margin=float(entry_maintenance), tier=int(tier),
+        initial_margin=margin,
+        maintenance_margin=float(entry_maintenance),
+        tier=int(tier),
         tier_count=count,
     )

@@ -33,17 +33,36 @@ CODED_FIELDS = {
 
 # Fields that may be zero; every other numeric field must be strictly positive.
 NON_NEGATIVE_FIELDS = {
-    "quote_anchor_half_life_s", "withdrawal_vol_sensitivity", "withdrawal_flow_sensitivity",
+    "quote_anchor_half_life_s",
+    "withdrawal_vol_sensitivity",
+    "withdrawal_flow_sensitivity",
     "liquidity_floor",
-    "basis_average_s", "funding_interest_rate", "funding_clamp", "funding_cap",
-    "time_to_first_funding_s", "arbitrage_band", "arbitrage_capacity_usd_per_s",
-    "spot_impact_share", "liquidation_fee_rate", "slippage_limit", "chunk_min_notional_usd",
-    "chunk_cooldown_s", "backstop_equity_fraction", "fund_unwind_usd_per_s",
-    "insurance_fund_usd", "backstop_usd",
+    "basis_average_s",
+    "funding_interest_rate",
+    "funding_clamp",
+    "funding_cap",
+    "time_to_first_funding_s",
+    "arbitrage_band",
+    "arbitrage_capacity_usd_per_s",
+    "spot_impact_share",
+    "liquidation_fee_rate",
+    "slippage_limit",
+    "chunk_min_notional_usd",
+    "chunk_cooldown_s",
+    "backstop_equity_fraction",
+    "fund_unwind_usd_per_s",
+    "insurance_fund_usd",
+    "backstop_usd",
 }
 SIGNED_FIELDS = {"funding_rate_initial"}
-FRACTION_FIELDS = {"liquidity_floor", "spot_impact_share", "slippage_limit", "chunk_fraction",
-                   "backstop_equity_fraction", "liquidation_fee_rate"}
+FRACTION_FIELDS = {
+    "liquidity_floor",
+    "spot_impact_share",
+    "slippage_limit",
+    "chunk_fraction",
+    "backstop_equity_fraction",
+    "liquidation_fee_rate",
+}
 
 
 @dataclass(frozen=True)
@@ -115,14 +134,19 @@ class MarketSpec:
         n = len(self.tier_floor_usd)
         for name in ("tier_mmr", "tier_max_leverage"):
             if len(getattr(self, name)) != n:
-                raise invalid(f"{where}.{name}", getattr(self, name),
-                              f"one value per tier ({n} tiers)")
+                raise invalid(
+                    f"{where}.{name}", getattr(self, name), f"one value per tier ({n} tiers)"
+                )
         if n == 0 or self.tier_floor_usd[0] != 0.0:
-            raise invalid(f"{where}.tier_floor_usd", self.tier_floor_usd,
-                          "ascending notional floors starting at 0")
+            raise invalid(
+                f"{where}.tier_floor_usd",
+                self.tier_floor_usd,
+                "ascending notional floors starting at 0",
+            )
         if any(b <= a for a, b in zip(self.tier_floor_usd, self.tier_floor_usd[1:], strict=False)):
-            raise invalid(f"{where}.tier_floor_usd", self.tier_floor_usd,
-                          "strictly ascending notional floors")
+            raise invalid(
+                f"{where}.tier_floor_usd", self.tier_floor_usd, "strictly ascending notional floors"
+            )
         if any(not (0.0 < r < 1.0) for r in self.tier_mmr):
             raise invalid(f"{where}.tier_mmr", self.tier_mmr, "rates strictly between 0 and 1")
         if any(b < a for a, b in zip(self.tier_mmr, self.tier_mmr[1:], strict=False)):
@@ -130,8 +154,11 @@ class MarketSpec:
         if any(not (lev >= 1.0) for lev in self.tier_max_leverage):
             raise invalid(f"{where}.tier_max_leverage", self.tier_max_leverage, "values >= 1")
         if self.tier_maintenance_amount is not None and len(self.tier_maintenance_amount) != n:
-            raise invalid(f"{where}.tier_maintenance_amount", self.tier_maintenance_amount,
-                          f"one value per tier ({n} tiers)")
+            raise invalid(
+                f"{where}.tier_maintenance_amount",
+                self.tier_maintenance_amount,
+                f"one value per tier ({n} tiers)",
+            )
 
     def maintenance_amounts(self) -> np.ndarray:
         """Maintenance amounts per tier (USD), from the table or from the recursion."""
@@ -171,8 +198,11 @@ class AssetSpec:
     factor_half_life_s: float = 0.0  # lag with which the index follows the factor (0: none)
 
     def __post_init__(self) -> None:
-        check_number(f"assets.{self.name}.spot_depth_1pct_usd", self.spot_depth_1pct_usd,
-                     "spot_depth_1pct_usd")
+        check_number(
+            f"assets.{self.name}.spot_depth_1pct_usd",
+            self.spot_depth_1pct_usd,
+            "spot_depth_1pct_usd",
+        )
         for name in ("beta", "factor_weight", "factor_half_life_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -236,8 +266,11 @@ def market_params(markets: list[MarketSpec], assets: list[AssetSpec]) -> np.reca
     asset_index = {asset.name: k for k, asset in enumerate(assets)}
     for spec in markets:
         if spec.asset not in asset_index:
-            raise invalid(f"markets.{spec.name}.asset", spec.asset,
-                          "an asset listed in assets: " + ", ".join(asset_index))
+            raise invalid(
+                f"markets.{spec.name}.asset",
+                spec.asset,
+                "an asset listed in assets: " + ", ".join(asset_index),
+            )
     n_tiers = max(len(spec.tier_floor_usd) for spec in markets)
     params = np.zeros(len(markets), dtype=layout.market_params_dtype(n_tiers)).view(np.recarray)
     for m, spec in enumerate(markets):
@@ -283,7 +316,5 @@ def default_tick(price_usd: float) -> float:
     """About one basis point of ``price_usd``, rounded to 1, 2 or 5 x 10^k USD."""
     raw = price_usd * 1e-4
     exponent = math.floor(math.log10(raw))
-    candidates = [m * 10.0 ** e for e in (exponent, exponent + 1) for m in (1, 2, 5)]
+    candidates = [m * 10.0**e for e in (exponent, exponent + 1) for m in (1, 2, 5)]
     return min(candidates, key=lambda tick: abs(math.log(tick / raw)))
-
-

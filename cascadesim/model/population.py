@@ -137,22 +137,32 @@ class SizeDistribution:
 
     def scaled(self, factor: float) -> SizeDistribution:
         """The same shape with every USD figure multiplied by ``factor``."""
-        return SizeDistribution(self.median_usd * factor, self.body_log_std, self.tail_share,
-                                self.tail_alpha, self.max_usd * factor)
+        return SizeDistribution(
+            self.median_usd * factor,
+            self.body_log_std,
+            self.tail_share,
+            self.tail_alpha,
+            self.max_usd * factor,
+        )
 
     def mean_usd(self) -> float:
         """Exact mean notional (USD) of the spliced distribution."""
         sigma = self.body_log_std
         normal = NormalDist()
-        body = (self.median_usd * math.exp(0.5 * sigma * sigma)
-                * normal.cdf(self.tail_quantile - sigma))
+        body = (
+            self.median_usd * math.exp(0.5 * sigma * sigma) * normal.cdf(self.tail_quantile - sigma)
+        )
         start, top, alpha = self.tail_start_usd, self.max_usd, self.tail_alpha
         ratio = start / top
         if abs(alpha - 1.0) < 1e-12:
             tail = start * math.log(top / start) / (1.0 - ratio)
         else:
-            tail = (alpha * start ** alpha * (start ** (1.0 - alpha) - top ** (1.0 - alpha))
-                    / ((alpha - 1.0) * (1.0 - ratio ** alpha)))
+            tail = (
+                alpha
+                * start**alpha
+                * (start ** (1.0 - alpha) - top ** (1.0 - alpha))
+                / ((alpha - 1.0) * (1.0 - ratio**alpha))
+            )
         return body + self.tail_share * tail
 
     def draw(self, rng: np.random.Generator, count: int) -> np.ndarray:
@@ -200,8 +210,11 @@ class EntryModel:
         history = np.asarray(self.history, dtype=np.float64)  # oldest first
         # The history is a shape: rescale it so that its latest price is the market's price.
         levels = history[:, 1] * (price / history[-1, 1])
-        weights = (-np.diff(history[:, 0]) if self.weights is None
-                   else np.asarray(self.weights, dtype=np.float64))
+        weights = (
+            -np.diff(history[:, 0])
+            if self.weights is None
+            else np.asarray(self.weights, dtype=np.float64)
+        )
         weights = weights / weights.sum()
         segment = rng.choice(weights.size, size=count, p=weights)
         position = rng.random(count)
@@ -293,8 +306,9 @@ class Population:
     diagnostics: list[dict] = field(default_factory=list)
 
 
-def synthesize(markets: list[MarketPopulation], seed: int, max_accounts: int,
-               where: str = "population") -> Population:
+def synthesize(
+    markets: list[MarketPopulation], seed: int, max_accounts: int, where: str = "population"
+) -> Population:
     """Draw the positions of every market.
 
     Parameters
@@ -310,16 +324,18 @@ def synthesize(markets: list[MarketPopulation], seed: int, max_accounts: int,
     """
     counts = [market.account_count() for market in markets]
     if sum(counts) > max_accounts:
-        raise invalid(f"{where}.max_accounts", max_accounts,
-                      f"at least the {sum(counts):,} accounts the open interest needs (raise it, "
-                      "or lower open interest or raise account_size.median_usd)")
+        raise invalid(
+            f"{where}.max_accounts",
+            max_accounts,
+            f"at least the {sum(counts):,} accounts the open interest needs (raise it, "
+            "or lower open interest or raise account_size.median_usd)",
+        )
     # Child m is market m's stream, child n the cross-account draw: adding cross accounts
     # leaves every market's positions as they were.
     streams = np.random.SeedSequence(seed).spawn(len(markets) + 1)
     parts, diagnostics = [], []
     offset = 0
-    for m, (market, count, stream) in enumerate(zip(markets, counts, streams[:-1],
-                                                    strict=True)):
+    for m, (market, count, stream) in enumerate(zip(markets, counts, streams[:-1], strict=True)):
         part, info = synthesize_market(np.random.default_rng(stream), market, count)
         part["market"] = np.full(count, m, dtype=np.int32)
         part["account"] = np.arange(offset, offset + count, dtype=np.int64)
@@ -334,16 +350,26 @@ def synthesize(markets: list[MarketPopulation], seed: int, max_accounts: int,
     n_accounts = offset
     if any(market.isolated_share < 1.0 for market in markets):
         cross, columns["account"], n_accounts = cross_accounts(
-            np.random.default_rng(streams[-1]), markets, counts, diagnostics)
-    positions = PositionArrays(market=columns["market"], account=columns["account"],
-                               side=columns["side"], quantity=columns["quantity"],
-                               entry_price=columns["entry_price"], margin=columns["margin"],
-                               cross=cross)
+            np.random.default_rng(streams[-1]), markets, counts, diagnostics
+        )
+    positions = PositionArrays(
+        market=columns["market"],
+        account=columns["account"],
+        side=columns["side"],
+        quantity=columns["quantity"],
+        entry_price=columns["entry_price"],
+        margin=columns["margin"],
+        cross=cross,
+    )
     return Population(positions=positions, n_accounts=n_accounts, diagnostics=diagnostics)
 
 
-def cross_accounts(rng: np.random.Generator, markets: list[MarketPopulation],
-                   counts: list[int], diagnostics: list[dict]):
+def cross_accounts(
+    rng: np.random.Generator,
+    markets: list[MarketPopulation],
+    counts: list[int],
+    diagnostics: list[dict],
+):
     """Group the non-isolated positions of each venue into cross-margin accounts.
 
     Positions are in market order (``counts[m]`` rows of market m). Isolated positions are
@@ -365,24 +391,26 @@ def cross_accounts(rng: np.random.Generator, markets: list[MarketPopulation],
     account[isolated] = np.arange(int(isolated.sum()), dtype=np.int64)
     next_account = int(isolated.sum())
     for members in venues.values():
-        crossing = [int(cross[first_row[m]:first_row[m + 1]].sum()) for m in members]
+        crossing = [int(cross[first_row[m] : first_row[m + 1]].sum()) for m in members]
         if sum(crossing) == 0:
             continue
         per_account = min(float(len(members)), CROSS_POSITIONS_PER_ACCOUNT)
         pool = max(max(crossing), int(math.ceil(sum(crossing) / per_account)))
         for m, size in zip(members, crossing, strict=True):
-            rows = first_row[m] + np.flatnonzero(cross[first_row[m]:first_row[m + 1]])
+            rows = first_row[m] + np.flatnonzero(cross[first_row[m] : first_row[m + 1]])
             pool_index[rows] = rng.choice(pool, size=size, replace=False)
-        rows = np.concatenate([first_row[m] + np.flatnonzero(cross[first_row[m]:first_row[m + 1]])
-                               for m in members])
+        rows = np.concatenate(
+            [first_row[m] + np.flatnonzero(cross[first_row[m] : first_row[m + 1]]) for m in members]
+        )
         used, compact = np.unique(pool_index[rows], return_inverse=True)
         account[rows] = next_account + compact
         next_account += used.size
     return cross, account, next_account
 
 
-def synthesize_market(rng: np.random.Generator, market: MarketPopulation,
-                      count: int) -> tuple[dict, dict]:
+def synthesize_market(
+    rng: np.random.Generator, market: MarketPopulation, count: int
+) -> tuple[dict, dict]:
     """Positions of one market (without market and account columns).
 
     Returns
@@ -411,7 +439,8 @@ def synthesize_market(rng: np.random.Generator, market: MarketPopulation,
     quantity /= price  # the notional buffer becomes the quantity (base units)
     weights = np.asarray(market.leverage_weights, dtype=np.float64)
     leverage = np.asarray(market.leverage_values, dtype=np.float64)[
-        rng.choice(weights.size, size=count, p=weights / weights.sum())]
+        rng.choice(weights.size, size=count, p=weights / weights.sum())
+    ]
     entry = market.entries.draw(rng, count, price)
     margin = np.empty(count)
     ok = settle(market, side, quantity, entry, leverage, margin, slice(None))
@@ -444,8 +473,15 @@ def synthesize_market(rng: np.random.Generator, market: MarketPopulation,
     return {"side": side, "quantity": quantity, "entry_price": entry, "margin": margin}, info
 
 
-def settle(market: MarketPopulation, side: np.ndarray, quantity: np.ndarray,
-           entry: np.ndarray, leverage: np.ndarray, margin: np.ndarray, rows) -> np.ndarray:
+def settle(
+    market: MarketPopulation,
+    side: np.ndarray,
+    quantity: np.ndarray,
+    entry: np.ndarray,
+    leverage: np.ndarray,
+    margin: np.ndarray,
+    rows,
+) -> np.ndarray:
     """Clip leverage to the tiers and set the margins of ``rows``; say which start healthy.
 
     A position is healthy when its equity at the start price exceeds its maintenance margin
@@ -471,8 +507,9 @@ def settle(market: MarketPopulation, side: np.ndarray, quantity: np.ndarray,
     entry_notional = quantity * entry
     # The exchange caps leverage by the notional when the position was opened; the larger of
     # the two notionals gives the stricter (lower) cap.
-    clipped = np.minimum(leverage[rows], market.max_leverage(
-        np.maximum(start_notional, entry_notional)))
+    clipped = np.minimum(
+        leverage[rows], market.max_leverage(np.maximum(start_notional, entry_notional))
+    )
     leverage[rows] = clipped
     np.divide(entry_notional, clipped, out=entry_notional)  # now the initial margin, USD
     margin[rows] = entry_notional

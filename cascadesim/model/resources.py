@@ -89,7 +89,9 @@ class MemoryEstimate:
         snapshots = min(self.steps, SNAPSHOTS_PER_PATH) + 1
         return {
             "positions": self.positions * BYTES_PER_POSITION,
-            "books": self.markets * self.levels * BYTES_PER_BOOK_LEVEL
+            "books": self.markets
+            * self.levels
+            * BYTES_PER_BOOK_LEVEL
             * (1 + snapshots * self.paths),
             "timeline": self.steps * self.markets * BYTES_PER_TIMELINE_ROW * (self.paths + 1),
             "shock": (self.steps + 1) * (self.assets + 2 * self.markets) * 8,
@@ -102,15 +104,19 @@ class MemoryEstimate:
     def describe(self) -> str:
         """``'12.3 GB (positions 4.2 GB: 20,000,000 x 247 B, books ..., ...)'``."""
         parts = self.parts
-        shown = [f"positions {format_bytes(parts['positions'])}: {self.positions:,} x "
-                 f"{BYTES_PER_POSITION} B"]
-        shown += [f"{name} {format_bytes(size)}" for name, size in parts.items()
-                  if name != "positions"]
+        shown = [
+            f"positions {format_bytes(parts['positions'])}: {self.positions:,} x "
+            f"{BYTES_PER_POSITION} B"
+        ]
+        shown += [
+            f"{name} {format_bytes(size)}" for name, size in parts.items() if name != "positions"
+        ]
         return f"{format_bytes(self.total_bytes)} ({', '.join(shown)})"
 
 
-def check_memory(estimate: MemoryEstimate, what: str = "the run",
-                 available: int | None = None) -> None:
+def check_memory(
+    estimate: MemoryEstimate, what: str = "the run", available: int | None = None
+) -> None:
     """Refuse, before anything is allocated, a run whose estimate exceeds available memory.
 
     Parameters
@@ -133,7 +139,8 @@ def check_memory(estimate: MemoryEstimate, what: str = "the run",
         raise CascadesimInputError(
             f"{what} needs about {estimate.describe()} of memory, more than the "
             f"{format_bytes(available)} available: lower open interest or "
-            "population.accounts (fewer positions), duration_s (fewer steps) or book_levels")
+            "population.accounts (fewer positions), duration_s (fewer steps) or book_levels"
+        )
 
 
 class BudgetExhausted(CascadesimInputError):
@@ -160,7 +167,8 @@ class RunBudget:
             raise BudgetExhausted(
                 f"run stopped at step 0 of {steps_needed:,}: step budget exhausted "
                 f"(--max-steps = {self.max_steps:,}; the run needs {steps_needed:,} engine "
-                f"steps{detail}); nothing was run or written")
+                f"steps{detail}); nothing was run or written"
+            )
 
     def check_time(self, elapsed_s: float, done: int, total: int) -> None:
         """Stop a run whose elapsed time exceeds ``time_budget_s``."""
@@ -168,4 +176,5 @@ class RunBudget:
             raise BudgetExhausted(
                 f"run stopped at step {done:,} of {total:,}: time budget exhausted "
                 f"(--time-budget = {self.time_budget_s:g} s, {elapsed_s:.1f} s used); "
-                "nothing was written")
+                "nothing was written"
+            )

@@ -103,27 +103,32 @@ def read_price_csv(path: Path) -> np.ndarray:
             continue
         if len(row) != 2:
             raise CascadesimInputError(
-                f"{path}: line {line_number}: two values (time_s, price_usd), got {len(row)}")
+                f"{path}: line {line_number}: two values (time_s, price_usd), got {len(row)}"
+            )
         try:
             time_s, price_usd = float(row[0]), float(row[1])
         except ValueError:
             raise CascadesimInputError(
-                f"{path}: line {line_number}: numbers expected, got {','.join(row)!r}") from None
+                f"{path}: line {line_number}: numbers expected, got {','.join(row)!r}"
+            ) from None
         if not (math.isfinite(time_s) and math.isfinite(price_usd) and price_usd > 0):
             raise CascadesimInputError(
-                f"{path}: line {line_number}: a finite time and a price > 0 USD expected")
+                f"{path}: line {line_number}: a finite time and a price > 0 USD expected"
+            )
         if values and time_s < values[-1][0]:
             raise CascadesimInputError(
                 f"{path}: line {line_number}: times must not decrease ({time_s} after "
-                f"{values[-1][0]})")
+                f"{values[-1][0]})"
+            )
         values.append((time_s, price_usd))
     if len(values) < 2:
         raise CascadesimInputError(f"{path}: at least two rows of prices are needed")
     return np.asarray(values, dtype=np.float64)
 
 
-def recorded_factor(times: np.ndarray, series: np.ndarray, start_price: float,
-                    relative: bool) -> np.ndarray:
+def recorded_factor(
+    times: np.ndarray, series: np.ndarray, start_price: float, relative: bool
+) -> np.ndarray:
     """Resample a recorded series to the step grid, as a fraction of ``start_price``.
 
     The recording's clock starts at its first row. With ``relative`` the series is replayed
@@ -148,8 +153,9 @@ def recorded_factor(times: np.ndarray, series: np.ndarray, start_price: float,
     return prices / start_price
 
 
-def sell_programme_flow(n_steps: int, step_s: float, usd: float, start_s: float,
-                        duration_s: float) -> np.ndarray:
+def sell_programme_flow(
+    n_steps: int, step_s: float, usd: float, start_s: float, duration_s: float
+) -> np.ndarray:
     """USD sold per step by a programme spreading ``usd`` evenly over a time window.
 
     Step k covers the interval (k * step_s, (k + 1) * step_s]; it receives the share of the
@@ -169,14 +175,19 @@ def sell_programme_flow(n_steps: int, step_s: float, usd: float, start_s: float,
     """
     begin = np.arange(n_steps, dtype=np.float64) * step_s
     end = begin + step_s
-    overlap = np.clip(np.minimum(end, start_s + duration_s) - np.maximum(begin, start_s),
-                      0.0, None)
+    overlap = np.clip(np.minimum(end, start_s + duration_s) - np.maximum(begin, start_s), 0.0, None)
     return -usd * overlap / duration_s
 
 
-def shock_arrays(shock, n_steps: int, step_s: float, asset_names: Sequence[str],
-                 start_prices: Sequence[float], market_names: Sequence[str],
-                 base_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def shock_arrays(
+    shock,
+    n_steps: int,
+    step_s: float,
+    asset_names: Sequence[str],
+    start_prices: Sequence[float],
+    market_names: Sequence[str],
+    base_dir: Path | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Index path and taker flow of a validated ``[shock]`` table.
 
     Parameters
@@ -202,8 +213,9 @@ def shock_arrays(shock, n_steps: int, step_s: float, asset_names: Sequence[str],
     if kind == "sell_programme":
         flow = np.zeros((n_steps, len(market_names)))
         column = list(market_names).index(shock.market)
-        flow[:, column] = sell_programme_flow(n_steps, step_s, shock.usd, shock.start_s,
-                                              shock.duration_s)
+        flow[:, column] = sell_programme_flow(
+            n_steps, step_s, shock.usd, shock.start_s, shock.duration_s
+        )
     elif kind == "index_path" and shock.per_asset is not None:
         for asset, points in shock.per_asset.items():
             factors[:, list(asset_names).index(asset)] = piecewise_factor(times, points)
@@ -216,8 +228,9 @@ def shock_arrays(shock, n_steps: int, step_s: float, asset_names: Sequence[str],
             elif kind == "index_path":
                 factors[:, k] = piecewise_factor(times, shock.points)
             elif kind == "recorded_path":
-                factors[:, k] = recorded_factor(times, recorded_series(shock, base_dir),
-                                                start[k], shock.relative)
+                factors[:, k] = recorded_factor(
+                    times, recorded_series(shock, base_dir), start[k], shock.relative
+                )
             else:  # pragma: no cover - the scenario model admits no other kind
                 raise CascadesimInputError(f"shock.kind = {kind!r}: not a known shock")
     return factors * start[None, :], flow
@@ -233,8 +246,9 @@ def recorded_series(shock, base_dir: Path | None) -> np.ndarray:
     return read_price_csv(path)
 
 
-def add_idiosyncratic_noise(index_path: np.ndarray, volatility: Sequence[float], step_s: float,
-                            rng: np.random.Generator) -> np.ndarray:
+def add_idiosyncratic_noise(
+    index_path: np.ndarray, volatility: Sequence[float], step_s: float, rng: np.random.Generator
+) -> np.ndarray:
     """Multiply each asset's path by its own log-normal random walk.
 
     Parameters

@@ -98,7 +98,10 @@ class TierTable:
 
     @classmethod
     def from_tiers(
-        cls, floors: Sequence[float], mmr: Sequence[float], max_leverage: Sequence[float],
+        cls,
+        floors: Sequence[float],
+        mmr: Sequence[float],
+        max_leverage: Sequence[float],
         source: str,
     ) -> TierTable:
         """Build a table whose maintenance amounts follow the continuity recursion."""
@@ -106,7 +109,10 @@ class TierTable:
 
     @classmethod
     def from_max_leverage(
-        cls, floors: Sequence[float], max_leverage: Sequence[float], source: str,
+        cls,
+        floors: Sequence[float],
+        max_leverage: Sequence[float],
+        source: str,
     ) -> TierTable:
         """Hyperliquid-style table: ``mmr = 1 / (2 * max_leverage)`` in every tier."""
         mmr = 1.0 / (2.0 * np.asarray(max_leverage, dtype=np.float64))
@@ -114,7 +120,10 @@ class TierTable:
 
     @classmethod
     def single(
-        cls, mmr: float, maintenance_amount: float = 0.0, max_leverage: float = np.inf,
+        cls,
+        mmr: float,
+        maintenance_amount: float = 0.0,
+        max_leverage: float = np.inf,
         source: str = "single tier",
     ) -> TierTable:
         """One tier from notional 0 with a fixed rate and amount."""
@@ -125,8 +134,12 @@ class TierTable:
 
 
 def _stepped_table(
-    first_floors: Sequence[float], first_mmr: Sequence[float], first_imr: Sequence[float],
-    steps: tuple[float, float, float], count: int, source: str,
+    first_floors: Sequence[float],
+    first_mmr: Sequence[float],
+    first_imr: Sequence[float],
+    steps: tuple[float, float, float],
+    count: int,
+    source: str,
 ) -> TierTable:
     """Tiers listed explicitly, then repeated with fixed increments (OKX, Bybit style).
 
@@ -182,22 +195,62 @@ _BINANCE_ALT = TierTable.from_tiers(
 # in the stored sources, so this older stepped table stands in; the deduction follows Bybit's
 # documented recursion.
 _BYBIT_BTC = _stepped_table(
-    [0.0], [0.005], [0.01], (2e6, 0.005, 0.0075), 10,
+    [0.0],
+    [0.005],
+    [0.01],
+    (2e6, 0.005, 0.0075),
+    10,
     "Bybit BTCUSDT stepped risk limits (2M USDT steps), ~2021-22; plausible stand-in",
 )
 # ETH: no ETHUSDT table found. Plausible: Bybit's ETH base maintenance rate is 1% on its risk
 # limit pages ("maintenance margin base rate is 0.5% for BTC and 1% for ETH"), steps of 1M USDT.
 _BYBIT_ETH = _stepped_table(
-    [0.0], [0.01], [0.02], (1e6, 0.005, 0.0075), 10,
+    [0.0],
+    [0.01],
+    [0.02],
+    (1e6, 0.005, 0.0075),
+    10,
     "Bybit ETHUSDT: not found; plausible stepped table, 1% base MMR, 1M USDT steps",
 )
 # Alts: "Risk Limit Adjustment for Perpetual Contracts (Jul 1, 2025)", Bybit announcement
 # (bybitannouncements.com/?p=1828), table "After Adjustment" for small caps (VOXELUSDT, ...).
 _BYBIT_ALT = TierTable.from_tiers(
-    floors=[0, 5e3, 9e3, 13e3, 17e3, 21e3, 25e3, 40e3, 55e3, 70e3, 85e3, 100e3, 110e3,
-            120e3, 130e3, 140e3],
-    mmr=[0.025, 0.0263, 0.0278, 0.0294, 0.0313, 0.0333, 0.0357, 0.0385, 0.0417, 0.0455, 0.05,
-         0.0526, 0.0556, 0.0588, 0.0625, 0.0667],
+    floors=[
+        0,
+        5e3,
+        9e3,
+        13e3,
+        17e3,
+        21e3,
+        25e3,
+        40e3,
+        55e3,
+        70e3,
+        85e3,
+        100e3,
+        110e3,
+        120e3,
+        130e3,
+        140e3,
+    ],
+    mmr=[
+        0.025,
+        0.0263,
+        0.0278,
+        0.0294,
+        0.0313,
+        0.0333,
+        0.0357,
+        0.0385,
+        0.0417,
+        0.0455,
+        0.05,
+        0.0526,
+        0.0556,
+        0.0588,
+        0.0625,
+        0.0667,
+    ],
     max_leverage=[20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9.5, 9, 8.5, 8, 7.5],
     source="Bybit small-cap risk limits, announcement of 2025-07-01",
 )
@@ -210,20 +263,31 @@ _BYBIT_ALT = TierTable.from_tiers(
 # (3,000 USD/ETH). OKX applies one tier's MMR to the whole position; the deduction here keeps the
 # engine's maintenance margin continuous.
 _OKX_BTC = _stepped_table(
-    [0, 1e6, 2e6, 4e6], [0.004, 0.006, 0.008, 0.01], [0.008, 0.01, 0.0125, 0.02],
-    (4e6, 0.005, 0.005), 12, "OKX BTC-USDT-SWAP: not found; plausible OKX-style table",
+    [0, 1e6, 2e6, 4e6],
+    [0.004, 0.006, 0.008, 0.01],
+    [0.008, 0.01, 0.0125, 0.02],
+    (4e6, 0.005, 0.005),
+    12,
+    "OKX BTC-USDT-SWAP: not found; plausible OKX-style table",
 )
 _OKX_ETH = _stepped_table(
-    [0, 5e5, 1e6, 2e6], [0.004, 0.006, 0.008, 0.01], [0.01, 0.0125, 1 / 75, 0.02],
-    (2e6, 0.005, 0.005), 12, "OKX ETH-USDT-SWAP: not found; plausible OKX-style table",
+    [0, 5e5, 1e6, 2e6],
+    [0.004, 0.006, 0.008, 0.01],
+    [0.01, 0.0125, 1 / 75, 0.02],
+    (2e6, 0.005, 0.005),
+    12,
+    "OKX ETH-USDT-SWAP: not found; plausible OKX-style table",
 )
 # Alts: "OKX to adjust position tiers of perpetual swaps" (okx.com/help, 2023-05-15), ADAUSDT
 # "After": 1,500 / 3,000 / 6,000 conts at MMR 0.50% / 0.75% / 1.00%, IMR 1.33% (75x) / 2% /
 # 2.5%, then +6,000 conts, +0.5% MMR, +0.5% IMR per tier. Converted at 100 ADA per contract and
 # 0.40 USD/ADA (40 USD per contract).
 _OKX_ALT = _stepped_table(
-    [0, 60e3, 120e3, 240e3], [0.005, 0.0075, 0.01, 0.015], [1 / 75, 0.02, 0.025, 0.03],
-    (240e3, 0.005, 0.005), 12,
+    [0, 60e3, 120e3, 240e3],
+    [0.005, 0.0075, 0.01, 0.015],
+    [1 / 75, 0.02, 0.025, 0.03],
+    (240e3, 0.005, 0.005),
+    12,
     "OKX ADAUSDT position tiers, announcement of 2023-05-15 (40 USD per contract)",
 )
 
@@ -232,11 +296,14 @@ _OKX_ALT = _stepped_table(
 # stored copy 2025): BTC 0-150M 40x, >150M 20x; ETH 0-100M 25x, >100M 15x; DOGE, SUI, LINK, ...
 # 0-20M 10x, >20M 5x. Maintenance rate = 1 / (2 * max leverage) per tier.
 _HYPERLIQUID_BTC = TierTable.from_max_leverage(
-    [0, 150e6], [40, 20], "Hyperliquid docs, Margin tiers (BTC), 2025")
+    [0, 150e6], [40, 20], "Hyperliquid docs, Margin tiers (BTC), 2025"
+)
 _HYPERLIQUID_ETH = TierTable.from_max_leverage(
-    [0, 100e6], [25, 15], "Hyperliquid docs, Margin tiers (ETH), 2025")
+    [0, 100e6], [25, 15], "Hyperliquid docs, Margin tiers (ETH), 2025"
+)
 _HYPERLIQUID_ALT = TierTable.from_max_leverage(
-    [0, 20e6], [10, 5], "Hyperliquid docs, Margin tiers (DOGE, SUI, LINK, ...), 2025")
+    [0, 20e6], [10, 5], "Hyperliquid docs, Margin tiers (DOGE, SUI, LINK, ...), 2025"
+)
 
 # --- dYdX v4 -------------------------------------------------------------------------------
 # dYdX Chain governance parameters, "Markets" (docs.dydx.community, liquidity tiers): large-cap
@@ -330,111 +397,114 @@ class VenueProfile:
         return self.funding_caps.get("*", self.funding_cap)
 
 
-VENUES: Mapping[str, VenueProfile] = MappingProxyType({
-    "binance": VenueProfile(
-        name="binance",
-        tier_tables={"BTC": _BINANCE_BTC, "ETH": _BINANCE_ETH},
-        default_tiers=_BINANCE_ALT,
-        mark_rule=layout.MARK_BINANCE,
-        partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
-        limit_mode=layout.LIMIT_BANKRUPTCY,
-        takeover_mode=layout.TAKEOVER_INSURANCE,
-        adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
-        # Official clearance-fee table not found in the stored sources; Binance Square posts
-        # quote 1.5% of the liquidated notional.
-        liquidation_fee_rate=0.015,
-        slippage_limit=0.0,
-        funding_interval_s=28_800.0,
-        funding_interest_rate=0.0001,  # 0.01% per 8 h ("Introduction to Funding Rates")
-        funding_clamp=0.0005,
-        # Capped rate = clamp(F, +-0.75 x MMR of the first bracket) (Binance funding-cap
-        # announcements): 0.75 x 0.4% for BTC/ETH, 0.75 x 1.5% for the 50x alt brackets.
-        funding_cap=0.003,
-        funding_caps={"*": 0.01125},
-        # Since 2025-09-18 Price 2 = index + 30 s moving average of (mid - index), sampled 1/s.
-        basis_average_s=30.0,
-    ),
-    "bybit": VenueProfile(
-        name="bybit",
-        tier_tables={"BTC": _BYBIT_BTC, "ETH": _BYBIT_ETH},
-        default_tiers=_BYBIT_ALT,
-        mark_rule=layout.MARK_INDEX_BASIS,
-        partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
-        limit_mode=layout.LIMIT_BANKRUPTCY,
-        takeover_mode=layout.TAKEOVER_INSURANCE,
-        adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
-        # No separate clearance fee: the position is taken over at the bankruptcy price and
-        # the margin left over goes to the insurance fund ("Liquidation Process (USDT Contract)").
-        liquidation_fee_rate=0.0,
-        slippage_limit=0.0,
-        funding_interval_s=28_800.0,
-        funding_interest_rate=0.0001,
-        funding_clamp=0.0005,
-        funding_cap=0.00375,  # not found for Bybit; plausible, equal to OKX's BTC cap
-        funding_caps={"*": 0.02},  # plausible
-        basis_average_s=60.0,  # window not found; plausible
-    ),
-    "okx": VenueProfile(
-        name="okx",
-        tier_tables={"BTC": _OKX_BTC, "ETH": _OKX_ETH},
-        default_tiers=_OKX_ALT,
-        mark_rule=layout.MARK_INDEX_BASIS,
-        partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
-        limit_mode=layout.LIMIT_BANKRUPTCY,
-        takeover_mode=layout.TAKEOVER_INSURANCE,
-        adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
-        liquidation_fee_rate=0.0005,  # OKX charges the taker fee rate on liquidations
-        slippage_limit=0.0,
-        funding_interval_s=28_800.0,
-        # OKX help 360053909272: F = clamp(MA(premium - interest), a, b), interest = 0, no
-        # +-0.05% dampener; a/b = +-0.375% BTC, +-0.75% ETH, +-1.5% other currencies.
-        funding_interest_rate=0.0,
-        funding_clamp=0.0,
-        funding_cap=0.00375,
-        funding_caps={"ETH": 0.0075, "*": 0.015},
-        basis_average_s=60.0,  # mark = index + basis moving average; window not found
-    ),
-    "hyperliquid": VenueProfile(
-        name="hyperliquid",
-        tier_tables={"BTC": _HYPERLIQUID_BTC, "ETH": _HYPERLIQUID_ETH},
-        default_tiers=_HYPERLIQUID_ALT,
-        mark_rule=layout.MARK_HYPERLIQUID,
-        partial_mode=layout.PARTIAL_CHUNKS,
-        limit_mode=layout.LIMIT_SLIPPAGE,
-        takeover_mode=layout.TAKEOVER_BACKSTOP,
-        adl_rank_rule=layout.ADL_RANK_HYPERLIQUID,
-        liquidation_fee_rate=0.0,  # no clearance fee; the backstop keeps the maintenance margin
-        slippage_limit=0.05,  # not documented for liquidations; SDK market-order default
-        chunk_fraction=0.2,  # docs "Liquidations": >100k USDC positions go 20% at a time
-        chunk_min_notional_usd=100_000.0,
-        chunk_cooldown_s=30.0,
-        backstop_equity_fraction=2.0 / 3.0,
-        funding_interval_s=3_600.0,
-        # docs "Funding": 8-hour formula with I = 0.01% and +-0.05% clamp, paid hourly at 1/8.
-        funding_interest_rate=0.0001 / 8.0,
-        funding_clamp=0.0005 / 8.0,
-        funding_cap=0.04,  # 4% per hour
-        basis_average_s=150.0,  # docs "Robust price indices": 150 s EMA of (mid - oracle)
-    ),
-    "dydx": VenueProfile(
-        name="dydx",
-        tier_tables={"BTC": _DYDX_LARGE, "ETH": _DYDX_LARGE},
-        default_tiers=_DYDX_MID,
-        mark_rule=layout.MARK_INDEX,
-        partial_mode=layout.PARTIAL_NONE,
-        limit_mode=layout.LIMIT_SLIPPAGE,
-        takeover_mode=layout.TAKEOVER_NONE,
-        # v4 deleverages against offsetting positions without a published PnL/leverage queue;
-        # the common ranking stands in.
-        adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
-        liquidation_fee_rate=0.015,  # maximum liquidation penalty 1.5%
-        # Fillable price is at most SMMR x MMF from oracle; SMMR = 1.5 assumed (not confirmed)
-        # x MMF 0.03.
-        slippage_limit=0.045,
-        funding_interval_s=3_600.0,
-        funding_interest_rate=0.0001 / 8.0,  # plausible: 0.01% per 8 h, paid hourly
-        funding_clamp=0.0005 / 8.0,  # plausible
-        funding_cap=0.015,  # plausible: 600% x (IMF - MMF) per 8 h, hourly share
-        basis_average_s=0.0,  # mark is the oracle price
-    ),
-})
+VENUES: Mapping[str, VenueProfile] = MappingProxyType(
+    {
+        "binance": VenueProfile(
+            name="binance",
+            tier_tables={"BTC": _BINANCE_BTC, "ETH": _BINANCE_ETH},
+            default_tiers=_BINANCE_ALT,
+            mark_rule=layout.MARK_BINANCE,
+            partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
+            limit_mode=layout.LIMIT_BANKRUPTCY,
+            takeover_mode=layout.TAKEOVER_INSURANCE,
+            adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
+            # Official clearance-fee table not found in the stored sources; Binance Square posts
+            # quote 1.5% of the liquidated notional.
+            liquidation_fee_rate=0.015,
+            slippage_limit=0.0,
+            funding_interval_s=28_800.0,
+            funding_interest_rate=0.0001,  # 0.01% per 8 h ("Introduction to Funding Rates")
+            funding_clamp=0.0005,
+            # Capped rate = clamp(F, +-0.75 x MMR of the first bracket) (Binance funding-cap
+            # announcements): 0.75 x 0.4% for BTC/ETH, 0.75 x 1.5% for the 50x alt brackets.
+            funding_cap=0.003,
+            funding_caps={"*": 0.01125},
+            # Since 2025-09-18 Price 2 = index + 30 s moving average of (mid - index), sampled 1/s.
+            basis_average_s=30.0,
+        ),
+        "bybit": VenueProfile(
+            name="bybit",
+            tier_tables={"BTC": _BYBIT_BTC, "ETH": _BYBIT_ETH},
+            default_tiers=_BYBIT_ALT,
+            mark_rule=layout.MARK_INDEX_BASIS,
+            partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
+            limit_mode=layout.LIMIT_BANKRUPTCY,
+            takeover_mode=layout.TAKEOVER_INSURANCE,
+            adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
+            # No separate clearance fee: the position is taken over at the bankruptcy price and
+            # the margin left over goes to the insurance fund
+            # ("Liquidation Process (USDT Contract)").
+            liquidation_fee_rate=0.0,
+            slippage_limit=0.0,
+            funding_interval_s=28_800.0,
+            funding_interest_rate=0.0001,
+            funding_clamp=0.0005,
+            funding_cap=0.00375,  # not found for Bybit; plausible, equal to OKX's BTC cap
+            funding_caps={"*": 0.02},  # plausible
+            basis_average_s=60.0,  # window not found; plausible
+        ),
+        "okx": VenueProfile(
+            name="okx",
+            tier_tables={"BTC": _OKX_BTC, "ETH": _OKX_ETH},
+            default_tiers=_OKX_ALT,
+            mark_rule=layout.MARK_INDEX_BASIS,
+            partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
+            limit_mode=layout.LIMIT_BANKRUPTCY,
+            takeover_mode=layout.TAKEOVER_INSURANCE,
+            adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
+            liquidation_fee_rate=0.0005,  # OKX charges the taker fee rate on liquidations
+            slippage_limit=0.0,
+            funding_interval_s=28_800.0,
+            # OKX help 360053909272: F = clamp(MA(premium - interest), a, b), interest = 0, no
+            # +-0.05% dampener; a/b = +-0.375% BTC, +-0.75% ETH, +-1.5% other currencies.
+            funding_interest_rate=0.0,
+            funding_clamp=0.0,
+            funding_cap=0.00375,
+            funding_caps={"ETH": 0.0075, "*": 0.015},
+            basis_average_s=60.0,  # mark = index + basis moving average; window not found
+        ),
+        "hyperliquid": VenueProfile(
+            name="hyperliquid",
+            tier_tables={"BTC": _HYPERLIQUID_BTC, "ETH": _HYPERLIQUID_ETH},
+            default_tiers=_HYPERLIQUID_ALT,
+            mark_rule=layout.MARK_HYPERLIQUID,
+            partial_mode=layout.PARTIAL_CHUNKS,
+            limit_mode=layout.LIMIT_SLIPPAGE,
+            takeover_mode=layout.TAKEOVER_BACKSTOP,
+            adl_rank_rule=layout.ADL_RANK_HYPERLIQUID,
+            liquidation_fee_rate=0.0,  # no clearance fee; the backstop keeps the maintenance margin
+            slippage_limit=0.05,  # not documented for liquidations; SDK market-order default
+            chunk_fraction=0.2,  # docs "Liquidations": >100k USDC positions go 20% at a time
+            chunk_min_notional_usd=100_000.0,
+            chunk_cooldown_s=30.0,
+            backstop_equity_fraction=2.0 / 3.0,
+            funding_interval_s=3_600.0,
+            # docs "Funding": 8-hour formula with I = 0.01% and +-0.05% clamp, paid hourly at 1/8.
+            funding_interest_rate=0.0001 / 8.0,
+            funding_clamp=0.0005 / 8.0,
+            funding_cap=0.04,  # 4% per hour
+            basis_average_s=150.0,  # docs "Robust price indices": 150 s EMA of (mid - oracle)
+        ),
+        "dydx": VenueProfile(
+            name="dydx",
+            tier_tables={"BTC": _DYDX_LARGE, "ETH": _DYDX_LARGE},
+            default_tiers=_DYDX_MID,
+            mark_rule=layout.MARK_INDEX,
+            partial_mode=layout.PARTIAL_NONE,
+            limit_mode=layout.LIMIT_SLIPPAGE,
+            takeover_mode=layout.TAKEOVER_NONE,
+            # v4 deleverages against offsetting positions without a published PnL/leverage queue;
+            # the common ranking stands in.
+            adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
+            liquidation_fee_rate=0.015,  # maximum liquidation penalty 1.5%
+            # Fillable price is at most SMMR x MMF from oracle; SMMR = 1.5 assumed (not confirmed)
+            # x MMF 0.03.
+            slippage_limit=0.045,
+            funding_interval_s=3_600.0,
+            funding_interest_rate=0.0001 / 8.0,  # plausible: 0.01% per 8 h, paid hourly
+            funding_clamp=0.0005 / 8.0,  # plausible
+            funding_cap=0.015,  # plausible: 600% x (IMF - MMF) per 8 h, hourly share
+            basis_average_s=0.0,  # mark is the oracle price
+        ),
+    }
+)

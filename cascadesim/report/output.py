@@ -120,8 +120,9 @@ def check_folder_writable(directory: Path, option: str) -> None:
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if existing.exists() and not existing.is_dir():
-        raise CascadesimInputError(f"{option} = '{directory}': '{existing}' is a file, not a "
-                                   "folder")
+        raise CascadesimInputError(
+            f"{option} = '{directory}': '{existing}' is a file, not a folder"
+        )
     try:
         longest = os.pathconf(existing if existing.is_dir() else ".", "PC_NAME_MAX")
     except (OSError, ValueError, AttributeError):
@@ -134,8 +135,9 @@ def check_folder_writable(directory: Path, option: str) -> None:
     parent = existing if existing != directory else directory.parent
     for folder in {parent, existing}:
         if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
-            raise CascadesimInputError(f"{option} = '{directory}': cannot write in "
-                                       f"'{folder}' (permission denied)")
+            raise CascadesimInputError(
+                f"{option} = '{directory}': cannot write in '{folder}' (permission denied)"
+            )
 
 
 STAGING_MARK = ".partial-"
@@ -156,7 +158,7 @@ def remove_stale_staging(directory: Path) -> list[Path]:
     except OSError:
         return removed
     for candidate in candidates:
-        pid_text = candidate.name[len(prefix):].split("-", 1)[0]
+        pid_text = candidate.name[len(prefix) :].split("-", 1)[0]
         if not pid_text.isdigit() or process_alive(int(pid_text)):
             continue
         shutil.rmtree(candidate, ignore_errors=True)
@@ -215,9 +217,14 @@ def commit(staging: Path, directory: Path) -> list[Path]:
     return written
 
 
-def write_outputs(result, directory: str | Path, scenario_toml: str | None = None,
-                  plots: bool = True, report: bool = True,
-                  on_stage: Callable[[str], None] | None = None) -> list[Path]:
+def write_outputs(
+    result,
+    directory: str | Path,
+    scenario_toml: str | None = None,
+    plots: bool = True,
+    report: bool = True,
+    on_stage: Callable[[str], None] | None = None,
+) -> list[Path]:
     """Write summary, timeline, liquidations, plots and report into ``directory``.
 
     Parameters

@@ -155,8 +155,10 @@ def market_index(result, market: int | str | None = None) -> int:
             raise ValueError(f"market index {market} out of range 0..{len(names) - 1}")
         return int(market)
     rows = result.summary["markets"]
-    return max(range(len(rows)), key=lambda m: (rows[m]["liquidated_total_usd"],
-                                                rows[m]["max_drawdown"], -m))
+    return max(
+        range(len(rows)),
+        key=lambda m: (rows[m]["liquidated_total_usd"], rows[m]["max_drawdown"], -m),
+    )
 
 
 def market_label(result, m: int, chosen_by_caller: bool) -> str:
@@ -237,8 +239,10 @@ def time_axis(result) -> TimeAxis:
     words, unit_name, decimals = ("minutes", "min", 1) if scale == 60 else ("seconds", "s", 0)
     label = f"Time since start ({words})"
     if end < duration:
-        label += (f"; the run lasts {duration / scale:,.0f} {unit_name}, quiet after "
-                  f"{active / scale:,.{decimals}f} {unit_name}")
+        label += (
+            f"; the run lasts {duration / scale:,.0f} {unit_name}, quiet after "
+            f"{active / scale:,.{decimals}f} {unit_name}"
+        )
     width = bin_width_seconds(end, result.setup.step_seconds)
     return TimeAxis(end, scale, label, width, max(1, math.ceil(end / width)))
 
@@ -269,9 +273,12 @@ def binned_liquidations(rows, width: float, n_bins: int) -> dict[str, np.ndarray
     times = rows["time"].to_numpy(dtype=np.float64)
     bins = np.maximum(np.ceil(times / width - 1e-9).astype(np.int64) - 1, 0)
     shown = bins < n_bins  # steps past the end of the axis are quiet by construction
-    return {column: np.bincount(bins[shown], weights=rows[column].to_numpy(
-                dtype=np.float64)[shown], minlength=n_bins)
-            for column in LIQUIDATION_COLUMNS}
+    return {
+        column: np.bincount(
+            bins[shown], weights=rows[column].to_numpy(dtype=np.float64)[shown], minlength=n_bins
+        )
+        for column in LIQUIDATION_COLUMNS
+    }
 
 
 def save_atomically(path: pathlib.Path, write: Callable[[object], None]) -> pathlib.Path:
@@ -281,8 +288,7 @@ def save_atomically(path: pathlib.Path, write: Callable[[object], None]) -> path
     rename: an interrupted run leaves the old file or none, never a half-written one.
     """
     path = pathlib.Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".part")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(handle, "wb") as stream:
             write(stream)
@@ -340,16 +346,37 @@ def draw_prices(axes, rows, base, axis: TimeAxis, start: float) -> None:
     start : float, start price (USD), for the drawdown labels and the tick format
     """
     times = rows["time"].to_numpy(dtype=np.float64) / axis.scale
-    axes.plot(times, rows["index_price"], color=INDEX_COLOUR, linestyle="--", linewidth=1.3,
-              label="Index (spot composite)")
+    axes.plot(
+        times,
+        rows["index_price"],
+        color=INDEX_COLOUR,
+        linestyle="--",
+        linewidth=1.3,
+        label="Index (spot composite)",
+    )
     if base is not None:
-        axes.plot(base["time"].to_numpy(dtype=np.float64) / axis.scale, perp_price_column(base),
-                  color=COUNTERFACTUAL_COLOUR, linewidth=2.2, linestyle=(0, (4, 2)),
-                  label="Perp price without liquidations (counterfactual)")
-    axes.plot(times, rows["mark_price"], color=MARK_COLOUR, linewidth=1.2,
-              label="Mark price (liquidations trigger on it)")
-    axes.plot(times, perp_price_column(rows), color=PRICE_COLOUR, linewidth=2.2,
-              label="Perp price (mid) with liquidations")
+        axes.plot(
+            base["time"].to_numpy(dtype=np.float64) / axis.scale,
+            perp_price_column(base),
+            color=COUNTERFACTUAL_COLOUR,
+            linewidth=2.2,
+            linestyle=(0, (4, 2)),
+            label="Perp price without liquidations (counterfactual)",
+        )
+    axes.plot(
+        times,
+        rows["mark_price"],
+        color=MARK_COLOUR,
+        linewidth=1.2,
+        label="Mark price (liquidations trigger on it)",
+    )
+    axes.plot(
+        times,
+        perp_price_column(rows),
+        color=PRICE_COLOUR,
+        linewidth=2.2,
+        label="Perp price (mid) with liquidations",
+    )
     annotate_lows(axes, rows, base, axis.scale, axis.end_seconds / axis.scale, start)
     axes.yaxis.set_major_formatter(price_formatter(start))
     axes.margins(y=0.08)  # room below the trough for its label
@@ -363,10 +390,23 @@ def draw_liquidation_bars(axes, rows, axis: TimeAxis, totals: str) -> None:
     binned = binned_liquidations(rows, width, axis.n_bins)
     longs, shorts = binned["liquidated_long_usd"], binned["liquidated_short_usd"]
     left = np.arange(axis.n_bins) * width / axis.scale
-    axes.bar(left, longs, width=width / axis.scale, align="edge", color=LONG_COLOUR,
-             label="Longs liquidated (forced sells)")
-    axes.bar(left, shorts, width=width / axis.scale, align="edge", bottom=longs,
-             color=SHORT_COLOUR, label="Shorts liquidated (forced buys)")
+    axes.bar(
+        left,
+        longs,
+        width=width / axis.scale,
+        align="edge",
+        color=LONG_COLOUR,
+        label="Longs liquidated (forced sells)",
+    )
+    axes.bar(
+        left,
+        shorts,
+        width=width / axis.scale,
+        align="edge",
+        bottom=longs,
+        color=SHORT_COLOUR,
+        label="Shorts liquidated (forced buys)",
+    )
     axes.yaxis.set_major_formatter(USD_FORMATTER)
     # Headroom above the tallest bar for the totals box and the legend.
     tallest = float((longs + shorts).max())
@@ -375,15 +415,31 @@ def draw_liquidation_bars(axes, rows, axis: TimeAxis, totals: str) -> None:
     else:
         axes.set_ylim(0, 1.0)
         axes.set_yticks([0.0])
-        axes.text(0.5, 0.5, "No liquidations", transform=axes.transAxes, ha="center",
-                  va="center", fontsize=12, color="#555555")
+        axes.text(
+            0.5,
+            0.5,
+            "No liquidations",
+            transform=axes.transAxes,
+            ha="center",
+            va="center",
+            fontsize=12,
+            color="#555555",
+        )
     axes.set_ylabel(f"Liquidated per {describe_width(width)}\n(USD)")
     axes.set_xlabel(axis.label)
     axes.set_xlim(0, axis.end_seconds / axis.scale)
     axes.legend(loc="upper right")
-    axes.text(0.01, 0.95, totals, transform=axes.transAxes, va="top", ha="left", fontsize=10,
-              zorder=6, bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85,
-                              "edgecolor": "#cccccc"})
+    axes.text(
+        0.01,
+        0.95,
+        totals,
+        transform=axes.transAxes,
+        va="top",
+        ha="left",
+        fontsize=10,
+        zorder=6,
+        bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "#cccccc"},
+    )
 
 
 def price_title(label: str, long_label: bool, figures: dict) -> str:
@@ -394,19 +450,23 @@ def price_title(label: str, long_label: bool, figures: dict) -> str:
     counterfactual = figures.get("counterfactual_max_drawdown")
     amplification = figures.get("amplification")
     if figures["liquidated_total_usd"] <= 0:
-        return (f"{label}{separator}no liquidations; the price fell "
-                f"{format_fraction(drawdown)}")
+        return f"{label}{separator}no liquidations; the price fell {format_fraction(drawdown)}"
     if counterfactual is None or amplification is None:
-        return (f"{label}{separator}price and liquidations (max drawdown "
-                f"{format_fraction(drawdown)})")
+        return (
+            f"{label}{separator}price and liquidations (max drawdown {format_fraction(drawdown)})"
+        )
     # Below half a percent of amplification the difference is within a tick or two.
     if amplification < 1.005:
-        return (f"{label}{separator}liquidations did not deepen the drop "
-                f"({format_fraction(drawdown)} with and {format_fraction(counterfactual)} "
-                "without)")
-    return (f"{label}{separator}liquidations deepen the drop from "
-            f"{format_fraction(counterfactual)} to {format_fraction(drawdown)} "
-            f"({amplification:.1f}x amplification)")
+        return (
+            f"{label}{separator}liquidations did not deepen the drop "
+            f"({format_fraction(drawdown)} with and {format_fraction(counterfactual)} "
+            "without)"
+        )
+    return (
+        f"{label}{separator}liquidations deepen the drop from "
+        f"{format_fraction(counterfactual)} to {format_fraction(drawdown)} "
+        f"({amplification:.1f}x amplification)"
+    )
 
 
 def annotate_lows(axes, rows, base, scale: float, end: float, start: float) -> None:
@@ -425,21 +485,34 @@ def annotate_lows(axes, rows, base, scale: float, end: float, start: float) -> N
         # Labels of lows in the right half of the axis run leftwards, so none leave the plot.
         leftwards = time > 0.5 * end
         axes.plot([time], [low], marker="o", markersize=7, color=colour, zorder=5)
-        axes.annotate(f"{words}: {format_price(low, start)} ({format_fraction(low / start - 1)})",
-                      xy=(time, low), xytext=(-10 if leftwards else 10, offset),
-                      textcoords="offset points", ha="right" if leftwards else "left",
-                      fontsize=10, color=colour, fontweight="bold",
-                      va="top" if offset < 0 else "bottom",
-                      bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.8,
-                            "edgecolor": "none"}, zorder=6)
+        axes.annotate(
+            f"{words}: {format_price(low, start)} ({format_fraction(low / start - 1)})",
+            xy=(time, low),
+            xytext=(-10 if leftwards else 10, offset),
+            textcoords="offset points",
+            ha="right" if leftwards else "left",
+            fontsize=10,
+            color=colour,
+            fontweight="bold",
+            va="top" if offset < 0 else "bottom",
+            bbox={
+                "boxstyle": "round,pad=0.2",
+                "facecolor": "white",
+                "alpha": 0.8,
+                "edgecolor": "none",
+            },
+            zorder=6,
+        )
 
 
 def liquidation_totals(figures: dict) -> str:
     """One-box summary of a market's liquidations for the bar panel."""
-    return (f"Longs {format_usd(figures['liquidated_long_usd'])}, "
-            f"shorts {format_usd(figures['liquidated_short_usd'])}; "
-            f"{figures['accounts_liquidated']:,} accounts; "
-            f"largest {format_usd(figures['largest_liquidation_usd'])}")
+    return (
+        f"Longs {format_usd(figures['liquidated_long_usd'])}, "
+        f"shorts {format_usd(figures['liquidated_short_usd'])}; "
+        f"{figures['accounts_liquidated']:,} accounts; "
+        f"largest {format_usd(figures['largest_liquidation_usd'])}"
+    )
 
 
 # --- liquidation map -----------------------------------------------------------------------
@@ -468,8 +541,12 @@ def plot_liquidation_map(result, market: int | str | None = None, max_bins: int 
     label = market_label(result, m, chosen_by_caller=market is not None)
     start = float(result.setup.markets[m].price)
     positions = result.initial_positions
-    rows = ((positions.market == m) & (positions.quantity > 0)
-            & np.isfinite(positions.liquidation_price) & (positions.liquidation_price > 0))
+    rows = (
+        (positions.market == m)
+        & (positions.quantity > 0)
+        & np.isfinite(positions.liquidation_price)
+        & (positions.liquidation_price > 0)
+    )
     levels = positions.liquidation_price[rows]
     notional = positions.quantity[rows] * levels
     is_long = positions.side[rows] > 0
@@ -489,15 +566,33 @@ def plot_liquidation_map(result, market: int | str | None = None, max_bins: int 
     figure = new_figure(11, 6.5)
     axes = figure.subplots()
     widths = np.diff(edges)
-    axes.bar(edges[:-1], long_usd, width=widths, align="edge", color=LONG_COLOUR, alpha=0.8,
-             label="Longs liquidated if the price falls to this level")
-    axes.bar(edges[:-1], short_usd, width=widths, align="edge", color=SHORT_COLOUR, alpha=0.8,
-             label="Shorts liquidated if the price rises to this level")
-    axes.axvline(start, color="black", linewidth=1.6,
-                 label=f"Start price {format_price(start)}")
+    axes.bar(
+        edges[:-1],
+        long_usd,
+        width=widths,
+        align="edge",
+        color=LONG_COLOUR,
+        alpha=0.8,
+        label="Longs liquidated if the price falls to this level",
+    )
+    axes.bar(
+        edges[:-1],
+        short_usd,
+        width=widths,
+        align="edge",
+        color=SHORT_COLOUR,
+        alpha=0.8,
+        label="Shorts liquidated if the price rises to this level",
+    )
+    axes.axvline(start, color="black", linewidth=1.6, label=f"Start price {format_price(start)}")
     if figures["price_min"] < start:
-        axes.axvline(figures["price_min"], color=PRICE_COLOUR, linewidth=1.3, linestyle="--",
-                     label=f"Lowest price reached in the run {format_price(figures['price_min'])}")
+        axes.axvline(
+            figures["price_min"],
+            color=PRICE_COLOUR,
+            linewidth=1.3,
+            linestyle="--",
+            label=f"Lowest price reached in the run {format_price(figures['price_min'])}",
+        )
     axes.set_xlim(edges[0], edges[-1])
     axes.set_ylim(bottom=0)
     axes.xaxis.set_major_formatter(price_formatter(start))
@@ -513,10 +608,20 @@ def plot_liquidation_map(result, market: int | str | None = None, max_bins: int 
     # so the curve sums bins from the start price leftwards; shorts sum rightwards.
     long_curve = np.cumsum(long_usd[below][::-1])[::-1]
     short_curve = np.cumsum(short_usd[~below])
-    cumulative.plot(centres[below], long_curve, color=LONG_COLOUR, linewidth=2.2,
-                    label="Cumulative longs liquidated (right axis)")
-    cumulative.plot(centres[~below], short_curve, color=SHORT_COLOUR, linewidth=2.2,
-                    label="Cumulative shorts liquidated (right axis)")
+    cumulative.plot(
+        centres[below],
+        long_curve,
+        color=LONG_COLOUR,
+        linewidth=2.2,
+        label="Cumulative longs liquidated (right axis)",
+    )
+    cumulative.plot(
+        centres[~below],
+        short_curve,
+        color=SHORT_COLOUR,
+        linewidth=2.2,
+        label="Cumulative shorts liquidated (right axis)",
+    )
     cumulative.set_ylim(bottom=0)
     cumulative.yaxis.set_major_formatter(USD_FORMATTER)
     cumulative.set_ylabel("Cumulative liquidations from the start price (USD)")
@@ -525,10 +630,12 @@ def plot_liquidation_map(result, market: int | str | None = None, max_bins: int 
     extra_handles, extra_labels = cumulative.get_legend_handles_labels()
     axes.legend(handles + extra_handles, labels + extra_labels, loc="upper right")
     outside = float(notional.sum() - long_usd.sum() - short_usd.sum())
-    axes.set_title(f"{label}: liquidation map before the shock\n"
-                   f"{format_usd(long_usd.sum())} of longs within {half_width:.0%} below the "
-                   f"start price, {format_usd(short_usd.sum())} of shorts within "
-                   f"{half_width:.0%} above ({format_usd(outside)} further out)")
+    axes.set_title(
+        f"{label}: liquidation map before the shock\n"
+        f"{format_usd(long_usd.sum())} of longs within {half_width:.0%} below the "
+        f"start price, {format_usd(short_usd.sum())} of shorts within "
+        f"{half_width:.0%} above ({format_usd(outside)} further out)"
+    )
     return figure
 
 
@@ -539,8 +646,9 @@ def round_up(value: float) -> float:
 
 
 # --- order-book depth ----------------------------------------------------------------------
-def cumulative_depth(snapshot: dict, m: int, half_width: float
-                     ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def cumulative_depth(
+    snapshot: dict, m: int, half_width: float
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cumulative USD depth away from the mid of one book snapshot.
 
     Returns
@@ -581,8 +689,7 @@ def trough_step(result, m: int) -> int:
 
 
 @styled
-def plot_book_depth(result, market: int | str | None = None, half_width: float = 0.02
-                    ) -> Figure:
+def plot_book_depth(result, market: int | str | None = None, half_width: float = 0.02) -> Figure:
     """Order-book depth before the shock, at the trough and at the end.
 
     Parameters
@@ -606,53 +713,77 @@ def plot_book_depth(result, market: int | str | None = None, half_width: float =
     low_step = trough_step(result, m)
     trough = min(snapshots, key=lambda snapshot: abs(snapshot.step - low_step))
     step_seconds = result.setup.step_seconds
-    moments = [("Before the shock", snapshots[0]),
-               (f"At the trough (lowest price at step {low_step:,})", trough),
-               ("At the end", snapshots[-1])]
+    moments = [
+        ("Before the shock", snapshots[0]),
+        (f"At the trough (lowest price at step {low_step:,})", trough),
+        ("At the end", snapshots[-1]),
+    ]
     reference = float(result.setup.markets[m].price)
 
     figure = new_figure(13, 5.5)
     panels = figure.subplots(1, 3, sharey=True)
     for axes, (words, snapshot) in zip(panels, moments, strict=True):
-        mid, bid_prices, bid_depth, ask_prices, ask_depth = cumulative_depth(snapshot, m,
-                                                                             half_width)
+        mid, bid_prices, bid_depth, ask_prices, ask_depth = cumulative_depth(
+            snapshot, m, half_width
+        )
         if bid_prices.size:
             axes.fill_between(bid_prices, bid_depth, step="post", color=BID_COLOUR, alpha=0.35)
-            axes.plot(bid_prices, bid_depth, drawstyle="steps-post", color=BID_COLOUR,
-                      linewidth=1.6, label="Bids (buy orders)")
+            axes.plot(
+                bid_prices,
+                bid_depth,
+                drawstyle="steps-post",
+                color=BID_COLOUR,
+                linewidth=1.6,
+                label="Bids (buy orders)",
+            )
         if ask_prices.size:
             axes.fill_between(ask_prices, ask_depth, step="post", color=ASK_COLOUR, alpha=0.35)
-            axes.plot(ask_prices, ask_depth, drawstyle="steps-post", color=ASK_COLOUR,
-                      linewidth=1.6, label="Asks (sell orders)")
+            axes.plot(
+                ask_prices,
+                ask_depth,
+                drawstyle="steps-post",
+                color=ASK_COLOUR,
+                linewidth=1.6,
+                label="Asks (sell orders)",
+            )
         if math.isfinite(mid):
             axes.axvline(mid, color="black", linewidth=1.0, linestyle=":", label="Mid price")
             axes.set_xlim(mid * (1 - half_width), mid * (1 + half_width))
         seconds = snapshot.step * step_seconds
-        axes.set_title(f"{words}\nbook after step {snapshot.step:,} (t = {seconds:,.0f} s)",
-                       fontsize=11)
+        axes.set_title(
+            f"{words}\nbook after step {snapshot.step:,} (t = {seconds:,.0f} s)", fontsize=11
+        )
         axes.xaxis.set_major_locator(MaxNLocator(4))
         axes.xaxis.set_major_formatter(price_formatter(reference))
         axes.set_xlabel("Price (USD)")
-        axes.text(0.5, 0.97, depth_note(bid_prices, bid_depth, ask_prices, ask_depth, mid,
-                                        reference),
-                  transform=axes.transAxes, ha="center", va="top", fontsize=9.5,
-                  bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85,
-                        "edgecolor": "#cccccc"})
+        axes.text(
+            0.5,
+            0.97,
+            depth_note(bid_prices, bid_depth, ask_prices, ask_depth, mid, reference),
+            transform=axes.transAxes,
+            ha="center",
+            va="top",
+            fontsize=9.5,
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "#cccccc"},
+        )
     # One legend for the three panels: a legend inside each would cover the depth curves.
-    handles, labels = max((axes.get_legend_handles_labels() for axes in panels),
-                          key=lambda pair: len(pair[1]))
+    handles, labels = max(
+        (axes.get_legend_handles_labels() for axes in panels), key=lambda pair: len(pair[1])
+    )
     figure.legend(handles, labels, loc="outside lower center", ncols=len(labels))
     panels[0].set_ylabel("Cumulative depth from the mid (USD)")
     panels[0].yaxis.set_major_formatter(USD_FORMATTER)
     panels[0].set_ylim(bottom=0)
-    figure.suptitle(f"{label}: order-book depth within "
-                    f"{half_width:.0%} of the mid, before, at the trough and after",
-                    fontsize=12.5, fontweight="bold")
+    figure.suptitle(
+        f"{label}: order-book depth within "
+        f"{half_width:.0%} of the mid, before, at the trough and after",
+        fontsize=12.5,
+        fontweight="bold",
+    )
     return figure
 
 
-def depth_note(bid_prices, bid_depth, ask_prices, ask_depth, mid: float,
-               reference: float) -> str:
+def depth_note(bid_prices, bid_depth, ask_prices, ask_depth, mid: float, reference: float) -> str:
     """The mid and the USD resting within 1 % of it on each side, for a panel's text box."""
     if not math.isfinite(mid):
         return "book empty"
@@ -660,8 +791,10 @@ def depth_note(bid_prices, bid_depth, ask_prices, ask_depth, mid: float,
     asks = ask_depth[ask_prices <= mid * 1.01]
     bid_usd = float(bids[-1]) if bids.size else 0.0
     ask_usd = float(asks[-1]) if asks.size else 0.0
-    return (f"mid {format_price(mid, reference)}\nwithin 1 %: bids {format_usd(bid_usd)}, "
-            f"asks {format_usd(ask_usd)}")
+    return (
+        f"mid {format_price(mid, reference)}\nwithin 1 %: bids {format_usd(bid_usd)}, "
+        f"asks {format_usd(ask_usd)}"
+    )
 
 
 # --- open interest and insurance fund ------------------------------------------------------
@@ -696,12 +829,21 @@ def plot_open_interest(result, market: int | str | None = None) -> Figure:
     counterfactual = result.counterfactual_timeline
     if counterfactual is not None:
         base = market_rows(counterfactual, name)
-        interest_axes.plot(base["time"].to_numpy(dtype=np.float64) / scale,
-                           base["long_open_interest_usd"], color=COUNTERFACTUAL_COLOUR,
-                           linewidth=2, linestyle=(0, (4, 2)),
-                           label="Without liquidations (counterfactual)")
-    interest_axes.plot(times, rows["long_open_interest_usd"], color=PRICE_COLOUR, linewidth=2.2,
-                       label="With liquidations")
+        interest_axes.plot(
+            base["time"].to_numpy(dtype=np.float64) / scale,
+            base["long_open_interest_usd"],
+            color=COUNTERFACTUAL_COLOUR,
+            linewidth=2,
+            linestyle=(0, (4, 2)),
+            label="Without liquidations (counterfactual)",
+        )
+    interest_axes.plot(
+        times,
+        rows["long_open_interest_usd"],
+        color=PRICE_COLOUR,
+        linewidth=2.2,
+        label="With liquidations",
+    )
     interest_axes.yaxis.set_major_formatter(USD_FORMATTER)
     interest_axes.set_ylabel("Open interest at mark (USD)")
     interest_axes.legend(loc="best")
@@ -710,18 +852,27 @@ def plot_open_interest(result, market: int | str | None = None) -> Figure:
         f"open interest {format_usd(figures['open_interest_before_usd'])} before, "
         f"{format_usd(figures['open_interest_after_usd'])} after; insurance fund change "
         f"{format_usd(figures['insurance_fund_change_usd'])}, bad debt "
-        f"{format_usd(figures['bad_debt_usd'])}")
+        f"{format_usd(figures['bad_debt_usd'])}"
+    )
 
     # Changes since the start, not balances: a $1B fund losing $0.5M would otherwise fill the
     # panel with a cliff that is 0.05 % of the fund.
     spec = result.setup.markets[m]
-    fund_axes.plot(times, rows["insurance_fund_usd"] - spec.insurance_fund_usd,
-                   color=FUND_COLOUR, linewidth=2.2,
-                   label=f"Insurance fund (started at {format_usd(spec.insurance_fund_usd)})")
+    fund_axes.plot(
+        times,
+        rows["insurance_fund_usd"] - spec.insurance_fund_usd,
+        color=FUND_COLOUR,
+        linewidth=2.2,
+        label=f"Insurance fund (started at {format_usd(spec.insurance_fund_usd)})",
+    )
     if "backstop_usd" in rows.columns and np.any(rows["backstop_usd"].to_numpy() != 0):
-        fund_axes.plot(times, rows["backstop_usd"] - spec.backstop_usd, color=MARK_COLOUR,
-                       linewidth=2,
-                       label=f"Backstop vault (started at {format_usd(spec.backstop_usd)})")
+        fund_axes.plot(
+            times,
+            rows["backstop_usd"] - spec.backstop_usd,
+            color=MARK_COLOUR,
+            linewidth=2,
+            label=f"Backstop vault (started at {format_usd(spec.backstop_usd)})",
+        )
     fund_axes.axhline(0.0, color="black", linewidth=0.8)
     fund_axes.yaxis.set_major_formatter(USD_FORMATTER)
     fund_axes.set_ylabel("Change since the start (USD)")
@@ -732,8 +883,18 @@ def plot_open_interest(result, market: int | str | None = None) -> Figure:
 
 
 # --- contagion across markets --------------------------------------------------------------
-MARKET_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                  "#17becf", "#bcbd22", "#7f7f7f")
+MARKET_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+)
 
 
 @styled
@@ -756,8 +917,9 @@ def plot_contagion(result, max_labelled: int = len(MARKET_COLOURS)) -> Figure:
     scale = axis.scale
     frame = result.timeline
     summary_rows = result.summary["markets"]
-    order = sorted(range(len(result.market_names)),
-                   key=lambda m: -summary_rows[m]["liquidated_total_usd"])
+    order = sorted(
+        range(len(result.market_names)), key=lambda m: -summary_rows[m]["liquidated_total_usd"]
+    )
     events = result.liquidations
     # A deleveraged counterparty is not a liquidation of that market's traders.
     events = events[events["kind"] != "adl_counterparty"]
@@ -773,41 +935,71 @@ def plot_contagion(result, max_labelled: int = len(MARKET_COLOURS)) -> Figure:
         first = float(first_times.get(name, math.nan))
         labelled = rank < max_labelled
         colour = MARKET_COLOURS[rank] if labelled else "#c7c7c7"
-        handle = contagion_lines(price_axes, bar_axes, rows, axis,
-                                 float(result.setup.markets[m].price), first, colour, labelled)
+        handle = contagion_lines(
+            price_axes,
+            bar_axes,
+            rows,
+            axis,
+            float(result.setup.markets[m].price),
+            first,
+            colour,
+            labelled,
+        )
         if labelled:
-            when = ("no liquidations" if math.isnan(first) else
-                    f"from {first / scale:,.{1 if scale == 60 else 0}f} "
-                    f"{'min' if scale == 60 else 's'}")
-            entries.append((first if math.isfinite(first) else math.inf, handle,
-                            f"{name}: {format_usd(summary_rows[m]['liquidated_total_usd'])} "
-                            f"({when})"))
+            when = (
+                "no liquidations"
+                if math.isnan(first)
+                else f"from {first / scale:,.{1 if scale == 60 else 0}f} "
+                f"{'min' if scale == 60 else 's'}"
+            )
+            entries.append(
+                (
+                    first if math.isfinite(first) else math.inf,
+                    handle,
+                    f"{name}: {format_usd(summary_rows[m]['liquidated_total_usd'])} ({when})",
+                )
+            )
         elif rank == max_labelled:
             entries.append((math.inf, handle, f"{len(order) - max_labelled} other markets"))
     # Listed in the order the markets started liquidating: the order of the contagion.
     entries.sort(key=lambda entry: entry[0])
     # Below the panels: inside them it would hide the lines, beside them it would take the
     # width the time axis needs.
-    figure.legend([entry[1] for entry in entries], [entry[2] for entry in entries],
-                  loc="outside lower center", ncols=min(len(entries), 3), fontsize=9.5,
-                  title="Markets in the order their liquidations started "
-                        "(liquidated USD, first liquidation)", title_fontsize=10)
+    figure.legend(
+        [entry[1] for entry in entries],
+        [entry[2] for entry in entries],
+        loc="outside lower center",
+        ncols=min(len(entries), 3),
+        fontsize=9.5,
+        title="Markets in the order their liquidations started (liquidated USD, first liquidation)",
+        title_fontsize=10,
+    )
     price_axes.axhline(0.0, color="black", linewidth=0.8)
     price_axes.set_ylabel("Perp price change from start (%)")
-    figure.suptitle(f"Contagion across {len(order)} markets: price change and liquidations "
-                    f"(dots: each market's first liquidation)", fontsize=12.5,
-                    fontweight="bold")
+    figure.suptitle(
+        f"Contagion across {len(order)} markets: price change and liquidations "
+        f"(dots: each market's first liquidation)",
+        fontsize=12.5,
+        fontweight="bold",
+    )
     bar_axes.yaxis.set_major_formatter(USD_FORMATTER)
     bar_axes.set_ylim(bottom=0)
-    bar_axes.set_ylabel(f"Liquidated per {describe_width(axis.bin_seconds)}\n"
-                        "(USD, both sides)")
+    bar_axes.set_ylabel(f"Liquidated per {describe_width(axis.bin_seconds)}\n(USD, both sides)")
     bar_axes.set_xlabel(axis.label)
     bar_axes.set_xlim(0, axis.end_seconds / scale)
     return figure
 
 
-def contagion_lines(price_axes, bar_axes, rows, axis: TimeAxis, start: float, first: float,
-                    colour: str, labelled: bool):
+def contagion_lines(
+    price_axes,
+    bar_axes,
+    rows,
+    axis: TimeAxis,
+    start: float,
+    first: float,
+    colour: str,
+    labelled: bool,
+):
     """One market's price change (top) and liquidations per bin (bottom); returns the line.
 
     Parameters
@@ -818,17 +1010,35 @@ def contagion_lines(price_axes, bar_axes, rows, axis: TimeAxis, start: float, fi
     """
     change = 100.0 * (perp_price_column(rows) / start - 1.0)
     times = rows["time"].to_numpy(dtype=np.float64)
-    (handle,) = price_axes.plot(times / axis.scale, change, color=colour,
-                                linewidth=2.0 if labelled else 0.8, zorder=3 if labelled else 2)
+    (handle,) = price_axes.plot(
+        times / axis.scale,
+        change,
+        color=colour,
+        linewidth=2.0 if labelled else 0.8,
+        zorder=3 if labelled else 2,
+    )
     if labelled and math.isfinite(first):
         k = min(int(np.searchsorted(times, first)), len(change) - 1)
-        price_axes.plot([times[k] / axis.scale], [change[k]], marker="o", markersize=8,
-                        color=colour, markeredgecolor="black", zorder=4)
+        price_axes.plot(
+            [times[k] / axis.scale],
+            [change[k]],
+            marker="o",
+            markersize=8,
+            color=colour,
+            markeredgecolor="black",
+            zorder=4,
+        )
     binned = binned_liquidations(rows, axis.bin_seconds, axis.n_bins)
     total = binned["liquidated_long_usd"] + binned["liquidated_short_usd"]
     centres = (np.arange(axis.n_bins) + 0.5) * axis.bin_seconds / axis.scale
-    bar_axes.plot(centres, total, color=colour, linewidth=1.8 if labelled else 0.8,
-                  drawstyle="steps-mid", zorder=3 if labelled else 2)
+    bar_axes.plot(
+        centres,
+        total,
+        color=colour,
+        linewidth=1.8 if labelled else 0.8,
+        drawstyle="steps-mid",
+        zorder=3 if labelled else 2,
+    )
     return handle
 
 
@@ -865,8 +1075,9 @@ def write_plots(result, directory: str | os.PathLike, dpi: int = PNG_DPI) -> lis
     paths = []
     for stem, plot in plots:
         figure = plot(result)
-        path = save_atomically(directory / f"{stem}.png",
-                               lambda stream, figure=figure: figure.savefig(stream, format="png",
-                                                                           dpi=dpi))
+        path = save_atomically(
+            directory / f"{stem}.png",
+            lambda stream, figure=figure: figure.savefig(stream, format="png", dpi=dpi),
+        )
         paths.append(path)
     return paths

@@ -26,23 +26,28 @@ CAPTIONS = {
         "Price with and without liquidations. The solid line is the perp price (mid) of the "
         "simulated path, the dashed line the same shock with the liquidation engine off. The "
         "gap between them is the cascade: forced selling that pushed the price further than "
-        "the shock alone. Bars: USD liquidated per time bin, longs red, shorts green."),
+        "the shock alone. Bars: USD liquidated per time bin, longs red, shorts green."
+    ),
     "liquidation_map": (
         "Liquidation map before the shock: how much notional (USD) would be liquidated if the "
         "price reached each level, longs below the start price, shorts above. The curves add "
-        "it up from the start price outwards; clusters are where a move feeds on itself."),
+        "it up from the start price outwards; clusters are where a move feeds on itself."
+    ),
     "book_depth": (
         "Order-book depth: USD resting at each price or better, bids (green) below the mid and "
         "asks (red) above, before the shock, at the trough and at the end. A thin side at the "
-        "trough is the liquidity vacuum: market makers pulled their quotes."),
+        "trough is the liquidity vacuum: market makers pulled their quotes."
+    ),
     "open_interest": (
         "Open interest (USD at the mark price) with and without liquidations, and the "
         "insurance fund, which gains when liquidations fill better than the bankruptcy price "
-        "and pays when they fill worse."),
+        "and pays when they fill worse."
+    ),
     "contagion": (
         "Contagion: each market's price change from its start and its liquidations on one "
         "time axis; the dots mark each market's first liquidation, so the order in which the "
-        "cascade spread can be read from left to right."),
+        "cascade spread can be read from left to right."
+    ),
 }
 
 HOW_TO_READ = (
@@ -55,7 +60,8 @@ HOW_TO_READ = (
     "2.0x means liquidations doubled the fall. <em>Bad debt</em> is loss that neither the "
     "trader's margin nor the insurance fund covered; <em>ADL</em> counts profitable opposite "
     "positions closed by auto-deleveraging to cover it. Amounts are in USD; $1.2M is 1.2 "
-    "million and $3.4B 3.4 billion dollars (hover over a figure for its exact value).")
+    "million and $3.4B 3.4 billion dollars (hover over a figure for its exact value)."
+)
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
@@ -97,8 +103,7 @@ FIELDS = (
     ("price_min", "Lowest price (USD)", format_price),
     ("max_drawdown", "Max drawdown", format_fraction),
     ("counterfactual_max_drawdown", "Drawdown without liquidations", format_fraction),
-    ("amplification", "Amplification",
-     lambda value: "n/a" if value is None else f"{value:.2f}x"),
+    ("amplification", "Amplification", lambda value: "n/a" if value is None else f"{value:.2f}x"),
     ("insurance_fund_change_usd", "Insurance fund change", USD),
     ("bad_debt_usd", "Bad debt", USD),
     ("adl_count", "Positions auto-deleveraged", lambda value: f"{value:,}"),
@@ -140,14 +145,18 @@ def scenario_name(result, scenario_toml: str) -> str:
 
 def headline(summary: dict) -> str:
     """One sentence with the figures a reader looks for first (already HTML)."""
-    text = (f"Liquidations of <strong>{escape(format_usd(summary['liquidated_total_usd']))}"
-            f"</strong> ({escape(format_usd(summary['liquidated_long_usd']))} longs, "
-            f"{escape(format_usd(summary['liquidated_short_usd']))} shorts) across "
-            f"<strong>{summary['accounts_liquidated']:,}</strong> accounts. The price fell "
-            f"<strong>{escape(format_fraction(summary['max_drawdown']))}</strong>")
+    text = (
+        f"Liquidations of <strong>{escape(format_usd(summary['liquidated_total_usd']))}"
+        f"</strong> ({escape(format_usd(summary['liquidated_long_usd']))} longs, "
+        f"{escape(format_usd(summary['liquidated_short_usd']))} shorts) across "
+        f"<strong>{summary['accounts_liquidated']:,}</strong> accounts. The price fell "
+        f"<strong>{escape(format_fraction(summary['max_drawdown']))}</strong>"
+    )
     if summary.get("counterfactual_max_drawdown") is not None:
-        text += (f", against {escape(format_fraction(summary['counterfactual_max_drawdown']))}"
-                 " for the same shock without liquidations")
+        text += (
+            f", against {escape(format_fraction(summary['counterfactual_max_drawdown']))}"
+            " for the same shock without liquidations"
+        )
         if summary.get("amplification") is not None:
             text += f" (amplification <strong>{summary['amplification']:.2f}x</strong>)"
     return text + "."
@@ -160,37 +169,53 @@ def totals_table(summary: dict) -> str:
         if key not in summary:
             continue
         value = summary[key]
-        rows.append(f'<tr><th scope="row">{escape(label)}</th>'
-                    f'<td title="{escape(exact(value))}">{escape(formatter(value))}</td></tr>')
+        rows.append(
+            f'<tr><th scope="row">{escape(label)}</th>'
+            f'<td title="{escape(exact(value))}">{escape(formatter(value))}</td></tr>'
+        )
     return "<table>\n" + "\n".join(rows) + "\n</table>"
 
 
 def markets_table(markets: list[dict]) -> str:
     """One row per market, one column per figure."""
-    columns = [(key, label, formatter) for key, label, formatter in FIELDS
-               if markets and key in markets[0]]
+    columns = [
+        (key, label, formatter) for key, label, formatter in FIELDS if markets and key in markets[0]
+    ]
     head = "".join(f'<th scope="col">{escape(label)}</th>' for _, label, _ in columns)
     body = []
     for row in markets:
-        cells = "".join(f'<td title="{escape(exact(row[key]))}">{escape(formatter(row[key]))}'
-                        "</td>" for key, _, formatter in columns)
-        body.append(f"<tr><td>{escape(row.get('market', ''))}</td>"
-                    f"<td>{escape(row.get('asset', ''))}</td>"
-                    f"<td>{escape(row.get('venue', ''))}</td>{cells}</tr>")
-    return ('<div class="scroll"><table>\n<thead><tr><th scope="col">Market</th>'
-            '<th scope="col">Asset</th><th scope="col">Venue</th>' + head
-            + "</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody></table></div>")
+        cells = "".join(
+            f'<td title="{escape(exact(row[key]))}">{escape(formatter(row[key]))}</td>'
+            for key, _, formatter in columns
+        )
+        body.append(
+            f"<tr><td>{escape(row.get('market', ''))}</td>"
+            f"<td>{escape(row.get('asset', ''))}</td>"
+            f"<td>{escape(row.get('venue', ''))}</td>{cells}</tr>"
+        )
+    return (
+        '<div class="scroll"><table>\n<thead><tr><th scope="col">Market</th>'
+        '<th scope="col">Asset</th><th scope="col">Venue</th>'
+        + head
+        + "</tr></thead>\n<tbody>\n"
+        + "\n".join(body)
+        + "\n</tbody></table></div>"
+    )
 
 
 def warnings(summary: dict) -> str:
     """Notes on engine limits that were reached, since they qualify every figure."""
     notes = []
     if summary.get("iteration_cap_hit"):
-        notes.append("The liquidation fixed point hit its iteration cap in at least one step: "
-                     "some triggered positions waited for the next step.")
+        notes.append(
+            "The liquidation fixed point hit its iteration cap in at least one step: "
+            "some triggered positions waited for the next step."
+        )
     if summary.get("book_exhausted"):
-        notes.append("An order walked the whole simulated book window with quantity left: "
-                     "the book was exhausted and prices at the extreme are a floor.")
+        notes.append(
+            "An order walked the whole simulated book window with quantity left: "
+            "the book was exhausted and prices at the extreme are a floor."
+        )
     return "".join(f'<p class="warning">{escape(note)}</p>' for note in notes)
 
 
@@ -199,9 +224,11 @@ def figure_html(path: pathlib.Path) -> str:
     data = base64.b64encode(pathlib.Path(path).read_bytes()).decode("ascii")
     stem = pathlib.Path(path).stem
     caption = CAPTIONS.get(stem, stem.replace("_", " ").capitalize() + ".")
-    return (f'<figure id="{escape(stem)}">\n<img src="data:image/png;base64,{data}" '
-            f'alt="{escape(stem.replace("_", " "))} plot">\n'
-            f"<figcaption>{escape(caption)}</figcaption>\n</figure>")
+    return (
+        f'<figure id="{escape(stem)}">\n<img src="data:image/png;base64,{data}" '
+        f'alt="{escape(stem.replace("_", " "))} plot">\n'
+        f"<figcaption>{escape(caption)}</figcaption>\n</figure>"
+    )
 
 
 def render_report(result, scenario_toml: str, plot_paths: Iterable[os.PathLike | str]) -> str:
@@ -211,11 +238,13 @@ def render_report(result, scenario_toml: str, plot_paths: Iterable[os.PathLike |
     seed = summary.get("seed", result.provenance.get("seed"))
     scenario_hash = summary.get("scenario_hash") or result.provenance.get("scenario_hash")
     version = summary.get("version") or result.provenance.get("version")
-    provenance = (f"seed <code>{escape(recorded(seed))}</code> &middot; scenario hash "
-                  f"<code>{escape(recorded(scenario_hash))}</code> &middot; cascadesim "
-                  f"<code>{escape(recorded(version))}</code> &middot; {len(result.market_names)} "
-                  f"market{'s' if len(result.market_names) != 1 else ''}, "
-                  f"{result.setup.n_steps:,} steps of {result.setup.step_seconds:g} s")
+    provenance = (
+        f"seed <code>{escape(recorded(seed))}</code> &middot; scenario hash "
+        f"<code>{escape(recorded(scenario_hash))}</code> &middot; cascadesim "
+        f"<code>{escape(recorded(version))}</code> &middot; {len(result.market_names)} "
+        f"market{'s' if len(result.market_names) != 1 else ''}, "
+        f"{result.setup.n_steps:,} steps of {result.setup.step_seconds:g} s"
+    )
     figures = "\n".join(figure_html(path) for path in plot_paths)
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -247,8 +276,12 @@ without a network connection.</footer>
 """
 
 
-def write_report(result, directory: str | os.PathLike, scenario_toml: str,
-                 plot_paths: Iterable[os.PathLike | str]) -> pathlib.Path:
+def write_report(
+    result,
+    directory: str | os.PathLike,
+    scenario_toml: str,
+    plot_paths: Iterable[os.PathLike | str],
+) -> pathlib.Path:
     """Write ``report.html`` for a result into ``directory``, atomically.
 
     Parameters
@@ -268,5 +301,6 @@ def write_report(result, directory: str | os.PathLike, scenario_toml: str,
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     text = render_report(result, scenario_toml, list(plot_paths))
-    return save_atomically(directory / REPORT_NAME,
-                           lambda stream: stream.write(text.encode("utf-8")))
+    return save_atomically(
+        directory / REPORT_NAME, lambda stream: stream.write(text.encode("utf-8"))
+    )

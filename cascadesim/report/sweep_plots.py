@@ -27,8 +27,16 @@ from cascadesim.report.plots import (
 )
 from cascadesim.sim.result import BAD_DEBT_TOLERANCE_USD
 
-POINT_COLOURS = ("#1f3b73", "#d62728", "#2ca02c", "#ff7f0e", "#6a3d9a", "#17a2b8", "#8c564b",
-                 "#e377c2")
+POINT_COLOURS = (
+    "#1f3b73",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#6a3d9a",
+    "#17a2b8",
+    "#8c564b",
+    "#e377c2",
+)
 
 
 # --- labels and choices -------------------------------------------------------------------
@@ -51,8 +59,9 @@ def point_label(sweep, point: int, separator: str = ", ") -> str:
     values = sweep.point_values[point]
     if not values:
         return "all paths"
-    return separator.join(f"{short_name(key)} = {format_value(key, value)}"
-                          for key, value in values.items())
+    return separator.join(
+        f"{short_name(key)} = {format_value(key, value)}" for key, value in values.items()
+    )
 
 
 def without_residue(values: np.ndarray) -> np.ndarray:
@@ -62,13 +71,15 @@ def without_residue(values: np.ndarray) -> np.ndarray:
 
 def varying_parameters(sweep) -> list[str]:
     """Swept parameters that take more than one value, in design order."""
-    return [key for key in sweep.parameters
-            if len({repr(values[key]) for values in sweep.point_values}) > 1]
+    return [
+        key
+        for key in sweep.parameters
+        if len({repr(values[key]) for values in sweep.point_values}) > 1
+    ]
 
 
 def numeric(values) -> bool:
-    return all(isinstance(v, int | float | np.number) and not isinstance(v, bool)
-               for v in values)
+    return all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in values)
 
 
 def chosen_points(n_points: int, most: int) -> list[int]:
@@ -106,13 +117,22 @@ def plot_fan_chart(sweep, points, price_paths, most: int = 4) -> Figure:
         scale, unit = time_unit(sample_s * (relative.shape[1] - 1))
         times = np.arange(relative.shape[1]) * sample_s / scale
         for (low, high), alpha in (((1, 99), 0.15), ((5, 95), 0.25), ((25, 75), 0.4)):
-            axes.fill_between(times, np.percentile(relative, low, axis=0),
-                              np.percentile(relative, high, axis=0), color=PRICE_COLOUR,
-                              alpha=alpha, linewidth=0, label=f"{low}-{high}th percentile")
-        axes.plot(times, np.median(relative, axis=0), color=PRICE_COLOUR, linewidth=1.8,
-                  label="median")
-        axes.set_title(point_label(sweep, point, "\n") if sweep.parameters else
-                       f"{len(rows):,} paths", fontsize=10)
+            axes.fill_between(
+                times,
+                np.percentile(relative, low, axis=0),
+                np.percentile(relative, high, axis=0),
+                color=PRICE_COLOUR,
+                alpha=alpha,
+                linewidth=0,
+                label=f"{low}-{high}th percentile",
+            )
+        axes.plot(
+            times, np.median(relative, axis=0), color=PRICE_COLOUR, linewidth=1.8, label="median"
+        )
+        axes.set_title(
+            point_label(sweep, point, "\n") if sweep.parameters else f"{len(rows):,} paths",
+            fontsize=10,
+        )
         axes.set_xlabel(f"Time since start ({unit})")
     axes_list[0].set_ylabel(f"{market} perp price (% of start)")
     axes_list[0].legend(loc="upper right")
@@ -127,8 +147,10 @@ def plot_loss_distributions(sweep, paths, most: int = 3) -> Figure:
     figure = new_figure(12, 4.6)
     axes_pair = figure.subplots(1, 2)
     chosen = chosen_points(sweep.n_points, most)
-    for axes, column, title in ((axes_pair[0], "liquidated_total_usd", "Liquidated per path"),
-                                (axes_pair[1], "bad_debt_usd", "Bad debt per path")):
+    for axes, column, title in (
+        (axes_pair[0], "liquidated_total_usd", "Liquidated per path"),
+        (axes_pair[1], "bad_debt_usd", "Bad debt per path"),
+    ):
         values_all = paths[column].to_numpy(dtype=np.float64)
         if column == "bad_debt_usd":
             values_all = without_residue(values_all)
@@ -139,12 +161,12 @@ def plot_loss_distributions(sweep, paths, most: int = 3) -> Figure:
             if column == "bad_debt_usd":
                 values = without_residue(values)
             var95, var99 = np.quantile(values, 0.95), np.quantile(values, 0.99)
-            label = (f"{point_label(sweep, point)}\nVaR95 {format_usd(var95)}, "
-                     f"VaR99 {format_usd(var99)}")
+            label = (
+                f"{point_label(sweep, point)}\nVaR95 {format_usd(var95)}, VaR99 {format_usd(var99)}"
+            )
             if column == "bad_debt_usd":
                 label += f", P(> 0) {format_fraction(float((values > 0).mean()))}"
-            axes.hist(values, bins=bins, histtype="step", linewidth=1.6, color=colour,
-                      label=label)
+            axes.hist(values, bins=bins, histtype="step", linewidth=1.6, color=colour, label=label)
             axes.axvline(var95, color=colour, linestyle="--", linewidth=1.1)
             axes.axvline(var99, color=colour, linestyle=":", linewidth=1.4)
         axes.xaxis.set_major_formatter(USD_FORMATTER)
@@ -157,12 +179,13 @@ def plot_loss_distributions(sweep, paths, most: int = 3) -> Figure:
 
 
 # --- heatmap ------------------------------------------------------------------------------
-HEATMAP_FIGURES = (("bad_debt_usd_mean", "Mean bad debt", "magma_r", True),
-                   ("adl_probability", "Probability of ADL", "viridis", False),
-                   ("max_drawdown_p99", "99th percentile of max drawdown", "cividis", False))
+HEATMAP_FIGURES = (
+    ("bad_debt_usd_mean", "Mean bad debt", "magma_r", True),
+    ("adl_probability", "Probability of ADL", "viridis", False),
+    ("max_drawdown_p99", "99th percentile of max drawdown", "cividis", False),
+)
 # Shown instead of bad debt when no path had any (ADL covered every shortfall).
-FUND_FIGURE = ("insurance_fund_drawdown_usd_p99", "Insurance-fund drawdown, p99", "magma_r",
-               True)
+FUND_FIGURE = ("insurance_fund_drawdown_usd_p99", "Insurance-fund drawdown, p99", "magma_r", True)
 
 
 @styled
@@ -182,10 +205,13 @@ def plot_heatmap(sweep, points) -> Figure | None:
         panels[0] = FUND_FIGURE
     figure = new_figure(5.0 * len(panels), 4.2 + 0.15 * len(row_values))
     for axes, (column, title, colours, usd) in zip(
-            figure.subplots(1, len(panels)), panels, strict=True):
+        figure.subplots(1, len(panels)), panels, strict=True
+    ):
         grid = points.groupby([rows_key, columns_key], sort=False)[column].mean()
-        values = np.array([[grid.get((r, c), np.nan) for c in column_values]
-                           for r in row_values], dtype=np.float64)
+        values = np.array(
+            [[grid.get((r, c), np.nan) for c in column_values] for r in row_values],
+            dtype=np.float64,
+        )
         image = axes.imshow(values, cmap=colours, aspect="auto", origin="lower")
         colourbar = figure.colorbar(image, ax=axes, shrink=0.85)
         if usd:
@@ -193,23 +219,33 @@ def plot_heatmap(sweep, points) -> Figure | None:
             colourbar.update_ticks()
         low, high = np.nanmin(values), np.nanmax(values)
         for (i, j), value in np.ndenumerate(values):
-            text = format_usd(value) if usd else f"{value:.2f}" if column.startswith("adl") \
+            text = (
+                format_usd(value)
+                if usd
+                else f"{value:.2f}"
+                if column.startswith("adl")
                 else format_fraction(value)
+            )
             # White on the dark end of the colour map: low values, or high ones for magma_r.
             level = (value - low) / (high - low) if high > low else 0.0
             dark = level > 0.6 if colours.endswith("_r") else level < 0.4
-            axes.text(j, i, text, ha="center", va="center", fontsize=8,
-                      color="white" if dark else "black")
-        axes.set_xticks(range(len(column_values)),
-                        [format_value(columns_key, v) for v in column_values], rotation=30)
+            axes.text(
+                j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black"
+            )
+        axes.set_xticks(
+            range(len(column_values)),
+            [format_value(columns_key, v) for v in column_values],
+            rotation=30,
+        )
         axes.set_yticks(range(len(row_values)), [format_value(rows_key, v) for v in row_values])
         axes.set_xlabel(short_name(columns_key))
         axes.set_ylabel(short_name(rows_key))
         axes.set_title(title)
         axes.grid(False)
     note = " (other parameters averaged)" if len(varying) > 2 else ""
-    figure.suptitle(f"Over {short_name(rows_key)} and {short_name(columns_key)}{note}",
-                    fontweight="bold")
+    figure.suptitle(
+        f"Over {short_name(rows_key)} and {short_name(columns_key)}{note}", fontweight="bold"
+    )
     return figure
 
 
@@ -232,24 +268,33 @@ def plot_adl_probability(sweep, points, most_lines: int = 6) -> Figure | None:
     group_key = varying[1] if len(varying) > 1 else None
     figure = new_figure(8.5, 4.8)
     axes = figure.subplots()
-    groups = [(None, points)] if group_key is None else list(points.groupby(group_key,
-                                                                            sort=False))
+    groups = [(None, points)] if group_key is None else list(points.groupby(group_key, sort=False))
     groups = [groups[k] for k in chosen_points(len(groups), most_lines)]
     for colour, (value, group) in zip(POINT_COLOURS, groups, strict=False):
         summary = group.groupby(x_key, sort=True).agg(
-            adl=("adl_probability", "mean"), paths=("paths", "sum"))
+            adl=("adl_probability", "mean"), paths=("paths", "sum")
+        )
         x = summary.index.to_numpy()
         trials = summary["paths"].to_numpy(dtype=np.float64)
         low, high = wilson_interval(summary["adl"].to_numpy() * trials, trials)
-        label = "P(ADL)" if group_key is None else \
-            f"{short_name(group_key)} = {format_value(group_key, value)}"
+        label = (
+            "P(ADL)"
+            if group_key is None
+            else f"{short_name(group_key)} = {format_value(group_key, value)}"
+        )
         if numeric(x):
             axes.plot(x, summary["adl"], marker="o", color=colour, label=label)
             axes.fill_between(x, low, high, color=colour, alpha=0.15, linewidth=0)
         else:
-            axes.errorbar([str(v) for v in x], summary["adl"], yerr=[summary["adl"] - low,
-                          high - summary["adl"]], marker="o", color=colour, label=label,
-                          capsize=3)
+            axes.errorbar(
+                [str(v) for v in x],
+                summary["adl"],
+                yerr=[summary["adl"] - low, high - summary["adl"]],
+                marker="o",
+                color=colour,
+                label=label,
+                capsize=3,
+            )
     values = points[x_key].tolist()
     if numeric(values) and log_axis_suits(values):
         axes.set_xscale("log")
@@ -279,14 +324,20 @@ def plot_drawdown_tails(sweep, paths, points, most: int = 8) -> Figure:
     for colour, point in zip(POINT_COLOURS, chosen, strict=False):
         values = np.sort(paths.loc[paths["point"] == point, "max_drawdown"].to_numpy())
         survival = 1.0 - np.arange(values.size) / values.size
-        left.step(100 * values, survival, where="post", color=colour,
-                  label=point_label(sweep, point))
+        left.step(
+            100 * values, survival, where="post", color=colour, label=point_label(sweep, point)
+        )
     baseline = paths.loc[paths["point"] == chosen[0], "counterfactual_max_drawdown"].to_numpy()
     if np.isfinite(baseline).any():
         baseline = np.sort(baseline[np.isfinite(baseline)])
-        left.step(100 * baseline, 1.0 - np.arange(baseline.size) / baseline.size, where="post",
-                  color=COUNTERFACTUAL_COLOUR, linestyle="--",
-                  label="shock alone (no liquidations)")
+        left.step(
+            100 * baseline,
+            1.0 - np.arange(baseline.size) / baseline.size,
+            where="post",
+            color=COUNTERFACTUAL_COLOUR,
+            linestyle="--",
+            label="shock alone (no liquidations)",
+        )
     left.set_yscale("log")
     left.set_xlabel("Max drawdown of the perp (%)")
     left.set_ylabel("Fraction of paths with a larger drawdown")
@@ -299,25 +350,39 @@ def plot_drawdown_tails(sweep, paths, points, most: int = 8) -> Figure:
     for key in others:  # the other parameters at their first value
         subset = subset[subset[key] == points[key].iloc[0]]
     subset = subset.sort_values(x_key)
-    for column, style, label in (("max_drawdown_p50", "-", "median"),
-                                 ("max_drawdown_p95", "--", "95th percentile"),
-                                 ("max_drawdown_p99", ":", "99th percentile")):
-        right.plot(subset[x_key], 100 * subset[column], linestyle=style, marker="o",
-                   color=PRICE_COLOUR, label=label)
+    for column, style, label in (
+        ("max_drawdown_p50", "-", "median"),
+        ("max_drawdown_p95", "--", "95th percentile"),
+        ("max_drawdown_p99", ":", "99th percentile"),
+    ):
+        right.plot(
+            subset[x_key],
+            100 * subset[column],
+            linestyle=style,
+            marker="o",
+            color=PRICE_COLOUR,
+            label=label,
+        )
     if log_axis_suits(subset[x_key].tolist()):
         right.set_xscale("log")
     right.set_xlabel(short_name(x_key))
     right.set_ylabel("Max drawdown (%)")
-    note = "" if not others else " (" + ", ".join(
-        f"{short_name(k)} = {format_value(k, points[k].iloc[0])}" for k in others) + ")"
+    note = (
+        ""
+        if not others
+        else " ("
+        + ", ".join(f"{short_name(k)} = {format_value(k, points[k].iloc[0])}" for k in others)
+        + ")"
+    )
     right.set_title(f"Drawdown quantiles against {short_name(x_key)}{note}", fontsize=10.5)
     right.legend(loc="upper left")
     return figure
 
 
 # --- writing ------------------------------------------------------------------------------
-def write_sweep_plots(sweep, paths, points, price_paths, directory: str | os.PathLike,
-                      dpi: int = PNG_DPI) -> list[pathlib.Path]:
+def write_sweep_plots(
+    sweep, paths, points, price_paths, directory: str | os.PathLike, dpi: int = PNG_DPI
+) -> list[pathlib.Path]:
     """Render the sweep's figures to PNG files in ``directory`` (each written atomically).
 
     Returns
@@ -327,15 +392,21 @@ def write_sweep_plots(sweep, paths, points, price_paths, directory: str | os.Pat
     """
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    figures = [("fan_chart", plot_fan_chart(sweep, points, price_paths)),
-               ("loss_distributions", plot_loss_distributions(sweep, paths)),
-               ("drawdown_tails", plot_drawdown_tails(sweep, paths, points)),
-               ("heatmap", plot_heatmap(sweep, points)),
-               ("adl_probability", plot_adl_probability(sweep, points))]
+    figures = [
+        ("fan_chart", plot_fan_chart(sweep, points, price_paths)),
+        ("loss_distributions", plot_loss_distributions(sweep, paths)),
+        ("drawdown_tails", plot_drawdown_tails(sweep, paths, points)),
+        ("heatmap", plot_heatmap(sweep, points)),
+        ("adl_probability", plot_adl_probability(sweep, points)),
+    ]
     written = []
     for stem, figure in figures:
         if figure is None:
             continue
-        written.append(save_atomically(directory / f"{stem}.png", lambda stream, f=figure:
-                                       f.savefig(stream, format="png", dpi=dpi)))
+        written.append(
+            save_atomically(
+                directory / f"{stem}.png",
+                lambda stream, f=figure: f.savefig(stream, format="png", dpi=dpi),
+            )
+        )
     return written

@@ -1,4 +1,4 @@
-"""A self-contained HTML report of a sweep (same style and rules as :mod:`cascadesim.report.run_report`).
+"""A self-contained HTML report of a sweep (the page shell of :mod:`cascadesim.report.run_report`).
 
 One file that opens offline: plots embedded as base64 PNG, inline CSS, no JavaScript; every
 string from the sweep or scenario files is escaped.
@@ -22,26 +22,31 @@ CAPTIONS = {
     "fan_chart": (
         "Fan chart: the perp price of every path as a percentage of its start, summarised by "
         "percentile bands across the ensemble (1-99th, 5-95th, 25-75th) and the median; one "
-        "panel per design point shown."),
+        "panel per design point shown."
+    ),
     "loss_distributions": (
         "Distribution over paths of the USD liquidated and of the bad debt (losses neither "
         "margin nor insurance fund covered). Dashed lines mark the 95 % value at risk (the "
-        "95th percentile), dotted lines the 99 %."),
+        "95th percentile), dotted lines the 99 %."
+    ),
     "drawdown_tails": (
         "Tail of price moves. Left: the fraction of paths whose maximum drawdown exceeds each "
         "level (log scale), one curve per design point; the dashed curve is the same shocks "
         "with liquidations switched off. Right: median, 95th and 99th percentile of the "
         "drawdown against the first swept parameter. A curve that bends outwards is a fatter "
-        "tail."),
+        "tail."
+    ),
     "heatmap": (
         "Heatmaps over the first two swept parameters: mean bad debt per path (or, when no "
         "path had any, the 99th percentile of the insurance fund's drawdown), the "
         "probability that a path needed auto-deleveraging, and the 99th percentile of the "
-        "price drawdown."),
+        "price drawdown."
+    ),
     "adl_probability": (
         "Probability that a path needed auto-deleveraging against the first swept parameter "
         "(one line per value of the second), with 95 % Wilson intervals for the finite "
-        "number of paths."),
+        "number of paths."
+    ),
 }
 
 # (points.parquet column, header, formatter)
@@ -53,8 +58,11 @@ COLUMNS = (
     ("bad_debt_usd_p99", "Bad debt, p99", format_usd),
     ("bad_debt_probability", "P(bad debt)", format_fraction),
     ("adl_probability", "P(ADL)", format_fraction),
-    ("amplification_p50", "Amplification, median",
-     lambda v: "n/a" if not math.isfinite(v) else f"{v:.2f}x"),
+    (
+        "amplification_p50",
+        "Amplification, median",
+        lambda v: "n/a" if not math.isfinite(v) else f"{v:.2f}x",
+    ),
     ("max_drawdown_p50", "Drawdown, median", format_fraction),
     ("max_drawdown_p99", "Drawdown, p99", format_fraction),
     ("insurance_fund_drawdown_usd_p99", "Fund drawdown, p99", format_usd),
@@ -68,16 +76,28 @@ def points_table(sweep, points) -> str:
     head += "".join(f'<th scope="col">{escape(label)}</th>' for _, label, _ in COLUMNS)
     body = []
     for _, row in points.head(MAX_ROWS).iterrows():
-        cells = "".join(f"<td>{escape(format_value(key, row[key]))}</td>"
-                        for key in sweep.parameters)
-        cells += "".join(f'<td title="{escape(exact(float(row[column])))}">'
-                         f"{escape(formatter(float(row[column])))}</td>"
-                         for column, _, formatter in COLUMNS)
+        cells = "".join(
+            f"<td>{escape(format_value(key, row[key]))}</td>" for key in sweep.parameters
+        )
+        cells += "".join(
+            f'<td title="{escape(exact(float(row[column])))}">'
+            f"{escape(formatter(float(row[column])))}</td>"
+            for column, _, formatter in COLUMNS
+        )
         body.append(f"<tr><td>{int(row['point'])}</td>{cells}</tr>")
-    more = (f"<p>First {MAX_ROWS} of {len(points)} points; all are in points.parquet.</p>"
-            if len(points) > MAX_ROWS else "")
-    return ('<div class="scroll"><table>\n<thead><tr><th scope="col">Point</th>' + head
-            + "</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody></table></div>" + more)
+    more = (
+        f"<p>First {MAX_ROWS} of {len(points)} points; all are in points.parquet.</p>"
+        if len(points) > MAX_ROWS
+        else ""
+    )
+    return (
+        '<div class="scroll"><table>\n<thead><tr><th scope="col">Point</th>'
+        + head
+        + "</tr></thead>\n<tbody>\n"
+        + "\n".join(body)
+        + "\n</tbody></table></div>"
+        + more
+    )
 
 
 def shock_text(sweep) -> str:
@@ -88,42 +108,54 @@ def shock_text(sweep) -> str:
 
     def said(distribution) -> str:
         d = distribution
-        return {"fixed": lambda: f"{d.value:g}",
-                "uniform": lambda: f"uniform({d.low:g}, {d.high:g})",
-                "loguniform": lambda: f"log-uniform({d.low:g}, {d.high:g})",
-                "normal": lambda: f"normal(mean {d.mean:g}, std {d.std:g})",
-                "choice": lambda: "one of " + ", ".join(f"{v:g}" for v in d.values)}[
-            d.distribution]()
+        return {
+            "fixed": lambda: f"{d.value:g}",
+            "uniform": lambda: f"uniform({d.low:g}, {d.high:g})",
+            "loguniform": lambda: f"log-uniform({d.low:g}, {d.high:g})",
+            "normal": lambda: f"normal(mean {d.mean:g}, std {d.std:g})",
+            "choice": lambda: "one of " + ", ".join(f"{v:g}" for v in d.values),
+        }[d.distribution]()
 
     if shock.kind == "index_jump":
-        return (f"index jump of {', '.join(shock.asset)}: drop fraction "
-                f"{said(shock.drop_fraction)}, starting at {said(shock.at_s)} s over a ramp of "
-                f"{said(shock.ramp_s)} s")
-    return (f"sell programme on {', '.join(shock.market)}: {said(shock.usd)} USD over "
-            f"{said(shock.duration_s)} s from {said(shock.start_s)} s")
+        return (
+            f"index jump of {', '.join(shock.asset)}: drop fraction "
+            f"{said(shock.drop_fraction)}, starting at {said(shock.at_s)} s over a ramp of "
+            f"{said(shock.ramp_s)} s"
+        )
+    return (
+        f"sell programme on {', '.join(shock.market)}: {said(shock.usd)} USD over "
+        f"{said(shock.duration_s)} s from {said(shock.start_s)} s"
+    )
 
 
 def figure_html(path: pathlib.Path) -> str:
     data = base64.b64encode(pathlib.Path(path).read_bytes()).decode("ascii")
     stem = pathlib.Path(path).stem
-    return (f'<figure id="{escape(stem)}">\n<img src="data:image/png;base64,{data}" '
-            f'alt="{escape(stem.replace("_", " "))} plot">\n'
-            f"<figcaption>{escape(CAPTIONS.get(stem, stem))}</figcaption>\n</figure>")
+    return (
+        f'<figure id="{escape(stem)}">\n<img src="data:image/png;base64,{data}" '
+        f'alt="{escape(stem.replace("_", " "))} plot">\n'
+        f"<figcaption>{escape(CAPTIONS.get(stem, stem))}</figcaption>\n</figure>"
+    )
 
 
-def render_sweep_report(sweep, points, paths, provenance: dict,
-                        plot_paths: Iterable[os.PathLike | str]) -> str:
+def render_sweep_report(
+    sweep, points, paths, provenance: dict, plot_paths: Iterable[os.PathLike | str]
+) -> str:
     """The report's HTML text."""
     spec = sweep.spec
     swept = ", ".join(short_name(key) for key in sweep.parameters) or "nothing (one point)"
-    population = ("re-drawn for every path" if spec.redraw_population
-                  else "drawn once per point")
-    randomness = ("common random numbers (path k has the same shock at every point)"
-                  if spec.common_random_numbers else "independent shocks per point")
-    facts = (f"{sweep.n_points:,} design point{'s' if sweep.n_points != 1 else ''} &times; "
-             f"{provenance['paths']:,} paths on scenario <code>{escape(sweep.base.name)}</code>"
-             f"; swept: {escape(swept)}; shock: {escape(shock_text(sweep))}; population "
-             f"{population}; {randomness}.")
+    population = "re-drawn for every path" if spec.redraw_population else "drawn once per point"
+    randomness = (
+        "common random numbers (path k has the same shock at every point)"
+        if spec.common_random_numbers
+        else "independent shocks per point"
+    )
+    facts = (
+        f"{sweep.n_points:,} design point{'s' if sweep.n_points != 1 else ''} &times; "
+        f"{provenance['paths']:,} paths on scenario <code>{escape(sweep.base.name)}</code>"
+        f"; swept: {escape(swept)}; shock: {escape(shock_text(sweep))}; population "
+        f"{population}; {randomness}."
+    )
     figures = "\n".join(figure_html(path) for path in plot_paths)
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -135,10 +167,10 @@ def render_sweep_report(sweep, points, paths, provenance: dict,
 </head>
 <body>
 <h1>Sweep: {escape(sweep.name)}</h1>
-<p class="provenance">seed <code>{escape(provenance['seed'])}</code> &middot; sweep hash
-<code>{escape(provenance['sweep_hash'])}</code> &middot; cascadesim
-<code>{escape(provenance['version'])}</code> &middot; {len(paths):,} paths in all</p>
-<p class="headline">{escape(spec.description) if spec.description else ''}</p>
+<p class="provenance">seed <code>{escape(provenance["seed"])}</code> &middot; sweep hash
+<code>{escape(provenance["sweep_hash"])}</code> &middot; cascadesim
+<code>{escape(provenance["version"])}</code> &middot; {len(paths):,} paths in all</p>
+<p class="headline">{escape(spec.description) if spec.description else ""}</p>
 <p>{facts}</p>
 <h2>Design points</h2>
 {points_table(sweep, points)}
@@ -146,7 +178,7 @@ def render_sweep_report(sweep, points, paths, provenance: dict,
 {figures}
 <h2>Sweep file</h2>
 <pre>{escape(sweep.text)}</pre>
-<footer>Generated by cascadesim {escape(provenance['version'])}. Every path is in
+<footer>Generated by cascadesim {escape(provenance["version"])}. Every path is in
 paths.parquet, the distributions per point in points.parquet and the sampled prices in
 price_paths.parquet. This file is self-contained and opens without a network
 connection.</footer>
@@ -155,10 +187,17 @@ connection.</footer>
 """
 
 
-def write_sweep_report(sweep, points, paths, provenance: dict, directory: str | os.PathLike,
-                       plot_paths: Iterable[os.PathLike | str]) -> pathlib.Path:
+def write_sweep_report(
+    sweep,
+    points,
+    paths,
+    provenance: dict,
+    directory: str | os.PathLike,
+    plot_paths: Iterable[os.PathLike | str],
+) -> pathlib.Path:
     """Write ``report.html`` of a sweep into ``directory``, atomically."""
     directory = pathlib.Path(directory)
     text = render_sweep_report(sweep, points, paths, provenance, list(plot_paths))
-    return save_atomically(directory / REPORT_NAME,
-                           lambda stream: stream.write(text.encode("utf-8")))
+    return save_atomically(
+        directory / REPORT_NAME, lambda stream: stream.write(text.encode("utf-8"))
+    )

@@ -18,12 +18,14 @@ TimePoint = Annotated[list[float], Field(min_length=2, max_length=2)]
 class StrictModel(BaseModel):
     """Base of every scenario table: unknown keys, NaN/inf and silent coercions rejected."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False,
-                              validate_default=False)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False, validate_default=False
+    )
 
 
-def check_points(points: list[list[float]] | None, value_name: str,
-                 increasing: bool = True) -> list[list[float]] | None:
+def check_points(
+    points: list[list[float]] | None, value_name: str, increasing: bool = True
+) -> list[list[float]] | None:
     """Times non-negative and non-decreasing, values > 0 (raises ValueError for pydantic)."""
     if points is None:
         return None
@@ -37,5 +39,3 @@ def check_points(points: list[list[float]] | None, value_name: str,
     if any(p[1] <= 0 for p in points):
         raise ValueError(f"{value_name} > 0 at every point")
     return points
-
-

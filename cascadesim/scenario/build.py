@@ -29,8 +29,11 @@ from cascadesim.model.shocks import add_idiosyncratic_noise, shock_arrays
 from cascadesim.model.venues import VENUES
 
 # MarketSpec field -> the scenario key that sets it, for error paths.
-SCENARIO_KEY = {"price": "price_usd", "tick_size": "tick_usd",
-                "funding_rate_initial": "funding_rate"}
+SCENARIO_KEY = {
+    "price": "price_usd",
+    "tick_size": "tick_usd",
+    "funding_rate_initial": "funding_rate",
+}
 
 
 # --- markets ------------------------------------------------------------------------------
@@ -41,16 +44,24 @@ def market_spec(name: str, market) -> MarketSpec:
     tiers = venue.tiers(market.asset)
     uses_backstop = venue.takeover_mode == layout.TAKEOVER_BACKSTOP
     values = {
-        "name": name, "asset": market.asset, "venue": market.venue,
+        "name": name,
+        "asset": market.asset,
+        "venue": market.venue,
         "price": market.price_usd,
         "tick_size": market.tick_usd or default_tick(market.price_usd),
-        "depth_1pct_usd": market.depth_1pct_usd, "depth_shape": market.depth_shape,
+        "depth_1pct_usd": market.depth_1pct_usd,
+        "depth_shape": market.depth_shape,
         "resilience_half_life_s": market.resilience_half_life_s,
         "withdrawal_vol_sensitivity": market.withdrawal_vol_sensitivity,
         "withdrawal_flow_sensitivity": market.withdrawal_flow_sensitivity,
         "insurance_fund_usd": market.insurance_fund_usd,
-        "backstop_usd": (market.backstop_usd if market.backstop_usd is not None
-                         else 300e6 if uses_backstop else 0.0),
+        "backstop_usd": (
+            market.backstop_usd
+            if market.backstop_usd is not None
+            else 300e6
+            if uses_backstop
+            else 0.0
+        ),
         "funding_rate_initial": market.funding_rate,
         "mark_rule": layout.MARK_RULE_NAMES[venue.mark_rule],
         "partial_mode": layout.PARTIAL_MODE_NAMES[venue.partial_mode],
@@ -82,11 +93,15 @@ def market_spec(name: str, market) -> MarketSpec:
         if key not in OVERRIDABLE_FIELDS:
             close = difflib.get_close_matches(key, OVERRIDABLE_FIELDS, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise invalid(where, value, f"not a MarketSpec field; {hint}allowed: "
-                          + ", ".join(OVERRIDABLE_FIELDS))
+            raise invalid(
+                where,
+                value,
+                f"not a MarketSpec field; {hint}allowed: " + ", ".join(OVERRIDABLE_FIELDS),
+            )
         values[key] = override_value(where, value, getattr(defaults, key))
     if {"tier_floor_usd", "tier_mmr"} & market.overrides.keys() and (
-            "tier_maintenance_amount" not in market.overrides):
+        "tier_maintenance_amount" not in market.overrides
+    ):
         values["tier_maintenance_amount"] = None  # recompute from the continuity recursion
     apply_market_switches(name, market, values)
     try:
@@ -96,8 +111,11 @@ def market_spec(name: str, market) -> MarketSpec:
         match = re.match(rf"markets\.{re.escape(name)}\.(\w+)(.*)$", message)
         if match:
             field = match.group(1)
-            key = (f"overrides.{field}" if field in market.overrides
-                   else SCENARIO_KEY.get(field, field))
+            key = (
+                f"overrides.{field}"
+                if field in market.overrides
+                else SCENARIO_KEY.get(field, field)
+            )
             message = f"markets.{name}.{key}{match.group(2)}"
         raise CascadesimInputError(message) from None
 
@@ -111,13 +129,17 @@ def apply_market_switches(name: str, market, values: dict) -> None:
     if scale != 1.0:
         rates = tuple(rate * scale for rate in values["tier_mmr"])
         if max(rates) >= 1.0:
-            raise invalid(f"markets.{name}.mmr_scale", scale,
-                          f"small enough that every tier's rate stays below 1 (the largest "
-                          f"rate would be {max(rates):g})")
+            raise invalid(
+                f"markets.{name}.mmr_scale",
+                scale,
+                f"small enough that every tier's rate stays below 1 (the largest "
+                f"rate would be {max(rates):g})",
+            )
         values["tier_mmr"] = rates
         if values["tier_maintenance_amount"] is not None:
             values["tier_maintenance_amount"] = tuple(
-                amount * scale for amount in values["tier_maintenance_amount"])
+                amount * scale for amount in values["tier_maintenance_amount"]
+            )
     if not market.partial_liquidation:
         values["partial_mode"] = "none"
 
@@ -129,8 +151,11 @@ def override_value(where: str, value, default):
             raise invalid(where, value, "text in quotes")
         return value
     if isinstance(default, tuple) or default is None:
-        if not (isinstance(value, list) and value and all(
-                isinstance(x, int | float) and not isinstance(x, bool) for x in value)):
+        if not (
+            isinstance(value, list)
+            and value
+            and all(isinstance(x, int | float) and not isinstance(x, bool) for x in value)
+        ):
             raise invalid(where, value, "a non-empty list of numbers, one per tier")
         return tuple(float(x) for x in value)
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -146,22 +171,36 @@ def build_setup(scenario, seed: int) -> EngineSetup:
     path or the population is allocated (see :mod:`cascadesim.model.resources`).
     """
 
-
     specs = scenario.market_specs()
     assets = scenario.asset_specs()
     check_recorded_file(scenario)
-    inputs = [market_population(scenario, spec, name)
-              for spec, name in zip(specs, scenario.markets, strict=True)]
-    counts = [account_count(name, market) for name, market in zip(scenario.markets, inputs,
-                                                                  strict=True)]
+    inputs = [
+        market_population(scenario, spec, name)
+        for spec, name in zip(specs, scenario.markets, strict=True)
+    ]
+    counts = [
+        account_count(name, market) for name, market in zip(scenario.markets, inputs, strict=True)
+    ]
     if sum(counts) <= scenario.population.max_accounts:  # else synthesize names the limit
-        check_memory(MemoryEstimate(positions=sum(counts), steps=scenario.n_steps,
-                                    markets=len(specs), assets=len(assets),
-                                    levels=scenario.book_levels),
-                     f"scenario {scenario.name}")
-    index_path, flow = shock_arrays(scenario.shock, scenario.n_steps, scenario.step_s,
-                                    list(scenario.assets), scenario.start_index(),
-                                    list(scenario.markets), scenario.base_dir)
+        check_memory(
+            MemoryEstimate(
+                positions=sum(counts),
+                steps=scenario.n_steps,
+                markets=len(specs),
+                assets=len(assets),
+                levels=scenario.book_levels,
+            ),
+            f"scenario {scenario.name}",
+        )
+    index_path, flow = shock_arrays(
+        scenario.shock,
+        scenario.n_steps,
+        scenario.step_s,
+        list(scenario.assets),
+        scenario.start_index(),
+        list(scenario.markets),
+        scenario.base_dir,
+    )
     volatility = [asset.idiosyncratic_volatility for asset in scenario.assets.values()]
     if any(volatility):
         # Its own stream (seed, 1), so adding noise never changes the population's draws.
@@ -173,18 +212,25 @@ def build_setup(scenario, seed: int) -> EngineSetup:
         info["market"] = name
         info["isolated_share"] = scenario.population_for(name).isolated_share
     return EngineSetup(
-        markets=specs, assets=assets, positions=generated.positions, index_path=index_path,
-        step_seconds=scenario.step_s, taker_flow_usd=flow, n_levels=scenario.book_levels,
-        iteration_cap=scenario.iteration_cap, n_accounts=generated.n_accounts,
-        labels={"provenance": scenario.provenance(seed), "population": generated.diagnostics,
-                "open_interest_usd": [market.open_interest_usd
-                                      for market in scenario.markets.values()]},
+        markets=specs,
+        assets=assets,
+        positions=generated.positions,
+        index_path=index_path,
+        step_seconds=scenario.step_s,
+        taker_flow_usd=flow,
+        n_levels=scenario.book_levels,
+        iteration_cap=scenario.iteration_cap,
+        n_accounts=generated.n_accounts,
+        labels={
+            "provenance": scenario.provenance(seed),
+            "population": generated.diagnostics,
+            "open_interest_usd": [market.open_interest_usd for market in scenario.markets.values()],
+        },
     )
 
 
 def market_population(scenario, spec: MarketSpec, name: str):
     """What the population generator needs to know about market ``name``."""
-
 
     market = scenario.markets[name]
     population = scenario.population_for(name)
@@ -195,15 +241,20 @@ def market_population(scenario, spec: MarketSpec, name: str):
     if spread is None:
         spread = 0.03 if history is None else 0.005
     return MarketPopulation(
-        price=spec.price, open_interest_usd=market.open_interest_usd,
+        price=spec.price,
+        open_interest_usd=market.open_interest_usd,
         long_share=long_share(population, spec),
         leveraged_share=population.leveraged_share_of_open_interest,
         leverage_values=leverage_values(population.leverage),
         leverage_weights=np.asarray(population.leverage.weights, dtype=np.float64),
-        sizes=SizeDistribution(size.median_usd, size.body_log_std, size.tail_share,
-                               size.tail_alpha, size.max_usd),
-        entries=EntryModel(spread, history, None if entry.weights is None
-                           else np.asarray(entry.weights, dtype=np.float64)),
+        sizes=SizeDistribution(
+            size.median_usd, size.body_log_std, size.tail_share, size.tail_alpha, size.max_usd
+        ),
+        entries=EntryModel(
+            spread,
+            history,
+            None if entry.weights is None else np.asarray(entry.weights, dtype=np.float64),
+        ),
         tier_floor_usd=np.asarray(spec.tier_floor_usd, dtype=np.float64),
         tier_mmr=np.asarray(spec.tier_mmr, dtype=np.float64),
         tier_maintenance_amount=spec.maintenance_amounts(),
@@ -223,13 +274,18 @@ def account_count(name: str, market) -> int:
     except (OverflowError, ZeroDivisionError, ValueError):
         mean = math.nan
     if not math.isfinite(long_usd + short_usd):
-        raise invalid(f"markets.{name}.open_interest_usd", market.open_interest_usd,
-                      "an open interest whose leveraged notional is a finite number of USD")
+        raise invalid(
+            f"markets.{name}.open_interest_usd",
+            market.open_interest_usd,
+            "an open interest whose leveraged notional is a finite number of USD",
+        )
     if not (math.isfinite(mean) and mean > 0):  # the Pareto tail's moments overflow
         size = market.sizes
-        raise invalid(f"markets.{name}: population.account_size",
-                      {"median_usd": size.median_usd, "max_usd": size.max_usd},
-                      f"sizes whose mean is a finite number of USD (it is {mean:g})")
+        raise invalid(
+            f"markets.{name}: population.account_size",
+            {"median_usd": size.median_usd, "max_usd": size.max_usd},
+            f"sizes whose mean is a finite number of USD (it is {mean:g})",
+        )
     return market.account_count()
 
 
@@ -247,10 +303,13 @@ def check_generated(scenario, positions) -> None:
         if bad.any():
             row = int(np.argmax(bad))
             name = list(scenario.markets)[int(positions.market[row])]
-            raise invalid(f"markets.{name}", f"{column} {float(values[row])!r}",
-                          "a population whose positions have finite sizes, entry prices and "
-                          "margins > 0: price_usd, open_interest_usd and "
-                          "population.account_size are too extreme together")
+            raise invalid(
+                f"markets.{name}",
+                f"{column} {float(values[row])!r}",
+                "a population whose positions have finite sizes, entry prices and "
+                "margins > 0: price_usd, open_interest_usd and "
+                "population.account_size are too extreme together",
+            )
 
 
 def leverage_values(mix):

@@ -31,5 +31,7 @@ def resolve_scenario(argument: str | None) -> Path:
         return path
     if argument in bundled:
         return bundled[argument]
-    raise CascadesimInputError(f"{argument}: no such file, and not a bundled scenario "
-                               f"(bundled: {', '.join(bundled) or 'none found'})")
+    raise CascadesimInputError(
+        f"{argument}: no such file, and not a bundled scenario "
+        f"(bundled: {', '.join(bundled) or 'none found'})"
+    )

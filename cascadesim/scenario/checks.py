@@ -16,22 +16,33 @@ def check_scenario(scenario) -> None:
     """Checks spanning several tables; raises CascadesimInputError naming the field path."""
     steps = scenario.duration_s / scenario.step_s
     if not math.isfinite(steps) or steps > MAX_STEPS:  # not a count any run could reach
-        raise invalid("duration_s", scenario.duration_s,
-                      f"at most {MAX_STEPS:,} steps of step_s = {scenario.step_s:g} seconds")
+        raise invalid(
+            "duration_s",
+            scenario.duration_s,
+            f"at most {MAX_STEPS:,} steps of step_s = {scenario.step_s:g} seconds",
+        )
     if abs(steps - round(steps)) > 1e-9 * max(steps, 1.0) or round(steps) < 1:
-        raise invalid("duration_s", scenario.duration_s,
-                      f"a whole multiple (>= 1) of step_s = {scenario.step_s:g} seconds")
+        raise invalid(
+            "duration_s",
+            scenario.duration_s,
+            f"a whole multiple (>= 1) of step_s = {scenario.step_s:g} seconds",
+        )
     if scenario.book_levels % 2:
         raise invalid("book_levels", scenario.book_levels, "an even number of levels")
     for name, market in scenario.markets.items():
         if market.asset not in scenario.assets:
-            raise invalid(f"markets.{name}.asset", market.asset,
-                          "an asset of [assets]: " + ", ".join(scenario.assets))
+            raise invalid(
+                f"markets.{name}.asset",
+                market.asset,
+                "an asset of [assets]: " + ", ".join(scenario.assets),
+            )
     for name, asset in scenario.assets.items():
-        if asset.price_usd is None and not any(m.asset == name
-                                               for m in scenario.markets.values()):
-            raise invalid(f"assets.{name}", name, "an asset traded by at least one market "
-                          "(or one with price_usd)")
+        if asset.price_usd is None and not any(m.asset == name for m in scenario.markets.values()):
+            raise invalid(
+                f"assets.{name}",
+                name,
+                "an asset traded by at least one market (or one with price_usd)",
+            )
     start = dict(zip(scenario.assets, scenario.start_index(), strict=True))
     for name, market in scenario.markets.items():
         check_market(scenario, name, market, start[market.asset])
@@ -42,32 +53,44 @@ def check_market(scenario, name: str, market, index_usd: float) -> None:
     """Price near the index, book window, funding within the cap, population fits."""
     where = f"markets.{name}"
     if not math.isclose(market.price_usd, index_usd, rel_tol=0.2):
-        raise invalid(f"{where}.price_usd", market.price_usd,
-                      f"within 20 % of the {market.asset} index at the start ({index_usd:g} USD)")
+        raise invalid(
+            f"{where}.price_usd",
+            market.price_usd,
+            f"within 20 % of the {market.asset} index at the start ({index_usd:g} USD)",
+        )
     if market.tick_usd is not None:
         if market.tick_usd > 0.01 * market.price_usd:
             raise invalid(f"{where}.tick_usd", market.tick_usd, "at most 1 % of price_usd")
         if market.tick_usd * scenario.book_levels < 0.2 * market.price_usd:
-            raise invalid(f"{where}.tick_usd", market.tick_usd,
-                          f"large enough that book_levels ({scenario.book_levels}) ticks span "
-                          "20 % of price_usd")
+            raise invalid(
+                f"{where}.tick_usd",
+                market.tick_usd,
+                f"large enough that book_levels ({scenario.book_levels}) ticks span "
+                "20 % of price_usd",
+            )
     spec = market_spec(name, market)
     if abs(market.funding_rate) > spec.funding_cap + 1e-15:
-        raise invalid(f"{where}.funding_rate", market.funding_rate,
-                      f"within +-{spec.funding_cap:g} per {spec.funding_interval_s:g} s "
-                      f"({market.venue}'s cap for {market.asset})")
+        raise invalid(
+            f"{where}.funding_rate",
+            market.funding_rate,
+            f"within +-{spec.funding_cap:g} per {spec.funding_interval_s:g} s "
+            f"({market.venue}'s cap for {market.asset})",
+        )
     population = scenario.population_for(name)
     share = long_share(population, spec)
     crowded = 2.0 * population.leveraged_share_of_open_interest * max(share, 1.0 - share)
     if crowded > 1.0 + 1e-12:
         own = market.population is not None and (
-            {"leveraged_share_of_open_interest", "long_share"} & market.population.model_fields_set)
+            {"leveraged_share_of_open_interest", "long_share"} & market.population.model_fields_set
+        )
         prefix = f"{where}.population" if own else "population"
         limit = 1.0 / (2.0 * max(share, 1.0 - share))
-        raise invalid(f"{prefix}.leveraged_share_of_open_interest",
-                      population.leveraged_share_of_open_interest,
-                      f"at most {limit:.4g} for market {name} (long share {share:.3g}): the "
-                      "leveraged crowded side cannot exceed the open interest")
+        raise invalid(
+            f"{prefix}.leveraged_share_of_open_interest",
+            population.leveraged_share_of_open_interest,
+            f"at most {limit:.4g} for market {name} (long share {share:.3g}): the "
+            "leveraged crowded side cannot exceed the open interest",
+        )
 
 
 def check_shock(scenario) -> None:
@@ -76,25 +99,35 @@ def check_shock(scenario) -> None:
     assets = list(scenario.assets)
     if shock.kind == "sell_programme":
         if shock.market not in scenario.markets:
-            raise invalid("shock.market", shock.market,
-                          "a market of [markets]: " + ", ".join(scenario.markets))
+            raise invalid(
+                "shock.market",
+                shock.market,
+                "a market of [markets]: " + ", ".join(scenario.markets),
+            )
         if shock.start_s >= scenario.duration_s:
-            raise invalid("shock.start_s", shock.start_s,
-                          f"before the end of the run (duration_s = {scenario.duration_s:g})")
+            raise invalid(
+                "shock.start_s",
+                shock.start_s,
+                f"before the end of the run (duration_s = {scenario.duration_s:g})",
+            )
         return
     if shock.kind == "index_path" and shock.per_asset is not None:
         for asset in shock.per_asset:
             if asset not in scenario.assets:
-                raise invalid(f"shock.per_asset.{asset}", asset,
-                              "an asset of [assets]: " + ", ".join(assets))
+                raise invalid(
+                    f"shock.per_asset.{asset}", asset, "an asset of [assets]: " + ", ".join(assets)
+                )
         return
     if shock.asset != "all" and shock.asset not in scenario.assets:
-        raise invalid("shock.asset", shock.asset, "'all' or an asset of [assets]: "
-                      + ", ".join(assets))
+        raise invalid(
+            "shock.asset", shock.asset, "'all' or an asset of [assets]: " + ", ".join(assets)
+        )
     if shock.kind == "index_jump" and shock.at_s >= scenario.duration_s:
-        raise invalid("shock.at_s", shock.at_s,
-                      f"before the end of the run (duration_s = {scenario.duration_s:g})")
-
+        raise invalid(
+            "shock.at_s",
+            shock.at_s,
+            f"before the end of the run (duration_s = {scenario.duration_s:g})",
+        )
 
 
 # --- event tables ------------------------------------------------------------------------
@@ -108,28 +141,42 @@ def check_event(scenario) -> None:
         for table in ("price_before_usd", "price_low_usd", "drop_fraction", "drop_range"):
             for name in getattr(reported, table):
                 if name not in assets:
-                    raise invalid(f"reported.{table}.{name}", name,
-                                  "an asset of [assets]: " + ", ".join(scenario.assets))
+                    raise invalid(
+                        f"reported.{table}.{name}",
+                        name,
+                        "an asset of [assets]: " + ", ".join(scenario.assets),
+                    )
         for group, members in reported.asset_groups.items():
             for name in members:
                 if name not in assets:
-                    raise invalid(f"reported.asset_groups.{group}", name,
-                                  "asset names of [assets]: " + ", ".join(scenario.assets))
+                    raise invalid(
+                        f"reported.asset_groups.{group}",
+                        name,
+                        "asset names of [assets]: " + ", ".join(scenario.assets),
+                    )
         for group in {*reported.asset_total_usd, *reported.asset_long_share}:
             if not group_assets(reported, group, assets):
-                raise invalid(f"reported.asset_total_usd.{group}", group,
-                              "an asset group of reported.asset_groups, or an asset name "
-                              "(any case)")
+                raise invalid(
+                    f"reported.asset_total_usd.{group}",
+                    group,
+                    "an asset group of reported.asset_groups, or an asset name (any case)",
+                )
         market = reported.largest_single_market
         if market is not None and market not in markets:
-            raise invalid("reported.largest_single_market", market,
-                          "a market of [markets]: " + ", ".join(scenario.markets))
+            raise invalid(
+                "reported.largest_single_market",
+                market,
+                "a market of [markets]: " + ", ".join(scenario.markets),
+            )
     if reporting is not None:
         for table in ("symbols_per_market", "market_venue"):
             for name in getattr(reporting, table):
                 if name not in markets:
-                    raise invalid(f"reporting.{table}.{name}", name,
-                                  "a market of [markets]: " + ", ".join(scenario.markets))
+                    raise invalid(
+                        f"reporting.{table}.{name}",
+                        name,
+                        "a market of [markets]: " + ", ".join(scenario.markets),
+                    )
 
 
 def group_assets(reported, group: str, assets) -> list[str]:
@@ -148,8 +195,12 @@ def trigger_shock(scenario):
         shock = TypeAdapter(Shock).validate_python(trigger)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"] if p not in (
-            "index_jump", "index_path", "sell_programme", "recorded_path"))
-        raise CascadesimInputError(f"event.trigger.{where} = {first.get('input')!r}: "
-                                   f"{first['msg']}") from None
+        where = ".".join(
+            str(p)
+            for p in first["loc"]
+            if p not in ("index_jump", "index_path", "sell_programme", "recorded_path")
+        )
+        raise CascadesimInputError(
+            f"event.trigger.{where} = {first.get('input')!r}: {first['msg']}"
+        ) from None
     return shock

@@ -48,34 +48,49 @@ class Reported(EventModel):
     liquidated_long_usd: PositiveUsd | None = Field(None, description="longs liquidated, USD")
     liquidated_short_usd: PositiveUsd | None = Field(None, description="shorts liquidated, USD")
     long_share_min: Share | None = Field(
-        None, description="lower bound on the long share, when only 'over X %' was reported")
+        None, description="lower bound on the long share, when only 'over X %' was reported"
+    )
     traders_liquidated: int | None = Field(None, ge=1, description="accounts liquidated")
     largest_single_usd: PositiveUsd | None = Field(
-        None, description="largest single liquidation order, USD")
+        None, description="largest single liquidation order, USD"
+    )
     largest_single_market: str | None = Field(
-        None, description="scenario market where the largest single liquidation happened")
+        None, description="scenario market where the largest single liquidation happened"
+    )
     venue_total_usd: dict[str, PositiveUsd] = Field(
-        default_factory=dict, description="total liquidated per venue label, USD")
+        default_factory=dict, description="total liquidated per venue label, USD"
+    )
     venue_long_min_usd: dict[str, PositiveUsd] = Field(
-        default_factory=dict, description="'more than X' long liquidations per venue, USD")
+        default_factory=dict, description="'more than X' long liquidations per venue, USD"
+    )
     asset_total_usd: dict[str, PositiveUsd] = Field(
-        default_factory=dict, description="total liquidated per asset group, USD")
+        default_factory=dict, description="total liquidated per asset group, USD"
+    )
     asset_long_share: dict[str, Share] = Field(
-        default_factory=dict, description="long share of liquidations per asset group")
+        default_factory=dict, description="long share of liquidations per asset group"
+    )
     asset_groups: dict[str, list[str]] = Field(
-        default_factory=dict, description="reported asset group -> scenario asset names "
-                                          "(default: the group's name in upper case)")
+        default_factory=dict,
+        description="reported asset group -> scenario asset names "
+        "(default: the group's name in upper case)",
+    )
     price_before_usd: dict[str, PositiveUsd] = Field(
-        default_factory=dict, description="price before the move per scenario asset, USD "
-                                          "(default: the asset's start price)")
+        default_factory=dict,
+        description="price before the move per scenario asset, USD "
+        "(default: the asset's start price)",
+    )
     price_low_usd: dict[str, PositiveUsd] = Field(
-        default_factory=dict, description="lowest price of the day per scenario asset, USD")
+        default_factory=dict, description="lowest price of the day per scenario asset, USD"
+    )
     drop_fraction: dict[str, DropFraction] = Field(
-        default_factory=dict, description="reported fall per scenario asset (when no low is "
-                                          "given), fraction of the price before")
+        default_factory=dict,
+        description="reported fall per scenario asset (when no low is "
+        "given), fraction of the price before",
+    )
     drop_range: dict[str, list[DropFraction]] = Field(
-        default_factory=dict, description="reported fall as a [low, high] range per "
-                                          "scenario asset, fractions")
+        default_factory=dict,
+        description="reported fall as a [low, high] range per scenario asset, fractions",
+    )
 
     @field_validator("drop_range")
     @classmethod
@@ -87,8 +102,11 @@ class Reported(EventModel):
 
     @model_validator(mode="after")
     def consistent(self) -> Reported:
-        total, long, short = (self.liquidated_total_usd, self.liquidated_long_usd,
-                              self.liquidated_short_usd)
+        total, long, short = (
+            self.liquidated_total_usd,
+            self.liquidated_long_usd,
+            self.liquidated_short_usd,
+        )
         if total is not None and long is not None and long > total * (1 + 1e-9):
             raise ValueError("liquidated_long_usd at most liquidated_total_usd")
         if total is not None and short is not None and short > total * (1 + 1e-9):
@@ -117,13 +135,18 @@ class Reporting(EventModel):
     throttled_venues: list[str] = Field(
         default_factory=lambda: ["binance"],
         description="venue labels whose public liquidation stream shows at most one order "
-                    "per second per symbol (Binance's <symbol>@forceOrder does)")
+        "per second per symbol (Binance's <symbol>@forceOrder does)",
+    )
     symbols_per_market: dict[str, Annotated[int, Field(ge=1)]] = Field(
-        default_factory=dict, description="real symbols a simulated market stands for "
-                                          "(default 1): each can show one order per second")
+        default_factory=dict,
+        description="real symbols a simulated market stands for "
+        "(default 1): each can show one order per second",
+    )
     market_venue: dict[str, str] = Field(
-        default_factory=dict, description="venue label of a market when it is not the "
-                                          "market's venue profile (e.g. HTX on OKX rules)")
+        default_factory=dict,
+        description="venue label of a market when it is not the "
+        "market's venue profile (e.g. HTX on OKX rules)",
+    )
 
 
 class Event(EventModel):
@@ -131,6 +154,8 @@ class Event(EventModel):
 
     id: str = Field("", description="event id in shared/events/events.toml")
     mode: Literal[MODES] = Field(  # type: ignore[valid-type]
-        "replay", description="default mode of `cascadesim validate`")
+        "replay", description="default mode of `cascadesim validate`"
+    )
     trigger: dict | None = Field(
-        None, description="shock table used in shock mode (same keys as [shock])")
+        None, description="shock table used in shock mode (same keys as [shock])"
+    )

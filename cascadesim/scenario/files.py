@@ -22,6 +22,7 @@ from cascadesim._util.errors import CascadesimInputError
 
 SHOCK_KINDS = ("index_jump", "index_path", "sell_programme", "recorded_path")
 
+
 # --- reading ------------------------------------------------------------------------------
 def read_text_file(path: Path, kind: str) -> str:
     """UTF-8 text of a ``kind`` file ("scenario", "sweep"); one-line errors naming it."""
@@ -48,8 +49,7 @@ def validate_toml(model: type[BaseModel], text: str, source: str):
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise CascadesimInputError(f"{source}: {describe_validation_error(error, model)}") \
-            from None
+        raise CascadesimInputError(f"{source}: {describe_validation_error(error, model)}") from None
 
 
 def describe_toml_error(error: tomllib.TOMLDecodeError) -> str:
@@ -95,16 +95,22 @@ def describe_validation_error(error: ValidationError, root: type[BaseModel]) -> 
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         loc.append("kind")
     path = field_path(loc)
-    value = "(missing)" if kind in ("missing", "union_tag_not_found") else short_repr(
-        context.get("tag", first["input"]) if kind == "union_tag_invalid" else first["input"])
+    value = (
+        "(missing)"
+        if kind in ("missing", "union_tag_not_found")
+        else short_repr(
+            context.get("tag", first["input"]) if kind == "union_tag_invalid" else first["input"]
+        )
+    )
     if kind == "extra_forbidden":
         parent = walk(root, list(first["loc"])[:-1])
         if not is_model(parent):
             return f"{path} = {value}: not a field here (see `cascadesim schema`)"
         close = difflib.get_close_matches(str(loc[-1]), list(parent.model_fields), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return (f"{path} = {value}: not a field here{hint}; allowed: "
-                + ", ".join(parent.model_fields))
+        return f"{path} = {value}: not a field here{hint}; allowed: " + ", ".join(
+            parent.model_fields
+        )
     allowed = allowed_text(kind, first["msg"], context)
     description = field_description(root, list(first["loc"]))
     if description and kind not in ("value_error", "assertion_error"):
@@ -138,6 +144,7 @@ def short_repr(value: object, limit: int = 60) -> str:
 
 def allowed_text(kind: str, message: str, context: dict) -> str:
     """What pydantic's error type says is allowed, in the scenario's words."""
+
     def number(key: str) -> str:
         return f"{context[key]:g}" if isinstance(context.get(key), int | float) else "?"
 
@@ -147,20 +154,25 @@ def allowed_text(kind: str, message: str, context: dict) -> str:
         "greater_than_equal": lambda: f"a number >= {number('ge')}",
         "less_than": lambda: f"a number < {number('lt')}",
         "less_than_equal": lambda: f"a number <= {number('le')}",
-        "float_type": "a number", "float_parsing": "a number",
-        "int_type": "a whole number", "int_parsing": "a whole number",
+        "float_type": "a number",
+        "float_parsing": "a number",
+        "int_type": "a whole number",
+        "int_parsing": "a whole number",
         "int_from_float": "a whole number",
-        "string_type": "text in quotes", "bool_type": "true or false",
+        "string_type": "text in quotes",
+        "bool_type": "true or false",
         "literal_error": lambda: f"one of {context.get('expected', '')}",
         "union_tag_invalid": lambda: f"one of {context.get('expected_tags', '')}",
         "union_tag_not_found": "a kind: one of " + ", ".join(repr(k) for k in SHOCK_KINDS),
-        "list_type": "a list [...]", "dict_type": "a table", "model_type": "a table",
+        "list_type": "a list [...]",
+        "dict_type": "a table",
+        "model_type": "a table",
         "model_attributes_type": "a table",
         "too_short": lambda: f"at least {context.get('min_length')} items",
         "too_long": lambda: f"at most {context.get('max_length')} items",
         "finite_number": "a finite number",
         "string_pattern_mismatch": "letters, digits, '_', '.' or '-', starting with a letter "
-                                   "or digit",
+        "or digit",
         "string_too_long": lambda: f"at most {context.get('max_length')} characters",
     }
     text = texts.get(kind)
@@ -170,7 +182,7 @@ def allowed_text(kind: str, message: str, context: dict) -> str:
         return text
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
-            return message[len(prefix):]
+            return message[len(prefix) :]
     return message[:1].lower() + message[1:]
 
 
@@ -209,9 +221,14 @@ def walk(root, loc: list):
         elif origin is list:
             annotation = typing.get_args(annotation)[0]
         elif origin in (typing.Union, types.UnionType):
-            annotation = next((m for m in typing.get_args(annotation) if is_model(m)
-                               and part in typing.get_args(m.model_fields["kind"].annotation)),
-                              None)
+            annotation = next(
+                (
+                    m
+                    for m in typing.get_args(annotation)
+                    if is_model(m) and part in typing.get_args(m.model_fields["kind"].annotation)
+                ),
+                None,
+            )
             if annotation is None:
                 return None
         else:
@@ -229,4 +246,3 @@ def field_description(root, loc: list) -> str | None:
     if is_model(parent) and isinstance(loc[-1], str) and loc[-1] in parent.model_fields:
         return parent.model_fields[loc[-1]].description
     return None
-

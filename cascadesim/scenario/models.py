@@ -45,15 +45,21 @@ class LeverageMix(StrictModel):
     """Leverage mix of the open positions at the start."""
 
     values: list[Annotated[float, Field(ge=1)]] = Field(
-        default=[2, 3, 5, 10, 20, 25, 50, 75, 100, 125], min_length=1,
+        default=[2, 3, 5, 10, 20, 25, 50, 75, 100, 125],
+        min_length=1,
         description="initial leverages (notional / margin, >= 1); each is clipped to the "
-                    "venue's tier maximum for the position's notional")
+        "venue's tier maximum for the position's notional",
+    )
     weights: list[NonNegativeFloat] = Field(
-        default=[0.15, 0.15, 0.20, 0.20, 0.12, 0.06, 0.06, 0.03, 0.02, 0.01], min_length=1,
-        description="fraction of accounts at each leverage; sums to 1")
+        default=[0.15, 0.15, 0.20, 0.20, 0.12, 0.06, 0.06, 0.03, 0.02, 0.01],
+        min_length=1,
+        description="fraction of accounts at each leverage; sums to 1",
+    )
     max: Annotated[float, Field(ge=1)] | None = Field(
-        None, description="maximum leverage allowed: values above it are lowered to it (their "
-                          "weight moves with them); a sweepable cap on the whole mix")
+        None,
+        description="maximum leverage allowed: values above it are lowered to it (their "
+        "weight moves with them); a sweepable cap on the whole mix",
+    )
 
     @field_validator("weights")
     @classmethod
@@ -67,8 +73,10 @@ class LeverageMix(StrictModel):
         # After the model, not on the field: `values` given alone keeps the default weights
         # (validate_default is off), which would index past the end of the values.
         if len(self.values) != len(self.weights):
-            raise ValueError(f"one weight per leverage value ({len(self.values)} values, "
-                             f"{len(self.weights)} weights: give both lists together)")
+            raise ValueError(
+                f"one weight per leverage value ({len(self.values)} values, "
+                f"{len(self.weights)} weights: give both lists together)"
+            )
         return self
 
 
@@ -77,9 +85,11 @@ class AccountSize(StrictModel):
 
     median_usd: PositiveFloat = Field(2_500.0, description="median position notional, USD")
     body_log_std: PositiveFloat = Field(
-        1.5, le=5, description="standard deviation of log(notional) in the lognormal body")
-    tail_share: float = Field(0.05, gt=0, lt=0.5,
-                              description="fraction of accounts in the Pareto tail")
+        1.5, le=5, description="standard deviation of log(notional) in the lognormal body"
+    )
+    tail_share: float = Field(
+        0.05, gt=0, lt=0.5, description="fraction of accounts in the Pareto tail"
+    )
     tail_alpha: float = Field(1.5, gt=0.2, le=10, description="Pareto tail exponent")
     max_usd: PositiveFloat = Field(60e6, description="largest position notional, USD")
 
@@ -87,12 +97,13 @@ class AccountSize(StrictModel):
     def above_tail_start(self) -> AccountSize:
         # After the model, not on the field: a large median_usd with the default max_usd
         # must be refused too (validate_default is off).
-        start = SizeDistribution(self.median_usd, self.body_log_std,
-                                 self.tail_share).tail_start_usd
+        start = SizeDistribution(self.median_usd, self.body_log_std, self.tail_share).tail_start_usd
         if not self.max_usd > start:
-            raise ValueError(f"max_usd ({self.max_usd:g} USD) must exceed the tail's start "
-                             f"({start:,.0f} USD, from median_usd, body_log_std and "
-                             "tail_share)")
+            raise ValueError(
+                f"max_usd ({self.max_usd:g} USD) must exceed the tail's start "
+                f"({start:,.0f} USD, from median_usd, body_log_std and "
+                "tail_share)"
+            )
         return self
 
 
@@ -100,15 +111,22 @@ class EntrySpread(StrictModel):
     """Where open interest was built before the event."""
 
     spread_fraction: float | None = Field(
-        None, ge=0, le=1,
+        None,
+        ge=0,
+        le=1,
         description="log-standard deviation of entry prices around the price (fraction); "
-                    "default 0.03 without a history, 0.005 around a history")
+        "default 0.03 without a history, 0.005 around a history",
+    )
     history: list[TimePoint] | None = Field(
-        None, description="pre-event prices, oldest first: [[seconds before the start, "
-                          "price USD], ...]; rescaled so the latest equals the market price")
+        None,
+        description="pre-event prices, oldest first: [[seconds before the start, "
+        "price USD], ...]; rescaled so the latest equals the market price",
+    )
     weights: list[NonNegativeFloat] | None = Field(
-        None, description="fraction of open interest built in each history segment, oldest "
-                          "first; default proportional to the segment's duration")
+        None,
+        description="fraction of open interest built in each history segment, oldest "
+        "first; default proportional to the segment's duration",
+    )
 
     @field_validator("history")
     @classmethod
@@ -130,8 +148,9 @@ class EntrySpread(StrictModel):
         if history is None:
             raise ValueError("weights only together with a history")
         if len(weights) != len(history) - 1 or sum(weights) <= 0:
-            raise ValueError(f"{len(history) - 1} non-negative weights, one per history "
-                             "segment, not all zero")
+            raise ValueError(
+                f"{len(history) - 1} non-negative weights, one per history segment, not all zero"
+            )
         return weights
 
 
@@ -139,26 +158,40 @@ class Population(StrictModel):
     """The leveraged, liquidatable population holding part of each market's open interest."""
 
     long_share: Fraction | None = Field(
-        None, description="fraction of the leveraged notional held long; default from funding "
-                          "(see cascadesim.model.population.long_share_from_funding)")
+        None,
+        description="fraction of the leveraged notional held long; default from funding "
+        "(see cascadesim.model.population.long_share_from_funding)",
+    )
     leveraged_share_of_open_interest: float = Field(
-        0.5, gt=0, le=1,
+        0.5,
+        gt=0,
+        le=1,
         description="fraction of all position notional (both sides) held by leveraged "
-                    "traders; the hedged rest is the engine's passive counterparty")
+        "traders; the hedged rest is the engine's passive counterparty",
+    )
     leverage: LeverageMix = Field(default_factory=LeverageMix)
     account_size: AccountSize = Field(default_factory=AccountSize)
     entry: EntrySpread = Field(default_factory=EntrySpread)
     isolated_share: Fraction = Field(
-        1.0, description="fraction of positions held in isolated margin; the rest belong to "
-                         "cross-margin accounts on the market's venue, one position per market")
+        1.0,
+        description="fraction of positions held in isolated margin; the rest belong to "
+        "cross-margin accounts on the market's venue, one position per market",
+    )
     start_margin_cushion: NonNegativeFloat = Field(
-        0.1, le=10, description="equity at the start exceeds maintenance margin by at least "
-                                "this fraction of it")
+        0.1,
+        le=10,
+        description="equity at the start exceeds maintenance margin by at least "
+        "this fraction of it",
+    )
     accounts: int | None = Field(
-        None, ge=1, description="fixed number of accounts per market; sizes are rescaled so "
-                                "their total still matches the open interest")
-    max_accounts: int = Field(20_000_000, ge=1,
-                              description="refuse to generate more accounts than this in total")
+        None,
+        ge=1,
+        description="fixed number of accounts per market; sizes are rescaled so "
+        "their total still matches the open interest",
+    )
+    max_accounts: int = Field(
+        20_000_000, ge=1, description="refuse to generate more accounts than this in total"
+    )
 
 
 # --- markets and assets -------------------------------------------------------------------
@@ -166,21 +199,39 @@ class Asset(StrictModel):
     """An underlying asset and its spot market."""
 
     spot_depth_1pct_usd: PositiveFloat = Field(
-        300e6, description="spot liquidity within 1 % of the index, USD, absorbing arbitrage")
+        300e6, description="spot liquidity within 1 % of the index, USD, absorbing arbitrage"
+    )
     price_usd: PositiveFloat | None = Field(
-        None, description="index at the start, USD; default the first market's price")
+        None, description="index at the start, USD; default the first market's price"
+    )
     beta: float = Field(
-        1.0, ge=0, le=10, description="sensitivity of this index's log moves to the market "
-        "factor (the factor-weighted log moves of the other assets), a plain number")
+        1.0,
+        ge=0,
+        le=10,
+        description="sensitivity of this index's log moves to the market "
+        "factor (the factor-weighted log moves of the other assets), a plain number",
+    )
     factor_weight: float = Field(
-        0.0, ge=0, le=1, description="weight of this asset's own log moves in the market "
-        "factor (BTC is typically the factor: 1); 0 = this asset only follows")
+        0.0,
+        ge=0,
+        le=1,
+        description="weight of this asset's own log moves in the market "
+        "factor (BTC is typically the factor: 1); 0 = this asset only follows",
+    )
     factor_half_life_s: float = Field(
-        0.0, ge=0, le=3600, description="seconds: half-life with which this index catches up "
-        "with the market factor (altcoins follow BTC with a lag); 0 = at once")
+        0.0,
+        ge=0,
+        le=3600,
+        description="seconds: half-life with which this index catches up "
+        "with the market factor (altcoins follow BTC with a lag); 0 = at once",
+    )
     idiosyncratic_volatility: float = Field(
-        0.0, ge=0, le=0.05, description="standard deviation of this index's own noise per "
-        "second, fraction per sqrt(second); drawn from the scenario seed")
+        0.0,
+        ge=0,
+        le=0.05,
+        description="standard deviation of this index's own noise per "
+        "second, fraction per sqrt(second); drawn from the scenario seed",
+    )
 
 
 class Market(StrictModel):
@@ -190,67 +241,93 @@ class Market(StrictModel):
     venue: Literal[VENUE_NAMES] = Field(description="venue profile")  # type: ignore[valid-type]
     price_usd: PositiveFloat = Field(description="perp and index price at the start, USD")
     tick_usd: PositiveFloat | None = Field(
-        None, description="USD between simulated book levels; default about 1 basis point of "
-                          "the price, rounded to 1, 2 or 5 x 10^k")
+        None,
+        description="USD between simulated book levels; default about 1 basis point of "
+        "the price, rounded to 1, 2 or 5 x 10^k",
+    )
     open_interest_usd: PositiveFloat = Field(description="open interest (one side), USD")
     funding_rate: float = Field(
-        0.0001, ge=-0.1, le=0.1,
+        0.0001,
+        ge=-0.1,
+        le=0.1,
         description="predicted funding rate, fraction per funding interval of the venue "
-                    "(positive: longs pay)")
+        "(positive: longs pay)",
+    )
     depth_1pct_usd: PositiveFloat = Field(description="USD resting within 1 % of mid, per side")
     depth_shape: PositiveFloat = Field(
-        1.0, le=5, description="cumulative depth ~ (distance / 1 %) ** shape")
+        1.0, le=5, description="cumulative depth ~ (distance / 1 %) ** shape"
+    )
     resilience_half_life_s: PositiveFloat = Field(
-        15.0, description="seconds for depleted levels to refill halfway")
+        15.0, description="seconds for depleted levels to refill halfway"
+    )
     withdrawal_vol_sensitivity: NonNegativeFloat = Field(
-        0.15, description="quote withdrawal per unit of excess volatility ratio")
+        0.15, description="quote withdrawal per unit of excess volatility ratio"
+    )
     withdrawal_flow_sensitivity: NonNegativeFloat = Field(
-        5.0, description="quote withdrawal per unit of one-sided flow / depth within 1 %")
+        5.0, description="quote withdrawal per unit of one-sided flow / depth within 1 %"
+    )
     insurance_fund_usd: NonNegativeFloat = Field(
-        1e9, description="insurance fund backing this market at the start, USD")
+        1e9, description="insurance fund backing this market at the start, USD"
+    )
     backstop_usd: NonNegativeFloat | None = Field(
-        None, description="backstop vault capital, USD (Hyperliquid HLP); default 0, or 300e6 "
-                          "on a venue whose takeover is a backstop")
+        None,
+        description="backstop vault capital, USD (Hyperliquid HLP); default 0, or 300e6 "
+        "on a venue whose takeover is a backstop",
+    )
     mmr_scale: PositiveFloat = Field(
-        1.0, description="multiplies every tier's maintenance margin rate and amount of the "
-                         "venue profile (1.5: a 50 % stricter venue)")
+        1.0,
+        description="multiplies every tier's maintenance margin rate and amount of the "
+        "venue profile (1.5: a 50 % stricter venue)",
+    )
     partial_liquidation: bool = Field(
-        True, description="false: every liquidation closes the whole position at once "
-                          "(partial_mode 'none'); true: the venue's partial procedure")
+        True,
+        description="false: every liquidation closes the whole position at once "
+        "(partial_mode 'none'); true: the venue's partial procedure",
+    )
     population: Population | None = Field(
-        None, description="per-market changes to [population]: the keys given replace "
-                          "the global ones")
+        None,
+        description="per-market changes to [population]: the keys given replace the global ones",
+    )
     overrides: dict[str, Any] = Field(
         default_factory=dict,
         description="any MarketSpec field, replacing the venue profile's value "
-                    "(e.g. liquidation_fee_rate, tier_mmr)")
+        "(e.g. liquidation_fee_rate, tier_mmr)",
+    )
 
 
 # --- the scenario -------------------------------------------------------------------------
 class Scenario(StrictModel):
     """A complete scenario: markets, assets, population, shock, clock and seed."""
 
-    name: str = Field(pattern=NAME_PATTERN, max_length=80,
-                      description="short name, also the default output folder")
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        max_length=80,
+        description="short name, also the default output folder",
+    )
     description: str = Field("", description="one line shown by `cascadesim scenarios`")
     seed: int = Field(0, ge=0, description="root seed of the population's random streams")
     duration_s: PositiveFloat = Field(description="simulated seconds")
     step_s: PositiveFloat = Field(1.0, description="seconds per engine step")
-    book_levels: int = Field(4096, ge=64, le=1 << 20,
-                             description="price levels per book side window (even)")
-    iteration_cap: int = Field(64, ge=1, le=100_000,
-                               description="liquidation fixed-point iterations per step")
+    book_levels: int = Field(
+        4096, ge=64, le=1 << 20, description="price levels per book side window (even)"
+    )
+    iteration_cap: int = Field(
+        64, ge=1, le=100_000, description="liquidation fixed-point iterations per step"
+    )
     assets: dict[str, Asset] = Field(min_length=1, description="assets by name")
     markets: dict[str, Market] = Field(min_length=1, description="markets by name")
     population: Population = Field(default_factory=Population)
     shock: Shock
-    event: Event | None = Field(None, description="event scenarios: replay or trigger "
-                                                  "(see cascadesim.scenario.event)")
+    event: Event | None = Field(
+        None, description="event scenarios: replay or trigger (see cascadesim.scenario.event)"
+    )
     reported: Reported | None = Field(None, description="event scenarios: published figures")
-    reporting: Reporting | None = Field(None, description="event scenarios: how aggregators "
-                                                          "counted liquidations")
-    profile: str | None = Field(None, description="population profile (scenarios/profiles/) "
-                                                  "whose values fill in unset keys")
+    reporting: Reporting | None = Field(
+        None, description="event scenarios: how aggregators counted liquidations"
+    )
+    profile: str | None = Field(
+        None, description="population profile (scenarios/profiles/) whose values fill in unset keys"
+    )
 
     _source: Path | None = PrivateAttr(default=None)
     _text: str | None = PrivateAttr(default=None)
@@ -258,7 +335,7 @@ class Scenario(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def with_profile(cls, data: Any) -> Any:
-        """Fill in the named profile's population and market defaults (cascadesim.scenario.profiles)."""
+        """Fill in the named profile's population and market defaults (scenario.profiles)."""
         if isinstance(data, dict) and data.get("profile") is not None:
             return apply_profile(data)
         return data
@@ -332,8 +409,9 @@ class Scenario(StrictModel):
         Formatting, comments and key order of the file do not change it; a recorded path's
         CSV content does.
         """
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True,
-                               separators=(",", ":"), ensure_ascii=True)
+        canonical = json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+        )
         digest = hashlib.sha256(canonical.encode())
         if self.shock.kind == "recorded_path" and self.shock.file is not None:
             path = Path(self.shock.file)
@@ -345,8 +423,12 @@ class Scenario(StrictModel):
 
     def provenance(self, seed: int | None = None) -> dict:
         """Seed, scenario hash and name, and the package version, for outputs' metadata."""
-        return {"seed": self.seed if seed is None else int(seed), "scenario_hash": self.hash(),
-                "scenario": self.name, "version": __version__}
+        return {
+            "seed": self.seed if seed is None else int(seed),
+            "scenario_hash": self.hash(),
+            "scenario": self.name,
+            "version": __version__,
+        }
 
     @property
     def n_steps(self) -> int:
@@ -360,10 +442,16 @@ class Scenario(StrictModel):
 
     def asset_specs(self) -> list[AssetSpec]:
         """Engine asset descriptions, in [assets] order."""
-        return [AssetSpec(name=name, spot_depth_1pct_usd=asset.spot_depth_1pct_usd,
-                          beta=asset.beta, factor_weight=asset.factor_weight,
-                          factor_half_life_s=asset.factor_half_life_s)
-                for name, asset in self.assets.items()]
+        return [
+            AssetSpec(
+                name=name,
+                spot_depth_1pct_usd=asset.spot_depth_1pct_usd,
+                beta=asset.beta,
+                factor_weight=asset.factor_weight,
+                factor_half_life_s=asset.factor_half_life_s,
+            )
+            for name, asset in self.assets.items()
+        ]
 
     def start_index(self) -> list[float]:
         """Index of every asset at the start, USD."""

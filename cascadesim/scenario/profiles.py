@@ -28,20 +28,24 @@ def load_profile(name: str) -> dict:
     path = profile_directory() / f"{name}.toml"
     if not path.is_file():
         known = sorted(p.stem for p in profile_directory().glob("*.toml"))
-        raise invalid("profile", name, "a profile of scenarios/profiles: "
-                      + (", ".join(known) or "none"))
+        raise invalid(
+            "profile", name, "a profile of scenarios/profiles: " + (", ".join(known) or "none")
+        )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise CascadesimInputError(f"{path}: cannot read the profile ({error})") from None
     unknown = set(data) - {"population", "market_defaults", "calibration"}
     if unknown:
-        raise CascadesimInputError(f"{path}: {sorted(unknown)[0]}: not a profile table; "
-                                   "allowed: population, market_defaults, calibration")
+        raise CascadesimInputError(
+            f"{path}: {sorted(unknown)[0]}: not a profile table; "
+            "allowed: population, market_defaults, calibration"
+        )
     for key in data.get("market_defaults", {}):
         if key not in MARKET_DEFAULT_KEYS:
-            raise CascadesimInputError(f"{path}: market_defaults.{key}: allowed: "
-                                       + ", ".join(MARKET_DEFAULT_KEYS))
+            raise CascadesimInputError(
+                f"{path}: market_defaults.{key}: allowed: " + ", ".join(MARKET_DEFAULT_KEYS)
+            )
     return data
 
 
@@ -63,11 +67,13 @@ def apply_profile(data: dict) -> dict:
         return data
     profile = load_profile(name)
     merged = dict(data)
-    merged["population"] = merge_under(dict(data.get("population", {})),
-                                       profile.get("population", {}))
+    merged["population"] = merge_under(
+        dict(data.get("population", {})), profile.get("population", {})
+    )
     defaults = profile.get("market_defaults", {})
     if defaults and isinstance(data.get("markets"), dict):
-        merged["markets"] = {market: merge_under(values, defaults)
-                             if isinstance(values, dict) else values
-                             for market, values in data["markets"].items()}
+        merged["markets"] = {
+            market: merge_under(values, defaults) if isinstance(values, dict) else values
+            for market, values in data["markets"].items()
+        }
     return merged

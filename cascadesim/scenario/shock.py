@@ -24,8 +24,9 @@ class IndexJump(StrictModel):
 
     kind: Literal["index_jump"]
     asset: str = Field("all", description="asset name, or 'all'")
-    drop_fraction: float = Field(gt=-1, lt=1, description="fraction of the start price lost "
-                                                          "(negative: a jump up)")
+    drop_fraction: float = Field(
+        gt=-1, lt=1, description="fraction of the start price lost (negative: a jump up)"
+    )
     at_s: NonNegativeFloat = Field(description="seconds after the start when the move begins")
     ramp_s: NonNegativeFloat = Field(0.0, description="seconds over which the move happens")
 
@@ -36,9 +37,11 @@ class IndexPath(StrictModel):
     kind: Literal["index_path"]
     asset: str = Field("all", description="asset name, or 'all' (with points)")
     points: list[TimePoint] | None = Field(
-        None, description="[[seconds, fraction of the start price], ...]")
+        None, description="[[seconds, fraction of the start price], ...]"
+    )
     per_asset: dict[str, list[TimePoint]] | None = Field(
-        None, description="points per asset name, instead of asset and points")
+        None, description="points per asset name, instead of asset and points"
+    )
 
     @field_validator("points")
     @classmethod
@@ -74,11 +77,15 @@ class RecordedPath(StrictModel):
 
     kind: Literal["recorded_path"]
     asset: str = Field("all", description="asset name, or 'all'")
-    file: str | None = Field(None, description="CSV with header time_s,price_usd, relative to "
-                                               "the scenario file")
+    file: str | None = Field(
+        None, description="CSV with header time_s,price_usd, relative to the scenario file"
+    )
     points: list[TimePoint] | None = Field(None, description="[[seconds, price USD], ...]")
-    relative: bool = Field(True, description="replay as moves relative to the first price "
-                                             "(true) or as absolute USD prices (false)")
+    relative: bool = Field(
+        True,
+        description="replay as moves relative to the first price "
+        "(true) or as absolute USD prices (false)",
+    )
 
     @field_validator("points")
     @classmethod
@@ -92,7 +99,4 @@ class RecordedPath(StrictModel):
         return self
 
 
-Shock = Annotated[IndexJump | IndexPath | SellProgramme | RecordedPath,
-                  Field(discriminator="kind")]
-
-
+Shock = Annotated[IndexJump | IndexPath | SellProgramme | RecordedPath, Field(discriminator="kind")]

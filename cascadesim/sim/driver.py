@@ -34,11 +34,17 @@ from cascadesim.sim.state import (
 ProgressCallback = Callable[[int, int], None]  # (steps done, steps total)
 
 
-def run_path(setup: EngineSetup, params: np.recarray, positions: layout.Positions,
-             groups: layout.Groups, n_accounts: int,
-             liquidations_enabled: bool, progress: ProgressCallback | None = None,
-             chunk_steps: int | None = None,
-             crosses: layout.CrossAccounts | None = None) -> PathOutcome:
+def run_path(
+    setup: EngineSetup,
+    params: np.recarray,
+    positions: layout.Positions,
+    groups: layout.Groups,
+    n_accounts: int,
+    liquidations_enabled: bool,
+    progress: ProgressCallback | None = None,
+    chunk_steps: int | None = None,
+    crosses: layout.CrossAccounts | None = None,
+) -> PathOutcome:
     """Step one path to the end; returns the raw arrays of its outcome.
 
     ``crosses`` (from :func:`cross_accounts`, built once per population) is reset before
@@ -46,12 +52,18 @@ def run_path(setup: EngineSetup, params: np.recarray, positions: layout.Position
     """
     n_steps = setup.n_steps
     n_markets = len(setup.markets)
-    crosses = (cross_accounts(positions, n_accounts, setup.markets) if crosses is None
-               else fresh_cross_accounts(crosses))
+    crosses = (
+        cross_accounts(positions, n_accounts, setup.markets)
+        if crosses is None
+        else fresh_cross_accounts(crosses)
+    )
     state, assets, watchlist, scratch = engine_inputs(setup, params, positions, n_accounts)
     index_path = np.ascontiguousarray(setup.index_path, dtype=np.float64)
-    flow = (np.zeros((n_steps, n_markets)) if setup.taker_flow_usd is None
-            else np.ascontiguousarray(setup.taker_flow_usd, dtype=np.float64))
+    flow = (
+        np.zeros((n_steps, n_markets))
+        if setup.taker_flow_usd is None
+        else np.ascontiguousarray(setup.taker_flow_usd, dtype=np.float64)
+    )
     events = np.zeros(INITIAL_EVENT_CAPACITY, dtype=layout.LIQUIDATION_EVENT_DTYPE)
     event_count = np.zeros(1, dtype=np.int64)
     timeline = np.zeros((n_steps, n_markets), dtype=layout.TIMELINE_DTYPE)
@@ -62,10 +74,29 @@ def run_path(setup: EngineSetup, params: np.recarray, positions: layout.Position
     snapshots = [book_snapshot(0, state, params)]
     for first in range(0, n_steps, chunk):
         last = min(n_steps, first + chunk)
-        events = run_steps(first, last, setup.step_seconds, liquidations_enabled,
-                           setup.iteration_cap, params, assets, index_path, flow, positions,
-                           groups, state, watchlist, scratch, crosses, events, event_count,
-                           timeline, walk_out, flags, step_totals)
+        events = run_steps(
+            first,
+            last,
+            setup.step_seconds,
+            liquidations_enabled,
+            setup.iteration_cap,
+            params,
+            assets,
+            index_path,
+            flow,
+            positions,
+            groups,
+            state,
+            watchlist,
+            scratch,
+            crosses,
+            events,
+            event_count,
+            timeline,
+            walk_out,
+            flags,
+            step_totals,
+        )
         snapshots.append(book_snapshot(last, state, params))
         if progress is not None:
             progress(last, n_steps)
@@ -90,8 +121,14 @@ def book_snapshot(step: int, state: np.recarray, params: np.recarray) -> BookSna
     return BookSnapshot(step, prices, state.bids.copy(), state.asks.copy())
 
 
-def simulate(setup, *, counterfactual: bool = True, progress: ProgressCallback | None = None,
-             seed: int | None = None, budget: RunBudget | None = None) -> Result:
+def simulate(
+    setup,
+    *,
+    counterfactual: bool = True,
+    progress: ProgressCallback | None = None,
+    seed: int | None = None,
+    budget: RunBudget | None = None,
+) -> Result:
     """Simulate one path of a setup (or a scenario) and return a :class:`Result`.
 
     Parameters
@@ -115,10 +152,17 @@ def simulate(setup, *, counterfactual: bool = True, progress: ProgressCallback |
     n_accounts = validate_setup(setup)
     total = setup.n_steps * (2 if counterfactual else 1)
     # The population exists already; what is checked is what the engine will add to it.
-    check_memory(MemoryEstimate(positions=len(setup.positions), steps=setup.n_steps,
-                                markets=len(setup.markets), assets=len(setup.assets),
-                                levels=setup.n_levels, paths=2 if counterfactual else 1),
-                 "the run")
+    check_memory(
+        MemoryEstimate(
+            positions=len(setup.positions),
+            steps=setup.n_steps,
+            markets=len(setup.markets),
+            assets=len(setup.assets),
+            levels=setup.n_levels,
+            paths=2 if counterfactual else 1,
+        ),
+        "the run",
+    )
     if budget is not None:
         budget.check_steps(total)
         started = time.perf_counter()
@@ -128,6 +172,7 @@ def simulate(setup, *, counterfactual: bool = True, progress: ProgressCallback |
             if user_progress is not None:
                 user_progress(done, steps)
             budget.check_time(time.perf_counter() - started, done, steps)
+
     params = market_params(setup.markets, setup.assets)
     check_start_margins(setup, params)
     positions, groups, original_row = sort_population(setup.positions, params)
@@ -136,13 +181,27 @@ def simulate(setup, *, counterfactual: bool = True, progress: ProgressCallback |
     baseline = None
     if counterfactual:
         first_half = None if progress is None else (lambda done, _: progress(done, total))
-        baseline = run_path(setup, params, copy_positions(positions),
-                            groups._replace(pointer=groups.start.copy()), n_accounts, False,
-                            first_half, crosses=crosses)
+        baseline = run_path(
+            setup,
+            params,
+            copy_positions(positions),
+            groups._replace(pointer=groups.start.copy()),
+            n_accounts,
+            False,
+            first_half,
+            crosses=crosses,
+        )
     offset = total - setup.n_steps
     second_half = None if progress is None else (lambda done, _: progress(offset + done, total))
-    outcome = run_path(setup, params, positions, groups, n_accounts, True, second_half,
-                       crosses=crosses)
-    return Result(setup=setup, params=params, initial_positions=initial_positions, outcome=outcome,
-                  counterfactual=baseline, original_row=original_row,
-                  provenance=setup.labels.get("provenance"))
+    outcome = run_path(
+        setup, params, positions, groups, n_accounts, True, second_half, crosses=crosses
+    )
+    return Result(
+        setup=setup,
+        params=params,
+        initial_positions=initial_positions,
+        outcome=outcome,
+        counterfactual=baseline,
+        original_row=original_row,
+        provenance=setup.labels.get("provenance"),
+    )

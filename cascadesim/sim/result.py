@@ -14,8 +14,7 @@ from cascadesim.model.market import EngineSetup
 from cascadesim.sim.outcome import PathOutcome
 from cascadesim.sim.state import initial_state
 
-LIQUIDATION_KINDS = (layout.KIND_BOOK, layout.KIND_INSURANCE, layout.KIND_BACKSTOP,
-                     layout.KIND_ADL)
+LIQUIDATION_KINDS = (layout.KIND_BOOK, layout.KIND_INSURANCE, layout.KIND_BACKSTOP, layout.KIND_ADL)
 
 # Bad debt below a dollar is floating-point residue of the engine's ledger (about 1e-9 USD
 # where ADL covered the whole shortfall), not a loss anybody would report.
@@ -42,15 +41,27 @@ def breakdown(markets: list[dict], key: str) -> dict:
     """
     groups: dict[str, dict] = {}
     for row in markets:
-        group = groups.setdefault(row[key], {
-            "liquidated_long_usd": 0.0, "liquidated_short_usd": 0.0,
-            "liquidated_total_usd": 0.0, "accounts_liquidated": 0, "cascade_start_s": None})
-        for figure in ("liquidated_long_usd", "liquidated_short_usd", "liquidated_total_usd",
-                       "accounts_liquidated"):
+        group = groups.setdefault(
+            row[key],
+            {
+                "liquidated_long_usd": 0.0,
+                "liquidated_short_usd": 0.0,
+                "liquidated_total_usd": 0.0,
+                "accounts_liquidated": 0,
+                "cascade_start_s": None,
+            },
+        )
+        for figure in (
+            "liquidated_long_usd",
+            "liquidated_short_usd",
+            "liquidated_total_usd",
+            "accounts_liquidated",
+        ):
             group[figure] += row[figure]
         start = row["cascade_start_s"]
-        if start is not None and (group["cascade_start_s"] is None
-                                  or start < group["cascade_start_s"]):
+        if start is not None and (
+            group["cascade_start_s"] is None or start < group["cascade_start_s"]
+        ):
             group["cascade_start_s"] = start
     for group in groups.values():
         total = group["liquidated_total_usd"]
@@ -74,10 +85,16 @@ class Result:
     summary : dict, the headline figures (see :meth:`summary`)
     """
 
-    def __init__(self, setup: EngineSetup, params: np.recarray,
-                 initial_positions: layout.Positions, outcome: PathOutcome,
-                 counterfactual: PathOutcome | None, original_row: np.ndarray,
-                 provenance: dict | None = None):
+    def __init__(
+        self,
+        setup: EngineSetup,
+        params: np.recarray,
+        initial_positions: layout.Positions,
+        outcome: PathOutcome,
+        counterfactual: PathOutcome | None,
+        original_row: np.ndarray,
+        provenance: dict | None = None,
+    ):
         self.setup = setup
         self.params = params
         self.initial_positions = initial_positions
@@ -93,8 +110,11 @@ class Result:
         flat = timeline.reshape(-1)
         frame = pd.DataFrame({name: flat[name] for name in layout.TIMELINE_DTYPE.names})
         frame.insert(0, "step", np.repeat(np.arange(1, n_steps + 1), n_markets))
-        frame.insert(2, "market", pd.Categorical(np.tile(self.market_names, n_steps),
-                                                 categories=self.market_names))
+        frame.insert(
+            2,
+            "market",
+            pd.Categorical(np.tile(self.market_names, n_steps), categories=self.market_names),
+        )
         frame.insert(6, "mid_price", perp_price(flat))
         frame["long_open_interest_usd"] = frame["long_open_interest"] * frame["mark_price"]
         return frame
@@ -116,11 +136,13 @@ class Result:
         """Every liquidation event (time s, market, account, side, kind, quantity, USD)."""
         events = self.outcome.events
         frame = pd.DataFrame({name: events[name] for name in layout.LIQUIDATION_EVENT_DTYPE.names})
-        frame["market"] = pd.Categorical.from_codes(events["market"].astype(np.int64),
-                                                    categories=self.market_names)
+        frame["market"] = pd.Categorical.from_codes(
+            events["market"].astype(np.int64), categories=self.market_names
+        )
         frame["side"] = np.where(events["side"] > 0, "long", "short")
-        frame["kind"] = pd.Categorical.from_codes(events["kind"].astype(np.int64),
-                                                  categories=list(layout.KIND_NAMES))
+        frame["kind"] = pd.Categorical.from_codes(
+            events["kind"].astype(np.int64), categories=list(layout.KIND_NAMES)
+        )
         rows = events["position"]
         frame["position"] = np.where(rows >= 0, self.original_row[np.maximum(rows, 0)], -1)
         return frame
@@ -133,9 +155,10 @@ class Result:
         long_usd = float(liquidated["notional"][liquidated["side"] > 0].sum())
         short_usd = float(liquidated["notional"][liquidated["side"] < 0].sum())
         if liquidated.size:
-            per_position = np.bincount(np.searchsorted(
-                np.unique(liquidated["position"]), liquidated["position"]),
-                weights=liquidated["notional"])
+            per_position = np.bincount(
+                np.searchsorted(np.unique(liquidated["position"]), liquidated["position"]),
+                weights=liquidated["notional"],
+            )
             largest = float(per_position.max())
         else:
             largest = 0.0
@@ -197,15 +220,30 @@ class Result:
     def summary(self) -> dict:
         """Headline figures over all markets, with a per-market list under ``markets``."""
         markets = [self.market_summary(m) for m in range(len(self.market_names))]
-        total = {key: sum(row[key] for row in markets) for key in (
-            "liquidated_long_usd", "liquidated_short_usd", "liquidated_total_usd",
-            "open_interest_before_usd", "open_interest_after_usd", "insurance_fund_change_usd",
-            "bad_debt_usd", "adl_count", "adl_notional_usd")}
+        total = {
+            key: sum(row[key] for row in markets)
+            for key in (
+                "liquidated_long_usd",
+                "liquidated_short_usd",
+                "liquidated_total_usd",
+                "open_interest_before_usd",
+                "open_interest_after_usd",
+                "insurance_fund_change_usd",
+                "bad_debt_usd",
+                "adl_count",
+                "adl_notional_usd",
+            )
+        }
         total["accounts_liquidated"] = int(self.outcome.account_liquidated.sum())
         total["largest_liquidation_usd"] = max(row["largest_liquidation_usd"] for row in markets)
         lead = max(markets, key=lambda row: row["max_drawdown"])
-        for key in ("price_start", "price_min", "max_drawdown", "counterfactual_max_drawdown",
-                    "amplification"):
+        for key in (
+            "price_start",
+            "price_min",
+            "max_drawdown",
+            "counterfactual_max_drawdown",
+            "amplification",
+        ):
             total[key] = lead[key]
         flags = self.outcome.flags
         total["iteration_cap_hit"] = bool(flags & layout.STATUS_FLAG_ITERATION_CAP)
@@ -240,7 +278,8 @@ class Result:
             funding = np.zeros(n_markets)
         p = price[positions.market]
         trader_value = positions.margin + positions.side * positions.quantity * (
-            p - positions.entry_price - funding[positions.market])
+            p - positions.entry_price - funding[positions.market]
+        )
         ledger = {"traders": float(trader_value.sum()) + wallet}
         if state is None:
             state = self.initial_state
@@ -249,8 +288,9 @@ class Result:
             quantity = getattr(state, f"{holder}_quantity")
             ledger[holder] = float((cash + quantity * price).sum())
         ledger["total"] = sum(ledger.values())
-        net = np.bincount(positions.market, weights=positions.side * positions.quantity,
-                          minlength=n_markets)
+        net = np.bincount(
+            positions.market, weights=positions.side * positions.quantity, minlength=n_markets
+        )
         for holder in ("maker", "passive", "taker", "fund", "backstop"):
             net = net + getattr(state, f"{holder}_quantity")
         ledger["net_quantity"] = [float(x) for x in net]

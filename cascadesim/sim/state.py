@@ -44,12 +44,18 @@ def validate_positions(positions: PositionArrays, n_markets: int, n_accounts: in
         raise invalid(f"positions.side[{k}]", int(side[k]), "+1 (long) or -1 (short)")
     market = np.asarray(positions.market)
     if n and (market.min() < 0 or market.max() >= n_markets):
-        raise invalid("positions.market", f"range {market.min()}..{market.max()}",
-                      f"indices 0..{n_markets - 1}")
+        raise invalid(
+            "positions.market",
+            f"range {market.min()}..{market.max()}",
+            f"indices 0..{n_markets - 1}",
+        )
     account = np.asarray(positions.account)
     if n and (account.min() < 0 or account.max() >= n_accounts):
-        raise invalid("positions.account", f"range {account.min()}..{account.max()}",
-                      f"indices 0..{n_accounts - 1}")
+        raise invalid(
+            "positions.account",
+            f"range {account.min()}..{account.max()}",
+            f"indices 0..{n_accounts - 1}",
+        )
 
 
 def validate_setup(setup: EngineSetup) -> int:
@@ -68,8 +74,9 @@ def validate_setup(setup: EngineSetup) -> int:
     if setup.taker_flow_usd is not None:
         flow = np.asarray(setup.taker_flow_usd)
         if flow.shape != (path.shape[0] - 1, n_markets):
-            raise invalid("taker_flow_usd", f"shape {flow.shape}",
-                          f"shape ({path.shape[0] - 1}, {n_markets})")
+            raise invalid(
+                "taker_flow_usd", f"shape {flow.shape}", f"shape ({path.shape[0] - 1}, {n_markets})"
+            )
         if not np.isfinite(flow).all():
             raise invalid("taker_flow_usd", "non-finite values", "finite USD amounts")
     if setup.n_levels < 64 or setup.n_levels % 2:
@@ -82,14 +89,21 @@ def validate_setup(setup: EngineSetup) -> int:
     for m, spec in enumerate(setup.markets):
         asset = next((k for k, a in enumerate(setup.assets) if a.name == spec.asset), None)
         if asset is not None and not math.isclose(path[0, asset], spec.price, rel_tol=0.2):
-            raise invalid(f"markets.{spec.name}.price", spec.price,
-                          f"within 20 % of the index at the start ({path[0, asset]:.6g})")
+            raise invalid(
+                f"markets.{spec.name}.price",
+                spec.price,
+                f"within 20 % of the index at the start ({path[0, asset]:.6g})",
+            )
         if spec.tick_size * setup.n_levels < 0.2 * spec.price:
-            raise invalid(f"markets.{spec.name}.tick_size", spec.tick_size,
-                          f"large enough that {setup.n_levels} levels span 20 % of the price")
+            raise invalid(
+                f"markets.{spec.name}.tick_size",
+                spec.tick_size,
+                f"large enough that {setup.n_levels} levels span 20 % of the price",
+            )
         if spec.tick_size > 0.01 * spec.price:
-            raise invalid(f"markets.{spec.name}.tick_size", spec.tick_size,
-                          "at most 1 % of the price")
+            raise invalid(
+                f"markets.{spec.name}.tick_size", spec.tick_size, "at most 1 % of the price"
+            )
         del m
     n_accounts = setup.n_accounts
     if n_accounts is None:
@@ -108,7 +122,8 @@ def check_start_margins(setup: EngineSetup, params: np.recarray) -> None:
     start_price = np.asarray([spec.price for spec in setup.markets])[positions.market]
     notional = positions.quantity * start_price
     equity = positions.margin + positions.side * positions.quantity * (
-        start_price - positions.entry_price)
+        start_price - positions.entry_price
+    )
     required = np.empty_like(notional)
     for m in range(len(setup.markets)):
         rows = positions.market == m
@@ -116,8 +131,11 @@ def check_start_margins(setup: EngineSetup, params: np.recarray) -> None:
     bad = equity <= required
     if bad.any():
         k = int(np.argmax(bad))
-        raise invalid(f"positions.margin[{k}]", float(positions.margin[k]),
-                      f"above the maintenance margin at the start price ({required[k]:.6g} USD)")
+        raise invalid(
+            f"positions.margin[{k}]",
+            float(positions.margin[k]),
+            f"above the maintenance margin at the start price ({required[k]:.6g} USD)",
+        )
 
 
 def vector_maintenance(params: np.recarray, m: int, notional: np.ndarray) -> np.ndarray:
@@ -152,15 +170,28 @@ def sort_population(positions: PositionArrays, params: np.recarray):
     margin = np.ascontiguousarray(positions.margin, dtype=np.float64)
     price = np.empty(n, dtype=np.float64)
     tier = np.empty(n, dtype=np.int8)
-    liquidation_prices(market, side, quantity, entry, margin, params.tier_count.copy(),
-                       params.tier_floor_usd.copy(), params.tier_mmr.copy(),
-                       params.tier_maintenance_amount.copy(), price, tier)
+    liquidation_prices(
+        market,
+        side,
+        quantity,
+        entry,
+        margin,
+        params.tier_count.copy(),
+        params.tier_floor_usd.copy(),
+        params.tier_mmr.copy(),
+        params.tier_maintenance_amount.copy(),
+        price,
+        tier,
+    )
     group_bits = max(1, int(n_groups - 1).bit_length())
     row_bits = max(1, int(max(n - 1, 1)).bit_length())
     price_bits = 63 - group_bits - row_bits
     if price_bits < 20:
-        raise invalid("positions", f"{n} rows in {n_groups} groups",
-                      "fewer rows or markets: the packed sort key needs 20 price bits")
+        raise invalid(
+            "positions",
+            f"{n} rows in {n_groups} groups",
+            "fewer rows or markets: the packed sort key needs 20 price bits",
+        )
     positive = price[price > 0]
     low = float(np.log(positive.min())) if positive.size else 0.0
     high = float(np.log(positive.max())) if positive.size else 1.0
@@ -177,10 +208,11 @@ def sort_population(positions: PositionArrays, params: np.recarray):
     end = np.searchsorted(sorted_group, boundaries, side="right").astype(np.int64)
     del sorted_group
     account = np.ascontiguousarray(positions.account, dtype=np.int64)
-    columns = [np.empty(n, dtype=a.dtype) for a in (market, account, side, quantity, entry,
-                                                      margin, price, tier)]
-    gather_positions(order, market, account, side, quantity, entry, margin, price, tier,
-                     *columns)
+    columns = [
+        np.empty(n, dtype=a.dtype)
+        for a in (market, account, side, quantity, entry, margin, price, tier)
+    ]
+    gather_positions(order, market, account, side, quantity, entry, margin, price, tier, *columns)
     threshold = columns[6]
     long_slot = (boundaries // n_tiers) % 2 == 0
     make_thresholds_monotone(threshold, start, end, long_slot)
@@ -194,15 +226,19 @@ def sort_population(positions: PositionArrays, params: np.recarray):
         liquidation_price=threshold,
         tier=columns[7],
         status=np.zeros(n, dtype=np.int8),
-        cross=(np.zeros(n, dtype=np.bool_) if positions.cross is None
-               else np.asarray(positions.cross, dtype=np.bool_)[order]),
+        cross=(
+            np.zeros(n, dtype=np.bool_)
+            if positions.cross is None
+            else np.asarray(positions.cross, dtype=np.bool_)[order]
+        ),
     )
     groups = layout.Groups(start=start, end=end, pointer=start.copy())
     return sorted_positions, groups, order.astype(np.int64)
 
 
-def cross_accounts(positions: layout.Positions, n_accounts: int,
-                   markets=None) -> layout.CrossAccounts:
+def cross_accounts(
+    positions: layout.Positions, n_accounts: int, markets=None
+) -> layout.CrossAccounts:
     """Cross-margin accounts of sorted positions: slots and each account's rows.
 
     Each cross account's rows are listed in ascending row order. ``markets`` (the
@@ -218,8 +254,11 @@ def cross_accounts(positions: layout.Positions, n_accounts: int,
         mixed = has_cross[positions.account] & ~positions.cross
         if mixed.any():
             account = int(positions.account[np.argmax(mixed)])
-            raise invalid("positions.cross", f"account {account} has cross and isolated "
-                          "positions", "one margin mode per account id")
+            raise invalid(
+                "positions.cross",
+                f"account {account} has cross and isolated positions",
+                "one margin mode per account id",
+            )
     unique, inverse = np.unique(accounts, return_inverse=True)
     slot[unique] = np.arange(unique.size, dtype=np.int32)
     order = np.argsort(inverse, kind="stable")
@@ -232,21 +271,29 @@ def cross_accounts(positions: layout.Positions, n_accounts: int,
         if np.unique(pairs).size != pairs.size:
             duplicated = np.flatnonzero(np.diff(np.sort(pairs)) == 0)[0]
             account = int(unique[np.sort(pairs)[duplicated] // len(markets)])
-            raise invalid("positions.cross", f"account {account} with two positions in one market",
-                          "at most one position per market in a cross account")
+            raise invalid(
+                "positions.cross",
+                f"account {account} with two positions in one market",
+                "at most one position per market in a cross account",
+            )
         venue_code = {name: k for k, name in enumerate(sorted({spec.venue for spec in markets}))}
         venue = np.asarray([venue_code[spec.venue] for spec in markets])[market_of_row]
         first_venue = venue[offsets[owner]]
         if (venue != first_venue).any():
             k = int(np.argmax(venue != first_venue))
-            raise invalid("positions.cross", f"account {int(unique[owner[k]])} on two venues",
-                          "the positions of a cross account on one venue")
-    return layout.CrossAccounts(slot=slot, offsets=offsets, rows=rows,
-                                ready_time=np.full(unique.size, -np.inf))
+            raise invalid(
+                "positions.cross",
+                f"account {int(unique[owner[k]])} on two venues",
+                "the positions of a cross account on one venue",
+            )
+    return layout.CrossAccounts(
+        slot=slot, offsets=offsets, rows=rows, ready_time=np.full(unique.size, -np.inf)
+    )
 
 
-def initial_state(setup: EngineSetup, params: np.recarray,
-                  positions: layout.Positions) -> np.recarray:
+def initial_state(
+    setup: EngineSetup, params: np.recarray, positions: layout.Positions
+) -> np.recarray:
     """Books at their target profile, agents flat except the hedged counterparty."""
     n_markets = len(setup.markets)
     n_levels = setup.n_levels
@@ -258,20 +305,43 @@ def initial_state(setup: EngineSetup, params: np.recarray,
     for m in range(n_markets):
         centre_tick = int(round(price[m] / params.tick_size[m]))
         origin[m] = max(1, centre_tick - n_levels // 2)
-        tabulate_profile(params.depth_1pct_usd[m], params.depth_shape[m], params.tick_size[m],
-                         price[m], profile[m])
-        fill_levels(bids[m], asks[m], origin[m], params.tick_size[m], centre_tick, profile[m],
-                    1.0, 0, n_levels)
-    long_quantity = np.bincount(positions.market, weights=positions.quantity * (positions.side > 0),
-                                minlength=n_markets)
-    short_quantity = np.bincount(positions.market,
-                                 weights=positions.quantity * (positions.side < 0),
-                                 minlength=n_markets)
+        tabulate_profile(
+            params.depth_1pct_usd[m],
+            params.depth_shape[m],
+            params.tick_size[m],
+            price[m],
+            profile[m],
+        )
+        fill_levels(
+            bids[m],
+            asks[m],
+            origin[m],
+            params.tick_size[m],
+            centre_tick,
+            profile[m],
+            1.0,
+            0,
+            n_levels,
+        )
+    long_quantity = np.bincount(
+        positions.market, weights=positions.quantity * (positions.side > 0), minlength=n_markets
+    )
+    short_quantity = np.bincount(
+        positions.market, weights=positions.quantity * (positions.side < 0), minlength=n_markets
+    )
     passive_quantity = short_quantity - long_quantity
     elapsed = params.funding_interval_s - params.time_to_first_funding_s
-    premium = np.asarray([premium_for_rate(r, i, c) for r, i, c in zip(
-        params.funding_rate_initial, params.funding_interest_rate, params.funding_clamp,
-        strict=True)])
+    premium = np.asarray(
+        [
+            premium_for_rate(r, i, c)
+            for r, i, c in zip(
+                params.funding_rate_initial,
+                params.funding_interest_rate,
+                params.funding_clamp,
+                strict=True,
+            )
+        ]
+    )
     index = np.asarray(setup.index_path[0], dtype=np.float64)
     centre_level = np.round(price / params.tick_size).astype(np.int64) - origin
     state = np.zeros(n_markets, dtype=layout.market_state_dtype(n_levels)).view(np.recarray)
@@ -295,10 +365,12 @@ def initial_state(setup: EngineSetup, params: np.recarray,
         # around its mid, computed as each step computes it (the band edge can sit exactly
         # on a level, so the rounding must be the same).
         tick = params.tick_size[m]
-        mid = 0.5 * ((origin[m] + centre_level[m] - 1) * tick
-                     + (origin[m] + centre_level[m] + 1) * tick)
+        mid = 0.5 * (
+            (origin[m] + centre_level[m] - 1) * tick + (origin[m] + centre_level[m] + 1) * tick
+        )
         state.bid_depth_1pct_usd[m], state.ask_depth_1pct_usd[m] = depth_within(
-            bids[m], asks[m], origin[m], params.tick_size[m], mid, 0.01)
+            bids[m], asks[m], origin[m], params.tick_size[m], mid, 0.01
+        )
     state.bid_top_level = centre_level - 1
     state.ask_bottom_level = centre_level + 1
     state.profile_price = price
@@ -315,8 +387,9 @@ def initial_state(setup: EngineSetup, params: np.recarray,
     return state
 
 
-def engine_inputs(setup: EngineSetup, params: np.recarray, positions: layout.Positions,
-                  n_accounts: int):
+def engine_inputs(
+    setup: EngineSetup, params: np.recarray, positions: layout.Positions, n_accounts: int
+):
     """Mutable state, watch list and scratch buffers for one path."""
     n = positions.quantity.shape[0]
     state = initial_state(setup, params, positions)
@@ -324,13 +397,16 @@ def engine_inputs(setup: EngineSetup, params: np.recarray, positions: layout.Pos
     n_markets = len(setup.markets)
     # Sorted positions are grouped by market first: market m's rows start at its offset.
     offset = np.searchsorted(positions.market, np.arange(n_markets)).astype(np.int64)
-    watchlist = layout.Watchlist(position=np.zeros(max(n, 1), dtype=np.int32),
-                                 ready_time=np.zeros(max(n, 1)),
-                                 threshold=np.zeros(max(n, 1)),
-                                 side=np.zeros(max(n, 1), dtype=np.int8),
-                                 tier=np.zeros(max(n, 1), dtype=np.int8),
-                                 entry=np.zeros(max(n, 1), dtype=np.int32),
-                                 count=np.zeros(n_markets, np.int64), offset=offset)
+    watchlist = layout.Watchlist(
+        position=np.zeros(max(n, 1), dtype=np.int32),
+        ready_time=np.zeros(max(n, 1)),
+        threshold=np.zeros(max(n, 1)),
+        side=np.zeros(max(n, 1), dtype=np.int8),
+        tier=np.zeros(max(n, 1), dtype=np.int8),
+        entry=np.zeros(max(n, 1), dtype=np.int32),
+        count=np.zeros(n_markets, np.int64),
+        offset=offset,
+    )
     scratch = layout.Scratch(
         triggered=np.zeros(max(n, 1), dtype=np.int32),
         adl_candidates=np.zeros(max(n, 1) + 1, dtype=np.int32),
@@ -349,7 +425,8 @@ def fresh_cross_accounts(crosses: layout.CrossAccounts) -> layout.CrossAccounts:
 
 def copy_positions(positions: layout.Positions) -> layout.Positions:
     """A fresh copy of the mutable position columns (the counterfactual must not touch them)."""
-    return positions._replace(quantity=positions.quantity.copy(), margin=positions.margin.copy(),
-                              status=positions.status.copy())
-
-
+    return positions._replace(
+        quantity=positions.quantity.copy(),
+        margin=positions.margin.copy(),
+        status=positions.status.copy(),
+    )

@@ -50,14 +50,20 @@ def connect(scheduler: str, workers: int) -> tuple[Client, LocalCluster | None]:
     if scheduler == "local":
         # The workers share this machine's numba cache, warmed by the caller beforehand so
         # that they load the kernels instead of compiling them all at once.
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout="20s"), None
     except (OSError, TimeoutError, ValueError) as error:
-        raise CascadesimInputError(f"--scheduler = {scheduler!r}: cannot reach a Dask scheduler "
-                                   f"there ({error})") from None
+        raise CascadesimInputError(
+            f"--scheduler = {scheduler!r}: cannot reach a Dask scheduler there ({error})"
+        ) from None
 
 
 def execute_dask(jobs, chunks, workers: int, scheduler: str, sweep_hash: str) -> Iterator[tuple]:
@@ -69,17 +75,27 @@ def execute_dask(jobs, chunks, workers: int, scheduler: str, sweep_hash: str) ->
     client, cluster = connect(scheduler, workers)
     try:
         versions = client.run(worker_version)
-        wrong = {address: version for address, version in versions.items()
-                 if version != __version__}
+        wrong = {
+            address: version for address, version in versions.items() if version != __version__
+        }
         if wrong:
-            raise CascadesimInputError(f"--scheduler = {scheduler!r}: workers run another "
-                                       f"cascadesim version ({wrong}); this is {__version__}")
+            raise CascadesimInputError(
+                f"--scheduler = {scheduler!r}: workers run another "
+                f"cascadesim version ({wrong}); this is {__version__}"
+            )
         client.register_plugin(KernelWarmup(jobs[chunks[0].point]), name=KernelWarmup.name)
         futures = {}
         for chunk in chunks:
             key = f"cascadesim-{sweep_hash}-{chunk.point}-{chunk.first}-{chunk.stop}"
-            future = client.submit(run_chunk, jobs[chunk.point], chunk.first, chunk.stop,
-                                   key=key, retries=RETRIES, pure=False)
+            future = client.submit(
+                run_chunk,
+                jobs[chunk.point],
+                chunk.first,
+                chunk.stop,
+                key=key,
+                retries=RETRIES,
+                pure=False,
+            )
             futures[future.key] = (future, chunk)
         for future in as_completed([future for future, _ in futures.values()]):
             table, seconds = future.result()

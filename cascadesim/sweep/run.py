@@ -96,10 +96,18 @@ class SweepOutcome:
 
 
 # --- running ------------------------------------------------------------------------------
-def run_sweep(sweep, out: str | Path, *, paths: int | None = None, workers: int = 1,
-              scheduler: str | None = None, progress: ProgressCallback | None = None,
-              on_chunk: Callable[[int], None] | None = None, plots: bool = True,
-              report: bool = True) -> SweepOutcome:
+def run_sweep(
+    sweep,
+    out: str | Path,
+    *,
+    paths: int | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: ProgressCallback | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+    plots: bool = True,
+    report: bool = True,
+) -> SweepOutcome:
     """Run (or resume) a sweep and write its outputs into ``out``.
 
     Parameters
@@ -160,8 +168,14 @@ def run_sweep(sweep, out: str | Path, *, paths: int | None = None, workers: int 
         # and the interpreter's exit would wait for every queued chunk to be computed.
         results.close()
     wall_s = time.perf_counter() - started
-    outcome = write_sweep_outputs(sweep, directory, read_chunks(partial, sweep.n_points, paths),
-                                  paths, plots=plots, report=report)
+    outcome = write_sweep_outputs(
+        sweep,
+        directory,
+        read_chunks(partial, sweep.n_points, paths),
+        paths,
+        plots=plots,
+        report=report,
+    )
     outcome.tasks_total, outcome.tasks_reused = total, reused
     outcome.tasks_computed = total - reused
     outcome.wall_s, outcome.compute_s, outcome.backend = wall_s, compute_s, backend
@@ -174,10 +188,15 @@ def plan_chunks(sweep, paths: int, done: set, workers: int) -> list[Chunk]:
     A chunk never spans two points, so a worker builds each point's population once; the
     size gives every worker several chunks (load balance) and bounds the work lost to a kill.
     """
-    remaining = [(point, path) for point in range(sweep.n_points) for path in range(paths)
-                 if (point, path) not in done]
-    size = sweep.spec.chunk_paths or min(MAX_CHUNK_PATHS, max(
-        1, math.ceil(len(remaining) / (8 * workers))))
+    remaining = [
+        (point, path)
+        for point in range(sweep.n_points)
+        for path in range(paths)
+        if (point, path) not in done
+    ]
+    size = sweep.spec.chunk_paths or min(
+        MAX_CHUNK_PATHS, max(1, math.ceil(len(remaining) / (8 * workers)))
+    )
     chunks: list[Chunk] = []
     for point, path in remaining:
         last = chunks[-1] if chunks else None
@@ -208,13 +227,18 @@ def execute_processes(jobs, chunks: list[Chunk], workers: int) -> Iterator[tuple
 
     warm_up(jobs[chunks[0].point])
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)),
-                               mp_context=multiprocessing.get_context(method),
-                               initializer=initialize_worker, initargs=(jobs[chunks[0].point],))
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(chunks)),
+        mp_context=multiprocessing.get_context(method),
+        initializer=initialize_worker,
+        initargs=(jobs[chunks[0].point],),
+    )
     completed = False
     try:
-        pending = {pool.submit(run_chunk, jobs[chunk.point], chunk.first, chunk.stop): chunk
-                   for chunk in chunks}
+        pending = {
+            pool.submit(run_chunk, jobs[chunk.point], chunk.first, chunk.stop): chunk
+            for chunk in chunks
+        }
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             # Within one wake-up, hand the chunks over in plan order (not the set's order).
@@ -243,8 +267,12 @@ def open_partial(directory: Path, sweep) -> Path:
     if directory.exists() and not directory.is_dir():
         raise invalid("--out", str(directory), "a folder (this is a file)")
     partial = directory / PARTIAL_FOLDER
-    manifest = {"sweep": sweep.name, "sweep_hash": sweep.hash(), "seed": sweep.spec.seed,
-                "version": sweep.provenance()["version"]}
+    manifest = {
+        "sweep": sweep.name,
+        "sweep_hash": sweep.hash(),
+        "seed": sweep.spec.seed,
+        "version": sweep.provenance()["version"],
+    }
     path = partial / MANIFEST_FILE
     if path.is_file():
         try:
@@ -257,14 +285,16 @@ def open_partial(directory: Path, sweep) -> Path:
                 f"hash {found.get('sweep_hash')}, seed {found.get('seed')}, version "
                 f"{found.get('version')}); this is {sweep.name!r}, hash {manifest['sweep_hash']}"
                 f", seed {manifest['seed']}, version {manifest['version']}: choose another "
-                f"--out folder, or delete {partial} to start afresh")
+                f"--out folder, or delete {partial} to start afresh"
+            )
         return partial
     try:
         partial.mkdir(parents=True, exist_ok=True)
         write_atomically(path, (json.dumps(manifest, indent=2) + "\n").encode())
     except OSError as error:
-        raise CascadesimInputError(f"--out = '{directory}': cannot write there "
-                                   f"({error.strerror or error})") from None
+        raise CascadesimInputError(
+            f"--out = '{directory}': cannot write there ({error.strerror or error})"
+        ) from None
     return partial
 
 
@@ -349,13 +379,17 @@ def split_tables(sweep, table):
     for offset, (name, column) in enumerate(design.items()):
         figures = figures.add_column(2 + offset, name, column)
     n_rows = table.num_rows
-    price_paths = pa.table({
-        "point": pa.concat_arrays([table["point"].combine_chunks()] * len(price_names)),
-        "path": pa.concat_arrays([table["path"].combine_chunks()] * len(price_names)),
-        "market": pa.array([name[len(PRICE_PREFIX):] for name in price_names
-                            for _ in range(n_rows)], type=pa.string()),
-        "price_usd": pa.concat_arrays([table[name].combine_chunks() for name in price_names]),
-    })
+    price_paths = pa.table(
+        {
+            "point": pa.concat_arrays([table["point"].combine_chunks()] * len(price_names)),
+            "path": pa.concat_arrays([table["path"].combine_chunks()] * len(price_names)),
+            "market": pa.array(
+                [name[len(PRICE_PREFIX) :] for name in price_names for _ in range(n_rows)],
+                type=pa.string(),
+            ),
+            "price_usd": pa.concat_arrays([table[name].combine_chunks() for name in price_names]),
+        }
+    )
     return figures, price_paths
 
 
@@ -364,8 +398,9 @@ def quantile_columns(values: np.ndarray, name: str) -> dict:
     finite = values[np.isfinite(values)]
     row = {f"{name}_mean": float(finite.mean()) if finite.size else math.nan}
     for q in QUANTILES:
-        row[f"{name}_p{round(100 * q)}"] = (float(np.quantile(finite, q)) if finite.size
-                                           else math.nan)
+        row[f"{name}_p{round(100 * q)}"] = (
+            float(np.quantile(finite, q)) if finite.size else math.nan
+        )
     return row
 
 
@@ -373,34 +408,47 @@ def excess_kurtosis(price_rows: list[np.ndarray]) -> float:
     """Excess kurtosis of the log returns between price samples, pooled over paths."""
     returns = np.concatenate([np.diff(np.log(prices)) for prices in price_rows])
     centred = returns - returns.mean()
-    variance = float(np.mean(centred ** 2))
-    return float(np.mean(centred ** 4) / variance ** 2 - 3.0) if variance > 0 else math.nan
+    variance = float(np.mean(centred**2))
+    return float(np.mean(centred**4) / variance**2 - 3.0) if variance > 0 else math.nan
 
 
 def points_frame(sweep, paths_frame, price_paths):
     """One row per design point: swept values and the distribution of its paths' figures."""
     markets = list(dict.fromkeys(price_paths["market"].to_pylist()))
-    totals = {name: paths_frame.get(f"{name}.liquidated_total_usd", paths_frame[
-        "liquidated_total_usd"]).sum() for name in markets}
+    totals = {
+        name: paths_frame.get(
+            f"{name}.liquidated_total_usd", paths_frame["liquidated_total_usd"]
+        ).sum()
+        for name in markets
+    }
     lead = max(markets, key=lambda name: (totals[name], -markets.index(name)))
     lead_prices = price_paths.filter(pc.equal(price_paths["market"], lead))
     prices_by_point: dict[int, list[np.ndarray]] = {}
-    for point, prices in zip(lead_prices["point"].to_pylist(),
-                             lead_prices["price_usd"].to_pylist(), strict=True):
+    for point, prices in zip(
+        lead_prices["point"].to_pylist(), lead_prices["price_usd"].to_pylist(), strict=True
+    ):
         prices_by_point.setdefault(point, []).append(np.asarray(prices, dtype=np.float64))
     rows = []
     for point, group in paths_frame.groupby("point", sort=True):
-        row = {"point": int(point), **{key: sweep.point_values[point][key]
-                                       for key in sweep.parameters}, "paths": len(group)}
-        for name in ("liquidated_total_usd", "bad_debt_usd", "amplification", "max_drawdown",
-                     "insurance_fund_drawdown_usd", "largest_sample_drop"):
+        row = {
+            "point": int(point),
+            **{key: sweep.point_values[point][key] for key in sweep.parameters},
+            "paths": len(group),
+        }
+        for name in (
+            "liquidated_total_usd",
+            "bad_debt_usd",
+            "amplification",
+            "max_drawdown",
+            "insurance_fund_drawdown_usd",
+            "largest_sample_drop",
+        ):
             values = group[name].to_numpy(dtype=np.float64)
             if name == "bad_debt_usd":
                 values = np.where(values > BAD_DEBT_TOLERANCE_USD, values, 0.0)
             row.update(quantile_columns(values, name))
         row["adl_probability"] = float((group["adl_count"] > 0).mean())
-        row["bad_debt_probability"] = float((group["bad_debt_usd"]
-                                             > BAD_DEBT_TOLERANCE_USD).mean())
+        row["bad_debt_probability"] = float((group["bad_debt_usd"] > BAD_DEBT_TOLERANCE_USD).mean())
         row["insurance_fund_drawdown_max_usd"] = float(group["insurance_fund_drawdown_usd"].max())
         row["sample_return_excess_kurtosis"] = excess_kurtosis(prices_by_point[point])
         row["price_market"] = lead
@@ -411,8 +459,9 @@ def points_frame(sweep, paths_frame, price_paths):
     return frame
 
 
-def write_sweep_outputs(sweep, directory: Path, table, paths: int, plots: bool = True,
-                        report: bool = True) -> SweepOutcome:
+def write_sweep_outputs(
+    sweep, directory: Path, table, paths: int, plots: bool = True, report: bool = True
+) -> SweepOutcome:
     """Write paths, points, price paths, the sweep file, plots and report, all or nothing."""
     provenance = sweep.provenance(paths)
     figures, price_paths = split_tables(sweep, table)
@@ -436,6 +485,15 @@ def write_sweep_outputs(sweep, directory: Path, table, paths: int, plots: bool =
         if report:
             write_sweep_report(sweep, points, paths_frame, provenance, staging, plot_paths)
         files = commit(staging, directory)
-    return SweepOutcome(directory=directory, files=files, paths=paths_frame, points=points,
-                        provenance=provenance, tasks_total=0, tasks_computed=0, tasks_reused=0,
-                        wall_s=0.0, compute_s=0.0)
+    return SweepOutcome(
+        directory=directory,
+        files=files,
+        paths=paths_frame,
+        points=points,
+        provenance=provenance,
+        tasks_total=0,
+        tasks_computed=0,
+        tasks_reused=0,
+        wall_s=0.0,
+        compute_s=0.0,
+    )

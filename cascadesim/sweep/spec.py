@@ -69,8 +69,13 @@ from cascadesim.scenario.models import (
 
 DISTRIBUTIONS = ("fixed", "uniform", "loguniform", "normal", "choice")
 # Keys each distribution needs, and the optional ones it also takes.
-NEEDED = {"fixed": {"value"}, "uniform": {"low", "high"}, "loguniform": {"low", "high"},
-          "normal": {"mean", "std"}, "choice": {"values"}}
+NEEDED = {
+    "fixed": {"value"},
+    "uniform": {"low", "high"},
+    "loguniform": {"low", "high"},
+    "normal": {"mean", "std"},
+    "choice": {"values"},
+}
 OPTIONAL = {"normal": {"low", "high"}, "choice": {"weights"}}
 MAX_POINTS = 100_000
 # Paths in all (points x paths): the plan alone of more would take minutes and gigabytes.
@@ -85,16 +90,19 @@ class Distribution(StrictModel):
     """A random number: drawn per path (shocks) or per design point (random designs)."""
 
     distribution: Literal[DISTRIBUTIONS] = Field(  # type: ignore[valid-type]
-        description="fixed, uniform, loguniform, normal (clipped to low/high) or choice")
+        description="fixed, uniform, loguniform, normal (clipped to low/high) or choice"
+    )
     value: float | None = Field(None, description="fixed: the value")
-    low: float | None = Field(None, description="uniform, loguniform: lower bound; normal: "
-                                                "values below are raised to it")
+    low: float | None = Field(
+        None, description="uniform, loguniform: lower bound; normal: values below are raised to it"
+    )
     high: float | None = Field(None, description="upper bound (as low)")
     mean: float | None = Field(None, description="normal: mean")
     std: float | None = Field(None, ge=0, description="normal: standard deviation")
     values: list[float] | None = Field(None, min_length=1, description="choice: the values")
     weights: list[Annotated[float, Field(ge=0)]] | None = Field(
-        None, description="choice: relative weights, default equal")
+        None, description="choice: relative weights, default equal"
+    )
 
     @model_validator(mode="after")
     def consistent(self) -> Distribution:
@@ -105,9 +113,11 @@ class Distribution(StrictModel):
             raise ValueError(f"a {kind} distribution needs {', '.join(missing)}")
         extra = sorted(given - NEEDED[kind] - OPTIONAL.get(kind, set()))
         if extra:
-            raise ValueError(f"a {kind} distribution takes only "
-                             f"{', '.join(sorted(NEEDED[kind] | OPTIONAL.get(kind, set())))} "
-                             f"(not {', '.join(extra)})")
+            raise ValueError(
+                f"a {kind} distribution takes only "
+                f"{', '.join(sorted(NEEDED[kind] | OPTIONAL.get(kind, set())))} "
+                f"(not {', '.join(extra)})"
+            )
         if self.low is not None and self.high is not None and self.low > self.high:
             raise ValueError("low <= high")
         if kind == "loguniform" and self.low <= 0:
@@ -154,8 +164,9 @@ def as_distribution(value: Any) -> Any:
         return {"distribution": "fixed", "value": float(value)}
     if isinstance(value, dict | Distribution):
         return value
-    raise ValueError("a number, or a table such as {distribution = \"uniform\", low = 0.02, "
-                     "high = 0.1}")
+    raise ValueError(
+        'a number, or a table such as {distribution = "uniform", low = 0.02, high = 0.1}'
+    )
 
 
 def as_names(value: Any) -> Any:
@@ -176,26 +187,35 @@ class RandomShock(StrictModel):
     """The shock of each path, drawn from stated distributions."""
 
     kind: Literal["index_jump", "sell_programme"] = Field(
-        "index_jump", description="index_jump: the spot index moves; sell_programme: an "
-                                  "aggressive seller on one market")
-    asset: Names = Field(["all"], description="index_jump: asset name, 'all', or a list of "
-                                              "names to draw from")
+        "index_jump",
+        description="index_jump: the spot index moves; sell_programme: an "
+        "aggressive seller on one market",
+    )
+    asset: Names = Field(
+        ["all"], description="index_jump: asset name, 'all', or a list of names to draw from"
+    )
     drop_fraction: Random | None = Field(
-        None, description="index_jump: fraction of the start price lost (negative: up)")
-    at_s: Random | None = Field(None, description="index_jump: seconds before the move "
-                                                  "starts (default 60)")
-    ramp_s: Random | None = Field(None, description="index_jump: seconds the move takes; "
-                                                    "its speed (default 0: one step)")
+        None, description="index_jump: fraction of the start price lost (negative: up)"
+    )
+    at_s: Random | None = Field(
+        None, description="index_jump: seconds before the move starts (default 60)"
+    )
+    ramp_s: Random | None = Field(
+        None, description="index_jump: seconds the move takes; its speed (default 0: one step)"
+    )
     market: Names | None = Field(None, description="sell_programme: market name or a list")
     usd: Random | None = Field(None, description="sell_programme: USD sold")
     duration_s: Random | None = Field(None, description="sell_programme: seconds it sells")
-    start_s: Random | None = Field(None, description="sell_programme: seconds before it "
-                                                     "starts (default 0)")
+    start_s: Random | None = Field(
+        None, description="sell_programme: seconds before it starts (default 0)"
+    )
 
     @model_validator(mode="after")
     def fields_of_kind(self) -> RandomShock:
-        own = {"index_jump": ({"drop_fraction"}, {"asset", "at_s", "ramp_s"}),
-               "sell_programme": ({"market", "usd", "duration_s"}, {"start_s"})}
+        own = {
+            "index_jump": ({"drop_fraction"}, {"asset", "at_s", "ramp_s"}),
+            "sell_programme": ({"market", "usd", "duration_s"}, {"start_s"}),
+        }
         needed, optional = own[self.kind]
         missing = sorted(needed - self.model_fields_set)
         if missing:
@@ -215,52 +235,75 @@ class Design(StrictModel):
     """Design points over scenario fields: every combination of a grid, or random draws."""
 
     kind: Literal["grid", "random"] = Field(
-        "grid", description="grid: every combination of the listed values (first parameter "
-                            "slowest); random: `points` points drawn from distributions")
-    points: int | None = Field(None, ge=1, le=MAX_POINTS,
-                               description="random: number of design points")
+        "grid",
+        description="grid: every combination of the listed values (first parameter "
+        "slowest); random: `points` points drawn from distributions",
+    )
+    points: int | None = Field(
+        None, ge=1, le=MAX_POINTS, description="random: number of design points"
+    )
     parameters: dict[str, Any] = Field(
-        min_length=1, description="dotted scenario path -> list of values (grid), or a "
-                                  "distribution table or list to choose from (random)")
+        min_length=1,
+        description="dotted scenario path -> list of values (grid), or a "
+        "distribution table or list to choose from (random)",
+    )
 
     @model_validator(mode="after")
     def points_for_random(self) -> Design:
         if self.kind == "random" and self.points is None:
             raise ValueError("a random design needs points (how many to draw)")
         if self.kind == "grid" and self.points is not None:
-            raise ValueError("points only with kind = \"random\" (a grid has every combination)")
+            raise ValueError('points only with kind = "random" (a grid has every combination)')
         return self
 
 
 class SweepFile(StrictModel):
     """A sweep: base scenario, ensemble size, seed, random shock, design."""
 
-    name: str = Field(pattern=NAME_PATTERN, max_length=80,
-                      description="short name, also the default output folder")
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        max_length=80,
+        description="short name, also the default output folder",
+    )
     description: str = Field("", description="one line shown in the report")
-    scenario: str = Field(description="base scenario: a file relative to the sweep file, or "
-                                      "the name of a bundled scenario")
+    scenario: str = Field(
+        description="base scenario: a file relative to the sweep file, or "
+        "the name of a bundled scenario"
+    )
     paths: int = Field(ge=1, le=1_000_000, description="paths per design point")
     seed: int = Field(ge=0, description="root seed of every random draw of the sweep")
-    fixed: dict[str, Any] = Field(default_factory=dict,
-                                  description="dotted scenario path -> value, for every point")
+    fixed: dict[str, Any] = Field(
+        default_factory=dict, description="dotted scenario path -> value, for every point"
+    )
     shock: RandomShock | None = Field(
-        None, description="random shock per path; default: the scenario's own shock")
+        None, description="random shock per path; default: the scenario's own shock"
+    )
     redraw_population: bool = Field(
-        False, description="draw a fresh population for every path (slower: a build and a "
-                           "sort per path) instead of one per design point")
+        False,
+        description="draw a fresh population for every path (slower: a build and a "
+        "sort per path) instead of one per design point",
+    )
     common_random_numbers: bool = Field(
-        True, description="path k draws the same shock (and population seed) at every design "
-                          "point, so that differences between points come from the parameters")
-    counterfactual: bool = Field(True, description="also run each path with liquidations off "
-                                                   "(for amplification)")
+        True,
+        description="path k draws the same shock (and population seed) at every design "
+        "point, so that differences between points come from the parameters",
+    )
+    counterfactual: bool = Field(
+        True, description="also run each path with liquidations off (for amplification)"
+    )
     price_sample_s: PositiveFloat = Field(
-        10.0, description="seconds between the stored samples of each path's price")
+        10.0, description="seconds between the stored samples of each path's price"
+    )
     chunk_paths: int | None = Field(
-        None, ge=1, le=10_000, description="paths per unit of work and per saved chunk "
-                                           "(default: chosen from the size of the sweep)")
-    design: Design | None = Field(None, description="design over scenario fields; default: "
-                                                    "one point, the base scenario")
+        None,
+        ge=1,
+        le=10_000,
+        description="paths per unit of work and per saved chunk "
+        "(default: chosen from the size of the sweep)",
+    )
+    design: Design | None = Field(
+        None, description="design over scenario fields; default: one point, the base scenario"
+    )
 
 
 # --- the loaded sweep ---------------------------------------------------------------------
@@ -304,21 +347,29 @@ class Sweep:
         spec = self.spec
         canonical = {
             "points": [scenario.hash() for scenario in self.scenarios],
-            "values": [{key: json_value(v) for key, v in values.items()}
-                       for values in self.point_values],
+            "values": [
+                {key: json_value(v) for key, v in values.items()} for values in self.point_values
+            ],
             "shock": None if spec.shock is None else spec.shock.model_dump(mode="json"),
-            "seed": spec.seed, "redraw_population": spec.redraw_population,
+            "seed": spec.seed,
+            "redraw_population": spec.redraw_population,
             "common_random_numbers": spec.common_random_numbers,
-            "counterfactual": spec.counterfactual, "price_sample_s": spec.price_sample_s,
+            "counterfactual": spec.counterfactual,
+            "price_sample_s": spec.price_sample_s,
         }
         text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def provenance(self, paths: int | None = None) -> dict:
         """Sweep hash, seed, name, paths and version, for the outputs' metadata."""
-        return {"sweep": self.name, "sweep_hash": self.hash(), "seed": self.spec.seed,
-                "paths": self.spec.paths if paths is None else int(paths),
-                "points": self.n_points, "version": __version__}
+        return {
+            "sweep": self.name,
+            "sweep_hash": self.hash(),
+            "seed": self.spec.seed,
+            "paths": self.spec.paths if paths is None else int(paths),
+            "points": self.n_points,
+            "version": __version__,
+        }
 
 
 def json_value(value: Any) -> Any:
@@ -344,8 +395,9 @@ def load_sweep(path: str | Path) -> Sweep:
         return resolve_sweep(spec, path, text)
     except CascadesimInputError as error:
         message = str(error)
-        raise CascadesimInputError(message if message.startswith(f"{path}: ")
-                                   else f"{path}: {message}") from None
+        raise CascadesimInputError(
+            message if message.startswith(f"{path}: ") else f"{path}: {message}"
+        ) from None
 
 
 def resolve_sweep(spec: SweepFile, source: Path | None, text: str) -> Sweep:
@@ -357,8 +409,11 @@ def resolve_sweep(spec: SweepFile, source: Path | None, text: str) -> Sweep:
     else:
         candidate = resolve_scenario(spec.scenario)
     if not candidate.is_file():
-        raise invalid("scenario", spec.scenario, "a scenario file (relative to the sweep file) "
-                      "or a bundled scenario name")
+        raise invalid(
+            "scenario",
+            spec.scenario,
+            "a scenario file (relative to the sweep file) or a bundled scenario name",
+        )
     original = Scenario.from_toml(candidate)
     data = original.model_dump()
     for key, value in spec.fixed.items():
@@ -377,17 +432,33 @@ def resolve_sweep(spec: SweepFile, source: Path | None, text: str) -> Sweep:
             for key, value in values.items():
                 set_path(point, key, value, f"design.parameters.{quoted(key)}")
             described = ", ".join(f"{key} = {short_repr(v)}" for key, v in values.items())
-            scenarios.append(validated(point, original, lambda message, k=k, d=described:
-                                       f"design point {k} ({d}): {message}"))
-    return Sweep(spec=spec, source=source, text=text, base=base, parameters=parameters,
-                 point_values=point_values, scenarios=scenarios)
+            scenarios.append(
+                validated(
+                    point,
+                    original,
+                    lambda message, k=k, d=described: f"design point {k} ({d}): {message}",
+                )
+            )
+    return Sweep(
+        spec=spec,
+        source=source,
+        text=text,
+        base=base,
+        parameters=parameters,
+        point_values=point_values,
+        scenarios=scenarios,
+    )
 
 
 def check_task_count(points: int, paths: int, where: str) -> None:
     """Refuse a sweep of more than ``MAX_TASKS`` paths in all (points x paths)."""
     if points * paths > MAX_TASKS:
-        raise invalid(where, paths, f"at most {MAX_TASKS:,} paths in all ({points:,} design "
-                                    f"points x {paths:,} paths = {points * paths:,})")
+        raise invalid(
+            where,
+            paths,
+            f"at most {MAX_TASKS:,} paths in all ({points:,} design "
+            f"points x {paths:,} paths = {points * paths:,})",
+        )
 
 
 def quoted(key: str) -> str:
@@ -415,8 +486,13 @@ def check_each_value(base: Scenario, trials: list[tuple[str, str, Any]]) -> None
     for key, where, value in trials:
         trial = copy.deepcopy(data)
         set_path(trial, key, value, where)
-        validated(trial, base, lambda message, where=where, value=value:
-                  f"{where} = {short_repr(value)}: gives {message}")
+        validated(
+            trial,
+            base,
+            lambda message, where=where, value=value: (
+                f"{where} = {short_repr(value)}: gives {message}"
+            ),
+        )
 
 
 # --- the design ---------------------------------------------------------------------------
@@ -434,15 +510,22 @@ def design_points(spec: SweepFile) -> tuple[list[str], list[dict], list[tuple]]:
             values = design.parameters[key]
             where = f"design.parameters.{quoted(key)}"
             if not isinstance(values, list) or not values:
-                raise invalid(where, values, "a non-empty list of values (a grid takes every "
-                                             "combination)")
+                raise invalid(
+                    where, values, "a non-empty list of values (a grid takes every combination)"
+                )
             lists.append(values)
             trials += [(key, f"{where}[{k}]", value) for k, value in enumerate(values)]
         count = math.prod(len(values) for values in lists)
         if count > MAX_POINTS:
             raise invalid("design.parameters", f"{count:,} points", f"at most {MAX_POINTS:,}")
-        return parameters, [dict(zip(parameters, combination, strict=True))
-                            for combination in itertools.product(*lists)], trials
+        return (
+            parameters,
+            [
+                dict(zip(parameters, combination, strict=True))
+                for combination in itertools.product(*lists)
+            ],
+            trials,
+        )
     rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=DESIGN_STREAM))
     draws = {}
     for key in parameters:
@@ -458,16 +541,21 @@ def design_points(spec: SweepFile) -> tuple[list[str], list[dict], list[tuple]]:
             first = error.errors(include_url=False)[0]
             inner = ".".join(str(part) for part in first["loc"])
             allowed = allowed_text(first["type"], first["msg"], first.get("ctx") or {})
-            raise invalid(f"{where}.{inner}" if inner else where,
-                          first["input"] if inner else raw, allowed) from None
+            raise invalid(
+                f"{where}.{inner}" if inner else where, first["input"] if inner else raw, allowed
+            ) from None
         except ValueError as error:
             raise invalid(where, raw, str(error)) from None
         low, high = distribution.support()
-        trials += [(key, where, bound) for bound in dict.fromkeys((low, high))
-                   if math.isfinite(bound)]
+        trials += [
+            (key, where, bound) for bound in dict.fromkeys((low, high)) if math.isfinite(bound)
+        ]
         draws[key] = [distribution.draw(rng) for _ in range(design.points)]
-    return parameters, [{key: draws[key][k] for key in parameters}
-                        for k in range(design.points)], trials
+    return (
+        parameters,
+        [{key: draws[key][k] for key in parameters} for k in range(design.points)],
+        trials,
+    )
 
 
 # --- shocks -------------------------------------------------------------------------------
@@ -479,31 +567,52 @@ def check_shock(shock: RandomShock | None, scenario: Scenario) -> None:
     if shock.kind == "index_jump":
         for name in shock.asset:
             if name != "all" and name not in scenario.assets:
-                raise invalid("shock.asset", name, "'all' or an asset of the scenario: "
-                              + ", ".join(scenario.assets))
-        within("shock.drop_fraction", shock.drop_fraction, -0.99, 0.99,
-               "between -0.99 and 0.99 (a fraction of the start price)")
-        within("shock.at_s", shock.at_s, 0.0, duration * (1 - 1e-12),
-               f"seconds >= 0 and before the end of the run ({duration:g} s)")
+                raise invalid(
+                    "shock.asset",
+                    name,
+                    "'all' or an asset of the scenario: " + ", ".join(scenario.assets),
+                )
+        within(
+            "shock.drop_fraction",
+            shock.drop_fraction,
+            -0.99,
+            0.99,
+            "between -0.99 and 0.99 (a fraction of the start price)",
+        )
+        within(
+            "shock.at_s",
+            shock.at_s,
+            0.0,
+            duration * (1 - 1e-12),
+            f"seconds >= 0 and before the end of the run ({duration:g} s)",
+        )
         within("shock.ramp_s", shock.ramp_s, 0.0, math.inf, "seconds >= 0")
         return
     for name in shock.market:
         if name not in scenario.markets:
-            raise invalid("shock.market", name, "a market of the scenario: "
-                          + ", ".join(scenario.markets))
+            raise invalid(
+                "shock.market", name, "a market of the scenario: " + ", ".join(scenario.markets)
+            )
     within("shock.usd", shock.usd, 1e-9, math.inf, "USD > 0")
     within("shock.duration_s", shock.duration_s, 1e-9, math.inf, "seconds > 0")
-    within("shock.start_s", shock.start_s, 0.0, duration * (1 - 1e-12),
-           f"seconds >= 0 and before the end of the run ({duration:g} s)")
+    within(
+        "shock.start_s",
+        shock.start_s,
+        0.0,
+        duration * (1 - 1e-12),
+        f"seconds >= 0 and before the end of the run ({duration:g} s)",
+    )
 
 
-def within(where: str, distribution: Distribution, low: float, high: float,
-           allowed: str) -> None:
+def within(where: str, distribution: Distribution, low: float, high: float, allowed: str) -> None:
     """Every draw of ``distribution`` lies in [low, high]."""
     smallest, largest = distribution.support()
     if smallest < low or largest > high:
-        shown = (distribution.value if distribution.distribution == "fixed"
-                 else f"{distribution.distribution} over [{smallest:g}, {largest:g}]")
+        shown = (
+            distribution.value
+            if distribution.distribution == "fixed"
+            else f"{distribution.distribution} over [{smallest:g}, {largest:g}]"
+        )
         raise invalid(where, shown, f"every draw {allowed}")
 
 
@@ -533,23 +642,29 @@ def expand_path(path: str, data: dict, where: str) -> list[list[str]]:
     if not isinstance(path, str) or not path or path.startswith(".") or path.endswith("."):
         raise invalid(where.rsplit(".", 1)[0], path, "a dotted path to a scenario field")
     if path.startswith("venues."):
-        rest = path[len("venues."):]
+        rest = path[len("venues.") :]
         venue, _, field_path = rest.partition(".")
         if venue not in VENUE_NAMES or not field_path:
-            raise invalid(where, path, "venues.<venue>.<market field> with a venue of "
-                          + ", ".join(VENUE_NAMES))
+            raise invalid(
+                where,
+                path,
+                "venues.<venue>.<market field> with a venue of " + ", ".join(VENUE_NAMES),
+            )
         markets = [name for name, market in data["markets"].items() if market["venue"] == venue]
         if not markets:
             raise invalid(where, path, f"a venue with a market in the scenario (none on {venue})")
 
-        return [keys for name in markets
-                for keys in walk_path(Market, data["markets"][name], ["markets", name],
-                                      field_path, where, path)]
+        return [
+            keys
+            for name in markets
+            for keys in walk_path(
+                Market, data["markets"][name], ["markets", name], field_path, where, path
+            )
+        ]
     return walk_path(Scenario, data, [], path, where, path)
 
 
-def walk_path(model, node, prefix: list[str], rest: str, where: str,
-              path: str) -> list[list[str]]:
+def walk_path(model, node, prefix: list[str], rest: str, where: str, path: str) -> list[list[str]]:
     """Resolve ``rest`` below the model class ``model`` whose data is ``node``."""
     head, _, tail = rest.partition(".")
     fields = model.model_fields
@@ -557,8 +672,9 @@ def walk_path(model, node, prefix: list[str], rest: str, where: str,
         close = difflib.get_close_matches(head, list(fields), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         inside = ".".join(prefix) or "the scenario"
-        raise invalid(where, path, f"{head!r} is not a field of {inside}{hint}; fields: "
-                      + ", ".join(fields))
+        raise invalid(
+            where, path, f"{head!r} is not a field of {inside}{hint}; fields: " + ", ".join(fields)
+        )
     keys = [*prefix, head]
     if not tail:
         return [keys]
@@ -577,16 +693,20 @@ def walk_path(model, node, prefix: list[str], rest: str, where: str,
         else:
             matches = [name for name in entries if tail == name or tail.startswith(name + ".")]
             if not matches:
-                raise invalid(where, path, f"a name of {'.'.join(keys)} (or *): "
-                              + ", ".join(entries))
+                raise invalid(
+                    where, path, f"a name of {'.'.join(keys)} (or *): " + ", ".join(entries)
+                )
             names = [max(matches, key=len)]  # names may contain dots: the longest wins
-            remainder = tail[len(names[0]) + 1:]
+            remainder = tail[len(names[0]) + 1 :]
         if not remainder:
-            raise invalid(where, path, f"a field of {'.'.join(keys)}.{names[0]}, not the whole "
-                                       "table")
-        return [found for name in names
-                for found in walk_path(value_type, entries[name], [*keys, name], remainder,
-                                       where, path)]
+            raise invalid(
+                where, path, f"a field of {'.'.join(keys)}.{names[0]}, not the whole table"
+            )
+        return [
+            found
+            for name in names
+            for found in walk_path(value_type, entries[name], [*keys, name], remainder, where, path)
+        ]
     raise invalid(where, path, f"{'.'.join(keys)} is a value, not a table")
 
 
@@ -594,8 +714,9 @@ def walk_path(model, node, prefix: list[str], rest: str, where: str,
 def bundled_sweeps() -> dict[str, Path]:
     """Bundled sweep files by name: ``scenarios/sweeps/*.toml``."""
     directory = bundled_directory() / "sweeps"
-    return {path.stem: path for path in sorted(directory.glob("*.toml"))} \
-        if directory.is_dir() else {}
+    return (
+        {path.stem: path for path in sorted(directory.glob("*.toml"))} if directory.is_dir() else {}
+    )
 
 
 def resolve_sweep_file(argument: str) -> Path:
@@ -606,5 +727,7 @@ def resolve_sweep_file(argument: str) -> Path:
     bundled = bundled_sweeps()
     if argument in bundled:
         return bundled[argument]
-    raise CascadesimInputError(f"{argument}: no such file, and not a bundled sweep "
-                               f"(bundled: {', '.join(bundled) or 'none found'})")
+    raise CascadesimInputError(
+        f"{argument}: no such file, and not a bundled sweep "
+        f"(bundled: {', '.join(bundled) or 'none found'})"
+    )

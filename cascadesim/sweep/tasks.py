@@ -84,13 +84,21 @@ def point_jobs(sweep) -> list[PointJob]:
     """One job per design point of a loaded :class:`cascadesim.sweep.spec.Sweep`."""
     spec = sweep.spec
     shock = None if spec.shock is None else spec.shock.model_dump(exclude_unset=True)
-    return [PointJob(point=k, scenario=scenario.model_dump(),
-                     source=None if scenario.source is None else str(scenario.source),
-                     key=scenario.hash(), seed=spec.seed, shock=shock,
-                     redraw_population=spec.redraw_population,
-                     common_random_numbers=spec.common_random_numbers,
-                     counterfactual=spec.counterfactual, price_sample_s=spec.price_sample_s)
-            for k, scenario in enumerate(sweep.scenarios)]
+    return [
+        PointJob(
+            point=k,
+            scenario=scenario.model_dump(),
+            source=None if scenario.source is None else str(scenario.source),
+            key=scenario.hash(),
+            seed=spec.seed,
+            shock=shock,
+            redraw_population=spec.redraw_population,
+            common_random_numbers=spec.common_random_numbers,
+            counterfactual=spec.counterfactual,
+            price_sample_s=spec.price_sample_s,
+        )
+        for k, scenario in enumerate(sweep.scenarios)
+    ]
 
 
 def task_sequence(seed: int, point: int, path: int, common: bool) -> np.random.SeedSequence:
@@ -137,9 +145,16 @@ def sorted_population(scenario, shock, seed: int) -> PreparedPoint:
     params = market_params(setup.markets, setup.assets)
     check_start_margins(setup, params)
     positions, groups, original_row = sort_population(setup.positions, params)
-    return PreparedPoint(scenario=scenario, shock=shock, setup=setup, params=params,
-                         positions=positions, groups=groups, original_row=original_row,
-                         n_accounts=n_accounts)
+    return PreparedPoint(
+        scenario=scenario,
+        shock=shock,
+        setup=setup,
+        params=params,
+        positions=positions,
+        groups=groups,
+        original_row=original_row,
+        n_accounts=n_accounts,
+    )
 
 
 def warm_up(job: PointJob) -> float:
@@ -151,12 +166,19 @@ def warm_up(job: PointJob) -> float:
     """
     started = time.perf_counter()
     prepared = prepared_point(job)
-    setup = dataclasses.replace(prepared.setup, index_path=prepared.setup.index_path[:3],
-                                taker_flow_usd=None)
+    setup = dataclasses.replace(
+        prepared.setup, index_path=prepared.setup.index_path[:3], taker_flow_usd=None
+    )
     for enabled in (False, True):
-        run_path(setup, prepared.params, copy_positions(prepared.positions),
-                 prepared.groups._replace(pointer=prepared.groups.start.copy()),
-                 prepared.n_accounts, enabled, chunk_steps=setup.n_steps)
+        run_path(
+            setup,
+            prepared.params,
+            copy_positions(prepared.positions),
+            prepared.groups._replace(pointer=prepared.groups.start.copy()),
+            prepared.n_accounts,
+            enabled,
+            chunk_steps=setup.n_steps,
+        )
     return time.perf_counter() - started
 
 
@@ -175,38 +197,61 @@ def draw_shock(shock, scenario, rng: np.random.Generator) -> tuple[np.ndarray, A
     start = np.asarray(scenario.start_index(), dtype=np.float64)
     factors = np.ones((n_steps + 1, len(assets)))
     if shock.kind == "index_jump":
-        asset = shock.asset[int(rng.integers(len(shock.asset)))] if len(shock.asset) > 1 \
+        asset = (
+            shock.asset[int(rng.integers(len(shock.asset)))]
+            if len(shock.asset) > 1
             else shock.asset[0]
-        drawn = {"shock_asset": asset, "shock_drop_fraction": shock.drop_fraction.draw(rng),
-                 "shock_at_s": shock.at_s.draw(rng), "shock_ramp_s": shock.ramp_s.draw(rng)}
+        )
+        drawn = {
+            "shock_asset": asset,
+            "shock_drop_fraction": shock.drop_fraction.draw(rng),
+            "shock_at_s": shock.at_s.draw(rng),
+            "shock_ramp_s": shock.ramp_s.draw(rng),
+        }
         times = step_times(n_steps, step_s)
         for k, name in enumerate(assets):
             if asset in ("all", name):
-                factors[:, k] = jump_factor(times, drawn["shock_drop_fraction"],
-                                            drawn["shock_at_s"], drawn["shock_ramp_s"])
+                factors[:, k] = jump_factor(
+                    times, drawn["shock_drop_fraction"], drawn["shock_at_s"], drawn["shock_ramp_s"]
+                )
         return factors * start[None, :], None, drawn
-    market = shock.market[int(rng.integers(len(shock.market)))] if len(shock.market) > 1 \
+    market = (
+        shock.market[int(rng.integers(len(shock.market)))]
+        if len(shock.market) > 1
         else shock.market[0]
-    drawn = {"shock_market": market, "shock_usd": shock.usd.draw(rng),
-             "shock_duration_s": shock.duration_s.draw(rng),
-             "shock_start_s": shock.start_s.draw(rng)}
+    )
+    drawn = {
+        "shock_market": market,
+        "shock_usd": shock.usd.draw(rng),
+        "shock_duration_s": shock.duration_s.draw(rng),
+        "shock_start_s": shock.start_s.draw(rng),
+    }
     flow = np.zeros((n_steps, len(scenario.markets)))
     flow[:, list(scenario.markets).index(market)] = sell_programme_flow(
-        n_steps, step_s, drawn["shock_usd"], drawn["shock_start_s"], drawn["shock_duration_s"])
+        n_steps, step_s, drawn["shock_usd"], drawn["shock_start_s"], drawn["shock_duration_s"]
+    )
     return factors * start[None, :], flow, drawn
 
 
 def index_noise(scenario) -> list[float]:
     """Each asset's idiosyncratic index volatility (fraction per sqrt(second)), 0 if none."""
-    return [float(getattr(asset, "idiosyncratic_volatility", 0.0) or 0.0)
-            for asset in scenario.assets.values()]
+    return [
+        float(getattr(asset, "idiosyncratic_volatility", 0.0) or 0.0)
+        for asset in scenario.assets.values()
+    ]
 
 
 def noiseless_index(scenario) -> np.ndarray:
     """The scenario's own index path without its noise (USD, (n_steps + 1, n_assets))."""
-    index_path, _ = shock_arrays(scenario.shock, scenario.n_steps, scenario.step_s,
-                                 list(scenario.assets), scenario.start_index(),
-                                 list(scenario.markets), scenario.base_dir)
+    index_path, _ = shock_arrays(
+        scenario.shock,
+        scenario.n_steps,
+        scenario.step_s,
+        list(scenario.assets),
+        scenario.start_index(),
+        list(scenario.markets),
+        scenario.base_dir,
+    )
     return index_path
 
 
@@ -234,7 +279,8 @@ def path_row(job: PointJob, prepared: PreparedPoint, path: int) -> dict:
     perp price of each market (``price_path.<market>``, USD, every ``price_sample_s``).
     """
     shock_sequence, population_sequence, noise_sequence = task_sequence(
-        job.seed, job.point, path, job.common_random_numbers).spawn(3)
+        job.seed, job.point, path, job.common_random_numbers
+    ).spawn(3)
     if job.redraw_population:
         # The top bit is dropped so the seed also fits a signed 64-bit parquet column.
         population_seed = int(population_sequence.generate_state(1, np.uint64)[0] >> 1)
@@ -242,28 +288,51 @@ def path_row(job: PointJob, prepared: PreparedPoint, path: int) -> dict:
     setup = prepared.setup
     drawn: dict = {}
     if prepared.shock is not None:
-        index_path, flow, drawn = draw_shock(prepared.shock, prepared.scenario,
-                                             np.random.default_rng(shock_sequence))
+        index_path, flow, drawn = draw_shock(
+            prepared.shock, prepared.scenario, np.random.default_rng(shock_sequence)
+        )
         setup = dataclasses.replace(setup, index_path=index_path, taker_flow_usd=flow)
     volatility = index_noise(prepared.scenario)
     if any(volatility):
         # Each path its own index noise (the scenario's seed would give every path the same).
 
-        base = setup.index_path if prepared.shock is not None else noiseless_index(
-            prepared.scenario)
-        setup = dataclasses.replace(setup, index_path=add_idiosyncratic_noise(
-            base, volatility, prepared.scenario.step_s, np.random.default_rng(noise_sequence)))
+        base = (
+            setup.index_path if prepared.shock is not None else noiseless_index(prepared.scenario)
+        )
+        setup = dataclasses.replace(
+            setup,
+            index_path=add_idiosyncratic_noise(
+                base, volatility, prepared.scenario.step_s, np.random.default_rng(noise_sequence)
+            ),
+        )
     baseline = None
     if job.counterfactual:
-        baseline = run_path(setup, prepared.params, copy_positions(prepared.positions),
-                            prepared.groups._replace(pointer=prepared.groups.start.copy()),
-                            prepared.n_accounts, False, chunk_steps=setup.n_steps)
-    outcome = run_path(setup, prepared.params, copy_positions(prepared.positions),
-                       prepared.groups._replace(pointer=prepared.groups.start.copy()),
-                       prepared.n_accounts, True, chunk_steps=setup.n_steps)
-    result = Result(setup=setup, params=prepared.params,
-                    initial={"positions": prepared.positions}, outcome=outcome,
-                    counterfactual=baseline, original_row=prepared.original_row)
+        baseline = run_path(
+            setup,
+            prepared.params,
+            copy_positions(prepared.positions),
+            prepared.groups._replace(pointer=prepared.groups.start.copy()),
+            prepared.n_accounts,
+            False,
+            chunk_steps=setup.n_steps,
+        )
+    outcome = run_path(
+        setup,
+        prepared.params,
+        copy_positions(prepared.positions),
+        prepared.groups._replace(pointer=prepared.groups.start.copy()),
+        prepared.n_accounts,
+        True,
+        chunk_steps=setup.n_steps,
+    )
+    result = Result(
+        setup=setup,
+        params=prepared.params,
+        initial={"positions": prepared.positions},
+        outcome=outcome,
+        counterfactual=baseline,
+        original_row=prepared.original_row,
+    )
     row = {"point": job.point, "path": path, **drawn}
     if job.redraw_population:
         row["population_seed"] = population_seed
@@ -275,7 +344,8 @@ def path_row(job: PointJob, prepared: PreparedPoint, path: int) -> dict:
 def is_figure(key: str, value) -> bool:
     """A number (or an undefined one, None), and not an identifier such as the seed."""
     return key not in SKIPPED_FIGURES and (
-        value is None or isinstance(value, bool | int | float | np.number))
+        value is None or isinstance(value, bool | int | float | np.number)
+    )
 
 
 def figures(summary: dict) -> dict:
@@ -288,8 +358,13 @@ def figures(summary: dict) -> dict:
     markets = summary["markets"]
     if len(markets) > 1:
         for market in markets:
-            row.update({f"{market['market']}.{key}": value for key, value in market.items()
-                        if is_figure(key, value)})
+            row.update(
+                {
+                    f"{market['market']}.{key}": value
+                    for key, value in market.items()
+                    if is_figure(key, value)
+                }
+            )
     return row
 
 
@@ -305,8 +380,9 @@ def path_extras(result, price_sample_s: float) -> dict:
     for m, spec in enumerate(result.setup.markets):
         samples = np.concatenate(([spec.price], perp_price(timeline[:, m])[rows]))
         extras[PRICE_PREFIX + spec.name] = samples
-        largest_drop = max(largest_drop, float(np.max(1.0 - samples[1:] / samples[:-1],
-                                                      initial=0.0)))
+        largest_drop = max(
+            largest_drop, float(np.max(1.0 - samples[1:] / samples[:-1], initial=0.0))
+        )
     extras["largest_sample_drop"] = largest_drop
     return extras
 
@@ -322,8 +398,9 @@ def rows_table(rows: list[dict]):
         values = [row[name] for row in rows]
         short = name.rsplit(".", 1)[-1]
         if name.startswith(PRICE_PREFIX):
-            array = pa.array([np.asarray(v, dtype=np.float64) for v in values],
-                             type=pa.list_(pa.float64()))
+            array = pa.array(
+                [np.asarray(v, dtype=np.float64) for v in values], type=pa.list_(pa.float64())
+            )
         elif isinstance(values[0], str):
             array = pa.array(values, type=pa.string())
         elif isinstance(values[0], bool | np.bool_):
@@ -331,7 +408,6 @@ def rows_table(rows: list[dict]):
         elif name in ("point", "path", "population_seed") or short in INTEGER_FIGURES:
             array = pa.array(values, type=pa.int64())
         else:
-            array = pa.array([np.nan if v is None else float(v) for v in values],
-                             type=pa.float64())
+            array = pa.array([np.nan if v is None else float(v) for v in values], type=pa.float64())
         columns[name] = array
     return pa.table(columns)

@@ -8,9 +8,17 @@ the centre and the ask side above it.
 from __future__ import annotations
 
 
-def relax_toward_target(bids: list[float], asks: list[float], origin_tick: int, tick_size: float,
-                        centre_tick: int, profile_usd: list[float], liquidity_factor: float,
-                        refill_fraction: float, cancel_fraction: float) -> None:
+def relax_toward_target(
+    bids: list[float],
+    asks: list[float],
+    origin_tick: int,
+    tick_size: float,
+    centre_tick: int,
+    profile_usd: list[float],
+    liquidity_factor: float,
+    refill_fraction: float,
+    cancel_fraction: float,
+) -> None:
     """Move every level of the window one step toward its target, in place."""
     for level in range(len(bids)):
         tick = origin_tick + level
@@ -18,8 +26,7 @@ def relax_toward_target(bids: list[float], asks: list[float], origin_tick: int, 
         distance = abs(tick - centre_tick)
         target = 0.0
         if distance > 0 and price > 0.0:
-            target = (liquidity_factor * profile_usd[min(distance - 1, len(profile_usd) - 1)]
-                      / price)
+            target = liquidity_factor * profile_usd[min(distance - 1, len(profile_usd) - 1)] / price
         target_bid = target if tick < centre_tick else 0.0
         target_ask = target if tick > centre_tick else 0.0
         for side, side_target in ((bids, target_bid), (asks, target_ask)):

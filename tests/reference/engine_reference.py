@@ -100,8 +100,9 @@ class Market:
         self.funding_per_unit = 0.0
         self.funding_rate = float(spec.funding_rate_initial)
         elapsed = float(spec.funding_interval_s) - float(spec.time_to_first_funding_s)
-        premium = premium_for_rate(self.funding_rate, float(spec.funding_interest_rate),
-                                   float(spec.funding_clamp))
+        premium = premium_for_rate(
+            self.funding_rate, float(spec.funding_interest_rate), float(spec.funding_clamp)
+        )
         self.premium_sum = premium * elapsed
         self.premium_time = elapsed
         self.next_funding_time = float(spec.time_to_first_funding_s)
@@ -226,7 +227,8 @@ class Market:
             if tick not in book:
                 beyond = tick * self.tick
                 if (direction < 0 and beyond < limit_price) or (
-                        direction > 0 and beyond > limit_price):
+                    direction > 0 and beyond > limit_price
+                ):
                     break  # nothing beyond the window is within the limit
                 if direction < 0:
                     if self.origin <= 1:
@@ -268,8 +270,9 @@ class ReferenceEngine:
         self.dt = float(setup.step_seconds)
         self.liquidations_enabled = liquidations_enabled
         asset_index = {asset.name: k for k, asset in enumerate(setup.assets)}
-        self.markets = [Market(spec, asset_index[spec.asset], setup.n_levels)
-                        for spec in setup.markets]
+        self.markets = [
+            Market(spec, asset_index[spec.asset], setup.n_levels) for spec in setup.markets
+        ]
         self.spot_depth = [float(asset.spot_depth_1pct_usd) for asset in setup.assets]
         path = np.asarray(setup.index_path, dtype=np.float64)
         self.index_path = path.tolist()
@@ -280,8 +283,11 @@ class ReferenceEngine:
             market.quote_index = self.index_price[market.asset]
         n_markets = len(self.markets)
         flow = setup.taker_flow_usd
-        self.taker_flow = (np.zeros((setup.n_steps, n_markets)) if flow is None
-                           else np.asarray(flow, dtype=np.float64)).tolist()
+        self.taker_flow = (
+            np.zeros((setup.n_steps, n_markets))
+            if flow is None
+            else np.asarray(flow, dtype=np.float64)
+        ).tolist()
         self.load_positions(setup)
         self.events: list[tuple] = []
         self.timeline = np.zeros((setup.n_steps, n_markets), dtype=layout.TIMELINE_DTYPE)
@@ -305,8 +311,11 @@ class ReferenceEngine:
         self.margin = [float(source.margin[k]) for k in order]
         self.status = [OPEN] * len(order)
         self.ready_time = [-math.inf] * len(order)
-        cross = (np.zeros(len(order), dtype=bool) if source.cross is None
-                 else np.asarray(source.cross, dtype=bool))
+        cross = (
+            np.zeros(len(order), dtype=bool)
+            if source.cross is None
+            else np.asarray(source.cross, dtype=bool)
+        )
         self.cross = [bool(cross[k]) for k in order]
         # Cross accounts: their rows in processing order and the end of a cooldown.
         self.account_rows: dict[int, list[int]] = {}
@@ -321,8 +330,9 @@ class ReferenceEngine:
         n_accounts = max(n_accounts, 1)
         self.account_wallet = [0.0] * n_accounts
         self.account_liquidated = [False] * n_accounts
-        self.rows_of_market = [[i for i in range(len(order)) if self.market[i] == m]
-                               for m in range(len(self.markets))]
+        self.rows_of_market = [
+            [i for i in range(len(order)) if self.market[i] == m] for m in range(len(self.markets))
+        ]
         for market in self.markets:
             market.passive_entry_price = market.last_price
         for m, market in enumerate(self.markets):
@@ -341,21 +351,33 @@ class ReferenceEngine:
     def breached(self, i: int, mark: float) -> bool:
         """Equity at ``mark`` at or below maintenance margin (exact check)."""
         market = self.markets[self.market[i]]
-        return margin.shortfall(self.side[i], self.quantity[i], self.entry[i],
-                                self.effective_margin(i), mark, market.floors, market.mmr,
-                                market.amounts) <= 0.0
+        return (
+            margin.shortfall(
+                self.side[i],
+                self.quantity[i],
+                self.entry[i],
+                self.effective_margin(i),
+                mark,
+                market.floors,
+                market.mmr,
+                market.amounts,
+            )
+            <= 0.0
+        )
 
     def bankruptcy(self, i: int) -> float:
         """Price (USD) at which position i's funding-adjusted equity is zero."""
-        return margin.bankruptcy_price(self.side[i], self.quantity[i], self.entry[i],
-                                       self.effective_margin(i))
+        return margin.bankruptcy_price(
+            self.side[i], self.quantity[i], self.entry[i], self.effective_margin(i)
+        )
 
     # --- events and transfers ---------------------------------------------------------------
     def record(self, time, m, account, i, side, kind, quantity, notional, fill, bankrupt, mark):
         """Append one event; ``i`` is a processing-order row (-1: the hedged aggregate)."""
         position = self.original_row[i] if i >= 0 else -1
-        self.events.append((time, m, account, position, side, kind, quantity, notional, fill,
-                            bankrupt, mark))
+        self.events.append(
+            (time, m, account, position, side, kind, quantity, notional, fill, bankrupt, mark)
+        )
 
     def reduce(self, i: int, quantity: float, price: float) -> None:
         """Close ``quantity`` of position i at ``price``; PnL and owed funding go to margin."""
@@ -414,8 +436,19 @@ class ReferenceEngine:
             self.margin[i] -= fee
             market.cash["fund"] += fee
             market.fees_usd += fee
-            self.record(time, m, self.account[i], i, side, layout.KIND_BOOK, filled, notional,
-                        price, bankrupt, mark)
+            self.record(
+                time,
+                m,
+                self.account[i],
+                i,
+                side,
+                layout.KIND_BOOK,
+                filled,
+                notional,
+                price,
+                bankrupt,
+                mark,
+            )
             self.step_liquidated[m][0 if side > 0 else 1] += notional
         return filled
 
@@ -427,16 +460,16 @@ class ReferenceEngine:
         for j in self.rows_of_market[m]:
             if self.side[j] != counter or self.status[j] != OPEN or self.quantity[j] <= 0.0:
                 continue
-            score = adl_score(rule, counter, self.quantity[j], self.entry[j],
-                              self.effective_margin(j), mark)
+            score = adl_score(
+                rule, counter, self.quantity[j], self.entry[j], self.effective_margin(j), mark
+            )
             if score > 0.0:
                 scored.append((score, j))
         passive = market.quantity["passive"]
         if passive * counter > 0.0:
             size = abs(passive)
             passive_margin = size * market.passive_entry_price / market.spec.passive_leverage
-            score = adl_score(rule, counter, size, market.passive_entry_price, passive_margin,
-                              mark)
+            score = adl_score(rule, counter, size, market.passive_entry_price, passive_margin, mark)
             if score > 0.0:
                 scored.append((score, -1))
         # Highest score first; ties keep row order (the aggregate last): a stable sort.
@@ -495,13 +528,35 @@ class ReferenceEngine:
                 self.margin[j] = kept_margin
                 account = self.account[j]
                 self.account_wallet[account] += wallet_share
-            self.record(time, m, account, j, counter, layout.KIND_ADL_COUNTERPARTY, size,
-                        size * price, price, price, mark)
+            self.record(
+                time,
+                m,
+                account,
+                j,
+                counter,
+                layout.KIND_ADL_COUNTERPARTY,
+                size,
+                size * price,
+                price,
+                price,
+                mark,
+            )
             market.adl_count += 1
             market.adl_notional_usd += size * price
             self.reduce(i, size, price)
-            self.record(time, m, self.account[i], i, side, layout.KIND_ADL, size, size * price,
-                        price, price, mark)
+            self.record(
+                time,
+                m,
+                self.account[i],
+                i,
+                side,
+                layout.KIND_ADL,
+                size,
+                size * price,
+                price,
+                price,
+                mark,
+            )
             remaining -= size
             if size >= available:
                 ranking[1] += 1
@@ -528,14 +583,26 @@ class ReferenceEngine:
             market.quantity["fund"] += side * absorb
             market.cash["fund"] -= side * absorb * bankrupt
             self.reduce(i, absorb, bankrupt)
-            self.record(time, m, self.account[i], i, side, layout.KIND_INSURANCE, absorb,
-                        absorb * bankrupt, bankrupt, bankrupt, mark)
+            self.record(
+                time,
+                m,
+                self.account[i],
+                i,
+                side,
+                layout.KIND_INSURANCE,
+                absorb,
+                absorb * bankrupt,
+                bankrupt,
+                bankrupt,
+                mark,
+            )
             self.step_liquidated[m][0 if side > 0 else 1] += absorb * bankrupt
         rest = self.quantity[i]
         if rest > 0.0:
             # Self-check: the fund's equity left to absorb losses when ADL starts.
-            self.adl_fund_equity.append((m, market.agent_value("fund", mark),
-                                         side * (bankrupt - mark) * rest))
+            self.adl_fund_equity.append(
+                (m, market.agent_value("fund", mark), side * (bankrupt - mark) * rest)
+            )
             unmatched = self.auto_deleverage(time, i, rest, bankrupt, mark)
             self.step_liquidated[m][0 if side > 0 else 1] += (rest - unmatched) * bankrupt
             if unmatched > 0.0:
@@ -546,8 +613,19 @@ class ReferenceEngine:
                 if loss > 0.0:
                     market.bad_debt_usd += loss
                 self.flags |= layout.STATUS_FLAG_BAD_DEBT
-                self.record(time, m, self.account[i], i, side, layout.KIND_INSURANCE, unmatched,
-                            unmatched * bankrupt, bankrupt, bankrupt, mark)
+                self.record(
+                    time,
+                    m,
+                    self.account[i],
+                    i,
+                    side,
+                    layout.KIND_INSURANCE,
+                    unmatched,
+                    unmatched * bankrupt,
+                    bankrupt,
+                    bankrupt,
+                    mark,
+                )
                 self.step_liquidated[m][0 if side > 0 else 1] += unmatched * bankrupt
 
     def release_to_account(self, i: int) -> bool:
@@ -593,8 +671,19 @@ class ReferenceEngine:
         self.quantity[i] = 0.0
         self.margin[i] = 0.0
         self.status[i] = LIQUIDATED
-        self.record(time, m, self.account[i], i, side, layout.KIND_BACKSTOP, quantity,
-                    quantity * mark, mark, bankrupt, mark)
+        self.record(
+            time,
+            m,
+            self.account[i],
+            i,
+            side,
+            layout.KIND_BACKSTOP,
+            quantity,
+            quantity * mark,
+            mark,
+            bankrupt,
+            mark,
+        )
         self.step_liquidated[m][0 if side > 0 else 1] += quantity * mark
 
     def liquidate(self, time, i, mark, cross=False):
@@ -611,8 +700,9 @@ class ReferenceEngine:
         quantity = self.quantity[i]
         if spec.takeover_mode == "backstop" and not cross:
             equity = self.effective_margin(i) + side * quantity * (mark - self.entry[i])
-            required = margin.maintenance_margin(market.floors, market.mmr, market.amounts,
-                                                 quantity * mark)
+            required = margin.maintenance_margin(
+                market.floors, market.mmr, market.amounts, quantity * mark
+            )
             if equity < spec.backstop_equity_fraction * required:
                 self.backstop_takeover(time, i, mark)
                 return -1.0
@@ -652,16 +742,20 @@ class ReferenceEngine:
 
     # --- cross-margin accounts ----------------------------------------------------------------
     def open_rows(self, account: int) -> list[int]:
-        return [j for j in self.account_rows[account]
-                if self.status[j] == OPEN and self.quantity[j] > 0.0]
+        return [
+            j
+            for j in self.account_rows[account]
+            if self.status[j] == OPEN and self.quantity[j] > 0.0
+        ]
 
     def position_figures(self, j: int) -> tuple[float, float]:
         """(equity, maintenance margin) of row j at its market's current mark."""
         market = self.markets[self.market[j]]
         mark = market.mark_price
         equity = self.effective_margin(j) + self.side[j] * self.quantity[j] * (mark - self.entry[j])
-        required = margin.maintenance_margin(market.floors, market.mmr, market.amounts,
-                                             self.quantity[j] * mark)
+        required = margin.maintenance_margin(
+            market.floors, market.mmr, market.amounts, self.quantity[j] * mark
+        )
         return equity, required
 
     def account_figures(self, account: int) -> tuple[float, float, int]:
@@ -744,22 +838,27 @@ class ReferenceEngine:
         if market.premium_time <= 0.0:
             return market.funding_rate
         spec = market.spec
-        return funding_rate(market.premium_sum / market.premium_time,
-                            spec.funding_interest_rate, spec.funding_clamp, spec.funding_cap)
+        return funding_rate(
+            market.premium_sum / market.premium_time,
+            spec.funding_interest_rate,
+            spec.funding_clamp,
+            spec.funding_cap,
+        )
 
     def current_mark(self, time: float, market: Market) -> float:
         """The venue's mark price from the index, the basis average and the book."""
         index = self.index_price[market.asset]
         rule = market.spec.mark_rule
         if rule == "binance":
-            funding_basis = index * (1.0 + self.predicted_funding(market)
-                                     * (market.next_funding_time - time)
-                                     / market.spec.funding_interval_s)
-            return median_of_three(funding_basis, index + market.basis_average,
-                                   market.last_price)
+            funding_basis = index * (
+                1.0
+                + self.predicted_funding(market)
+                * (market.next_funding_time - time)
+                / market.spec.funding_interval_s
+            )
+            return median_of_three(funding_basis, index + market.basis_average, market.last_price)
         if rule == "hyperliquid":
-            book_price = median_of_three(market.best_bid(), market.best_ask(),
-                                         market.last_price)
+            book_price = median_of_three(market.best_bid(), market.best_ask(), market.last_price)
             return median_of_three(index + market.basis_average, book_price, index)
         if rule == "index":
             return index
@@ -817,14 +916,15 @@ class ReferenceEngine:
         held = market.quantity["passive"]
         if held * direction >= 0.0:
             total = abs(held) + filled
-            market.passive_entry_price = (abs(held) * market.passive_entry_price
-                                          + notional) / total
+            market.passive_entry_price = (abs(held) * market.passive_entry_price + notional) / total
         elif abs(held) < filled:
             market.passive_entry_price = notional / filled
         market.quantity["passive"] = held + direction * filled
         market.cash["passive"] -= direction * notional
-        impact = bounded_impact(self.spot_impact_log[a], -direction * spec.spot_impact_share
-                                * notional / self.spot_depth[a] * 0.01)
+        impact = bounded_impact(
+            self.spot_impact_log[a],
+            -direction * spec.spot_impact_share * notional / self.spot_depth[a] * 0.01,
+        )
         self.spot_impact_log[a] += impact
         self.index_price[a] *= math.exp(impact)
 
@@ -836,10 +936,15 @@ class ReferenceEngine:
             self.adl_rankings = {}
             mark = self.current_mark(time, market)
             market.mark_price = mark
-            triggered = [i for i in self.rows_of_market[m]
-                         if self.status[i] == OPEN and self.ready_time[i] <= time
-                         and (self.cross_triggers(time, i, mark) if self.cross[i]
-                              else self.breached(i, mark))]
+            triggered = [
+                i
+                for i in self.rows_of_market[m]
+                if self.status[i] == OPEN
+                and self.ready_time[i] <= time
+                and (
+                    self.cross_triggers(time, i, mark) if self.cross[i] else self.breached(i, mark)
+                )
+            ]
             if not triggered:
                 return iterations
             iterations += 1
@@ -875,14 +980,14 @@ class ReferenceEngine:
         decay = 0.5 ** (self.dt / spec.stress_half_life_s)
         log_return = math.log(market.last_price / market.previous_last_price)
         market.previous_last_price = market.last_price
-        variance = (decay * market.volatility ** 2
-                    + (1.0 - decay) * log_return * log_return / self.dt)
+        variance = decay * market.volatility**2 + (1.0 - decay) * log_return * log_return / self.dt
         market.volatility = math.sqrt(variance)
         flow = market.step_taker_flow_usd / (spec.depth_1pct_usd * self.dt)
         market.flow_imbalance = decay * market.flow_imbalance + (1.0 - decay) * flow
         excess = market.volatility / spec.baseline_volatility - 1.0
-        stress = (spec.withdrawal_vol_sensitivity * max(excess, 0.0)
-                  + spec.withdrawal_flow_sensitivity * abs(market.flow_imbalance))
+        stress = spec.withdrawal_vol_sensitivity * max(
+            excess, 0.0
+        ) + spec.withdrawal_flow_sensitivity * abs(market.flow_imbalance)
         floor = spec.liquidity_floor
         return floor + (1.0 - floor) / (1.0 + stress)
 
@@ -922,11 +1027,13 @@ class ReferenceEngine:
             for tick in market.window():
                 target_bid, target_ask = market.target(tick, centre, liquidity)
                 gap = target_bid - market.bids[tick]
-                market.bids[tick] = max(market.bids[tick]
-                                        + gap * (refill if gap > 0.0 else cancel), 0.0)
+                market.bids[tick] = max(
+                    market.bids[tick] + gap * (refill if gap > 0.0 else cancel), 0.0
+                )
                 gap = target_ask - market.asks[tick]
-                market.asks[tick] = max(market.asks[tick]
-                                        + gap * (refill if gap > 0.0 else cancel), 0.0)
+                market.asks[tick] = max(
+                    market.asks[tick] + gap * (refill if gap > 0.0 else cancel), 0.0
+                )
         elif quiet == settle_steps:
             # A book left alone this long equals its target: snap to it.
             for tick in market.window():
@@ -947,8 +1054,7 @@ class ReferenceEngine:
         market.premium_time = 0.0
         market.next_funding_time += market.spec.funding_interval_s
 
-    def record_step(self, step, time, m, mid, bid, ask, iterations, n_events,
-                    adl_before) -> None:
+    def record_step(self, step, time, m, mid, bid, ask, iterations, n_events, adl_before) -> None:
         """Write the timeline row of market m for this step."""
         market = self.markets[m]
         row = self.timeline[step, m]
@@ -962,16 +1068,26 @@ class ReferenceEngine:
         row["bid_depth_1pct_usd"], row["ask_depth_1pct_usd"] = market.depth_within(mid, 0.01)
         row["liquidity_factor"] = market.liquidity_factor
         # Open interest counted from the positions themselves, not from running totals.
-        long_oi = sum(self.quantity[i] for i in self.rows_of_market[m]
-                      if self.side[i] > 0 and self.status[i] == OPEN)
-        short_oi = sum(self.quantity[i] for i in self.rows_of_market[m]
-                       if self.side[i] < 0 and self.status[i] == OPEN)
+        long_oi = sum(
+            self.quantity[i]
+            for i in self.rows_of_market[m]
+            if self.side[i] > 0 and self.status[i] == OPEN
+        )
+        short_oi = sum(
+            self.quantity[i]
+            for i in self.rows_of_market[m]
+            if self.side[i] < 0 and self.status[i] == OPEN
+        )
         row["trader_long_open_interest"] = long_oi
         row["trader_short_open_interest"] = short_oi
         # Market makers and the hedged basis traders count as one hedged pool.
         hedged = market.quantity["maker"] + market.quantity["passive"]
-        for held in (hedged, market.quantity["taker"], market.quantity["fund"],
-                     market.quantity["backstop"]):
+        for held in (
+            hedged,
+            market.quantity["taker"],
+            market.quantity["fund"],
+            market.quantity["backstop"],
+        ):
             if held > 0.0:
                 long_oi += held
             else:
@@ -995,16 +1111,22 @@ class ReferenceEngine:
         notional = change * market.mark_price
         self.spot_impact_log[market.asset] += bounded_impact(
             self.spot_impact_log[market.asset],
-            -market.spec.spot_impact_share * notional / self.spot_depth[market.asset] * 0.01)
+            -market.spec.spot_impact_share * notional / self.spot_depth[market.asset] * 0.01,
+        )
         market.maker_hedged_quantity = market.quantity["maker"]
 
     def update_index(self, step: int) -> None:
         """Own path and spot impact, plus beta times the (lagged) market factor."""
         assets = self.setup.assets
-        own = [math.log(self.index_path[step + 1][a] / self.index_path[0][a])
-               + self.spot_impact_log[a] for a in range(len(assets))]
-        factor = sum(asset.factor_weight * own[a] for a, asset in enumerate(assets)
-                     if asset.factor_weight != 0.0)
+        own = [
+            math.log(self.index_path[step + 1][a] / self.index_path[0][a]) + self.spot_impact_log[a]
+            for a in range(len(assets))
+        ]
+        factor = sum(
+            asset.factor_weight * own[a]
+            for a, asset in enumerate(assets)
+            if asset.factor_weight != 0.0
+        )
         for a, asset in enumerate(assets):
             coupling = 0.0
             if factor != 0.0:
@@ -1013,10 +1135,12 @@ class ReferenceEngine:
             if asset.factor_half_life_s > 0.0:
                 followed = self.factor_followed[a]
                 coupling = followed + (coupling - followed) * (
-                    1.0 - 0.5 ** (self.dt / asset.factor_half_life_s))
+                    1.0 - 0.5 ** (self.dt / asset.factor_half_life_s)
+                )
             self.factor_followed[a] = coupling
             self.index_price[a] = self.index_path[step + 1][a] * math.exp(
-                self.spot_impact_log[a] + coupling)
+                self.spot_impact_log[a] + coupling
+            )
 
     def step(self, step: int) -> None:
         """One time step, in the documented order."""
@@ -1059,8 +1183,7 @@ class ReferenceEngine:
             ask = market.best_ask()
             mid = 0.5 * (bid + ask) if bid > 0.0 and ask < math.inf else market.last_price
             n_events = sum(1 for event in self.events[events_before:] if event[1] == m)
-            self.record_step(step, time, m, mid, bid, ask, iterations[m], n_events,
-                             adl_before[m])
+            self.record_step(step, time, m, mid, bid, ask, iterations[m], n_events, adl_before[m])
 
     def outputs(self) -> dict:
         """The run's outcome as numpy arrays; positions in the setup's original rows."""
@@ -1076,19 +1199,31 @@ class ReferenceEngine:
         for name in AGENTS:
             agents[f"{name}_cash"] = np.asarray([mk.cash[name] for mk in self.markets])
             agents[f"{name}_quantity"] = np.asarray([mk.quantity[name] for mk in self.markets])
-        for name in ("fees_usd", "bad_debt_usd", "adl_notional_usd", "funding_per_unit",
-                     "mark_price", "last_price", "passive_entry_price"):
+        for name in (
+            "fees_usd",
+            "bad_debt_usd",
+            "adl_notional_usd",
+            "funding_per_unit",
+            "mark_price",
+            "last_price",
+            "passive_entry_price",
+        ):
             agents[name] = np.asarray([getattr(mk, name) for mk in self.markets])
         agents["adl_count"] = np.asarray([mk.adl_count for mk in self.markets], dtype=np.int64)
         books = []
         for mk in self.markets:
             ticks = list(mk.window())
-            books.append({"origin_tick": mk.origin,
-                          "bids": np.asarray([mk.bids[t] for t in ticks]),
-                          "asks": np.asarray([mk.asks[t] for t in ticks])})
+            books.append(
+                {
+                    "origin_tick": mk.origin,
+                    "bids": np.asarray([mk.bids[t] for t in ticks]),
+                    "asks": np.asarray([mk.asks[t] for t in ticks]),
+                }
+            )
         return {
             "events": np.asarray(self.events, dtype=layout.LIQUIDATION_EVENT_DTYPE)
-            if self.events else np.zeros(0, dtype=layout.LIQUIDATION_EVENT_DTYPE),
+            if self.events
+            else np.zeros(0, dtype=layout.LIQUIDATION_EVENT_DTYPE),
             "timeline": self.timeline,
             "agents": agents,
             "index_price": np.asarray(self.index_price),
@@ -1113,8 +1248,9 @@ def bounded_impact(impact_so_far: float, impact: float) -> float:
     return impact
 
 
-def adl_score(rule: str, side: int, quantity: float, entry_price: float, margin_usd: float,
-              mark: float) -> float:
+def adl_score(
+    rule: str, side: int, quantity: float, entry_price: float, margin_usd: float, mark: float
+) -> float:
     """ADL priority of a position (higher is closed first); -1.0 when not profitable."""
     pnl = side * quantity * (mark - entry_price)
     equity = margin_usd + pnl

@@ -24,7 +24,10 @@ def tier_for_notional(floors: list[float], notional: float) -> int:
 
 
 def maintenance_margin(
-    floors: list[float], mmr: list[float], amounts: list[float], notional: float,
+    floors: list[float],
+    mmr: list[float],
+    amounts: list[float],
+    notional: float,
 ) -> float:
     """USD maintenance margin of a position of ``notional`` USD."""
     tier = tier_for_notional(floors, notional)
@@ -37,8 +40,14 @@ def equity(side: int, quantity: float, entry_price: float, margin: float, price:
 
 
 def shortfall(
-    side: int, quantity: float, entry_price: float, margin: float, price: float,
-    floors: list[float], mmr: list[float], amounts: list[float],
+    side: int,
+    quantity: float,
+    entry_price: float,
+    margin: float,
+    price: float,
+    floors: list[float],
+    mmr: list[float],
+    amounts: list[float],
 ) -> float:
     """USD equity minus maintenance margin at ``price``; <= 0 means liquidatable."""
     required = maintenance_margin(floors, mmr, amounts, quantity * price)
@@ -63,14 +72,20 @@ def _bisect(condition, low: float, high: float) -> float:
 
 
 def liquidation_price(
-    side: int, quantity: float, entry_price: float, margin: float,
-    floors: list[float], mmr: list[float], amounts: list[float],
+    side: int,
+    quantity: float,
+    entry_price: float,
+    margin: float,
+    floors: list[float],
+    mmr: list[float],
+    amounts: list[float],
 ) -> float:
     """USD mark price at which equity equals maintenance margin, by bisection.
 
     Longs: the largest price with shortfall <= 0 (0.0 when none is positive). Shorts: the
     smallest price with shortfall <= 0. Requires shortfall > 0 at the entry price.
     """
+
     def gap(price: float) -> float:
         return shortfall(side, quantity, entry_price, margin, price, floors, mmr, amounts)
 
