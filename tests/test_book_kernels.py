@@ -43,7 +43,7 @@ def books(draw):
 
 
 @given(books())
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=200)
 def test_relax_toward_target_matches_reference(book):
     bids, asks, origin_tick, tick_size, centre_tick, profile, factor, refill, cancel = book
     expected_bids, expected_asks = bids.tolist(), asks.tolist()

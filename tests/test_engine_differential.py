@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from cascadesim.engine import layout
 from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
@@ -24,13 +24,7 @@ from tests.engine_strategies import engine_setups
 from tests.reference.engine_reference import reference_run
 
 RELATIVE = 1e-9
-DIFFERENTIAL = settings(
-    deadline=None,
-    max_examples=30,
-    derandomize=True,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+DIFFERENTIAL = settings(max_examples=30)  # the rest from the suite's profile (conftest)
 
 AGENTS = ("maker", "passive", "taker", "fund", "backstop")
 

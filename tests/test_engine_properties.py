@@ -17,7 +17,7 @@ Hypothesis examples are derandomized so that CI sees the same cases on every run
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 
 from cascadesim.engine import layout
 from cascadesim.sim.driver import simulate
@@ -25,13 +25,7 @@ from tests.engine_strategies import engine_setups, with_market
 from tests.reference import margin_reference
 from tests.reference.engine_reference import reference_run
 
-PROPERTIES = settings(
-    deadline=None,
-    max_examples=40,
-    derandomize=True,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+PROPERTIES = settings(max_examples=40)  # the rest from the suite's profile (conftest)
 RELATIVE = 1e-9
 HOLDERS = ("traders", "maker", "passive", "taker", "fund", "backstop")
 LIQUIDATION_KINDS = (layout.KIND_BOOK, layout.KIND_INSURANCE, layout.KIND_BACKSTOP, layout.KIND_ADL)

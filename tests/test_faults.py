@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from cascadesim._util.errors import CascadesimInputError
-from cascadesim.cli import app as cli
+from cascadesim.cli import commands as cli
 from cascadesim.model import resources
 from cascadesim.model.resources import BudgetExhausted, MemoryEstimate, RunBudget
 from cascadesim.report import output
@@ -42,7 +42,7 @@ GENTLE_TEXT = GENTLE.read_text(encoding="utf-8")
 # Starts `cascadesim run` after the imports and says so, so that a signal sent after "ready"
 # reaches the command, not the interpreter's start-up.
 READY_THEN_MAIN = (
-    "import sys; from cascadesim.cli.app import main; "
+    "import sys; from cascadesim.cli.commands import main; "
     "print('ready', flush=True); main(sys.argv[1:])"
 )
 
@@ -95,7 +95,7 @@ def previous_run(tmp_path_factory):
         [
             sys.executable,
             "-m",
-            "cascadesim.cli.app",
+            "cascadesim.cli.commands",
             "run",
             str(short),
             "--out",
@@ -159,7 +159,7 @@ def test_sigkill_while_writing_leaves_a_temporary_folder_the_next_run_removes(tm
         [
             sys.executable,
             "-m",
-            "cascadesim.cli.app",
+            "cascadesim.cli.commands",
             "run",
             str(scenario),
             "--out",
@@ -202,7 +202,7 @@ def test_ctrl_c_during_a_sweep_on_two_processes_stops_them_and_exits_130(tmp_pat
         [
             sys.executable,
             "-m",
-            "cascadesim.cli.app",
+            "cascadesim.cli.commands",
             "sweep",
             str(sweep_file),
             "--workers",
@@ -247,9 +247,9 @@ def run_main(argv: list[str], capsys) -> tuple[int, str]:
 def test_a_failing_disk_gives_one_line_exit_2_and_nothing_partial(
     code, gentle_result, tmp_path, monkeypatch, capsys
 ):
-    import cascadesim.sim.driver
+    import cascadesim.cli.run
 
-    monkeypatch.setattr(cascadesim.sim.driver, "simulate", lambda *a, **k: gentle_result)
+    monkeypatch.setattr(cascadesim.cli.run, "simulate", lambda *a, **k: gentle_result)
 
     def failing_parquet(frame, path, provenance):
         path.write_bytes(b"PAR1 half a file")  # what a full disk leaves: part of a file

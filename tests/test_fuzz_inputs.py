@@ -7,7 +7,7 @@ way): extreme numbers that pass the range checks must not overflow in the popula
 generator or allocate the shock path of 1e20 steps.
 
 The in-process checks run a few hundred cases per loader; the command line is fuzzed
-in-process through :func:`cascadesim.cli.app.main` with the simulation, the sweep and the build
+in-process through :func:`cascadesim.cli.commands.main` with the simulation, the sweep and the build
 replaced by a stop (no engine runs here), and a handful of cases go through a real
 subprocess. The nastiest inputs found are kept in ``tests/fuzz_corpus/`` and replayed by
 ``test_corpus_*`` below.
@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cascadesim._util.errors import CascadesimInputError
-from cascadesim.cli import app as cli
+from cascadesim.cli import commands as cli
 from cascadesim.model.resources import MemoryEstimate
 from cascadesim.scenario.build import account_count, market_population
 from cascadesim.scenario.models import Scenario
@@ -60,12 +60,10 @@ def fuzz(cases: int) -> settings:
     runs found)."""
     return settings(
         max_examples=max(1, int(cases * FUZZ_SCALE)),
-        deadline=None,
         database=None,
         derandomize=FUZZ_SCALE == 1,
         suppress_health_check=[
-            HealthCheck.too_slow,
-            HealthCheck.data_too_large,
+            *settings().suppress_health_check,
             HealthCheck.function_scoped_fixture,
         ],
     )
@@ -180,19 +178,15 @@ def stop(*args, **kwargs):
 @pytest.fixture
 def no_engine(monkeypatch, tmp_path):
     """Replace every way into a long computation by a stop; work in an empty folder."""
-    import cascadesim.sim.driver
-    import cascadesim.sweep.run
+    import cascadesim.cli.run
+    import cascadesim.cli.sweep
+    import cascadesim.cli.validate
 
     monkeypatch.setattr(Scenario, "build", stop)
-    monkeypatch.setattr(cli, "_simulate_with_bar", stop)
-    monkeypatch.setattr(cascadesim.sim.driver, "simulate", stop)
-    monkeypatch.setattr(cascadesim.sweep.run, "run_sweep", stop)
-    try:
-        import cascadesim.events.validate
-    except ImportError:
-        pass
-    else:
-        monkeypatch.setattr(cascadesim.events.validate, "validate_event", stop, raising=False)
+    monkeypatch.setattr(cascadesim.cli.run, "simulate_with_bar", stop)
+    monkeypatch.setattr(cascadesim.cli.run, "simulate", stop)
+    monkeypatch.setattr(cascadesim.cli.sweep, "run_sweep", stop)
+    monkeypatch.setattr(cascadesim.cli.validate, "validate_event", stop)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -370,7 +364,7 @@ def test_corpus_command_lines(case, no_engine, capsys):
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     return subprocess.run(
-        [sys.executable, "-m", "cascadesim.cli.app", *arguments],
+        [sys.executable, "-m", "cascadesim.cli.commands", *arguments],
         cwd=cwd,
         env=environment,
         capture_output=True,

@@ -238,7 +238,7 @@ def test_bad_input_names_the_argument(arguments, name):
 def _cli(*arguments: str) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     return subprocess.run(
-        [sys.executable, "-m", "cascadesim.cli.app", "liqprice", *arguments],
+        [sys.executable, "-m", "cascadesim.cli.commands", "liqprice", *arguments],
         cwd=REPO_ROOT,
         env=environment,
         capture_output=True,

@@ -13,7 +13,7 @@ from cascadesim.engine import margin as kernels
 from cascadesim.model.venues import VENUES, TierTable, maintenance_amounts
 from tests.reference import margin_reference as reference
 
-SETTINGS = settings(deadline=None, max_examples=150)
+SETTINGS = settings(max_examples=150)
 
 
 @st.composite

@@ -48,7 +48,7 @@ OUTPUT_FILES = {"summary.json", "timeline.parquet", "liquidations.parquet", "rep
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     return subprocess.run(
-        [sys.executable, "-m", "cascadesim.cli.app", *arguments],
+        [sys.executable, "-m", "cascadesim.cli.commands", *arguments],
         cwd=cwd,
         env=environment,
         capture_output=True,

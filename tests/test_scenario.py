@@ -62,7 +62,7 @@ ramp_s = 30
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     return subprocess.run(
-        [sys.executable, "-m", "cascadesim.cli.app", *arguments],
+        [sys.executable, "-m", "cascadesim.cli.commands", *arguments],
         cwd=cwd,
         env=environment,
         capture_output=True,

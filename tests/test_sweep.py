@@ -79,7 +79,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     return subprocess.run(
-        [sys.executable, "-m", "cascadesim.cli.app", *arguments],
+        [sys.executable, "-m", "cascadesim.cli.commands", *arguments],
         cwd=cwd,
         env=environment,
         capture_output=True,
@@ -212,7 +212,7 @@ def test_resume_after_killing_the_command(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "cascadesim.cli.app",
+        "cascadesim.cli.commands",
         "sweep",
         str(sweep_file),
         "--out",

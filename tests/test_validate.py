@@ -79,7 +79,7 @@ per_asset = { BTC = [[0, 1.0], [60, 1.01], [180, 0.94], [600, 0.96]] }
 def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
     environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     return subprocess.run(
-        [sys.executable, "-m", "cascadesim.cli.app", *arguments],
+        [sys.executable, "-m", "cascadesim.cli.commands", *arguments],
         cwd=cwd,
         env=environment,
         capture_output=True,

@@ -3,6 +3,6 @@
 Nothing heavy is imported at module level, so ``cascadesim --help`` answers at once.
 """
 
-from cascadesim.cli.app import app, main
+from cascadesim.cli.commands import app, main
 
 __all__ = ["app", "main"]

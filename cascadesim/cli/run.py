@@ -1,6 +1,6 @@
 """The bodies of ``cascadesim run``, ``liqprice``, ``schema`` and ``scenarios``.
 
-Loaded only when one of these commands runs (see :mod:`cascadesim.cli.app`).
+Loaded only when one of these commands runs (see :mod:`cascadesim.cli.commands`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The body of ``cascadesim sweep`` (kept out of :mod:`cascadesim.cli.app`, which stays small)."""
+"""The body of ``cascadesim sweep`` (kept out of :mod:`cascadesim.cli.commands`, which stays small)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The body of ``cascadesim validate`` (kept out of :mod:`cascadesim.cli.app`, which stays small).
+"""The body of ``cascadesim validate`` (kept out of :mod:`cascadesim.cli.commands`, which stays small).
 
 Exit codes: 0 when every compared figure of every event passes, 1 when at least one figure
 fails its band, 2 on bad input (one line on stderr).

@@ -318,3 +318,38 @@ def default_tick(price_usd: float) -> float:
     exponent = math.floor(math.log10(raw))
     candidates = [m * 10.0**e for e in (exponent, exponent + 1) for m in (1, 2, 5)]
     return min(candidates, key=lambda tick: abs(math.log(tick / raw)))
+
+
+# --- the book window: one rule each, checked by the scenario layer and by simulate() -------
+START_PRICE_TOLERANCE = 0.2  # a perp starts within 20 % of its asset's index
+WINDOW_SPAN = 0.2  # the book's tick window spans at least 20 % of the price...
+MAX_TICK_FRACTION = 0.01  # ...with ticks of at most 1 % of it
+MIN_BOOK_LEVELS = 64
+
+
+def check_start_price(field: str, price: float, index: float, index_name: str = "the") -> None:
+    """A market's start price is within 20 % of its asset's index at the start."""
+    if not math.isclose(price, index, rel_tol=START_PRICE_TOLERANCE):
+        raise invalid(
+            field, price, f"within 20 % of {index_name} index at the start ({index:g} USD)"
+        )
+
+
+def check_tick_size(field: str, tick: float, price: float, n_levels: int, price_name: str) -> None:
+    """Ticks of at most 1 % of the price, and a window of ``n_levels`` spanning 20 % of it.
+
+    The window must hold a cascade's whole move before it re-centres; a coarser tick would
+    make one level a large part of the move.
+    """
+    if tick > MAX_TICK_FRACTION * price:
+        raise invalid(field, tick, f"at most 1 % of {price_name}")
+    if tick * n_levels < WINDOW_SPAN * price:
+        raise invalid(
+            field, tick, f"large enough that {n_levels} book levels span 20 % of {price_name}"
+        )
+
+
+def check_book_levels(field: str, n_levels: int) -> None:
+    """An even number of levels per book side window, at least 64."""
+    if isinstance(n_levels, bool) or n_levels < MIN_BOOK_LEVELS or n_levels % 2:
+        raise invalid(field, n_levels, f"an even number of book levels >= {MIN_BOOK_LEVELS}")

@@ -7,6 +7,7 @@ import math
 from pydantic import TypeAdapter, ValidationError
 
 from cascadesim._util.errors import CascadesimInputError, invalid
+from cascadesim.model.market import check_book_levels, check_start_price, check_tick_size
 from cascadesim.model.resources import MAX_STEPS
 from cascadesim.scenario.build import long_share, market_spec
 from cascadesim.scenario.shock import Shock
@@ -27,8 +28,7 @@ def check_scenario(scenario) -> None:
             scenario.duration_s,
             f"a whole multiple (>= 1) of step_s = {scenario.step_s:g} seconds",
         )
-    if scenario.book_levels % 2:
-        raise invalid("book_levels", scenario.book_levels, "an even number of levels")
+    check_book_levels("book_levels", scenario.book_levels)
     for name, market in scenario.markets.items():
         if market.asset not in scenario.assets:
             raise invalid(
@@ -52,22 +52,15 @@ def check_scenario(scenario) -> None:
 def check_market(scenario, name: str, market, index_usd: float) -> None:
     """Price near the index, book window, funding within the cap, population fits."""
     where = f"markets.{name}"
-    if not math.isclose(market.price_usd, index_usd, rel_tol=0.2):
-        raise invalid(
-            f"{where}.price_usd",
-            market.price_usd,
-            f"within 20 % of the {market.asset} index at the start ({index_usd:g} USD)",
-        )
+    check_start_price(f"{where}.price_usd", market.price_usd, index_usd, f"the {market.asset}")
     if market.tick_usd is not None:
-        if market.tick_usd > 0.01 * market.price_usd:
-            raise invalid(f"{where}.tick_usd", market.tick_usd, "at most 1 % of price_usd")
-        if market.tick_usd * scenario.book_levels < 0.2 * market.price_usd:
-            raise invalid(
-                f"{where}.tick_usd",
-                market.tick_usd,
-                f"large enough that book_levels ({scenario.book_levels}) ticks span "
-                "20 % of price_usd",
-            )
+        check_tick_size(
+            f"{where}.tick_usd",
+            market.tick_usd,
+            market.price_usd,
+            scenario.book_levels,
+            "price_usd",
+        )
     spec = market_spec(name, market)
     if abs(market.funding_rate) > spec.funding_cap + 1e-15:
         raise invalid(

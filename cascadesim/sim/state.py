@@ -19,7 +19,14 @@ from cascadesim.engine.population import (
     unpack_order,
 )
 from cascadesim.engine.pricing import premium_for_rate
-from cascadesim.model.market import EngineSetup, PositionArrays, asset_state
+from cascadesim.model.market import (
+    EngineSetup,
+    PositionArrays,
+    asset_state,
+    check_book_levels,
+    check_start_price,
+    check_tick_size,
+)
 
 INITIAL_EVENT_CAPACITY = 4096
 SETTLED_BOOK = 1 << 40  # quiet steps of a book that starts at its target profile
@@ -79,32 +86,20 @@ def validate_setup(setup: EngineSetup) -> int:
             )
         if not np.isfinite(flow).all():
             raise invalid("taker_flow_usd", "non-finite values", "finite USD amounts")
-    if setup.n_levels < 64 or setup.n_levels % 2:
-        raise invalid("n_levels", setup.n_levels, "an even number of book levels >= 64")
+    check_book_levels("n_levels", setup.n_levels)
     if setup.iteration_cap < 1:
         raise invalid("iteration_cap", setup.iteration_cap, "an integer >= 1")
     names = [spec.name for spec in setup.markets]
     if len(set(names)) != len(names):
         raise invalid("markets", names, "unique market names")
-    for m, spec in enumerate(setup.markets):
+    for spec in setup.markets:
         asset = next((k for k, a in enumerate(setup.assets) if a.name == spec.asset), None)
-        if asset is not None and not math.isclose(path[0, asset], spec.price, rel_tol=0.2):
-            raise invalid(
-                f"markets.{spec.name}.price",
-                spec.price,
-                f"within 20 % of the index at the start ({path[0, asset]:.6g})",
-            )
-        if spec.tick_size * setup.n_levels < 0.2 * spec.price:
-            raise invalid(
-                f"markets.{spec.name}.tick_size",
-                spec.tick_size,
-                f"large enough that {setup.n_levels} levels span 20 % of the price",
-            )
-        if spec.tick_size > 0.01 * spec.price:
-            raise invalid(
-                f"markets.{spec.name}.tick_size", spec.tick_size, "at most 1 % of the price"
-            )
-        del m
+        where = f"markets.{spec.name}"
+        if asset is not None:
+            check_start_price(f"{where}.price", spec.price, float(path[0, asset]))
+        check_tick_size(
+            f"{where}.tick_size", spec.tick_size, spec.price, setup.n_levels, "the price"
+        )
     n_accounts = setup.n_accounts
     if n_accounts is None:
         n_accounts = int(np.max(setup.positions.account)) + 1 if len(setup.positions) else 0
