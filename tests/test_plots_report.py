@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from cascadesim._util.formatting import format_usd
 from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
-from cascadesim.report.plots import format_usd, write_plots
+from cascadesim.report.plots import write_plots
 from cascadesim.report.run_report import write_report
 from cascadesim.sim.driver import simulate
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cascadesim._util.errors import CascadesimInputError
+from cascadesim._util.formatting import format_fraction, format_usd
 from cascadesim.cli.console import (
     DelayedProgress,
     deferred_interrupts,
@@ -180,15 +181,10 @@ def print_summary(console, summary: dict, name: str, directory: Path, written) -
     """The headline figures of a run as a rich table, then where the files are."""
 
     def usd(value: float | None) -> str:
-        if value is None:
-            return "n/a"
-        for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-            if abs(value) >= size:
-                return f"{value / size:,.2f} {unit} USD"
-        return f"{value:,.0f} USD"
+        return format_usd(value, digits=2)
 
     def fraction(value: float | None) -> str:
-        return "n/a" if value is None else f"{100 * value:.2f} %"
+        return format_fraction(value, digits=2)
 
     amplification = summary.get("amplification")
     table = Table(title=f"cascadesim run: {name}", show_header=False)

@@ -1,26 +1,25 @@
-"""The body of ``cascadesim sweep`` (kept out of :mod:`cascadesim.cli.commands`, which stays small)."""
+"""The body of ``cascadesim sweep`` (out of :mod:`cascadesim.cli.commands`, which stays small)."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from cascadesim._util.errors import CascadesimInputError, invalid
+from cascadesim._util.errors import CascadesimInputError
+from cascadesim._util.formatting import format_fraction, format_usd
 from cascadesim.cli.console import (
     DelayedProgress,
     deferred_interrupts,
     interrupted,
     report_interrupt,
 )
-from cascadesim.report.plots import format_fraction, format_usd
 from cascadesim.report.sweep_plots import format_value, short_name
-from cascadesim.sweep.run import run_sweep
+from cascadesim.sweep.run import check_backend_options, run_sweep
 from cascadesim.sweep.spec import check_task_count, load_sweep, resolve_sweep_file
 
 
@@ -34,21 +33,8 @@ def sweep_command(
     json_output: bool,
 ) -> None:
     """Validate everything, run (or resume) the sweep with a progress bar, print a summary."""
-    if paths is not None and paths < 1:
-        raise invalid("--paths", paths, "an integer >= 1")
-    if workers < 1:
-        raise invalid("--workers", workers, "an integer >= 1")
-    cores = os.cpu_count() or 1
-    if (scheduler is None or scheduler == "local") and workers > max(8, 4 * cores):
-        # Each worker is a process holding a population: thousands would exhaust memory.
-        raise invalid(
-            "--workers",
-            workers,
-            f"at most {max(8, 4 * cores)} processes on this machine ({cores} cores)",
-        )
+    check_backend_options(paths, workers, scheduler)
     if scheduler is not None:
-        if not scheduler.strip():
-            raise invalid("--scheduler", scheduler, "'local' or a scheduler address")
         try:
             import distributed  # noqa: F401  # lazy: probes the optional Dask extra
         except ImportError:

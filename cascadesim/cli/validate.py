@@ -1,4 +1,4 @@
-"""The body of ``cascadesim validate`` (kept out of :mod:`cascadesim.cli.commands`, which stays small).
+"""The body of ``cascadesim validate`` and ``calibrate`` (out of :mod:`cascadesim.cli.commands`).
 
 Exit codes: 0 when every compared figure of every event passes, 1 when at least one figure
 fails its band, 2 on bad input (one line on stderr).
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cascadesim._util.errors import CascadesimInputError, invalid
+from cascadesim._util.formatting import format_fraction, format_millions
 from cascadesim.events.calibrate import PARAMETERS, calibrate, library_loss, write_profile
 from cascadesim.events.validate import validate_event
 from cascadesim.scenario.bundled import bundled_directory
@@ -124,9 +125,9 @@ def format_value(name: str, value: float | None) -> str:
     if value is None:
         return "n/a"
     if name.endswith("usd") or name.endswith("usd_min"):
-        return f"{value / 1e6:,.1f} M"
+        return format_millions(value)
     if "share" in name or name.startswith("price_drop"):
-        return f"{100 * value:.1f} %"
+        return format_fraction(value)
     if name == "accounts":
         return f"{value:,.0f}"
     return f"{value:,.6g}"

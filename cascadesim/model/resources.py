@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 
 from cascadesim._util.errors import CascadesimInputError
+from cascadesim._util.formatting import format_bytes
 
 # Engine peak per position (sorted columns, original columns during the sort, per-position
 # scratch: benchmarks/README.md measures 139 B), plus the population as generated (37 B of
@@ -55,14 +56,6 @@ def available_memory_bytes() -> int | None:
         return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):
         return None
-
-
-def format_bytes(count: float) -> str:
-    """``1.5e9`` -> ``'1.5 GB'`` (decimal units, as disks and most people count)."""
-    for size, unit in ((1e15, "PB"), (1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
-        if count >= size:
-            return f"{count / size:,.3g} {unit}"
-    return f"{count:,.0f} B"
 
 
 @dataclass(frozen=True)

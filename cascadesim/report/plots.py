@@ -12,12 +12,10 @@ with the most liquidated USD) and say so in their title; :func:`plot_contagion` 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import os
 import pathlib
-import tempfile
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -26,6 +24,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from cascadesim._util.files import write_atomically
+from cascadesim._util.formatting import format_fraction, format_price, format_usd, price_decimals
 
 LONG_COLOUR = "#d62728"  # red: longs liquidated (forced sells), as liquidation trackers show them
 SHORT_COLOUR = "#2ca02c"  # green: shorts liquidated (forced buys)
@@ -65,60 +66,19 @@ MAX_BARS = 150
 LIQUIDATION_COLUMNS = ("liquidated_long_usd", "liquidated_short_usd")
 
 
-# --- formatting ----------------------------------------------------------------------------
-def format_usd(value: float, digits: int = 1) -> str:
-    """Compact USD amount: ``$1.2M``, ``$3.4B``, ``-$850.0K``, ``$12``; ``n/a`` if not finite."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    sign = "-" if value < 0 else ""
-    magnitude = abs(value)
-    for threshold, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if magnitude >= threshold:
-            return f"{sign}${magnitude / threshold:.{digits}f}{suffix}"
-    return f"{sign}${magnitude:,.0f}"
-
-
+# --- formatting (the numbers themselves: cascadesim._util.formatting) ------------------
 def usd_tick(value: float, _position: int | None = None) -> str:
     """Axis tick label in compact USD, without trailing zeros (``$250K``, ``$1.25M``)."""
-    if value == 0:
-        return "$0"
-    sign = "-" if value < 0 else ""
-    magnitude = abs(value)
-    for threshold, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if magnitude >= threshold:
-            text = f"{magnitude / threshold:.2f}".rstrip("0").rstrip(".")
-            return f"{sign}${text}{suffix}"
-    return f"{sign}${magnitude:,.2f}".rstrip("0").rstrip(".")
+    return format_usd(value, digits=2, trim=True)
 
 
 USD_FORMATTER = FuncFormatter(usd_tick)
-
-
-def price_decimals(price: float) -> int:
-    """Decimals that show a price to about four significant figures (0 for BTC, 4 for 0.5)."""
-    if not (price > 0 and math.isfinite(price)):
-        return 2
-    return int(min(6, max(0, 3 - math.floor(math.log10(price)))))
-
-
-def format_price(price: float, reference: float | None = None) -> str:
-    """Price with thousands separators and decimals suited to the reference price's size."""
-    if price is None or not math.isfinite(price):
-        return "n/a"
-    return f"{price:,.{price_decimals(reference or price)}f}"
 
 
 def price_formatter(reference: float) -> FuncFormatter:
     """Axis formatter for prices near ``reference`` (USD), with thousands separators."""
     decimals = price_decimals(reference)
     return FuncFormatter(lambda value, _position: f"{value:,.{decimals}f}")
-
-
-def format_fraction(value: float | None) -> str:
-    """A fraction as a percentage with one decimal (``0.256 -> 25.6 %``)."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    return f"{100.0 * value:.1f} %"
 
 
 # --- shared helpers ------------------------------------------------------------------------
@@ -279,27 +239,6 @@ def binned_liquidations(rows, width: float, n_bins: int) -> dict[str, np.ndarray
         )
         for column in LIQUIDATION_COLUMNS
     }
-
-
-def save_atomically(path: pathlib.Path, write: Callable[[object], None]) -> pathlib.Path:
-    """Write a file through ``write(stream)`` into a temporary name, then rename it.
-
-    The temporary file lives in the destination directory, so ``os.replace`` is an atomic
-    rename: an interrupted run leaves the old file or none, never a half-written one.
-    """
-    path = pathlib.Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-        # mkstemp creates files readable by the owner only; a report is meant to be shared.
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    return path
 
 
 # --- price with and without liquidations ---------------------------------------------------
@@ -1075,7 +1014,7 @@ def write_plots(result, directory: str | os.PathLike, dpi: int = PNG_DPI) -> lis
     paths = []
     for stem, plot in plots:
         figure = plot(result)
-        path = save_atomically(
+        path = write_atomically(
             directory / f"{stem}.png",
             lambda stream, figure=figure: figure.savefig(stream, format="png", dpi=dpi),
         )

@@ -8,15 +8,13 @@ market name is user input.
 
 from __future__ import annotations
 
-import base64
-import html
-import math
 import os
 import pathlib
 import tomllib
 from collections.abc import Iterable
 
-from cascadesim.report.plots import format_fraction, format_price, format_usd, save_atomically
+from cascadesim._util.formatting import format_fraction, format_price, format_usd
+from cascadesim.report.page import escape, exact, figures_html, page, recorded, write_page
 
 REPORT_NAME = "report.html"
 
@@ -63,31 +61,6 @@ HOW_TO_READ = (
     "million and $3.4B 3.4 billion dollars (hover over a figure for its exact value)."
 )
 
-STYLE = """
-body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       margin: 0 auto; max-width: 1180px; padding: 1.5em 2em; color: #1d1d1f;
-       line-height: 1.45; }
-h1 { font-size: 1.7em; margin-bottom: 0.2em; }
-h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #ddd;
-     padding-bottom: 0.2em; }
-.provenance { color: #555; font-size: 0.95em; }
-.provenance code { background: #f3f3f3; padding: 0.05em 0.3em; border-radius: 3px; }
-.headline { font-size: 1.1em; background: #f6f8fb; border-left: 4px solid #1f3b73;
-            padding: 0.6em 1em; }
-.warning { background: #fff4e5; border-left: 4px solid #e69500; padding: 0.5em 1em; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
-th, td { padding: 0.3em 0.7em; border-bottom: 1px solid #e5e5e5; text-align: right;
-         white-space: nowrap; }
-th:first-child, td:first-child { text-align: left; }
-thead th { background: #f3f3f3; }
-.scroll { overflow-x: auto; }
-figure { margin: 1.5em 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #e5e5e5; }
-figcaption { color: #444; font-size: 0.95em; margin-top: 0.4em; }
-pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.88em;
-      border: 1px solid #e5e5e5; }
-footer { color: #777; font-size: 0.85em; margin-top: 2em; }
-"""
 
 # (summary key, row label, formatter) for the totals table and the per-market columns.
 USD = format_usd
@@ -109,24 +82,6 @@ FIELDS = (
     ("adl_count", "Positions auto-deleveraged", lambda value: f"{value:,}"),
     ("adl_notional_usd", "Auto-deleveraged notional", USD),
 )
-
-
-def escape(value: object) -> str:
-    """HTML-escaped text of any value (quotes too: it may land in an attribute)."""
-    return html.escape(str(value), quote=True)
-
-
-def exact(value: object) -> str:
-    """The exact figure behind a compact one, for the cell's tooltip."""
-    if isinstance(value, float) and math.isfinite(value):
-        # Money to the cent; fractions and ratios to six significant figures.
-        return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:.6g}"
-    return str(value)
-
-
-def recorded(value: object) -> str:
-    """Provenance value as shown: ``not recorded`` where a hand-built setup has none."""
-    return "not recorded" if value is None or value == "" else str(value)
 
 
 def scenario_name(result, scenario_toml: str) -> str:
@@ -219,18 +174,6 @@ def warnings(summary: dict) -> str:
     return "".join(f'<p class="warning">{escape(note)}</p>' for note in notes)
 
 
-def figure_html(path: pathlib.Path) -> str:
-    """An embedded PNG (base64 data URI) with its caption."""
-    data = base64.b64encode(pathlib.Path(path).read_bytes()).decode("ascii")
-    stem = pathlib.Path(path).stem
-    caption = CAPTIONS.get(stem, stem.replace("_", " ").capitalize() + ".")
-    return (
-        f'<figure id="{escape(stem)}">\n<img src="data:image/png;base64,{data}" '
-        f'alt="{escape(stem.replace("_", " "))} plot">\n'
-        f"<figcaption>{escape(caption)}</figcaption>\n</figure>"
-    )
-
-
 def render_report(result, scenario_toml: str, plot_paths: Iterable[os.PathLike | str]) -> str:
     """The report's HTML text (see :func:`write_report`)."""
     summary = result.summary
@@ -245,17 +188,7 @@ def render_report(result, scenario_toml: str, plot_paths: Iterable[os.PathLike |
         f"market{'s' if len(result.market_names) != 1 else ''}, "
         f"{result.setup.n_steps:,} steps of {result.setup.step_seconds:g} s"
     )
-    figures = "\n".join(figure_html(path) for path in plot_paths)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>cascadesim report: {escape(name)}</title>
-<style>{STYLE}</style>
-</head>
-<body>
-<h1>Liquidation cascade: {escape(name)}</h1>
+    body = f"""<h1>Liquidation cascade: {escape(name)}</h1>
 <p class="provenance">{provenance}</p>
 <p class="headline">{headline(summary)}</p>
 {warnings(summary)}
@@ -266,14 +199,11 @@ def render_report(result, scenario_toml: str, plot_paths: Iterable[os.PathLike |
 <h2>How to read this</h2>
 <p>{HOW_TO_READ}</p>
 <h2>Plots</h2>
-{figures}
+{figures_html(plot_paths, CAPTIONS)}
 <h2>Scenario</h2>
-<pre>{escape(scenario_toml or "")}</pre>
-<footer>Generated by cascadesim {escape(version)}. This file is self-contained and opens
-without a network connection.</footer>
-</body>
-</html>
-"""
+<pre>{escape(scenario_toml or "")}</pre>"""
+    footer = f"Generated by cascadesim {escape(version)}."
+    return page(f"cascadesim report: {name}", body, footer)
 
 
 def write_report(
@@ -300,7 +230,6 @@ def write_report(
     """
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    text = render_report(result, scenario_toml, list(plot_paths))
-    return save_atomically(
-        directory / REPORT_NAME, lambda stream: stream.write(text.encode("utf-8"))
+    return write_page(
+        directory / REPORT_NAME, render_report(result, scenario_toml, list(plot_paths))
     )

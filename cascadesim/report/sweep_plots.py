@@ -14,15 +14,14 @@ import numpy as np
 import pyarrow.compute as pc
 from matplotlib.figure import Figure
 
+from cascadesim._util.files import write_atomically
+from cascadesim._util.formatting import format_fraction, format_usd
 from cascadesim.report.plots import (
     COUNTERFACTUAL_COLOUR,
     PNG_DPI,
     PRICE_COLOUR,
     USD_FORMATTER,
-    format_fraction,
-    format_usd,
     new_figure,
-    save_atomically,
     styled,
 )
 from cascadesim.sim.result import BAD_DEBT_TOLERANCE_USD
@@ -404,7 +403,7 @@ def write_sweep_plots(
         if figure is None:
             continue
         written.append(
-            save_atomically(
+            write_atomically(
                 directory / f"{stem}.png",
                 lambda stream, f=figure: f.savefig(stream, format="png", dpi=dpi),
             )

@@ -88,12 +88,10 @@ def describe_validation_error(error: ValidationError, root: type[BaseModel]) -> 
     original = context.get("error")
     if isinstance(original, CascadesimInputError):
         return str(original)
-    loc = list(first["loc"])
-    if loc[:1] == ["shock"] and len(loc) > 1 and loc[1] in SHOCK_KINDS:
-        del loc[1]  # the discriminator's tag is not a key of the file
+    loc = file_loc(root, list(first["loc"]))
     kind = first["type"]
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        loc.append("kind")
+        loc.append(str(context.get("discriminator", "kind")).strip("'"))
     path = field_path(loc)
     value = (
         "(missing)"
@@ -205,6 +203,35 @@ def strip(annotation):
             return annotation
 
 
+def union_member(union, tag):
+    """The model of a tagged union whose tag field (a one-value Literal) is ``tag``, or None."""
+    for member in typing.get_args(union):
+        if not is_model(member):
+            continue
+        for field in member.model_fields.values():
+            literal = strip(field.annotation)
+            if typing.get_origin(literal) is typing.Literal and typing.get_args(literal) == (tag,):
+                return member
+    return None
+
+
+def file_loc(root, loc: list) -> list:
+    """A pydantic error location as the file's keys: the tags pydantic inserts after a
+    tagged union (``shock.index_jump.at_s``) are dropped (``shock.at_s``)."""
+    shown: list = []
+    annotation = root
+    for part in loc:
+        union = strip(annotation) if annotation is not None else None
+        if typing.get_origin(union) in (typing.Union, types.UnionType):
+            member = union_member(union, part)
+            if member is not None:
+                annotation = member
+                continue
+        shown.append(part)
+        annotation = None if annotation is None else walk(annotation, [part])
+    return shown
+
+
 def walk(root, loc: list):
     """The annotation (model class, list, ...) at a pydantic error location, or None."""
     annotation = root
@@ -221,14 +248,7 @@ def walk(root, loc: list):
         elif origin is list:
             annotation = typing.get_args(annotation)[0]
         elif origin in (typing.Union, types.UnionType):
-            annotation = next(
-                (
-                    m
-                    for m in typing.get_args(annotation)
-                    if is_model(m) and part in typing.get_args(m.model_fields["kind"].annotation)
-                ),
-                None,
-            )
+            annotation = union_member(annotation, part)
             if annotation is None:
                 return None
         else:

@@ -18,7 +18,6 @@ import json
 import math
 import multiprocessing
 import os
-import secrets
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -34,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cascadesim._util.errors import CascadesimInputError, invalid
+from cascadesim._util.files import write_atomically
 from cascadesim.report.output import commit, provenance_metadata, staging_directory, write_parquet
 from cascadesim.report.sweep_plots import write_sweep_plots
 from cascadesim.report.sweep_report import write_sweep_report
@@ -126,10 +126,7 @@ def run_sweep(
     if not isinstance(sweep, Sweep):
         sweep = load_sweep(sweep)
     paths = sweep.spec.paths if paths is None else paths
-    if isinstance(paths, bool) or not isinstance(paths, int) or paths < 1:
-        raise invalid("--paths", paths, "an integer >= 1")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise invalid("--workers", workers, "an integer >= 1")
+    check_backend_options(paths, workers, scheduler)
     check_task_count(sweep.n_points, paths, "--paths")
     directory = Path(out)
     partial = open_partial(directory, sweep)
@@ -180,6 +177,27 @@ def run_sweep(
     outcome.tasks_computed = total - reused
     outcome.wall_s, outcome.compute_s, outcome.backend = wall_s, compute_s, backend
     return outcome
+
+
+def check_backend_options(paths: int | None, workers: int, scheduler: str | None) -> None:
+    """The options every backend shares: whole counts >= 1, and a worker count this machine
+    can hold (each local worker is a process holding a population: thousands would exhaust
+    memory). One-line errors name the option.
+    """
+    for option, value in (("--paths", paths), ("--workers", workers)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise invalid(option, value, "an integer >= 1")
+    cores = os.cpu_count() or 1
+    if (scheduler is None or scheduler == "local") and workers > max(8, 4 * cores):
+        raise invalid(
+            "--workers",
+            workers,
+            f"at most {max(8, 4 * cores)} processes on this machine ({cores} cores)",
+        )
+    if scheduler is not None and not scheduler.strip():
+        raise invalid("--scheduler", scheduler, "'local' or a scheduler address")
 
 
 def plan_chunks(sweep, paths: int, done: set, workers: int) -> list[Chunk]:
@@ -298,26 +316,9 @@ def open_partial(directory: Path, sweep) -> Path:
     return partial
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write bytes under a temporary name in the same folder, then rename."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def save_chunk(partial: Path, chunk: Chunk, table) -> Path:
     """Save one chunk's table as ``chunk-<point>-<first>-<stop>.parquet``, atomically."""
-    path = partial / chunk.file_name
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        pq.write_table(table, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return write_atomically(partial / chunk.file_name, lambda stream: pq.write_table(table, stream))
 
 
 def saved_tasks(partial: Path) -> set[tuple[int, int]]:

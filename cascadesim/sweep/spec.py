@@ -66,107 +66,20 @@ from cascadesim.scenario.models import (
     Scenario,
     StrictModel,
 )
+from cascadesim.sweep.distributions import (
+    DISTRIBUTION_ADAPTER,
+    DISTRIBUTIONS,
+    AnyDistribution,
+    Fixed,
+    Random,
+)
 
-DISTRIBUTIONS = ("fixed", "uniform", "loguniform", "normal", "choice")
-# Keys each distribution needs, and the optional ones it also takes.
-NEEDED = {
-    "fixed": {"value"},
-    "uniform": {"low", "high"},
-    "loguniform": {"low", "high"},
-    "normal": {"mean", "std"},
-    "choice": {"values"},
-}
-OPTIONAL = {"normal": {"low", "high"}, "choice": {"weights"}}
 MAX_POINTS = 100_000
 # Paths in all (points x paths): the plan alone of more would take minutes and gigabytes.
 MAX_TASKS = 10_000_000
 # spawn_key of the random design's stream: three words, so it never equals a task's
 # two-word (point, path) key.
 DESIGN_STREAM = (0x5EED, 0, 0)
-
-
-# --- distributions ------------------------------------------------------------------------
-class Distribution(StrictModel):
-    """A random number: drawn per path (shocks) or per design point (random designs)."""
-
-    distribution: Literal[DISTRIBUTIONS] = Field(  # type: ignore[valid-type]
-        description="fixed, uniform, loguniform, normal (clipped to low/high) or choice"
-    )
-    value: float | None = Field(None, description="fixed: the value")
-    low: float | None = Field(
-        None, description="uniform, loguniform: lower bound; normal: values below are raised to it"
-    )
-    high: float | None = Field(None, description="upper bound (as low)")
-    mean: float | None = Field(None, description="normal: mean")
-    std: float | None = Field(None, ge=0, description="normal: standard deviation")
-    values: list[float] | None = Field(None, min_length=1, description="choice: the values")
-    weights: list[Annotated[float, Field(ge=0)]] | None = Field(
-        None, description="choice: relative weights, default equal"
-    )
-
-    @model_validator(mode="after")
-    def consistent(self) -> Distribution:
-        kind = self.distribution
-        given = set(self.model_fields_set) - {"distribution"}
-        missing = sorted(NEEDED[kind] - given)
-        if missing:
-            raise ValueError(f"a {kind} distribution needs {', '.join(missing)}")
-        extra = sorted(given - NEEDED[kind] - OPTIONAL.get(kind, set()))
-        if extra:
-            raise ValueError(
-                f"a {kind} distribution takes only "
-                f"{', '.join(sorted(NEEDED[kind] | OPTIONAL.get(kind, set())))} "
-                f"(not {', '.join(extra)})"
-            )
-        if self.low is not None and self.high is not None and self.low > self.high:
-            raise ValueError("low <= high")
-        if kind == "loguniform" and self.low <= 0:
-            raise ValueError("loguniform bounds > 0")
-        if kind == "choice" and self.weights is not None:
-            if len(self.weights) != len(self.values) or sum(self.weights) <= 0:
-                raise ValueError("one weight per value, not all zero")
-        return self
-
-    def support(self) -> tuple[float, float]:
-        """Smallest and largest value a draw can take."""
-        kind = self.distribution
-        if kind == "fixed":
-            return self.value, self.value
-        if kind == "choice":
-            return min(self.values), max(self.values)
-        if kind == "normal":
-            low = -math.inf if self.low is None else self.low
-            high = math.inf if self.high is None else self.high
-            if self.std == 0:
-                return min(max(self.mean, low), high), min(max(self.mean, low), high)
-            return low, high
-        return self.low, self.high
-
-    def draw(self, rng: np.random.Generator) -> float:
-        """One value; a fixed distribution consumes no random numbers."""
-        kind = self.distribution
-        if kind == "fixed":
-            return float(self.value)
-        if kind == "uniform":
-            return float(rng.uniform(self.low, self.high))
-        if kind == "loguniform":
-            return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
-        if kind == "normal":
-            low, high = self.support()
-            return float(min(max(rng.normal(self.mean, self.std), low), high))
-        weights = np.asarray(self.weights or [1.0] * len(self.values), dtype=np.float64)
-        return float(self.values[int(rng.choice(len(self.values), p=weights / weights.sum()))])
-
-
-def as_distribution(value: Any) -> Any:
-    """A bare number is a fixed distribution; anything but a number or a table is refused."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return {"distribution": "fixed", "value": float(value)}
-    if isinstance(value, dict | Distribution):
-        return value
-    raise ValueError(
-        'a number, or a table such as {distribution = "uniform", low = 0.02, high = 0.1}'
-    )
 
 
 def as_names(value: Any) -> Any:
@@ -178,7 +91,6 @@ def as_names(value: Any) -> Any:
     raise ValueError("a name, or a non-empty list of names (one drawn per path)")
 
 
-Random = Annotated[Distribution, BeforeValidator(as_distribution)]
 Names = Annotated[list[str], BeforeValidator(as_names)]
 
 
@@ -224,10 +136,10 @@ class RandomShock(StrictModel):
         if extra:
             raise ValueError(f"a {self.kind} shock does not take {', '.join(extra)}")
         if self.kind == "index_jump":
-            self.at_s = self.at_s or Distribution(distribution="fixed", value=60.0)
-            self.ramp_s = self.ramp_s or Distribution(distribution="fixed", value=0.0)
+            self.at_s = self.at_s or Fixed(value=60.0)
+            self.ramp_s = self.ramp_s or Fixed(value=0.0)
         else:
-            self.start_s = self.start_s or Distribution(distribution="fixed", value=0.0)
+            self.start_s = self.start_s or Fixed(value=0.0)
         return self
 
 
@@ -536,10 +448,11 @@ def design_points(spec: SweepFile) -> tuple[list[str], list[dict], list[tuple]]:
             draws[key] = [raw[int(k)] for k in rng.integers(0, len(raw), size=design.points)]
             continue
         try:
-            distribution = Distribution.model_validate(as_distribution(raw))
+            distribution = DISTRIBUTION_ADAPTER.validate_python(raw)
         except ValidationError as error:
             first = error.errors(include_url=False)[0]
-            inner = ".".join(str(part) for part in first["loc"])
+            # The union's tag (the distribution's name) is not a key of the file.
+            inner = ".".join(str(part) for part in first["loc"] if part not in DISTRIBUTIONS)
             allowed = allowed_text(first["type"], first["msg"], first.get("ctx") or {})
             raise invalid(
                 f"{where}.{inner}" if inner else where, first["input"] if inner else raw, allowed
@@ -604,13 +517,15 @@ def check_shock(shock: RandomShock | None, scenario: Scenario) -> None:
     )
 
 
-def within(where: str, distribution: Distribution, low: float, high: float, allowed: str) -> None:
+def within(
+    where: str, distribution: AnyDistribution, low: float, high: float, allowed: str
+) -> None:
     """Every draw of ``distribution`` lies in [low, high]."""
     smallest, largest = distribution.support()
     if smallest < low or largest > high:
         shown = (
             distribution.value
-            if distribution.distribution == "fixed"
+            if isinstance(distribution, Fixed)
             else f"{distribution.distribution} over [{smallest:g}, {largest:g}]"
         )
         raise invalid(where, shown, f"every draw {allowed}")
