@@ -113,7 +113,7 @@ def run(
 @app.command()
 def sweep(
     sweep_file: str = typer.Argument(
-        ..., help="Sweep TOML file, or the name of a bundled sweep (scenarios/sweeps/)."
+        ..., help="Sweep TOML file, or the name of a bundled sweep (cascadesim scenarios lists them)."
     ),
     paths: int | None = typer.Option(
         None, "--paths", help="Paths per design point, replacing the sweep file's."
@@ -156,7 +156,7 @@ def sweep(
 def validate(
     scenarios: Annotated[
         list[str] | None,
-        typer.Argument(help="Event scenario files or names (scenarios/events/); default: all."),
+        typer.Argument(help="Event scenario files or names (bundled events: 2024-12-09-altcoin-flush, ...); default: all."),
     ] = None,
     mode: str | None = typer.Option(
         None,

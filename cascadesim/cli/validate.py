@@ -27,7 +27,7 @@ MODE_CHOICES = ("replay", "shock", "both")
 
 
 def event_directory() -> Path:
-    """``scenarios/events`` next to the bundled scenarios."""
+    """``events/`` of the bundled files."""
     return bundled_directory() / "events"
 
 

@@ -627,7 +627,7 @@ def walk_path(model, node, prefix: list[str], rest: str, where: str, path: str) 
 
 # --- bundled sweeps -----------------------------------------------------------------------
 def bundled_sweeps() -> dict[str, Path]:
-    """Bundled sweep files by name: ``scenarios/sweeps/*.toml``."""
+    """Bundled sweep files by name: ``cascadesim/scenario/bundled/sweeps/*.toml``."""
     directory = bundled_directory() / "sweeps"
     return (
         {path.stem: path for path in sorted(directory.glob("*.toml"))} if directory.is_dir() else {}
