@@ -113,7 +113,8 @@ def run(
 @app.command()
 def sweep(
     sweep_file: str = typer.Argument(
-        ..., help="Sweep TOML file, or the name of a bundled sweep (cascadesim scenarios lists them)."
+        ...,
+        help="Sweep TOML file, or the name of a bundled sweep (cascadesim scenarios lists them).",
     ),
     paths: int | None = typer.Option(
         None, "--paths", help="Paths per design point, replacing the sweep file's."
@@ -156,7 +157,7 @@ def sweep(
 def validate(
     scenarios: Annotated[
         list[str] | None,
-        typer.Argument(help="Event scenario files or names (bundled events: 2024-12-09-altcoin-flush, ...); default: all."),
+        typer.Argument(help="Event scenario files or bundled event names; default: all of them."),
     ] = None,
     mode: str | None = typer.Option(
         None,

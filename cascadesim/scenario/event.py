@@ -1,6 +1,6 @@
 """The tables of an event scenario: ``[event]``, ``[reported]`` and ``[reporting]``.
 
-An event scenario (``cascadesim/scenario/bundled/events/*.toml``) is an ordinary scenario plus three optional
+An event scenario (``bundled/events/*.toml``) is an ordinary scenario plus three optional
 tables:
 
 ``[event]``
