@@ -8,10 +8,15 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import threading
+from typing import TYPE_CHECKING
 
 import typer
 
 from cascadesim._util.errors import one_line
+
+if TYPE_CHECKING:  # rich loads only when a bar is shown
+    from rich.progress import Progress, TaskID
 
 
 def fail(message: str) -> None:
@@ -28,16 +33,14 @@ class DelayedProgress:
     """
 
     def __init__(self, console, delay_s: float = 1.0) -> None:
-        import threading  # lazy: only a run with a bar needs it
-
         self.console = console
-        self.progress = None
-        self.task = None
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
         self.description = "preparing"
         self.total: float | None = None
         self.completed = 0.0
         self.lock = threading.Lock()
-        self.timer = threading.Timer(delay_s, self.start)
+        self.timer: threading.Timer | None = threading.Timer(delay_s, self.start)
         self.timer.daemon = True
         if console.is_terminal:
             self.timer.start()
@@ -60,13 +63,13 @@ class DelayedProgress:
             )
             self.progress.start()
             self.task = self.progress.add_task(
-                self.description, total=self.total, completed=self.completed
+                self.description, total=self.total, completed=int(self.completed)
             )
 
     def update(self, description: str, completed: float = 0.0, total: float | None = None) -> None:
         with self.lock:
             self.description, self.completed, self.total = description, completed, total
-            if self.progress is not None:
+            if self.progress is not None and self.task is not None:
                 self.progress.update(
                     self.task, description=description, completed=completed, total=total
                 )
@@ -97,10 +100,11 @@ def interrupted(error: BaseException) -> bool:
     A KeyboardInterrupt raised while a jitted kernel runs comes out of numba's dispatcher as
     ``SystemError: ... returned a result with an exception set``, chained to it.
     """
-    while error is not None:
-        if isinstance(error, KeyboardInterrupt):
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, KeyboardInterrupt):
             return True
-        error = error.__cause__ or error.__context__
+        current = current.__cause__ or current.__context__
     return False
 
 
@@ -112,7 +116,7 @@ def deferred_interrupts():
     calls it between chunks of steps and between output files. A second Ctrl-C stops at
     once. The previous handlers come back afterwards.
     """
-    pending = []
+    pending: list[int] = []
 
     def handler(signal_number, frame) -> None:
         if pending:  # asked twice: do not wait for the next check

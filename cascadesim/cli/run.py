@@ -120,6 +120,7 @@ def run_command(
     if json_output:
         typer.echo(summary_json(result.summary), nl=False)
         return
+    assert directory is not None  # set before the run
     print_summary(Console(), result.summary, loaded.name, directory, written)
 
 

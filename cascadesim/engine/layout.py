@@ -300,7 +300,7 @@ class Watchlist(NamedTuple):
     side: np.ndarray  # int8 (n_positions,) the row's side
     tier: np.ndarray  # int8 (n_positions,) the row's tier
     entry: np.ndarray  # int32 (n_positions,) per row: its entry while it is listed
-    count: np.ndarray  # int64 (n_markets,) entries per market
+    count: np.ndarray  # type: ignore[assignment]  # int64 (n_markets,) entries per market (shadows tuple.count)
     offset: np.ndarray  # int64 (n_markets,) first slot of each market's segment
 
 

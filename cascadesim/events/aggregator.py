@@ -28,6 +28,7 @@ The gap between the true and the visible total is a figure of its own
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -149,7 +150,7 @@ def aggregator_view(
         if venue in set(throttled_venues)
     }
     shown = visible_orders(orders, throttled, step_s)
-    views = {
+    views: dict[str, Any] = {
         "true": figures(orders, market_venue, market_asset),
         "visible": figures(
             orders[shown.to_numpy()] if len(orders) else orders, market_venue, market_asset

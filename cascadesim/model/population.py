@@ -383,9 +383,9 @@ def cross_accounts(
     venues: dict[str, list[int]] = {}
     for m, market in enumerate(markets):
         venues.setdefault(market.venue, []).append(m)
-        rows = slice(first_row[m], first_row[m + 1])
-        cross[rows] = rng.random(counts[m]) >= market.isolated_share
-        diagnostics[m]["cross_positions"] = int(cross[rows].sum())
+        block = slice(first_row[m], first_row[m + 1])
+        cross[block] = rng.random(counts[m]) >= market.isolated_share
+        diagnostics[m]["cross_positions"] = int(cross[block].sum())
     account = np.zeros(n, dtype=np.int64)
     isolated = ~cross
     account[isolated] = np.arange(int(isolated.sum()), dtype=np.int64)
@@ -428,10 +428,10 @@ def synthesize_market(
         n_long = count - 1
     sizes = market.size_distribution()
     notional = sizes.draw(rng, count)
-    for rows, target in ((slice(0, n_long), long_usd), (slice(n_long, count), short_usd)):
-        total = notional[rows].sum()
+    for block, target in ((slice(0, n_long), long_usd), (slice(n_long, count), short_usd)):
+        total = notional[block].sum()
         if total > 0:
-            notional[rows] *= target / total
+            notional[block] *= target / total
     np.minimum(notional, sizes.max_usd, out=notional)
     side = np.full(count, -1, dtype=np.int8)
     side[:n_long] = 1
@@ -444,7 +444,7 @@ def synthesize_market(
     entry = market.entries.draw(rng, count, price)
     margin = np.empty(count)
     ok = settle(market, side, quantity, entry, leverage, margin, slice(None))
-    rows = np.flatnonzero(~ok)
+    rows: np.ndarray = np.flatnonzero(~ok)
     del ok
     for _ in range(ENTRY_REDRAW_ROUNDS):
         if rows.size == 0:
@@ -480,7 +480,7 @@ def settle(
     entry: np.ndarray,
     leverage: np.ndarray,
     margin: np.ndarray,
-    rows,
+    rows: slice | np.ndarray,
 ) -> np.ndarray:
     """Clip leverage to the tiers and set the margins of ``rows``; say which start healthy.
 

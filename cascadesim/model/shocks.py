@@ -97,7 +97,7 @@ def read_price_csv(path: Path) -> np.ndarray:
     rows = list(csv.reader(text.splitlines()))
     if not rows or [cell.strip() for cell in rows[0]] != ["time_s", "price_usd"]:
         raise CascadesimInputError(f"{path}: line 1: the header must be 'time_s,price_usd'")
-    values = []
+    values: list[tuple[float, float]] = []
     for line_number, row in enumerate(rows[1:], start=2):
         if not row or not "".join(row).strip():
             continue

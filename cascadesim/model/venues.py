@@ -43,9 +43,8 @@ def maintenance_amounts(floors: Sequence[float], mmr: Sequence[float]) -> np.nda
     float64 array (n_tiers,)
         USD, ``cum[0] = 0`` and ``cum[n] = floors[n] * (mmr[n] - mmr[n-1]) + cum[n-1]``.
     """
-    floors = np.asarray(floors, dtype=np.float64)
-    mmr = np.asarray(mmr, dtype=np.float64)
-    steps = floors[1:] * np.diff(mmr)
+    floor_array = np.asarray(floors, dtype=np.float64)
+    steps = floor_array[1:] * np.diff(np.asarray(mmr, dtype=np.float64))
     return np.concatenate(([0.0], np.cumsum(steps)))
 
 
@@ -105,7 +104,13 @@ class TierTable:
         source: str,
     ) -> TierTable:
         """Build a table whose maintenance amounts follow the continuity recursion."""
-        return cls(floors, mmr, maintenance_amounts(floors, mmr), max_leverage, source)
+        return cls(
+            np.asarray(floors, dtype=np.float64),
+            np.asarray(mmr, dtype=np.float64),
+            maintenance_amounts(floors, mmr),
+            np.asarray(max_leverage, dtype=np.float64),
+            source,
+        )
 
     @classmethod
     def from_max_leverage(
@@ -116,7 +121,7 @@ class TierTable:
     ) -> TierTable:
         """Hyperliquid-style table: ``mmr = 1 / (2 * max_leverage)`` in every tier."""
         mmr = 1.0 / (2.0 * np.asarray(max_leverage, dtype=np.float64))
-        return cls.from_tiers(floors, mmr, max_leverage, source)
+        return cls.from_tiers(floors, mmr.tolist(), max_leverage, source)
 
     @classmethod
     def single(
@@ -127,7 +132,13 @@ class TierTable:
         source: str = "single tier",
     ) -> TierTable:
         """One tier from notional 0 with a fixed rate and amount."""
-        return cls([0.0], [mmr], [maintenance_amount], [max_leverage], source)
+        return cls(
+            np.array([0.0]),
+            np.array([mmr]),
+            np.array([maintenance_amount]),
+            np.array([max_leverage]),
+            source,
+        )
 
     def __len__(self) -> int:
         return int(self.floors.shape[0])

@@ -151,7 +151,7 @@ def staging_name(directory: Path) -> str:
 def remove_stale_staging(directory: Path) -> list[Path]:
     """Remove temporary folders of ``directory`` left by runs that were killed (SIGKILL, a
     power cut): those whose process no longer exists. Those of live runs are left alone."""
-    removed = []
+    removed: list[Path] = []
     prefix = f".{directory.name}{STAGING_MARK}"
     try:
         candidates = [p for p in directory.parent.iterdir() if p.name.startswith(prefix)]

@@ -17,7 +17,7 @@ import math
 import os
 import pathlib
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, ParamSpec, TypeVar
 
 import matplotlib
 import numpy as np
@@ -27,6 +27,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from cascadesim._util.files import write_atomically
 from cascadesim._util.formatting import format_fraction, format_price, format_usd, price_decimals
+from cascadesim.sim.outcome import BookSnapshot
 
 LONG_COLOUR = "#d62728"  # red: longs liquidated (forced sells), as liquidation trackers show them
 SHORT_COLOUR = "#2ca02c"  # green: shorts liquidated (forced buys)
@@ -37,6 +38,8 @@ MARK_COLOUR = "#ff7f0e"
 INDEX_COLOUR = "#7f7f7f"
 COUNTERFACTUAL_COLOUR = "#17a2b8"
 FUND_COLOUR = "#6a3d9a"
+P = ParamSpec("P")
+FigureOrNone = TypeVar("FigureOrNone", Figure, Figure | None)
 PNG_DPI = 120
 
 # Applied while a figure's artists are created (text properties are read from rcParams then),
@@ -82,14 +85,16 @@ def price_formatter(reference: float) -> FuncFormatter:
 
 
 # --- shared helpers ------------------------------------------------------------------------
-def styled(function: Callable[..., Figure]) -> Callable[..., Figure]:
-    """Build the figure under :data:`STYLE` and attach an Agg canvas to it."""
+def styled(function: Callable[P, FigureOrNone]) -> Callable[P, FigureOrNone]:
+    """Build the figure under :data:`STYLE` and attach an Agg canvas to it (if one is drawn)."""
 
     @functools.wraps(function)
-    def wrapper(*args, **kwargs) -> Figure:
-        with matplotlib.rc_context(STYLE):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> FigureOrNone:
+        # STYLE's keys are valid rcParams; matplotlib types them as a closed Literal set.
+        with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
             figure = function(*args, **kwargs)
-        FigureCanvasAgg(figure)
+        if figure is not None:
+            FigureCanvasAgg(figure)
         return figure
 
     return wrapper
@@ -586,7 +591,7 @@ def round_up(value: float) -> float:
 
 # --- order-book depth ----------------------------------------------------------------------
 def cumulative_depth(
-    snapshot: dict, m: int, half_width: float
+    snapshot: BookSnapshot, m: int, half_width: float
 ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cumulative USD depth away from the mid of one book snapshot.
 
@@ -1008,7 +1013,7 @@ def write_plots(result, directory: str | os.PathLike, dpi: int = PNG_DPI) -> lis
     """
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    plots = list(PLOTS)
+    plots: list[tuple[str, Callable[..., Figure]]] = list(PLOTS)
     if len(result.market_names) > 1:
         plots.append(("contagion", plot_contagion))
     paths = []
@@ -1016,7 +1021,7 @@ def write_plots(result, directory: str | os.PathLike, dpi: int = PNG_DPI) -> lis
         figure = plot(result)
         path = write_atomically(
             directory / f"{stem}.png",
-            lambda stream, figure=figure: figure.savefig(stream, format="png", dpi=dpi),
+            functools.partial(figure.savefig, format="png", dpi=dpi),
         )
         paths.append(path)
     return paths

@@ -7,6 +7,7 @@ formatting) from the tables a sweep writes: ``paths`` (one row per point and pat
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 
@@ -342,7 +343,7 @@ def plot_drawdown_tails(sweep, paths, points, most: int = 8) -> Figure:
     left.set_ylabel("Fraction of paths with a larger drawdown")
     left.set_title("Tail of price moves")
     left.legend(loc="lower left", fontsize=8)
-    if x_key is None:
+    if x_key is None or right is None:
         return figure
     others = varying[1:]
     subset = points
@@ -405,7 +406,7 @@ def write_sweep_plots(
         written.append(
             write_atomically(
                 directory / f"{stem}.png",
-                lambda stream, f=figure: f.savefig(stream, format="png", dpi=dpi),
+                functools.partial(figure.savefig, format="png", dpi=dpi),
             )
         )
     return written

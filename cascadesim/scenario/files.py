@@ -175,8 +175,8 @@ def allowed_text(kind: str, message: str, context: dict) -> str:
     }
     text = texts.get(kind)
     if callable(text):
-        return text()
-    if text is not None:
+        return str(text())
+    if isinstance(text, str):
         return text
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -108,7 +109,7 @@ class Result:
     def timeline_frame(self, timeline: np.ndarray) -> pd.DataFrame:
         n_steps, n_markets = timeline.shape
         flat = timeline.reshape(-1)
-        frame = pd.DataFrame({name: flat[name] for name in layout.TIMELINE_DTYPE.names})
+        frame = pd.DataFrame({name: flat[name] for name in layout.TIMELINE_DTYPE.names or ()})
         frame.insert(0, "step", np.repeat(np.arange(1, n_steps + 1), n_markets))
         frame.insert(
             2,
@@ -135,7 +136,9 @@ class Result:
     def liquidations(self) -> pd.DataFrame:
         """Every liquidation event (time s, market, account, side, kind, quantity, USD)."""
         events = self.outcome.events
-        frame = pd.DataFrame({name: events[name] for name in layout.LIQUIDATION_EVENT_DTYPE.names})
+        frame = pd.DataFrame(
+            {name: events[name] for name in layout.LIQUIDATION_EVENT_DTYPE.names or ()}
+        )
         frame["market"] = pd.Categorical.from_codes(
             events["market"].astype(np.int64), categories=self.market_names
         )
@@ -280,7 +283,7 @@ class Result:
         trader_value = positions.margin + positions.side * positions.quantity * (
             p - positions.entry_price - funding[positions.market]
         )
-        ledger = {"traders": float(trader_value.sum()) + wallet}
+        ledger: dict[str, Any] = {"traders": float(trader_value.sum()) + wallet}
         if state is None:
             state = self.initial_state
         for holder in ("maker", "passive", "taker", "fund", "backstop"):

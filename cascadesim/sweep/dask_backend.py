@@ -17,7 +17,7 @@ its seeds, the retried chunk returns the same table.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed
 
@@ -66,7 +66,9 @@ def connect(scheduler: str, workers: int) -> tuple[Client, LocalCluster | None]:
         ) from None
 
 
-def execute_dask(jobs, chunks, workers: int, scheduler: str, sweep_hash: str) -> Iterator[tuple]:
+def execute_dask(
+    jobs, chunks, workers: int, scheduler: str, sweep_hash: str
+) -> Generator[tuple, None, None]:
     """Submit every chunk to the cluster; yield (chunk, table, seconds) as they finish."""
     if not chunks:
         return

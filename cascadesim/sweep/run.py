@@ -20,7 +20,7 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,7 +139,9 @@ def run_sweep(
         from cascadesim.sweep.dask_backend import execute_dask  # lazy: Dask is optional
 
         backend = "dask"
-        results = execute_dask(jobs, chunks, workers, scheduler, sweep.hash())
+        results: Generator[tuple, None, None] = execute_dask(
+            jobs, chunks, workers, scheduler, sweep.hash()
+        )
     elif workers > 1:
         backend = "processes"
         results = execute_processes(jobs, chunks, workers)
@@ -225,13 +227,13 @@ def plan_chunks(sweep, paths: int, done: set, workers: int) -> list[Chunk]:
     return chunks
 
 
-def execute_serial(jobs, chunks: list[Chunk]) -> Iterator[tuple]:
+def execute_serial(jobs, chunks: list[Chunk]) -> Generator[tuple, None, None]:
     """Run the chunks one after the other in this process."""
     for chunk in chunks:
         yield (chunk, *run_chunk(jobs[chunk.point], chunk.first, chunk.stop))
 
 
-def execute_processes(jobs, chunks: list[Chunk], workers: int) -> Iterator[tuple]:
+def execute_processes(jobs, chunks: list[Chunk], workers: int) -> Generator[tuple, None, None]:
     """Run the chunks on a pool of processes, yielding them as they finish.
 
     The pool starts its processes with 'forkserver' (or 'spawn'), never 'fork': a forked

@@ -439,13 +439,15 @@ def design_points(spec: SweepFile) -> tuple[list[str], list[dict], list[tuple]]:
             trials,
         )
     rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=DESIGN_STREAM))
+    points = design.points
+    assert points is not None  # a random design states its points (Design's own check)
     draws = {}
     for key in parameters:
         raw = design.parameters[key]
         where = f"design.parameters.{quoted(key)}"
         if isinstance(raw, list) and raw:
             trials += [(key, f"{where}[{k}]", value) for k, value in enumerate(raw)]
-            draws[key] = [raw[int(k)] for k in rng.integers(0, len(raw), size=design.points)]
+            draws[key] = [raw[int(k)] for k in rng.integers(0, len(raw), size=points)]
             continue
         try:
             distribution = DISTRIBUTION_ADAPTER.validate_python(raw)
@@ -463,10 +465,10 @@ def design_points(spec: SweepFile) -> tuple[list[str], list[dict], list[tuple]]:
         trials += [
             (key, where, bound) for bound in dict.fromkeys((low, high)) if math.isfinite(bound)
         ]
-        draws[key] = [distribution.draw(rng) for _ in range(design.points)]
+        draws[key] = [distribution.draw(rng) for _ in range(points)]
     return (
         parameters,
-        [{key: draws[key][k] for key in parameters} for k in range(design.points)],
+        [{key: draws[key][k] for key in parameters} for k in range(points)],
         trials,
     )
 
@@ -501,7 +503,7 @@ def check_shock(shock: RandomShock | None, scenario: Scenario) -> None:
         )
         within("shock.ramp_s", shock.ramp_s, 0.0, math.inf, "seconds >= 0")
         return
-    for name in shock.market:
+    for name in shock.market or []:
         if name not in scenario.markets:
             raise invalid(
                 "shock.market", name, "a market of the scenario: " + ", ".join(scenario.markets)
@@ -518,9 +520,10 @@ def check_shock(shock: RandomShock | None, scenario: Scenario) -> None:
 
 
 def within(
-    where: str, distribution: AnyDistribution, low: float, high: float, allowed: str
+    where: str, distribution: AnyDistribution | None, low: float, high: float, allowed: str
 ) -> None:
-    """Every draw of ``distribution`` lies in [low, high]."""
+    """Every draw of ``distribution`` (set: the shock's own checks ran) lies in [low, high]."""
+    assert distribution is not None
     smallest, largest = distribution.support()
     if smallest < low or largest > high:
         shown = (

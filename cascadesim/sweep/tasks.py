@@ -328,7 +328,7 @@ def path_row(job: PointJob, prepared: PreparedPoint, path: int) -> dict:
     result = Result(
         setup=setup,
         params=prepared.params,
-        initial={"positions": prepared.positions},
+        initial_positions=prepared.positions,
         outcome=outcome,
         counterfactual=baseline,
         original_row=prepared.original_row,
