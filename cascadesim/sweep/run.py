@@ -244,9 +244,11 @@ def execute_processes(jobs, chunks: list[Chunk], workers: int) -> Generator[tupl
         return
     # Compile (or load) the kernels here first: several processes compiling the same
     # signatures into one numba cache directory at once can corrupt it.
-
     warm_up(jobs[chunks[0].point])
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    # The pool's workers are this process's children started from here on (the public way
+    # to reach them; the executor keeps its own list private).
+    children_before = {child.pid for child in multiprocessing.active_children()}
     pool = ProcessPoolExecutor(
         max_workers=min(workers, len(chunks)),
         mp_context=multiprocessing.get_context(method),
@@ -269,7 +271,15 @@ def execute_processes(jobs, chunks: list[Chunk], workers: int) -> Generator[tupl
         # Interrupted: return at once. The workers' chunks in hand are lost anyway (only the
         # parent saves chunks), so they are stopped: left to finish, CPython 3.11's pool can
         # hang the interpreter's exit (its manager thread waits for idle workers).
-        workers_now = [] if completed else list((getattr(pool, "_processes", None) or {}).values())
+        workers_now = (
+            []
+            if completed
+            else [
+                child
+                for child in multiprocessing.active_children()
+                if child.pid not in children_before
+            ]
+        )
         pool.shutdown(wait=completed, cancel_futures=True)
         for process in workers_now:
             process.terminate()
