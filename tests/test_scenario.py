@@ -331,3 +331,95 @@ def test_malformed_csv_names_the_line(tmp_path):
     path.write_text("time_s,price_usd\n0,100\n1,abc\n")
     with pytest.raises(CascadesimInputError, match=r"p\.csv: line 3: numbers expected"):
         read_price_csv(path)
+
+
+# --- profiles: a bundled name or a file -----------------------------------------------------
+MY_PROFILE = """\
+[calibration]
+status = "written by hand for the test"
+
+[population.leverage]
+values = [2, 50]
+weights = [0.25, 0.75]
+
+[population.account_size]
+tail_alpha = 2.25
+
+[population.entry]
+spread_fraction = 0.02
+
+[market_defaults]
+withdrawal_flow_sensitivity = 7.5
+"""
+
+
+def with_profile(text: str, value: str) -> str:
+    return text.replace("seed = 3\n", f"seed = 3\nprofile = {json.dumps(value)}\n", 1)
+
+
+def test_a_profile_path_is_relative_to_the_scenario_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / "my_profile.toml").write_text(MY_PROFILE)
+    (folder / "s.toml").write_text(with_profile(VALID, "./my_profile.toml"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the scenario's folder counts, not the current one
+    scenario = Scenario.from_toml(folder / "s.toml")
+    population = scenario.population
+    assert population.account_size.tail_alpha == 2.25
+    assert population.entry.spread_fraction == 0.02
+    assert scenario.markets["BTC-binance"].withdrawal_flow_sensitivity == 7.5
+    assert population.leverage.values == [5, 10, 20]  # the file's own table wins
+    # A variant keeps the scenario's folder (event modes and sweep points re-validate).
+    variant = scenario.derived(scenario.model_dump(mode="json", exclude_unset=True))
+    assert variant.population.account_size.tail_alpha == 2.25
+    # The profile's values are part of the scenario's content.
+    (folder / "my_profile.toml").write_text(MY_PROFILE.replace("2.25", "2.5"))
+    assert Scenario.from_toml(folder / "s.toml").hash() != scenario.hash()
+
+
+def test_a_profile_path_may_be_absolute_and_without_a_leading_dot(tmp_path):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "mine.toml").write_text(MY_PROFILE)
+    text = VALID.replace("[population.leverage]\nvalues = [5, 10, 20]\n", "[unused]\n")
+    text = text.replace("[unused]\nweights = [0.5, 0.3, 0.2]\n", "")
+    absolute = Scenario.from_toml_text(with_profile(text, str(tmp_path / "p" / "mine.toml")))
+    assert absolute.population.leverage.values == [2, 50]
+    assert absolute.population.leverage.weights == [0.25, 0.75]
+    (tmp_path / "s.toml").write_text(with_profile(text, "p/mine.toml"))
+    relative = Scenario.from_toml(tmp_path / "s.toml")
+    assert relative.population == absolute.population
+
+
+def test_a_bundled_profile_name_still_works_and_an_unknown_one_lists_them():
+    bundled = Scenario.from_toml_text(with_profile(VALID, "calibrated"))
+    assert bundled.population.account_size.tail_alpha != 1.5  # the fitted value, not default
+    with pytest.raises(CascadesimInputError) as error:
+        Scenario.from_toml_text(with_profile(VALID, "nonexistent"), "s.toml")
+    message = str(error.value)
+    assert message.startswith("s.toml: profile = 'nonexistent': a bundled profile (calibrated")
+    assert "path to a profile .toml file" in message and "\n" not in message
+
+
+def test_a_bad_profile_file_is_a_one_line_error_naming_the_profile(tmp_path):
+    (tmp_path / "p.toml").write_text(MY_PROFILE + "\n[markets.BTC]\nprice_usd = 1\n")
+    (tmp_path / "s.toml").write_text(with_profile(VALID, "p.toml"))
+    with pytest.raises(CascadesimInputError) as error:
+        Scenario.from_toml(tmp_path / "s.toml")
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 's.toml'}: profile = 'p.toml': ")
+    assert "markets: not a profile table" in message and "\n" not in message
+    (tmp_path / "p.toml").write_text("[population\n")
+    with pytest.raises(CascadesimInputError, match=r"profile = 'p\.toml': .*line 1"):
+        Scenario.from_toml(tmp_path / "s.toml")
+
+
+def test_a_missing_profile_file_is_one_line_exit_2(tmp_path):
+    (tmp_path / "bad.toml").write_text(with_profile(VALID, "./my_profile.toml"))
+    result = run_cli("run", "bad.toml", cwd=tmp_path)
+    line = assert_one_line_error(
+        result, "profile = './my_profile.toml'", "no such file", str(tmp_path / "my_profile.toml")
+    )
+    assert line.startswith("cascadesim: error: bad.toml: profile = ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]  # nothing written

@@ -7,13 +7,24 @@ import math
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cascadesim._util.errors import CascadesimInputError
-from cascadesim.events.calibrate import figure_loss, leverage_weights, nelder_mead
+from cascadesim.cli.validate import calibrate_command
+from cascadesim.events import calibrate as calibration
+from cascadesim.events.calibrate import (
+    BOUNDS,
+    FATOL,
+    PARAMETERS,
+    XATOL,
+    calibrate,
+    figure_loss,
+    leverage_weights,
+)
 from cascadesim.events.modes import scenario_for_mode
 from cascadesim.events.validate import (
     compare,
@@ -24,6 +35,7 @@ from cascadesim.events.validate import (
 )
 from cascadesim.scenario.event import Reported
 from cascadesim.scenario.models import Scenario
+from cascadesim.scenario.profiles import profile_directory
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENTS = REPO_ROOT / "cascadesim/scenario/bundled" / "events"
@@ -328,13 +340,200 @@ def test_figure_loss_is_one_on_the_edge_of_a_band():
     assert figure_loss({"name": "price_low.BTC", "simulated": 1.0, "reported": 2.0}) is None
 
 
-def test_nelder_mead_finds_the_minimum_of_a_quadratic():
-    target = np.array([0.5, -1.0, 2.0])
-    best, value, used = nelder_mead(
-        lambda x: float(((x - target) ** 2).sum()), np.zeros(3), step=0.5, max_evaluations=400
+# The fit on a closed-form loss: `evaluate` (one library run per call) replaced by a quadratic
+# in log-parameters, one unit per 0.25 (about a band), minimum 0.3 at TARGET.
+START = {
+    "leverage_median": 5.0,
+    "leverage_log_std": 1.1,
+    "tail_alpha": 1.5,
+    "spread_fraction": 0.01,
+    "withdrawal_flow_sensitivity": 5.0,
+}
+TARGET = {
+    "leverage_median": 8.0,
+    "leverage_log_std": 1.3,
+    "tail_alpha": 2.0,
+    "spread_fraction": 0.02,
+    "withdrawal_flow_sensitivity": 3.0,
+}
+
+
+def log_vector(parameters: dict) -> np.ndarray:
+    return np.log([parameters[name] for name in PARAMETERS])
+
+
+class Quadratic:
+    """A stand-in for `evaluate` that records every parameter set it is asked for."""
+
+    def __init__(self, target: dict):
+        self.target = log_vector(target)
+        self.calls: list[dict] = []
+
+    def __call__(self, parameters: dict, event_paths: list) -> tuple[float, list]:
+        self.calls.append(dict(parameters))
+        miss = (log_vector(parameters) - self.target) / 0.25
+        return 0.3 + float((miss**2).sum()), []
+
+
+@pytest.fixture
+def quadratic(monkeypatch):
+    def install(target: dict = TARGET) -> Quadratic:
+        loss = Quadratic(target)
+        monkeypatch.setattr(calibration, "evaluate", loss)
+        return loss
+
+    return install
+
+
+def inside_bounds(parameters: dict) -> bool:
+    return all(BOUNDS[k][0] <= parameters[k] <= BOUNDS[k][1] for k in PARAMETERS)
+
+
+def test_the_fit_finds_a_minimum_inside_the_bounds_and_stops_on_its_tolerances(quadratic):
+    loss = quadratic()
+    reported = []
+    fit = calibrate([], START, max_evaluations=400, report=lambda *a: reported.append(a))
+    # Stopped on the tolerances, well before the budget, with SciPy's own message.
+    assert fit.converged and fit.message == "Optimization terminated successfully."
+    assert fit.evaluations < 400
+    # Each parameter set ran once (the start is not run again for SciPy's simplex).
+    assert len(loss.calls) == fit.evaluations == len(reported)
+    assert len({tuple(sorted(c.items())) for c in loss.calls}) == len(loss.calls)
+    assert [count for count, *_ in reported] == list(range(1, fit.evaluations + 1))
+    assert loss.calls[0] == pytest.approx(START) and fit.start == pytest.approx(START)
+    # The minimum, within the tolerances (5 % in each parameter, 0.02 in the loss).
+    assert np.abs(log_vector(fit.best) - log_vector(TARGET)).max() < XATOL
+    assert 0.3 <= fit.loss_best < 0.3 + FATOL < fit.loss_start
+    assert all(inside_bounds(c) for c in loss.calls)
+
+
+def test_tighter_tolerances_cost_more_evaluations_and_get_closer(quadratic):
+    quadratic()
+    coarse = calibrate([], START, max_evaluations=1000)
+    fine = calibrate([], START, max_evaluations=1000, xatol=1e-4, fatol=1e-7)
+    assert coarse.converged and fine.converged
+    assert fine.evaluations > coarse.evaluations
+    assert np.abs(log_vector(fine.best) - log_vector(TARGET)).max() < 1e-3
+    assert fine.loss_best < coarse.loss_best
+
+
+def test_the_fit_respects_the_bounds_when_the_minimum_lies_outside(quadratic):
+    outside = dict(TARGET, tail_alpha=9.0, spread_fraction=0.0002)  # above 4.0, below 0.001
+    loss = quadratic(outside)
+    fit = calibrate([], START, max_evaluations=400)
+    assert all(inside_bounds(c) for c in loss.calls)
+    # Trial points beyond a bound are clipped onto it; the fit ends there (within XATOL).
+    assert max(c["tail_alpha"] for c in loss.calls) == pytest.approx(
+        BOUNDS["tail_alpha"][1], rel=1e-9
     )
-    assert used <= 400
-    assert value < 1e-6 and np.allclose(best, target, atol=1e-3)
+    assert min(c["spread_fraction"] for c in loss.calls) == pytest.approx(
+        BOUNDS["spread_fraction"][0], rel=1e-9
+    )
+    assert fit.best["tail_alpha"] == pytest.approx(BOUNDS["tail_alpha"][1], rel=XATOL)
+    assert fit.best["spread_fraction"] == pytest.approx(BOUNDS["spread_fraction"][0], rel=XATOL)
+    assert fit.best["leverage_median"] == pytest.approx(TARGET["leverage_median"], rel=0.05)
+    # A start at a bound: the first simplex steps inward, so no vertex collapses onto it.
+    at_bound = dict(START, tail_alpha=BOUNDS["tail_alpha"][1])
+    loss = quadratic(outside)
+    calibrate([], at_bound, max_evaluations=6)
+    assert len({round(c["tail_alpha"], 9) for c in loss.calls}) == 2
+
+
+def test_max_evaluations_is_a_hard_budget(quadratic):
+    loss = quadratic()
+    fit = calibrate([], START, max_evaluations=3)
+    assert fit.evaluations == len(loss.calls) == 3  # fewer than the first simplex's 6
+    assert not fit.converged
+    assert fit.message == "Maximum number of function evaluations has been exceeded."
+    assert fit.loss_best <= fit.loss_start
+    loss = quadratic()
+    only = calibrate([], START, max_evaluations=1)
+    assert len(loss.calls) == 1 and only.best == pytest.approx(START)
+
+
+def test_calibrate_writes_calibrated_toml_here_and_a_scenario_loads_it(
+    quadratic, monkeypatch, tmp_path, capsys
+):
+    quadratic()
+    monkeypatch.setattr("cascadesim.cli.validate.stored_loss", lambda paths: 50.0)
+    bundled = profile_directory() / "calibrated.toml"
+    bundled_before = bundled.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    calibrate_command(None, max_evaluations=300, out=None, json_output=True)
+    outcome = json.loads(capsys.readouterr().out)
+    assert set(outcome) == {
+        "loss_stored_profile",
+        "loss_start",
+        "loss_best",
+        "start",
+        "best",
+        "evaluations",
+        "seconds",
+        "profile",
+        "written",
+    }
+    assert outcome["written"] and outcome["profile"] == "calibrated.toml"
+    assert bundled.read_bytes() == bundled_before  # the installed package is untouched
+    written = tmp_path / "calibrated.toml"
+    record = tomllib.loads(written.read_text())["calibration"]
+    assert record["evaluations"] == outcome["evaluations"] < 300
+    assert record["stopping"] == "Optimization terminated successfully."
+    assert record["converged"] is True and record["max_evaluations"] == 300
+    assert record["loss_before"] == pytest.approx(outcome["loss_start"], abs=1e-4)
+    assert record["loss_after"] == pytest.approx(outcome["loss_best"], abs=1e-4)
+    assert record["loss_stored_profile"] == 50.0
+    # The fit started from the bundled profile's record (no ./calibrated.toml yet).
+    stored = tomllib.loads(bundled_before.decode())["calibration"]
+    assert outcome["start"] == pytest.approx({k: stored[k] for k in PARAMETERS})
+    # A scenario in this folder adopts the file by its path.
+    event = TINY_EVENT.replace("seed = 3\n", 'seed = 3\nprofile = "./calibrated.toml"\n')
+    (tmp_path / "event.toml").write_text(event)
+    scenario = Scenario.from_toml(tmp_path / "event.toml")
+    best = outcome["best"]
+    assert scenario.population.leverage.weights == leverage_weights(
+        best["leverage_median"], best["leverage_log_std"]
+    )
+    assert scenario.population.account_size.tail_alpha == pytest.approx(best["tail_alpha"], 1e-4)
+    assert scenario.population.entry.spread_fraction == pytest.approx(best["spread_fraction"], 1e-3)
+    for market in scenario.markets.values():
+        assert market.withdrawal_flow_sensitivity == pytest.approx(
+            best["withdrawal_flow_sensitivity"], 1e-4
+        )
+    # A second run continues from the written fit.
+    calibrate_command(None, max_evaluations=1, out=None, json_output=True)
+    again = json.loads(capsys.readouterr().out)
+    assert again["start"] == pytest.approx({k: record[k] for k in PARAMETERS})
+
+
+def test_calibrate_refuses_to_write_a_bundled_profile(monkeypatch, tmp_path):
+    def no_run(*arguments):
+        raise AssertionError("the refusal must come before any library run")
+
+    monkeypatch.setattr("cascadesim.cli.validate.stored_loss", no_run)
+    monkeypatch.setattr(calibration, "evaluate", no_run)
+    bundled = profile_directory() / "calibrated.toml"
+    with pytest.raises(
+        CascadesimInputError, match=r"^--out = .*calibrated\.toml'?: a file outside"
+    ):
+        calibrate_command(None, max_evaluations=3, out=str(bundled), json_output=False)
+    monkeypatch.chdir(profile_directory())  # the default, ./calibrated.toml, is bundled here
+    with pytest.raises(CascadesimInputError, match="never overwrites a bundled profile"):
+        calibrate_command(None, max_evaluations=3, out=None, json_output=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scenario.toml").write_text(TINY_EVENT)  # not a profile: not replaced
+    with pytest.raises(CascadesimInputError, match="a new file or a profile to replace"):
+        calibrate_command(None, max_evaluations=3, out="scenario.toml", json_output=False)
+    with pytest.raises(CascadesimInputError, match="existing folder"):
+        calibrate_command(None, max_evaluations=3, out="no/such/p.toml", json_output=False)
+
+
+def test_calibrate_cli_refuses_a_bundled_profile_with_exit_2(tmp_path):
+    bundled = profile_directory() / "calibrated.toml"
+    before = bundled.read_bytes()
+    result = run_cli("calibrate", "--out", str(bundled), "--max-evaluations", "1", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "--out" in result.stderr
+    assert bundled.read_bytes() == before
 
 
 # --- the event library (slow: about a minute per event run) ---------------------------------

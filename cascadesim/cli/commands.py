@@ -196,10 +196,17 @@ def calibrate(
         typer.Argument(help="Event scenario files or names; default: the whole event library."),
     ] = None,
     max_evaluations: int = typer.Option(
-        40, "--max-evaluations", help="Library runs the fit may use (~25 s each)."
+        40,
+        "--max-evaluations",
+        help="Most library runs the fit may use (~25 s each); it stops earlier once its "
+        "tolerances are met.",
     ),
     out: str | None = typer.Option(
-        None, "--out", help="Profile file to write; default scenarios/profiles/calibrated.toml."
+        None,
+        "--out",
+        help="Profile file to write; default ./calibrated.toml in the current folder. Never "
+        "a bundled profile: calibrate refuses to write into the installed package. Scenarios "
+        'adopt the file with profile = "<path>".',
     ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:

@@ -7,7 +7,7 @@ fails its band, 2 on bad input (one line on stderr).
 from __future__ import annotations
 
 import json
-import tomllib
+import math
 from pathlib import Path
 
 import typer
@@ -16,11 +16,16 @@ from rich.table import Table
 
 from cascadesim._util.errors import CascadesimInputError, invalid
 from cascadesim._util.formatting import format_fraction, format_millions
-from cascadesim.events.calibrate import PARAMETERS, calibrate, library_loss, write_profile
+from cascadesim.events.calibrate import (
+    PARAMETERS,
+    calibrate,
+    stored_loss,
+    write_profile,
+)
 from cascadesim.events.validate import validate_event
 from cascadesim.scenario.bundled import bundled_directory
 from cascadesim.scenario.models import Scenario
-from cascadesim.scenario.profiles import profile_directory
+from cascadesim.scenario.profiles import profile_directory, read_profile_file
 
 COUNTS = ("aggregator", "true")
 MODE_CHOICES = ("replay", "shock", "both")
@@ -175,6 +180,63 @@ def print_tables(runs: list[dict]) -> None:
     console.print(f"{passed} of {len(runs)} event runs pass every figure")
 
 
+DEFAULT_PROFILE_OUT = "calibrated.toml"  # in the current folder
+START_DEFAULTS = {
+    "leverage_median": 5.0,
+    "leverage_log_std": 1.1,
+    "tail_alpha": 1.5,
+    "spread_fraction": 0.01,
+    "withdrawal_flow_sensitivity": 5.0,
+}
+
+
+def profile_target(out: str | None) -> Path:
+    """The profile file ``calibrate`` writes: ``--out``, or ``./calibrated.toml``.
+
+    Refused (one line, before any run): a path inside the installed package's bundled files
+    (a bundled profile is replaced by hand, never by a fit), a folder, a missing folder.
+    """
+    target = Path(out if out is not None else DEFAULT_PROFILE_OUT).expanduser()
+    shown = str(target)
+    bundled = bundled_directory().resolve()
+    if target.resolve().is_relative_to(bundled):
+        raise invalid(
+            "--out",
+            shown,
+            f"a file outside the bundled files of the installed package ({bundled}); "
+            "calibrate never overwrites a bundled profile (copy a fitted one there by hand)",
+        )
+    if target.is_dir():
+        raise invalid("--out", shown, "a profile file to write, not a folder")
+    if not target.parent.is_dir():
+        raise invalid("--out", shown, f"a file in an existing folder (no folder {target.parent})")
+    return target
+
+
+def start_parameters(target: Path) -> dict:
+    """Where the fit starts: the target profile's record (a fit continued), else the bundled
+    ``calibrated`` profile's, else :data:`START_DEFAULTS`.
+
+    An existing target must be a profile file (it is about to be replaced).
+    """
+    record = {}
+    if target.is_file():
+        try:
+            record = read_profile_file(target).get("calibration", {})
+        except CascadesimInputError as error:
+            allowed = f"a new file or a profile to replace ({error})"
+            raise invalid("--out", str(target), allowed) from None
+    bundled = profile_directory() / "calibrated.toml"
+    if not record and bundled.is_file():
+        record = read_profile_file(bundled).get("calibration", {})
+    start = {}
+    for name in PARAMETERS:
+        value = record.get(name)
+        usable = isinstance(value, int | float) and not isinstance(value, bool)
+        start[name] = float(value) if usable and 0 < value < math.inf else START_DEFAULTS[name]
+    return start
+
+
 def calibrate_command(
     scenarios: list[str] | None, *, max_evaluations: int, out: str | None, json_output: bool
 ) -> None:
@@ -182,21 +244,10 @@ def calibrate_command(
     if max_evaluations < 1:
         raise invalid("--max-evaluations", max_evaluations, "an integer >= 1")
     paths = resolve_events(scenarios)
-    target = Path(out) if out is not None else profile_directory() / "calibrated.toml"
-    current = tomllib.loads(target.read_text(encoding="utf-8")) if target.is_file() else {}
-    record = current.get("calibration", {})
-    defaults = {
-        "leverage_median": 5.0,
-        "leverage_log_std": 1.1,
-        "tail_alpha": 1.5,
-        "spread_fraction": 0.01,
-        "withdrawal_flow_sensitivity": 5.0,
-    }
-    start = {name: float(record.get(name, defaults[name])) for name in PARAMETERS}
+    target = profile_target(out)
+    start = start_parameters(target)
     # The library as it stands (with the stored profile): the loss the fit must beat.
-    loss_stored = library_loss(
-        [validate_event(Scenario.from_toml(path), "replay") for path in paths]
-    )
+    loss_stored = stored_loss(paths)
 
     def report(count: int, loss: float, parameters: dict) -> None:
         if not json_output:
@@ -230,6 +281,7 @@ def calibrate_command(
         f"loss: stored profile {loss_stored:.4f}; parametric start {fit.loss_start:.4f}; "
         f"fitted {fit.loss_best:.4f} ({fit.evaluations} evaluations, {fit.seconds:.0f} s)"
     )
+    typer.echo(f"stopped: {fit.message}")
     for name in PARAMETERS:
         typer.echo(f"  {name}: {fit.start[name]:.4g} -> {fit.best[name]:.4g}")
     typer.echo(

@@ -22,9 +22,25 @@ Loss
     figures.
 
 Method
-    Derivative-free: Nelder-Mead (written out below: no SciPy dependency) on the parameters in
-    log space, from the profile's current values, for a fixed number of evaluations. Each
-    evaluation runs the whole library (about 25 s for the two events on 2 cores).
+    Derivative-free: SciPy's Nelder-Mead (``scipy.optimize.minimize(method="Nelder-Mead")``)
+    on the parameters in log space, within :data:`BOUNDS` (SciPy clips every trial point to
+    them), from the profile's current values. The first simplex steps each parameter by
+    :data:`STEP` (0.25 in log space, about 28 %; downward where that would cross the upper
+    bound). The fit stops at ``max_evaluations`` library runs or earlier, when SciPy's
+    tolerances are both met (every vertex of the simplex within ``xatol`` of the best one in
+    every log-parameter, and within ``fatol`` of its loss):
+
+    - ``xatol = 0.05`` (:data:`XATOL`): 5 % of each parameter, about what the loss can
+      resolve. Each parameter set places the population differently, which alone moves the
+      loss by about +-0.05 (README); on this flat surface a smaller change of one parameter
+      is lost in that noise (the stored 40-evaluation fit moved its parameters 4-18 %);
+    - ``fatol = 0.02`` (:data:`FATOL`): under half that noise. Once every vertex is this
+      close to the best, the simplex's ranking of its vertices is mostly noise, and shrinking
+      it further only fits the particular populations drawn.
+
+    Each evaluation runs the whole library (about 25 s for the two events on 2 cores); a
+    parameter set is never run twice (the loss of a set is deterministic: the scenarios'
+    seeds are fixed), so the start, which SciPy evaluates again, is counted once.
 """
 
 from __future__ import annotations
@@ -37,6 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import minimize
 
 from cascadesim._util.toml import dump_toml
 from cascadesim.events.validate import validate_event
@@ -93,16 +110,24 @@ def library_loss(runs: list[dict]) -> float:
     return float(np.mean(terms)) if terms else 0.0
 
 
+STEP = 0.25  # first simplex: each log-parameter moved by this much (about 28 %)
+XATOL = 0.05  # log-parameter tolerance: 5 % (see the module docstring)
+FATOL = 0.02  # loss tolerance: under half the +-0.05 noise of the loss
+
+
 @dataclass
 class Fit:
-    """Outcome of a calibration: parameters and losses before and after."""
+    """Outcome of a calibration: parameters and losses before and after, how it stopped."""
 
     start: dict
     best: dict
     loss_start: float
     loss_best: float
-    evaluations: int
+    evaluations: int  # library runs (distinct parameter sets evaluated)
     seconds: float
+    message: str  # SciPy's stopping reason
+    converged: bool  # stopped on the tolerances (not on max_evaluations)
+    max_evaluations: int
 
 
 def profile_data(parameters: dict) -> dict:
@@ -122,6 +147,13 @@ def profile_data(parameters: dict) -> dict:
             "withdrawal_flow_sensitivity": round(parameters["withdrawal_flow_sensitivity"], 4)
         },
     }
+
+
+def stored_loss(event_paths: list[Path]) -> float:
+    """Library loss of the events as they stand (each with the profile its file names)."""
+    return library_loss(
+        [validate_event(Scenario.from_toml(path), "replay") for path in event_paths]
+    )
 
 
 def evaluate(parameters: dict, event_paths: list[Path]) -> tuple[float, list[dict]]:
@@ -153,60 +185,19 @@ def from_vector(vector: np.ndarray) -> dict:
     return values
 
 
-def nelder_mead(
-    function: Callable[[np.ndarray], float],
-    start: np.ndarray,
-    step: float,
-    max_evaluations: int,
-    start_value: float | None = None,
-) -> tuple[np.ndarray, float, int]:
-    """Minimise ``function`` from ``start`` (standard coefficients 1, 2, 0.5, 0.5).
+def log_bounds() -> list[tuple[float, float]]:
+    """:data:`BOUNDS` in log space, in :data:`PARAMETERS` order."""
+    return [(math.log(BOUNDS[name][0]), math.log(BOUNDS[name][1])) for name in PARAMETERS]
 
-    ``start_value``, when given, is ``function(start)`` already known (not re-evaluated).
 
-    Returns
-    -------
-    best point, its value, evaluations used (of ``function``)
-    """
-    n = start.size
-    points = [start.copy()] + [start + step * np.eye(n)[k] for k in range(n)]
-    values = [function(start) if start_value is None else start_value]
-    values += [function(p) for p in points[1:]]
-    used = len(points) - (start_value is not None)
-    while used < max_evaluations:
-        order = np.argsort(values)
-        points = [points[k] for k in order]
-        values = [values[k] for k in order]
-        centroid = np.mean(points[:-1], axis=0)
-        reflected = centroid + (centroid - points[-1])
-        value_reflected = function(reflected)
-        used += 1
-        if value_reflected < values[0] and used < max_evaluations:
-            expanded = centroid + 2.0 * (centroid - points[-1])
-            value_expanded = function(expanded)
-            used += 1
-            points[-1], values[-1] = (
-                (expanded, value_expanded)
-                if value_expanded < value_reflected
-                else (reflected, value_reflected)
-            )
-        elif value_reflected < values[-2]:
-            points[-1], values[-1] = reflected, value_reflected
-        else:
-            contracted = centroid + 0.5 * (points[-1] - centroid)
-            value_contracted = function(contracted)
-            used += 1
-            if value_contracted < values[-1]:
-                points[-1], values[-1] = contracted, value_contracted
-            else:  # shrink toward the best point
-                for k in range(1, n + 1):
-                    if used >= max_evaluations:
-                        break
-                    points[k] = points[0] + 0.5 * (points[k] - points[0])
-                    values[k] = function(points[k])
-                    used += 1
-    best = int(np.argmin(values))
-    return points[best], float(values[best]), used
+def initial_simplex(start: np.ndarray, step: float = STEP) -> np.ndarray:
+    """``start`` and one vertex per parameter moved by ``step`` (down near the upper bound)."""
+    vertices = [start.copy()]
+    for k, (_, high) in enumerate(log_bounds()):
+        vertex = start.copy()
+        vertex[k] += step if start[k] + step <= high else -step
+        vertices.append(vertex)
+    return np.asarray(vertices)
 
 
 def calibrate(
@@ -214,39 +205,67 @@ def calibrate(
     start: dict,
     max_evaluations: int = 40,
     report: Callable[[int, float, dict], None] | None = None,
+    *,
+    xatol: float = XATOL,
+    fatol: float = FATOL,
 ) -> Fit:
-    """Fit the parameters to the library by Nelder-Mead from ``start``."""
+    """Fit the parameters to the library by SciPy's Nelder-Mead from ``start``.
+
+    At most ``max_evaluations`` library runs (the start's included); fewer when the
+    tolerances ``xatol`` (log-parameters) and ``fatol`` (loss) are met first. ``report`` is
+    called after each run with its number, loss and parameters.
+    """
     began = time.perf_counter()
-    count = 0
+    losses: dict[tuple[float, ...], float] = {}
 
     def objective(vector: np.ndarray) -> float:
-        nonlocal count
-        parameters = from_vector(vector)
-        loss, _ = evaluate(parameters, event_paths)
-        count += 1
-        if report is not None:
-            report(count, loss, parameters)
-        return loss
+        key = tuple(float(x) for x in vector)
+        if key not in losses:  # deterministic: a parameter set is run once
+            parameters = from_vector(vector)
+            losses[key], _ = evaluate(parameters, event_paths)
+            if report is not None:
+                report(len(losses), losses[key], parameters)
+        return losses[key]
 
-    start_vector = to_vector(start)
+    bounds = log_bounds()
+    lows, highs = zip(*bounds, strict=True)
+    start_vector = np.clip(to_vector(start), lows, highs)
     loss_start = objective(start_vector)
-    best, loss_best, _ = nelder_mead(
+    result = minimize(
         objective,
         start_vector,
-        step=0.25,
-        max_evaluations=max(max_evaluations - 1, 1),
-        start_value=loss_start,
+        method="Nelder-Mead",
+        bounds=bounds,
+        options={
+            "maxfev": max_evaluations,
+            "xatol": xatol,
+            "fatol": fatol,
+            "initial_simplex": initial_simplex(start_vector),
+        },
     )
-    if loss_best >= loss_start:
+    # SciPy's calls include the start again (not run twice): its count bounds the runs.
+    best, loss_best = (result.x, float(result.fun))
+    if not loss_best < loss_start:
         best, loss_best = start_vector, loss_start
     return Fit(
         start=from_vector(start_vector),
         best=from_vector(best),
         loss_start=loss_start,
         loss_best=loss_best,
-        evaluations=count,
+        evaluations=len(losses),
         seconds=round(time.perf_counter() - began, 1),
+        message=str(result.message),
+        converged=bool(result.success),
+        max_evaluations=max_evaluations,
     )
+
+
+PROFILE_HEADER = """\
+# Population profile fitted to event scenarios by `cascadesim calibrate` (the loss is
+# described in cascadesim/events/calibrate.py). A scenario adopts it with
+# `profile = "<path to this file>"` (absolute, or relative to the scenario's folder): its
+# values fill in the keys the scenario leaves unset.
+"""
 
 
 def write_profile(path: Path, fit: Fit, loss_stored: float | None = None) -> None:
@@ -258,14 +277,12 @@ def write_profile(path: Path, fit: Fit, loss_stored: float | None = None) -> Non
         "loss_before": round(fit.loss_start, 4),
         "loss_after": round(fit.loss_best, 4),
         "evaluations": fit.evaluations,
+        "max_evaluations": fit.max_evaluations,
+        "stopping": fit.message,
+        "converged": fit.converged,
         "seconds": fit.seconds,
         **{name: round(value, 5) for name, value in fit.best.items()},
         **{f"start_{name}": round(value, 5) for name, value in fit.start.items()},
     }
-    text = (
-        "# Population profile fitted to the event library (scenarios/events/) by `cascadesim\n"
-        "# calibrate` (see cascadesim/calibrate.py for the loss). Scenarios adopt it with\n"
-        '# `profile = "calibrated"`: its values fill in the keys they leave unset.\n'
-        + dump_toml({"calibration": record, **profile_data(fit.best)})
-    )
+    text = PROFILE_HEADER + dump_toml({"calibration": record, **profile_data(fit.best)})
     path.write_text(text, encoding="utf-8")

@@ -40,14 +40,18 @@ def read_text_file(path: Path, kind: str) -> str:
         raise CascadesimInputError(f"{path}: not UTF-8 text (byte {error.start})") from None
 
 
-def validate_toml(model: type[BaseModel], text: str, source: str):
-    """Parse TOML text into ``model``; errors are one line prefixed with ``source``."""
+def validate_toml(model: type[BaseModel], text: str, source: str, context: dict | None = None):
+    """Parse TOML text into ``model``; errors are one line prefixed with ``source``.
+
+    ``context`` is passed to pydantic's validators (``ValidationInfo.context``): a scenario's
+    folder, for example, which its relative file paths are resolved from.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise CascadesimInputError(f"{source}: {describe_toml_error(error)}") from None
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as error:
         raise CascadesimInputError(f"{source}: {describe_validation_error(error, model)}") from None
 

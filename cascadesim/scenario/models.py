@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from cascadesim._util.toml import dump_toml
 from cascadesim._version import __version__
@@ -296,6 +296,11 @@ class Market(StrictModel):
 
 
 # --- the scenario -------------------------------------------------------------------------
+def base_context(source: str | Path | None) -> dict:
+    """Validation context of a scenario read from ``source``: the folder of its relative paths."""
+    return {"base_dir": None if source is None else Path(source).parent}
+
+
 class Scenario(StrictModel):
     """A complete scenario: markets, assets, population, shock, clock and seed."""
 
@@ -326,7 +331,10 @@ class Scenario(StrictModel):
         None, description="event scenarios: how aggregators counted liquidations"
     )
     profile: str | None = Field(
-        None, description="population profile (scenarios/profiles/) whose values fill in unset keys"
+        None,
+        description="population profile whose values fill in unset keys: a bundled profile's "
+        'name ("calibrated") or a path to a profile .toml file, absolute or relative to the '
+        "scenario file's folder (a value ending in .toml or containing / is a path)",
     )
 
     _source: Path | None = PrivateAttr(default=None)
@@ -334,10 +342,16 @@ class Scenario(StrictModel):
 
     @model_validator(mode="before")
     @classmethod
-    def with_profile(cls, data: Any) -> Any:
-        """Fill in the named profile's population and market defaults (scenario.profiles)."""
+    def with_profile(cls, data: Any, info: ValidationInfo) -> Any:
+        """Fill in the profile's population and market defaults (scenario.profiles).
+
+        A relative profile path is resolved from the validation context's ``base_dir`` (the
+        scenario file's folder, passed by :meth:`from_toml` and :meth:`from_data`), else from
+        the current folder.
+        """
         if isinstance(data, dict) and data.get("profile") is not None:
-            return apply_profile(data)
+            context = info.context if isinstance(info.context, dict) else {}
+            return apply_profile(data, context.get("base_dir"))
         return data
 
     @model_validator(mode="after")
@@ -354,7 +368,7 @@ class Scenario(StrictModel):
         """Read and validate a scenario file (errors: one line naming file and field)."""
         path = Path(path)
         text = read_text_file(path, "scenario")
-        scenario = validate_toml(cls, text, str(path))
+        scenario = validate_toml(cls, text, str(path), context=base_context(path))
         scenario._source, scenario._text = path, text
         return scenario
 
@@ -369,9 +383,10 @@ class Scenario(StrictModel):
     def from_data(cls, data: dict, source: str | Path | None = None) -> Scenario:
         """Validate scenario data (a parsed TOML table) read from, or derived from, ``source``.
 
-        Relative paths in ``data`` (a recorded path's CSV) resolve from ``source``'s folder.
+        Relative paths in ``data`` (a recorded path's CSV, a profile file) resolve from
+        ``source``'s folder.
         """
-        scenario = cls.model_validate(data)
+        scenario = cls.model_validate(data, context=base_context(source))
         scenario._source = None if source is None else Path(source)
         return scenario
 
