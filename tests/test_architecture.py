@@ -72,12 +72,18 @@ def imports() -> list[tuple[str, str, int, bool, str]]:
         source = path.read_text(encoding="utf-8")
         lines = source.splitlines()
         tree = ast.parse(source)
-        top_level = {id(node) for node in tree.body}
+        # Function bodies: imports that run when called, not when the module loads.
+        in_functions = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            for inner in ast.walk(node)
+        }
         for node in ast.walk(tree):
             if not isinstance(node, ast.Import | ast.ImportFrom):
                 continue
             text = "\n".join(lines[max(node.lineno - 2, 0) : node.end_lineno])
-            nested = id(node) not in top_level
+            nested = id(node) in in_functions
             for target in resolve(node, name):
                 if target != name:
                     found.append((name, target, node.lineno, nested, text))

@@ -233,7 +233,11 @@ def start_parameters(target: Path) -> dict:
     for name in PARAMETERS:
         value = record.get(name)
         usable = isinstance(value, int | float) and not isinstance(value, bool)
-        start[name] = float(value) if usable and 0 < value < math.inf else START_DEFAULTS[name]
+        start[name] = (
+            float(value)
+            if isinstance(value, int | float) and usable and 0 < value < math.inf
+            else START_DEFAULTS[name]
+        )
     return start
 
 
