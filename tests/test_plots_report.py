@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+import cascadesim.report
 from cascadesim._util.formatting import format_usd
 from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
 from cascadesim.report.plots import write_plots
@@ -230,8 +231,8 @@ def test_two_markets_add_the_contagion_plot(two_market_result, tmp_path):
         "plot_contagion",
     ],
 )
-def test_result_plot_methods_return_labelled_figures(two_market_result, method):
-    figure = getattr(two_market_result, method)()
+def test_plot_functions_return_labelled_figures(two_market_result, method):
+    figure = getattr(cascadesim.report, method)(two_market_result)
     assert isinstance(figure, Figure)
     axes = [ax for ax in figure.get_axes() if ax.get_visible()]
     assert axes
@@ -249,11 +250,11 @@ def test_result_plot_methods_return_labelled_figures(two_market_result, method):
 
 
 def test_plot_of_a_named_market(two_market_result):
-    figure = two_market_result.plot_price("ETH-bybit")
+    figure = cascadesim.report.plot_price(two_market_result, "ETH-bybit")
     title = figure.get_axes()[0].get_title()
     assert title.startswith("ETH-bybit")
     with pytest.raises(ValueError, match="unknown market"):
-        two_market_result.plot_price("DOGE-nowhere")
+        cascadesim.report.plot_price(two_market_result, "DOGE-nowhere")
 
 
 def test_format_usd():
@@ -278,4 +279,4 @@ def test_quiet_run_without_counterfactual(tmp_path):
     assert result.counterfactual_timeline is None
     assert result.summary["liquidated_total_usd"] == 0
     check_outputs(result, tmp_path, ["price", "liquidation_map", "book_depth", "open_interest"])
-    assert "no liquidations" in result.plot_price().get_axes()[0].get_title()
+    assert "no liquidations" in cascadesim.report.plot_price(result).get_axes()[0].get_title()
