@@ -217,4 +217,4 @@ def test_same_setup_gives_identical_results(setup):
         assert np.array_equal(
             getattr(first.outcome.positions, name), getattr(second.outcome.positions, name)
         )
-    assert first.outcome.account_wallet.tobytes() == second.outcome["account_wallet"].tobytes()
+    assert first.outcome.account_wallet.tobytes() == second.outcome.account_wallet.tobytes()
