@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cascadesim.engine import layout
-from cascadesim.engine.liquidation import adl_pop, adl_sift_down
+from cascadesim.engine.adl import adl_pop, adl_sift_down
 
 
 def queue_order(rows: list[int], scores: list[float]) -> list[int]:

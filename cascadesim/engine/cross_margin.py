@@ -31,14 +31,11 @@ from cascadesim.engine.layout import (
     STATUS_WATCHED,
     TAKEOVER_BACKSTOP,
 )
-from cascadesim.engine.liquidation import (
-    backstop_takeover,
-    effective_margin,
-    keep_threshold_a_bound,
-    liquidate_position,
-    watch,
-)
+from cascadesim.engine.liquidation import liquidate_position
 from cascadesim.engine.margin import maintenance_margin
+from cascadesim.engine.orders import effective_margin
+from cascadesim.engine.takeover import backstop_takeover
+from cascadesim.engine.watch_list import keep_threshold_a_bound, watch
 
 # Equity within this fraction of the summed maintenance margin counts as at maintenance.
 # Closing the position that carries an account's pooled equity at its bankruptcy price leaves
@@ -122,7 +119,7 @@ def spread_equity(params, positions, state, crosses, slot, equity, required):
 @njit(cache=True)
 def keep_thresholds_conservative(time, params, positions, watchlist, crosses, slot, current):
     """After the account's margins moved, keep every threshold a bound again (see
-    :func:`cascadesim.engine.liquidation.keep_threshold_a_bound`); ``current`` (the row
+    :func:`cascadesim.engine.watch_list.keep_threshold_a_bound`); ``current`` (the row
     being processed, -1 for none) is left to the caller."""
     for k in range(crosses.offsets[slot], crosses.offsets[slot + 1]):
         j = crosses.rows[k]

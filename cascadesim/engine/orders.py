@@ -1,0 +1,223 @@
+"""Orders into the book and a position's own bookkeeping.
+
+The kernels every liquidation path shares: the event record, a position's margin net of
+funding and its maintenance check, closing part of a position at a price, and a market order
+walked through a market's book (the market makers take the other side), including the
+liquidation order a venue sends for a breached position. Transfers follow the accounting
+convention of :mod:`cascadesim.engine.liquidation`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from cascadesim.engine.book import cover_refilled_levels, walk_book
+from cascadesim.engine.layout import KIND_BOOK, LIMIT_BANKRUPTCY, STATUS_FLAG_BOOK_EXHAUSTED
+from cascadesim.engine.margin import bankruptcy_price, margin_shortfall
+
+
+@njit(cache=True, inline="always")
+def record_event(
+    events,
+    event_count,
+    time,
+    market,
+    account,
+    position,
+    side,
+    kind,
+    quantity,
+    notional,
+    fill_price,
+    bankruptcy,
+    mark,
+):
+    """Append one liquidation event, doubling the buffer when full; returns the buffer."""
+    n = event_count[0]
+    if n >= events.shape[0]:
+        grown = np.empty(max(2 * events.shape[0], 1024), dtype=events.dtype)
+        grown[:n] = events[:n]
+        events = grown
+    row = events[n]
+    row["time"] = time
+    row["market"] = market
+    row["account"] = account
+    row["position"] = position
+    row["side"] = side
+    row["kind"] = kind
+    row["quantity"] = quantity
+    row["notional"] = notional
+    row["fill_price"] = fill_price
+    row["bankruptcy_price"] = bankruptcy
+    row["mark_price"] = mark
+    event_count[0] = n + 1
+    return events
+
+
+@njit(cache=True, inline="always")
+def effective_margin(positions, state, i):
+    """Isolated margin (USD) of position i after the funding it has paid or received."""
+    m = positions.market[i]
+    funding = state[m].funding_per_unit
+    return positions.margin[i] - positions.side[i] * positions.quantity[i] * funding
+
+
+@njit(cache=True, inline="always")
+def is_breached(params, positions, state, i, mark):
+    """True when position i's equity at ``mark`` is at or below its maintenance margin."""
+    m = positions.market[i]
+    return (
+        margin_shortfall(
+            positions.side[i],
+            positions.quantity[i],
+            positions.entry_price[i],
+            effective_margin(positions, state, i),
+            mark,
+            params[m].tier_floor_usd,
+            params[m].tier_mmr,
+            params[m].tier_maintenance_amount,
+            params[m].tier_count,
+        )
+        <= 0.0
+    )
+
+
+@njit(cache=True, inline="always")
+def reduce_position(positions, state, i, quantity, price):
+    """Close ``quantity`` of position i at ``price``: its PnL and owed funding go to margin."""
+    m = positions.market[i]
+    side = positions.side[i]
+    positions.margin[i] += (
+        side * quantity * (price - positions.entry_price[i] - state[m].funding_per_unit)
+    )
+    remaining = positions.quantity[i] - quantity
+    positions.quantity[i] = remaining if remaining > 0.0 else 0.0
+    if side > 0:
+        state[m].trader_long_quantity -= quantity
+    else:
+        state[m].trader_short_quantity -= quantity
+
+
+@njit(cache=True, inline="always")
+def execute_order(params, state, m, direction, quantity, limit_price, walk_out, flags):
+    """Walk market m's book with a market order; the market makers take the other side.
+
+    Returns (filled base units, notional USD). The caller books its own side.
+    """
+    if quantity <= 0.0:
+        return 0.0, 0.0
+    centre_tick = int(round(state[m].centre_price / params[m].tick_size))
+    if direction < 0:
+        start = state[m].bid_top_level
+    else:
+        start = state[m].ask_bottom_level
+    old_origin = state[m].origin_tick
+    new_origin = walk_book(
+        state[m].bids,
+        state[m].asks,
+        old_origin,
+        params[m].tick_size,
+        direction,
+        quantity,
+        limit_price,
+        centre_tick,
+        state[m].profile_usd,
+        state[m].liquidity_factor,
+        start,
+        walk_out,
+    )
+    moved = new_origin - old_origin
+    state[m].origin_tick = new_origin
+    stop_level = int(walk_out[4])
+    if direction < 0:
+        state[m].bid_top_level = stop_level
+        state[m].ask_bottom_level -= moved
+    else:
+        state[m].ask_bottom_level = stop_level
+        state[m].bid_top_level -= moved
+    if moved != 0:
+        # The levels the walk brought into the window carry the target profile on both
+        # sides: the other side's hint must cover them too (the walked side's stop level is
+        # exact already).
+        n_levels = state[m].bids.shape[0]
+        first = 0 if moved < 0 else max(n_levels - moved, 0)
+        last = min(-moved, n_levels) if moved < 0 else n_levels
+        bid_top, ask_bottom = cover_refilled_levels(
+            state[m].bid_top_level,
+            state[m].ask_bottom_level,
+            first,
+            last,
+            centre_tick - new_origin,
+            n_levels,
+        )
+        if direction < 0:
+            state[m].ask_bottom_level = ask_bottom
+        else:
+            state[m].bid_top_level = bid_top
+    if walk_out[3] > 0.0:
+        flags[0] |= STATUS_FLAG_BOOK_EXHAUSTED
+    filled = walk_out[0]
+    notional = walk_out[1]
+    if filled > 0.0:
+        state[m].quiet_steps = 0
+        state[m].step_fill_count += 1
+        state[m].maker_quantity -= direction * filled
+        state[m].maker_cash += direction * notional
+        state[m].last_price = walk_out[2]
+        state[m].step_taker_flow_usd += direction * notional
+    return filled, notional
+
+
+@njit(cache=True, inline="always")
+def send_liquidation_order(
+    time,
+    i,
+    quantity,
+    mark,
+    params,
+    positions,
+    state,
+    events,
+    event_count,
+    walk_out,
+    flags,
+    step_liquidated,
+):
+    """Liquidation order for ``quantity`` of position i into the book; books fill and fee."""
+    m = positions.market[i]
+    side = positions.side[i]
+    margin = effective_margin(positions, state, i)
+    bankrupt = bankruptcy_price(side, positions.quantity[i], positions.entry_price[i], margin)
+    if params[m].limit_mode == LIMIT_BANKRUPTCY:
+        limit = bankrupt
+    else:
+        limit = mark * (1.0 - side * params[m].slippage_limit)
+    filled, notional = execute_order(params, state, m, -side, quantity, limit, walk_out, flags)
+    if filled > 0.0:
+        price = notional / filled
+        reduce_position(positions, state, i, filled, price)
+        fee = params[m].liquidation_fee_rate * notional
+        available = effective_margin(positions, state, i)
+        if fee > available:
+            fee = available if available > 0.0 else 0.0
+        positions.margin[i] -= fee
+        state[m].fund_cash += fee
+        state[m].fees_usd += fee
+        events = record_event(
+            events,
+            event_count,
+            time,
+            m,
+            positions.account[i],
+            i,
+            side,
+            KIND_BOOK,
+            filled,
+            notional,
+            price,
+            bankrupt,
+            mark,
+        )
+        step_liquidated[m, 0 if side > 0 else 1] += notional
+    return events, filled

@@ -1,0 +1,90 @@
+"""The watch list and the liquidation thresholds that keep the sorted groups conservative.
+
+A position leaves its (market, side, tier) group's sorted order for the watch list when it
+was passed over breached-by-threshold but safe, waits out a cooldown, or had its margin or
+size changed so that its sorted threshold would no longer be a bound. A listed position's
+threshold (liquidation price at zero accumulated funding) and tier are kept in its row and
+in its list entry.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from cascadesim.engine.layout import STATUS_OPEN, STATUS_WATCHED
+from cascadesim.engine.margin import liquidation_price
+
+
+@njit(cache=True, inline="always")
+def watch(params, watchlist, positions, i, ready_time):
+    """Put position i (not already listed) on the watch list until ``ready_time`` (s).
+
+    Its threshold is recomputed from its current quantity and margin: a listed row is no
+    longer read by its group's pointer, and the watch list uses the threshold as a cheap
+    conservative filter before the exact check.
+    """
+    m = positions.market[i]
+    n = watchlist.offset[m] + watchlist.count[m]
+    watchlist.position[n] = i
+    watchlist.ready_time[n] = ready_time
+    watchlist.side[n] = positions.side[i]
+    watchlist.entry[i] = n
+    watchlist.count[m] += 1
+    positions.status[i] = STATUS_WATCHED
+    refresh_listed_threshold(params, positions, watchlist, i)
+
+
+@njit(cache=True, inline="always")
+def refresh_listed_threshold(params, positions, watchlist, i):
+    """Recompute listed row i's threshold and tier, in the row and in its entry."""
+    refresh_threshold(params, positions, i)
+    k = watchlist.entry[i]
+    watchlist.threshold[k] = positions.liquidation_price[i]
+    watchlist.tier[k] = positions.tier[i]
+
+
+@njit(cache=True)
+def keep_threshold_a_bound(time, params, positions, watchlist, j):
+    """After row j's margin or size moved outside the sorted order, keep its threshold a bound.
+
+    A listed row gets its threshold recomputed. An unlisted row (still behind its group's
+    pointer) whose liquidation price came closer than its sorted threshold goes on the watch
+    list; one whose price moved away keeps its threshold, which stays conservative.
+    """
+    if positions.status[j] == STATUS_WATCHED:
+        refresh_listed_threshold(params, positions, watchlist, j)
+        return
+    if positions.status[j] != STATUS_OPEN or positions.quantity[j] <= 0.0:
+        return
+    m = positions.market[j]
+    price, _ = liquidation_price(
+        positions.side[j],
+        positions.quantity[j],
+        positions.entry_price[j],
+        positions.margin[j],
+        params[m].tier_floor_usd,
+        params[m].tier_mmr,
+        params[m].tier_maintenance_amount,
+        params[m].tier_count,
+    )
+    stored = positions.liquidation_price[j]
+    if (price > stored) if positions.side[j] > 0 else (price < stored):
+        watch(params, watchlist, positions, j, time)
+
+
+@njit(cache=True, inline="always")
+def refresh_threshold(params, positions, i):
+    """Liquidation price (at zero accumulated funding) and tier of row i as it stands now."""
+    m = positions.market[i]
+    price, tier = liquidation_price(
+        positions.side[i],
+        positions.quantity[i],
+        positions.entry_price[i],
+        positions.margin[i],
+        params[m].tier_floor_usd,
+        params[m].tier_mmr,
+        params[m].tier_maintenance_amount,
+        params[m].tier_count,
+    )
+    positions.liquidation_price[i] = price
+    positions.tier[i] = tier
