@@ -157,3 +157,59 @@ def test_interrupted_rewrite_keeps_the_previous_complete_files(
         write_outputs(gentle_result, target, "", plots=False, report=False)
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert [n for n in os.listdir(tmp_path) if n != "gentle"] == []
+
+
+# --- event scenarios run as validate runs them ----------------------------------------------
+def tiny_event(tmp_path: Path) -> Path:
+    from tests.test_validate import TINY_EVENT
+
+    path = tmp_path / "tiny_event.toml"
+    path.write_text(TINY_EVENT, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("mode", [None, "shock", "as-written"])
+def test_an_event_file_runs_in_its_mode_and_says_so(tmp_path, mode):
+    from cascadesim.events.modes import scenario_for_mode
+
+    path = tiny_event(tmp_path)
+    arguments = ["run", str(path), "--json", "--out", str(tmp_path / "out")]
+    result = run_cli(*arguments, *([] if mode is None else ["--mode", mode]), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    expected_mode = mode or "replay"  # the file's event.mode
+    assert summary["event_mode"] == expected_mode
+    assert "tiny-event is an event scenario" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    scenario = Scenario.from_toml(path)
+    driven = (
+        scenario if expected_mode == "as-written" else scenario_for_mode(scenario, expected_mode)
+    )
+    direct = simulate(driven.build()).summary
+    assert summary["liquidated_total_usd"] == pytest.approx(direct["liquidated_total_usd"])
+    assert summary["scenario_hash"] == driven.hash()
+
+
+def test_replay_and_as_written_differ_on_an_event_file(tmp_path):
+    # The point of running in replay: the as-written file moves its imposed path again.
+    scenario = Scenario.from_toml(tiny_event(tmp_path))
+    from cascadesim.events.modes import scenario_for_mode
+
+    replay = simulate(scenario_for_mode(scenario, "replay").build(), counterfactual=False)
+    written = simulate(scenario.build(), counterfactual=False)
+    assert replay.summary["price_min"] != written.summary["price_min"]
+
+
+def test_mode_on_a_file_without_an_event_is_refused_in_one_line(tmp_path):
+    result = run_cli("run", "gentle", "--mode", "replay", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "cascadesim: error: --mode = 'replay': only for event scenarios (a file with [event])"
+    )
+    assert not (tmp_path / "cascadesim-out").exists()
+
+
+def test_an_unknown_mode_is_refused_in_one_line(tmp_path):
+    result = run_cli("run", str(tiny_event(tmp_path)), "--mode", "both", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--mode = 'both': replay, shock or as-written" in result.stderr

@@ -96,6 +96,13 @@ def run(
         help="Seconds the simulation may take; past them the run "
         "stops between chunks of steps and writes nothing.",
     ),
+    mode: str | None = typer.Option(
+        None,
+        "--mode",
+        help="Event scenarios only: replay or shock, driven as `cascadesim validate` drives "
+        "them, or as-written (the file's [shock] with every coupling on); default: the "
+        "file's event.mode.",
+    ),
 ) -> None:
     """Run a scenario; write summary, timeline, liquidations, plots and report.html."""
     from cascadesim.cli.run import run_command  # lazy: keeps --help instant
@@ -107,6 +114,7 @@ def run(
         json_output=json_output,
         max_steps=max_steps,
         time_budget=time_budget,
+        mode=mode,
     )
 
 

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cascadesim._util.errors import CascadesimInputError
+from cascadesim._util.errors import CascadesimInputError, invalid
 from cascadesim._util.formatting import format_fraction, format_usd
 from cascadesim.cli.console import (
     DelayedProgress,
@@ -21,6 +21,7 @@ from cascadesim.cli.console import (
     interrupted,
     report_interrupt,
 )
+from cascadesim.events.modes import scenario_for_mode
 from cascadesim.model.calculator import liquidation_price
 from cascadesim.model.resources import RunBudget
 from cascadesim.report.output import check_output_folder, summary_json, write_outputs
@@ -62,6 +63,34 @@ def liqprice_command(
     print_margin_figures(figures)
 
 
+EVENT_MODES = ("replay", "shock", "as-written")
+EVENT_NOTES = {
+    "replay": "cascadesim: {name} is an event scenario: run in replay mode, as `cascadesim "
+    "validate` runs it (the observed index path imposed; spot impact and market factor off). "
+    "Totals are the true ones; validate compares what the aggregators saw (--mode to change)",
+    "shock": "cascadesim: {name} is an event scenario: run in shock mode, as `cascadesim "
+    "validate --mode shock` runs it (only [event.trigger] imposed; the cascade, spot hedges "
+    "and market factor make the rest). Totals are the true ones, not the aggregators' view",
+    "as-written": "cascadesim: {name} is an event scenario run as written: its replayed index "
+    "path is moved again by the spot impact and market factor it already contains, so the "
+    "move and the totals overshoot the day (use --mode replay or shock to compare with it)",
+}
+
+
+def event_variant(scenario: Scenario, mode: str | None) -> tuple[Scenario, str | None]:
+    """The scenario ``run`` simulates, and the event mode it is driven in (None: no event)."""
+    if scenario.event is None:
+        if mode is not None:
+            raise invalid("--mode", mode, "only for event scenarios (a file with [event])")
+        return scenario, None
+    mode = scenario.event.mode if mode is None else mode
+    if mode not in EVENT_MODES:
+        raise invalid("--mode", mode, "replay, shock or as-written")
+    if mode == "as-written":
+        return scenario, mode
+    return scenario_for_mode(scenario, mode), mode
+
+
 def run_command(
     scenario: str | None,
     *,
@@ -70,8 +99,14 @@ def run_command(
     json_output: bool,
     max_steps: int | None,
     time_budget: float | None,
+    mode: str | None = None,
 ) -> None:
-    """Body of ``cascadesim run``: load, check, simulate with a progress bar, write, print."""
+    """Body of ``cascadesim run``: load, check, simulate with a progress bar, write, print.
+
+    An event scenario runs in its ``event.mode`` (or ``mode``) exactly as ``cascadesim
+    validate`` drives it, and says so on stderr: run as written, its replayed path would be
+    moved a second time by the spot impact and the market factor it already contains.
+    """
     if seed is not None and seed < 0:
         raise CascadesimInputError(f"--seed = {seed}: an integer >= 0")
     if max_steps is not None and max_steps < 1:
@@ -83,19 +118,24 @@ def run_command(
     try:
         with deferred_interrupts() as check:
             loaded = Scenario.from_toml(resolve_scenario(scenario))
+            driven, event_mode = event_variant(loaded, mode)
             directory = Path(out) if out is not None else Path("cascadesim-out") / loaded.name
             check_output_folder(directory, "--out")  # before a long run, not after it
             budget.check_steps(
-                2 * loaded.n_steps,
+                2 * driven.n_steps,
                 f" ({loaded.n_steps:,} with liquidations "
                 f"and {loaded.n_steps:,} without, for the "
                 "counterfactual)",
             )
             check()
-            setup = loaded.build(seed=seed)  # validates everything before anything is written
+            setup = driven.build(seed=seed)  # validates everything before anything is written
             check()
+            if event_mode is not None:
+                typer.echo(EVENT_NOTES[event_mode].format(name=loaded.name), err=True)
             bar = DelayedProgress(Console(stderr=True))
             result = simulate_with_bar(setup, bar, budget, check)
+            if event_mode is not None:
+                result.provenance["event_mode"] = event_mode
             written = write_with_bar(result, directory, loaded.to_toml_text(), bar, check)
     except (KeyboardInterrupt, SystemError) as error:
         if not interrupted(error):

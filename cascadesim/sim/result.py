@@ -256,6 +256,8 @@ class Result:
         total["markets"] = markets
         total["seed"] = self.provenance.get("seed")
         total["scenario_hash"] = self.provenance.get("scenario_hash")
+        if "event_mode" in self.provenance:  # an event scenario, driven as validate drives it
+            total["event_mode"] = self.provenance["event_mode"]
         total["version"] = __version__
         return total
 
