@@ -89,6 +89,22 @@ def test_money_is_conserved_and_net_quantity_is_zero(setup):
 
 @given(engine_setups())
 @PROPERTIES
+def test_no_fund_goes_below_zero_and_bad_debt_is_what_nothing_absorbed(setup):
+    result = run(setup)
+    timeline = result.outcome.timeline
+    scale = value_scale(result)
+    assert (timeline["insurance_fund_usd"] >= -RELATIVE * scale).all()
+    assert (timeline["backstop_usd"] >= -RELATIVE * scale).all()
+    # Bad debt is the ledger's uncovered holder: conservation above counts it.
+    assert result.ledger(True)["uncovered"] == -float(result.outcome.state.bad_debt_usd.sum())
+    bad_debt = result.outcome.state.bad_debt_usd
+    assert (bad_debt >= 0.0).all()
+    if bad_debt.sum() > 0.0:
+        assert result.outcome.flags & layout.STATUS_FLAG_BAD_DEBT
+
+
+@given(engine_setups())
+@PROPERTIES
 def test_long_open_interest_equals_short_at_every_step(setup):
     timeline = run(setup).outcome.timeline
     scale = float(setup.positions.quantity.sum())

@@ -46,7 +46,7 @@ from cascadesim.engine.market import (
     update_index,
 )
 from cascadesim.engine.orders import is_breached
-from cascadesim.engine.takeover import unwind_inventory
+from cascadesim.engine.takeover import cover_deficits, unwind_inventory
 from cascadesim.engine.watch_list import watch
 
 THRESHOLD_RELATIVE_SLACK = 1e-9  # covers rounding between the closed form and the exact check
@@ -428,6 +428,8 @@ def run_steps(
         for e in range(step_first_event, event_count[0]):
             step_totals[events[e]["market"], TOTAL_EVENTS] += 1.0
         for m in range(n_markets):
+            # After every market ran: a cross account's closes reach other markets' funds.
+            cover_deficits(state[m], flags)
             mid, index, bid, ask = quote_snapshot(m, params, assets, state)
             record_step(
                 timeline[step, m], time, dt, m, params, assets, state, mid, bid, ask, step_totals

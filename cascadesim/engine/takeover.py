@@ -108,9 +108,8 @@ def fund_takeover(
             state[m].fund_quantity += side * unmatched
             state[m].fund_cash -= side * unmatched * bankrupt
             reduce_position(positions, state, i, unmatched, bankrupt)
-            loss = side * (bankrupt - mark) * unmatched
-            if loss > 0.0:
-                state[m].bad_debt_usd += loss
+            # Its loss at the mark is beyond the fund's equity (else the fund would have
+            # absorbed the whole position): cover_deficits books it as bad debt.
             flags[0] |= STATUS_FLAG_BAD_DEBT
             events = record_event(
                 events,
@@ -160,20 +159,47 @@ def close_out(params, positions, state, scratch, crosses, i, flags):
 
 @njit(cache=True, inline="always")
 def pay_shortfall(market, amount, backstop, flags):
-    """The fund (or backstop) pays a loss beyond a trader's margin; beyond its equity it is
-    bad debt."""
+    """The fund (or backstop) pays a loss beyond a trader's margin as far as its equity goes;
+    the rest is bad debt, and the fund never goes below zero."""
     if backstop:
         equity = market.backstop_cash + market.backstop_quantity * market.last_price
     else:
         equity = market.fund_cash + market.fund_quantity * market.last_price
     covered = equity if equity > 0.0 else 0.0
+    if covered > amount:
+        covered = amount
     if amount > covered:
         market.bad_debt_usd += amount - covered
         flags[0] |= STATUS_FLAG_BAD_DEBT
     if backstop:
-        market.backstop_cash -= amount
+        market.backstop_cash -= covered
     else:
-        market.fund_cash -= amount
+        market.fund_cash -= covered
+
+
+@njit(cache=True, inline="always")
+def cover_deficits(market, flags):
+    """Book as bad debt whatever the fund's or the backstop's equity at the mark fell below
+    zero by (a loss it took over moving further, funding on its inventory), so that neither
+    is ever negative: bad debt is the loss that nothing absorbed.
+
+    Parameters
+    ----------
+    market : record of MARKET_STATE_DTYPE, updated in place (fund_cash, backstop_cash,
+        bad_debt_usd)
+    flags : int64 array (1,), STATUS_FLAG_BAD_DEBT is raised when a deficit is booked
+    """
+    mark = market.mark_price
+    fund = market.fund_cash + market.fund_quantity * mark
+    if fund < 0.0:
+        market.fund_cash -= fund
+        market.bad_debt_usd -= fund
+        flags[0] |= STATUS_FLAG_BAD_DEBT
+    backstop = market.backstop_cash + market.backstop_quantity * mark
+    if backstop < 0.0:
+        market.backstop_cash -= backstop
+        market.bad_debt_usd -= backstop
+        flags[0] |= STATUS_FLAG_BAD_DEBT
 
 
 @njit(cache=True, inline="always")

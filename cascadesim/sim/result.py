@@ -292,6 +292,8 @@ class Result:
             cash = getattr(state, f"{holder}_cash")
             quantity = getattr(state, f"{holder}_quantity")
             ledger[holder] = float((cash + quantity * price).sum())
+        # The loss nothing absorbed: the exchange (or socialised loss) stands behind it.
+        ledger["uncovered"] = -float(state.bad_debt_usd.sum())
         ledger["total"] = sum(ledger.values())
         net = np.bincount(
             positions.market, weights=positions.side * positions.quantity, minlength=n_markets

@@ -408,11 +408,20 @@ class ReferenceEngine:
         """``holder`` (fund or backstop) pays a loss; what exceeds its equity is bad debt."""
         market = self.markets[m]
         equity = market.agent_value(holder, price)
-        covered = equity if equity > 0.0 else 0.0
+        covered = min(max(equity, 0.0), amount)
         if amount > covered:
             market.bad_debt_usd += amount - covered
             self.flags |= layout.STATUS_FLAG_BAD_DEBT
-        market.cash[holder] -= amount
+        market.cash[holder] -= covered
+
+    def cover_deficits(self, market) -> None:
+        """A fund or backstop below zero at the mark is topped up to zero, as bad debt."""
+        for holder in ("fund", "backstop"):
+            equity = market.agent_value(holder, market.mark_price)
+            if equity < 0.0:
+                market.cash[holder] -= equity
+                market.bad_debt_usd -= equity
+                self.flags |= layout.STATUS_FLAG_BAD_DEBT
 
     # --- the venue procedures ---------------------------------------------------------------
     def send_order(self, time, i, quantity, mark):
@@ -609,9 +618,6 @@ class ReferenceEngine:
                 market.quantity["fund"] += side * unmatched
                 market.cash["fund"] -= side * unmatched * bankrupt
                 self.reduce(i, unmatched, bankrupt)
-                loss = side * (bankrupt - mark) * unmatched
-                if loss > 0.0:
-                    market.bad_debt_usd += loss
                 self.flags |= layout.STATUS_FLAG_BAD_DEBT
                 self.record(
                     time,
@@ -1179,6 +1185,7 @@ class ReferenceEngine:
             alpha = self.dt / (market.spec.basis_average_s + self.dt)
             market.basis_average += alpha * ((mid - index) - market.basis_average)
         for m, market in enumerate(self.markets):
+            self.cover_deficits(market)
             bid = market.best_bid()
             ask = market.best_ask()
             mid = 0.5 * (bid + ask) if bid > 0.0 and ask < math.inf else market.last_price
