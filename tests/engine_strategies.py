@@ -112,7 +112,7 @@ def market_spec(
         fund = 1e15
     else:
         fund = oi_notional * float(log_uniform(rng, 1e-4, 0.1))
-    return MarketSpec(
+    spec = MarketSpec(
         name=name,
         asset=asset,
         venue=variant,
@@ -153,6 +153,11 @@ def market_spec(
         **venue_rules(variant, rng),
         **tier_table(rng, typical_notional, n_tiers),
     )
+    # Some markets quote the premium, interest and clamp for a period 8 times their payment
+    # interval and pay an eighth of the period's rate each time (Hyperliquid, dYdX); the rest
+    # pay it whole (0: the period is the interval). Drawn after the market's other numbers.
+    period = float(rng.choice([0.0, interval, 8.0 * interval]))
+    return dataclasses.replace(spec, funding_premium_period_s=period)
 
 
 def healthy_margin(side, quantity, entry, margin, price, spec: MarketSpec) -> float:

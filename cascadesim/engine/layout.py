@@ -131,10 +131,11 @@ def market_params_dtype(n_tiers: int) -> np.dtype:
             ("stress_half_life_s", np.float64),  # s, EWMA horizon of volatility and flow
             ("mark_rule", np.int64),  # MARK_* code
             ("basis_average_s", np.float64),  # s, centre of mass of the basis average
-            ("funding_interval_s", np.float64),  # s
-            ("funding_interest_rate", np.float64),  # fraction per interval
-            ("funding_clamp", np.float64),  # fraction, clamp on (interest - premium)
-            ("funding_cap", np.float64),  # fraction per interval, cap on |rate|
+            ("funding_interval_s", np.float64),  # s, time between settlements (paid each)
+            ("funding_premium_period_s", np.float64),  # s, period P, I and the clamp are quoted for
+            ("funding_interest_rate", np.float64),  # fraction per premium period
+            ("funding_clamp", np.float64),  # fraction per premium period, on (interest - premium)
+            ("funding_cap", np.float64),  # fraction per interval, cap on |rate paid|
             ("funding_rate_initial", np.float64),  # fraction per interval, predicted rate at start
             ("time_to_first_funding_s", np.float64),  # s
             ("quote_anchor_half_life_s", np.float64),  # s, makers' pull of quotes to the index

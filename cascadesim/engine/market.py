@@ -51,7 +51,7 @@ def best_ask_price(params, state, m):
 
 @njit(cache=True)
 def predicted_funding(params, state, m):
-    """Funding rate (fraction per interval) the premium so far would settle at."""
+    """Funding rate (fraction paid per interval) the premium so far would settle at."""
     if state[m].premium_time <= 0.0:
         return state[m].funding_rate
     return funding_rate(
@@ -59,6 +59,8 @@ def predicted_funding(params, state, m):
         params[m].funding_interest_rate,
         params[m].funding_clamp,
         params[m].funding_cap,
+        params[m].funding_interval_s,
+        params[m].funding_premium_period_s,
     )
 
 

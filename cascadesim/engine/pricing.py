@@ -5,9 +5,12 @@ the index, a moving average of the perp's basis and the perp's own prices, and t
 those rules is what stops one wick on a thin book from liquidating everybody: the mark
 follows the last price only once the index or the basis average moves too.
 
-Funding (Binance/Bybit style) is ``F = P + clamp(I - P, -clamp, +clamp)`` per interval, where P
-is the time-average premium of the perp mid over the index since the last settlement and I
-the interest rate per interval, then capped at +/- cap. Positive F: longs pay shorts.
+Funding is ``F = P + clamp(I - P, -clamp, +clamp)``, where P is the time-average premium of the
+perp mid over the index since the last settlement and I the interest rate. F, I and the clamp
+are quoted for the venue's premium period (8 h at all five venues); what is paid at each
+settlement is ``F x interval / period`` capped at +/- cap, the cap being per paid interval.
+Binance, Bybit and OKX pay every 8 h (interval = period, so F is paid whole); Hyperliquid and
+dYdX pay an eighth of it every hour. Positive F: longs pay shorts.
 """
 
 from __future__ import annotations
@@ -28,14 +31,25 @@ def median_of_three(a, b, c):
 
 
 @njit(cache=True)
-def funding_rate(average_premium, interest_rate, clamp, cap):
-    """Funding rate per interval (fraction) from the average premium (fraction)."""
+def period_funding_rate(average_premium, interest_rate, clamp):
+    """``P + clamp(I - P, -clamp, +clamp)`` (fraction per premium period), uncapped."""
     gap = interest_rate - average_premium
     if gap > clamp:
         gap = clamp
     elif gap < -clamp:
         gap = -clamp
-    rate = average_premium + gap
+    return average_premium + gap
+
+
+@njit(cache=True)
+def funding_rate(average_premium, interest_rate, clamp, cap, interval_s, period_s):
+    """Funding rate paid per interval (fraction) from the average premium (fraction).
+
+    ``interest_rate`` and ``clamp`` are per premium period ``period_s``; the period's rate is
+    scaled to the payment interval ``interval_s`` (a factor of exactly 1.0 when the two are
+    equal) and then capped at +/- ``cap``, a fraction per interval.
+    """
+    rate = period_funding_rate(average_premium, interest_rate, clamp) * (interval_s / period_s)
     if rate > cap:
         rate = cap
     elif rate < -cap:
@@ -44,17 +58,19 @@ def funding_rate(average_premium, interest_rate, clamp, cap):
 
 
 @njit(cache=True)
-def premium_for_rate(rate, interest_rate, clamp):
-    """An average premium that makes :func:`funding_rate` give ``rate`` (uncapped).
+def premium_for_rate(rate, interest_rate, clamp, interval_s, period_s):
+    """An average premium that makes :func:`funding_rate` give ``rate`` per interval (uncapped).
 
-    Rates inside ``interest_rate +/- clamp`` all come from the same premium band, so the
-    premium equal to the rate is returned there; outside it the clamp is undone.
+    The rate is first put on the premium period's basis. Period rates inside
+    ``interest_rate +/- clamp`` all come from the same premium band, so the premium equal to
+    the period rate is returned there; outside it the clamp is undone.
     """
-    if rate > interest_rate + clamp:
-        return rate + clamp
-    if rate < interest_rate - clamp:
-        return rate - clamp
-    return rate
+    period_rate = rate * (period_s / interval_s)
+    if period_rate > interest_rate + clamp:
+        return period_rate + clamp
+    if period_rate < interest_rate - clamp:
+        return period_rate - clamp
+    return period_rate
 
 
 @njit(cache=True)
@@ -75,8 +91,9 @@ def mark_price(
     ----------
     rule : int, MARK_* code from :mod:`cascadesim.engine.layout`
     index_price, basis_average, last_price, best_bid, best_ask : float, USD
-    predicted_funding : float, fraction per interval
-    time_to_funding_s, funding_interval_s : float, seconds
+    predicted_funding : float, fraction paid per interval (what :func:`funding_rate` returns)
+    time_to_funding_s, funding_interval_s : float, seconds; Binance's funding basis
+        ``index x (1 + rate x time to funding / interval)`` takes the rate per interval
     """
     if rule == MARK_BINANCE:
         funding_basis = index_price * (

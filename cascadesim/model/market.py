@@ -38,6 +38,7 @@ NON_NEGATIVE_FIELDS = {
     "withdrawal_flow_sensitivity",
     "liquidity_floor",
     "basis_average_s",
+    "funding_premium_period_s",
     "funding_interest_rate",
     "funding_clamp",
     "funding_cap",
@@ -88,11 +89,14 @@ class MarketSpec:
     stress_half_life_s: float = 30.0
     mark_rule: str = "binance"
     basis_average_s: float = 15.0
-    funding_interval_s: float = 28_800.0
-    funding_interest_rate: float = 0.0001
-    funding_clamp: float = 0.0005
-    funding_cap: float = 0.003
-    funding_rate_initial: float = 0.0001
+    funding_interval_s: float = 28_800.0  # s between settlements
+    # s, the period the premium, interest and clamp are quoted for (0: the interval itself);
+    # each settlement pays the period's rate x interval / period, capped at funding_cap
+    funding_premium_period_s: float = 0.0
+    funding_interest_rate: float = 0.0001  # fraction per premium period
+    funding_clamp: float = 0.0005  # fraction per premium period
+    funding_cap: float = 0.003  # fraction per interval
+    funding_rate_initial: float = 0.0001  # fraction per interval, the predicted rate at start
     time_to_first_funding_s: float = 14_400.0
     quote_anchor_half_life_s: float = 30.0  # makers pull their quotes back to the index
     arbitrage_band: float = 0.0005
@@ -159,6 +163,11 @@ class MarketSpec:
                 self.tier_maintenance_amount,
                 f"one value per tier ({n} tiers)",
             )
+
+    @property
+    def premium_period_s(self) -> float:
+        """Seconds the funding premium, interest and clamp are quoted for."""
+        return self.funding_premium_period_s or self.funding_interval_s
 
     def maintenance_amounts(self) -> np.ndarray:
         """Maintenance amounts per tier (USD), from the table or from the recursion."""
@@ -280,6 +289,8 @@ def market_params(markets: list[MarketSpec], assets: list[AssetSpec]) -> np.reca
                 row.asset = asset_index[spec.asset]
             elif name == "tier_count":
                 row.tier_count = len(spec.tier_floor_usd)
+            elif name == "funding_premium_period_s":
+                row.funding_premium_period_s = spec.premium_period_s
             elif name in CODED_FIELDS:
                 setattr(row, name, CODED_FIELDS[name][getattr(spec, name)])
             elif not name.startswith("tier_"):

@@ -7,9 +7,12 @@ notional ``N`` (USD) when ``floors[n] <= N < floors[n + 1]``; its maintenance ma
 Bybit "MM deduction", Hyperliquid "maintenance deduction"), which makes the maintenance margin
 a continuous function of notional.
 
-The rule fields use the integer codes of :mod:`cascadesim.engine.layout`. Funding figures are
-fractions per funding interval (``funding_interval_s``), so Hyperliquid's hourly figures are the
-8-hour ones divided by 8.
+The rule fields use the integer codes of :mod:`cascadesim.engine.layout`. Funding states two
+periods apart: ``funding_interval_s``, how often funding is paid, and
+``funding_premium_period_s``, the period the premium, the interest rate and the clamp are quoted
+for (8 h at all five venues). Each settlement pays the period's rate times interval / period,
+capped at ``funding_cap``, which is per paid interval: Binance, Bybit and OKX pay the 8-hour rate
+whole every 8 h, Hyperliquid and dYdX an eighth of it every hour.
 
 Tables are snapshots: exchanges change them without notice. Each carries its source and date;
 where no current table was found the comment says so and the table is a documented, plausible
@@ -325,6 +328,26 @@ _HYPERLIQUID_ALT = TierTable.from_max_leverage(
 _DYDX_LARGE = TierTable.from_tiers([0], [0.03], [20], "dYdX v4 liquidity tier 0 (IMF 0.05)")
 _DYDX_MID = TierTable.from_tiers([0], [0.05], [10], "dYdX v4 liquidity tier 1 (IMF 0.1)")
 
+EIGHT_HOURS_S = 28_800.0
+HOUR_S = 3_600.0
+
+# dYdX v4 docs "Funding" (https://docs.dydx.xyz/concepts/trading/funding; source
+# github.com/dydxprotocol/v4-documentation, docs/pages/concepts/trading/funding.mdx; read
+# 2026-12-02): the 8-hour rate is capped at 600 % x (initial margin fraction - maintenance margin
+# fraction), 12 % for a large-cap market (IMF 5 %, MMF 3 %). The chain's default
+# funding_rate_clamp_factor_ppm is 6,000,000 (dydxprotocol/v4-chain, x/perpetuals/types/genesis.go).
+DYDX_FUNDING_CLAMP_FACTOR = 6.0
+
+
+def dydx_funding_cap(table: TierTable, interval_s: float = HOUR_S) -> float:
+    """dYdX's cap on ``|rate|`` per paid interval: 600 % x (IMF - MMF) per 8 h, scaled.
+
+    IMF is ``1 / max leverage`` and MMF the maintenance rate of the market's (single) tier.
+    """
+    imf = 1.0 / float(table.max_leverage[0])
+    mmf = float(table.mmr[0])
+    return DYDX_FUNDING_CLAMP_FACTOR * (imf - mmf) * (interval_s / EIGHT_HOURS_S)
+
 
 @dataclass(frozen=True, eq=False)
 class VenueProfile:
@@ -352,13 +375,17 @@ class VenueProfile:
     backstop_equity_fraction : float
         Backstop takes over when equity < this x maintenance margin (0 = no backstop).
     funding_interval_s : float
-        Seconds between funding settlements.
+        Seconds between funding settlements: how often funding is paid.
+    funding_premium_period_s : float
+        Seconds the premium P, the interest rate I and the clamp are quoted for. Each
+        settlement pays ``F x funding_interval_s / funding_premium_period_s``, capped.
     funding_interest_rate, funding_clamp : float
-        Fractions per interval in ``F = P + clamp(I - P, -clamp, +clamp)``.
+        Fractions per premium period in ``F = P + clamp(I - P, -clamp, +clamp)``.
     funding_cap : float
-        Fraction per interval bounding ``|F|`` for BTC (see :meth:`funding_cap_for`).
+        Fraction per paid interval bounding ``|rate|`` for BTC (see :meth:`funding_cap_for`).
     funding_caps : Mapping[str, float]
-        Per-asset caps overriding ``funding_cap``; key "*" is the altcoin default.
+        Per-asset caps (per paid interval) overriding ``funding_cap``; key "*" is the altcoin
+        default.
     basis_average_s : float
         Seconds, window (or EMA horizon) of the basis average in the mark price.
     """
@@ -374,6 +401,7 @@ class VenueProfile:
     liquidation_fee_rate: float
     slippage_limit: float
     funding_interval_s: float
+    funding_premium_period_s: float
     funding_interest_rate: float
     funding_clamp: float
     funding_cap: float
@@ -399,7 +427,7 @@ class VenueProfile:
         return self.tier_tables.get(asset.upper(), self.default_tiers)
 
     def funding_cap_for(self, asset: str = "BTC") -> float:
-        """Cap on ``|funding rate|`` per interval for ``asset``."""
+        """Cap on ``|funding rate|`` per paid interval for ``asset``."""
         key = asset.upper()
         if key in self.funding_caps:
             return self.funding_caps[key]
@@ -424,8 +452,10 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             liquidation_fee_rate=0.015,
             slippage_limit=0.0,
             funding_interval_s=28_800.0,
+            # Paid every 8 h, and the premium, I and the clamp are 8-hour figures: paid whole.
+            funding_premium_period_s=EIGHT_HOURS_S,
             funding_interest_rate=0.0001,  # 0.01% per 8 h ("Introduction to Funding Rates")
-            funding_clamp=0.0005,
+            funding_clamp=0.0005,  # +-0.05% (same page)
             # Capped rate = clamp(F, +-0.75 x MMR of the first bracket) (Binance funding-cap
             # announcements): 0.75 x 0.4% for BTC/ETH, 0.75 x 1.5% for the 50x alt brackets.
             funding_cap=0.003,
@@ -448,8 +478,9 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             liquidation_fee_rate=0.0,
             slippage_limit=0.0,
             funding_interval_s=28_800.0,
-            funding_interest_rate=0.0001,
-            funding_clamp=0.0005,
+            funding_premium_period_s=EIGHT_HOURS_S,  # 8-hour figures paid whole every 8 h
+            funding_interest_rate=0.0001,  # estimate: no source cited; Binance's 0.01% per 8 h
+            funding_clamp=0.0005,  # estimate: no source cited; Binance's +-0.05%
             funding_cap=0.00375,  # not found for Bybit; plausible, equal to OKX's BTC cap
             funding_caps={"*": 0.02},  # plausible
             basis_average_s=60.0,  # window not found; plausible
@@ -466,6 +497,7 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             liquidation_fee_rate=0.0005,  # OKX charges the taker fee rate on liquidations
             slippage_limit=0.0,
             funding_interval_s=28_800.0,
+            funding_premium_period_s=EIGHT_HOURS_S,  # 8-hour figures paid whole every 8 h
             # OKX help 360053909272: F = clamp(MA(premium - interest), a, b), interest = 0, no
             # +-0.05% dampener; a/b = +-0.375% BTC, +-0.75% ETH, +-1.5% other currencies.
             funding_interest_rate=0.0,
@@ -489,11 +521,15 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             chunk_min_notional_usd=100_000.0,
             chunk_cooldown_s=30.0,
             backstop_equity_fraction=2.0 / 3.0,
-            funding_interval_s=3_600.0,
-            # docs "Funding": 8-hour formula with I = 0.01% and +-0.05% clamp, paid hourly at 1/8.
-            funding_interest_rate=0.0001 / 8.0,
-            funding_clamp=0.0005 / 8.0,
-            funding_cap=0.04,  # 4% per hour
+            # Hyperliquid docs "Funding" (https://hyperliquid.gitbook.io/hyperliquid-docs/trading/
+            # funding, read 2026-12-02): funding is paid every hour; the formula
+            # F = P + clamp(I - P, -0.0005, 0.0005) gives an 8-hour rate, of which one eighth is
+            # paid each hour; P is the premium sampled every 5 s and averaged over the hour.
+            funding_interval_s=HOUR_S,
+            funding_premium_period_s=EIGHT_HOURS_S,
+            funding_interest_rate=0.0001,  # same page: 0.01% every 8 hours (0.00125% an hour)
+            funding_clamp=0.0005,  # same page: +-0.05% on the 8-hour figure
+            funding_cap=0.04,  # same page: 4% per (paid) hour, the same for every asset
             basis_average_s=150.0,  # docs "Robust price indices": 150 s EMA of (mid - oracle)
         ),
         "dydx": VenueProfile(
@@ -511,10 +547,17 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             # Fillable price is at most SMMR x MMF from oracle; SMMR = 1.5 assumed (not confirmed)
             # x MMF 0.03.
             slippage_limit=0.045,
-            funding_interval_s=3_600.0,
-            funding_interest_rate=0.0001 / 8.0,  # plausible: 0.01% per 8 h, paid hourly
-            funding_clamp=0.0005 / 8.0,  # plausible
-            funding_cap=0.015,  # plausible: 600% x (IMF - MMF) per 8 h, hourly share
+            # dYdX v4 docs "Funding" (https://docs.dydx.xyz/concepts/trading/funding, read
+            # 2026-12-02): the premium is averaged over the hour and funding is paid every hour at
+            # premium / 8 + the interest component, which is 0 for cross markets by default; the
+            # page applies no clamp against the interest.
+            funding_interval_s=HOUR_S,
+            funding_premium_period_s=EIGHT_HOURS_S,
+            funding_interest_rate=0.0,  # same page: 0% for cross markets
+            funding_clamp=0.0,  # same page: no clamp, F = P
+            # Same page: 600% x (IMF - MMF) per 8 h; 12% per 8 h for BTC/ETH (1.5% per hour)
+            funding_cap=dydx_funding_cap(_DYDX_LARGE),
+            funding_caps={"*": dydx_funding_cap(_DYDX_MID)},  # 30% per 8 h: 3.75% per hour
             basis_average_s=0.0,  # mark is the oracle price
         ),
     }

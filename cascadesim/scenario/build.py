@@ -76,6 +76,7 @@ def market_spec(name: str, market) -> MarketSpec:
         "chunk_cooldown_s": venue.chunk_cooldown_s,
         "backstop_equity_fraction": venue.backstop_equity_fraction,
         "funding_interval_s": venue.funding_interval_s,
+        "funding_premium_period_s": venue.funding_premium_period_s,
         "funding_interest_rate": venue.funding_interest_rate,
         "funding_clamp": venue.funding_clamp,
         "funding_cap": venue.funding_cap_for(market.asset),

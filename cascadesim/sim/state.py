@@ -328,11 +328,13 @@ def initial_state(
     elapsed = params.funding_interval_s - params.time_to_first_funding_s
     premium = np.asarray(
         [
-            premium_for_rate(r, i, c)
-            for r, i, c in zip(
+            premium_for_rate(r, i, c, interval, period)
+            for r, i, c, interval, period in zip(
                 params.funding_rate_initial,
                 params.funding_interest_rate,
                 params.funding_clamp,
+                params.funding_interval_s,
+                params.funding_premium_period_s,
                 strict=True,
             )
         ]

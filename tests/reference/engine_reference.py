@@ -54,20 +54,31 @@ def median_of_three(a: float, b: float, c: float) -> float:
     return sorted((a, b, c))[1]
 
 
-def funding_rate(average_premium: float, interest: float, clamp: float, cap: float) -> float:
-    """``F = P + clamp(I - P, -clamp, +clamp)``, then capped at +/- cap (fraction)."""
+def funding_rate(
+    average_premium: float,
+    interest: float,
+    clamp: float,
+    cap: float,
+    interval_s: float,
+    period_s: float,
+) -> float:
+    """``F = P + clamp(I - P, -clamp, +clamp)`` per premium period, times interval / period,
+    then capped at +/- cap (fraction per interval)."""
     gap = min(max(interest - average_premium, -clamp), clamp)
-    rate = average_premium + gap
+    rate = (average_premium + gap) * (interval_s / period_s)
     return min(max(rate, -cap), cap)
 
 
-def premium_for_rate(rate: float, interest: float, clamp: float) -> float:
-    """An average premium whose funding rate is ``rate`` (inverse of the clamp)."""
-    if rate > interest + clamp:
-        return rate + clamp
-    if rate < interest - clamp:
-        return rate - clamp
-    return rate
+def premium_for_rate(
+    rate: float, interest: float, clamp: float, interval_s: float, period_s: float
+) -> float:
+    """An average premium whose funding rate per interval is ``rate`` (inverse of the clamp)."""
+    period_rate = rate * (period_s / interval_s)
+    if period_rate > interest + clamp:
+        return period_rate + clamp
+    if period_rate < interest - clamp:
+        return period_rate - clamp
+    return period_rate
 
 
 class Market:
@@ -100,8 +111,16 @@ class Market:
         self.funding_per_unit = 0.0
         self.funding_rate = float(spec.funding_rate_initial)
         elapsed = float(spec.funding_interval_s) - float(spec.time_to_first_funding_s)
+        # The premium period: 0 in the spec means the payment interval itself.
+        self.funding_period_s = float(spec.funding_premium_period_s) or float(
+            spec.funding_interval_s
+        )
         premium = premium_for_rate(
-            self.funding_rate, float(spec.funding_interest_rate), float(spec.funding_clamp)
+            self.funding_rate,
+            float(spec.funding_interest_rate),
+            float(spec.funding_clamp),
+            float(spec.funding_interval_s),
+            self.funding_period_s,
         )
         self.premium_sum = premium * elapsed
         self.premium_time = elapsed
@@ -849,6 +868,8 @@ class ReferenceEngine:
             spec.funding_interest_rate,
             spec.funding_clamp,
             spec.funding_cap,
+            spec.funding_interval_s,
+            market.funding_period_s,
         )
 
     def current_mark(self, time: float, market: Market) -> float:
