@@ -74,9 +74,9 @@ def premium_for_rate(
 ) -> float:
     """An average premium whose funding rate per interval is ``rate`` (inverse of the clamp)."""
     period_rate = rate * (period_s / interval_s)
-    if period_rate > interest + clamp:
+    if period_rate > interest:
         return period_rate + clamp
-    if period_rate < interest - clamp:
+    if period_rate < interest:
         return period_rate - clamp
     return period_rate
 
