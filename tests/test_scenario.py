@@ -24,6 +24,7 @@ from cascadesim.model.shocks import (
     read_price_csv,
     sell_programme_flow,
 )
+from cascadesim.model.venues import VENUES
 from cascadesim.scenario.bundled import bundled_scenarios
 from cascadesim.scenario.models import Scenario
 
@@ -248,6 +249,23 @@ def test_overrides_replace_venue_rules():
     assert spec.tier_floor_usd == (0.0, 1e6)
     assert spec.maintenance_amounts().tolist() == [0.0, 1e6 * 0.01]  # from the recursion
     assert spec.mark_rule == "binance" and spec.takeover_mode == "insurance"
+
+
+def test_market_spec_takes_the_assets_table_and_fee():
+    doge = VALID.replace('asset = "BTC"', 'asset = "DOGE"').replace("[assets.BTC]", "[assets.DOGE]")
+    doge = doge.replace("price_usd = 100000", "price_usd = 0.2")
+    spec = Scenario.from_toml_text(doge).market_specs()[0]
+    table = VENUES["binance"].tiers("DOGE")
+    assert spec.tier_floor_usd == tuple(table.floors) and spec.tier_floor_usd[1] == 10_000.0
+    assert spec.liquidation_fee_rate == 0.01  # DOGEUSDT's published liquidationFee
+
+
+def test_okx_tiers_take_the_markets_price():
+    okx = VALID.replace('"binance"', '"okx"').replace("BTC-binance", "BTC-okx")
+    spec = Scenario.from_toml_text(okx.replace("price_usd = 100000", "price_usd = 60000"))
+    floors = spec.market_specs()[0].tier_floor_usd
+    # OKX tiers BTC-USDT-SWAP by contracts of 0.01 BTC: 1,000 and 5,000 contracts.
+    assert floors[1:3] == pytest.approx((1_000 * 0.01 * 60_000.0, 5_000 * 0.01 * 60_000.0))
 
 
 def test_market_spec_follows_the_venue_profile():

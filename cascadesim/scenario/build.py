@@ -38,10 +38,13 @@ SCENARIO_KEY = {
 
 # --- markets ------------------------------------------------------------------------------
 def market_spec(name: str, market) -> MarketSpec:
-    """MarketSpec from the venue profile, the scenario's values and the overrides."""
+    """MarketSpec from the venue profile, the scenario's values and the overrides.
+
+    The tier table is the venue profile's for the asset; a table tiered by position size (OKX)
+    takes its USD floors at ``price_usd``.
+    """
 
     venue = VENUES[market.venue]
-    tiers = venue.tiers(market.asset)
     uses_backstop = venue.takeover_mode == layout.TAKEOVER_BACKSTOP
     values = {
         "name": name,
@@ -69,7 +72,7 @@ def market_spec(name: str, market) -> MarketSpec:
         "takeover_mode": layout.TAKEOVER_NAMES[venue.takeover_mode],
         "adl_rank_rule": layout.ADL_RANK_NAMES[venue.adl_rank_rule],
         "cross_close_order": layout.CROSS_ORDER_NAMES[venue.cross_close_order],
-        "liquidation_fee_rate": venue.liquidation_fee_rate,
+        "liquidation_fee_rate": venue.liquidation_fee_for(market.asset),
         "slippage_limit": venue.slippage_limit,
         "chunk_fraction": venue.chunk_fraction,
         "chunk_min_notional_usd": venue.chunk_min_notional_usd,
@@ -82,10 +85,7 @@ def market_spec(name: str, market) -> MarketSpec:
         # Half an interval to the next settlement: the expected wait at a random start.
         "time_to_first_funding_s": venue.funding_interval_s / 2.0,
         "basis_average_s": venue.basis_average_s,
-        "tier_floor_usd": tuple(float(x) for x in tiers.floors),
-        "tier_mmr": tuple(float(x) for x in tiers.mmr),
-        "tier_maintenance_amount": tuple(float(x) for x in tiers.maintenance_amount),
-        "tier_max_leverage": tuple(float(x) for x in tiers.max_leverage),
+        **tier_values(name, venue, market),
     }
     defaults = MarketSpec()
     for key, value in market.overrides.items():
@@ -118,6 +118,25 @@ def market_spec(name: str, market) -> MarketSpec:
             )
             message = f"markets.{name}.{key}{match.group(2)}"
         raise CascadesimInputError(message) from None
+
+
+def tier_values(name: str, venue, market) -> dict:
+    """The MarketSpec tier fields: the venue's table for the market's asset and price."""
+    try:
+        tiers = venue.tiers(market.asset, market.price_usd)
+    except CascadesimInputError:  # floors in base units (OKX) times the price overflowed
+        raise invalid(
+            f"markets.{name}.price_usd",
+            market.price_usd,
+            f"a price at which {market.venue}'s {market.asset} tier floors, set in units of "
+            "the asset, stay finite in USD",
+        ) from None
+    return {
+        "tier_floor_usd": tuple(float(x) for x in tiers.floors),
+        "tier_mmr": tuple(float(x) for x in tiers.mmr),
+        "tier_maintenance_amount": tuple(float(x) for x in tiers.maintenance_amount),
+        "tier_max_leverage": tuple(float(x) for x in tiers.max_leverage),
+    }
 
 
 def apply_market_switches(name: str, market, values: dict) -> None:
