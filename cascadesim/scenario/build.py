@@ -34,14 +34,21 @@ SCENARIO_KEY = {
     "tick_size": "tick_usd",
     "funding_rate_initial": "funding_rate",
 }
+# The same for the tier fields of a market that gives its own [tiers] table.
+TIERS_KEY = {
+    "tier_floor_usd": "tiers.floors_usd",
+    "tier_mmr": "tiers.mmr",
+    "tier_maintenance_amount": "tiers.maintenance_amount_usd",
+    "tier_max_leverage": "tiers.max_leverage",
+}
 
 
 # --- markets ------------------------------------------------------------------------------
 def market_spec(name: str, market) -> MarketSpec:
     """MarketSpec from the venue profile, the scenario's values and the overrides.
 
-    The tier table is the venue profile's for the asset; a table tiered by position size (OKX)
-    takes its USD floors at ``price_usd``.
+    The tier table is the market's own ``[tiers]`` if it has one, else the venue profile's for
+    the asset; a table tiered by position size (OKX) takes its USD floors at ``price_usd``.
     """
 
     venue = VENUES[market.venue]
@@ -111,17 +118,28 @@ def market_spec(name: str, market) -> MarketSpec:
         match = re.match(rf"markets\.{re.escape(name)}\.(\w+)(.*)$", message)
         if match:
             field = match.group(1)
-            key = (
-                f"overrides.{field}"
-                if field in market.overrides
-                else SCENARIO_KEY.get(field, field)
-            )
+            if field in market.overrides:
+                key = f"overrides.{field}"
+            elif market.tiers is not None and field in TIERS_KEY:
+                key = TIERS_KEY[field]
+            else:
+                key = SCENARIO_KEY.get(field, field)
             message = f"markets.{name}.{key}{match.group(2)}"
         raise CascadesimInputError(message) from None
 
 
 def tier_values(name: str, venue, market) -> dict:
-    """The MarketSpec tier fields: the venue's table for the market's asset and price."""
+    """The MarketSpec tier fields: the market's own ``[tiers]``, else the venue's table."""
+    own = market.tiers
+    if own is not None:
+        amounts = own.maintenance_amount_usd
+        return {
+            "tier_floor_usd": tuple(own.floors_usd),
+            "tier_mmr": tuple(own.mmr),
+            # None: MarketSpec derives the amounts from the continuity recursion.
+            "tier_maintenance_amount": None if amounts is None else tuple(amounts),
+            "tier_max_leverage": tuple(own.max_leverage),
+        }
     try:
         tiers = venue.tiers(market.asset, market.price_usd)
     except CascadesimInputError:  # floors in base units (OKX) times the price overflowed
