@@ -1,4 +1,4 @@
-"""The venues' tier tables against their published figures and their sources.
+"""The venues' tier tables against their published figures, their sources, and `cascadesim tiers`.
 
 Each venue gets a vector from what it publishes: a column of its own (Binance ``cum``, Bybit
 ``mmDeduction``) that the continuity recursion must reproduce, a worked example where one
@@ -7,6 +7,12 @@ exists, or, where the venue publishes neither, values read off the published tab
 """
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +23,7 @@ from cascadesim.model import tier_tables
 from cascadesim.model.calculator import liquidation_price
 from cascadesim.model.venues import VENUES, TierTable, maintenance_amounts
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ("BTC", "ETH", "SOL", "XRP", "DOGE")
 
 
@@ -248,3 +255,62 @@ def test_liquidation_fees_have_sources():
 def test_a_table_tiered_by_size_needs_a_price():
     with pytest.raises(CascadesimInputError, match="price_usd"):
         TierTable.from_published(tier_tables.OKX["BTC"])
+
+
+# --- cascadesim tiers ----------------------------------------------------------------------
+def _cli(*arguments: str) -> subprocess.CompletedProcess:
+    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "cascadesim.cli.commands", "tiers", *arguments],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_json_is_the_venue_table():
+    result = _cli("bybit", "doge", "--json")
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    table = VENUES["bybit"].tiers("DOGE")
+    assert (output["venue"], output["asset"], output["estimate"]) == ("bybit", "DOGE", False)
+    assert output["source"] == table.source
+    assert [row["from_usd"] for row in output["tiers"]] == table.floors.tolist()
+    assert [row["maintenance_amount_usd"] for row in output["tiers"]] == (
+        table.maintenance_amount.tolist()
+    )
+    assert output["tiers"][-1]["to_usd"] is None
+    assert output["liquidation_fee_rate"] == 0.0
+
+
+def test_cli_table_prints_the_source_line():
+    result = _cli("okx", "BTC", "--price", "50000")
+    assert result.returncode == 0, result.stderr
+    assert "source: OKX BTC-USDT-SWAP" in result.stdout
+    assert "500,000" in result.stdout  # 1,000 contracts x 0.01 BTC x 50,000 USD
+    assert "liquidation fee" in result.stdout
+
+
+def test_cli_other_shows_the_estimate():
+    result = _cli("hyperliquid", "other", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["estimate"] is True
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragment"),
+    [
+        (["ftx", "BTC"], "venue = 'ftx': one of binance"),
+        (["binance", "PEPE"], "asset = 'PEPE': one of BTC, DOGE, ETH, SOL, XRP"),
+        (["okx", "BTC", "--price", "-1"], "--price = -1"),
+        (["okx", "BTC", "--price", "1e308"], "--price = 1e+308"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2(arguments, fragment):
+    result = _cli(*arguments)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cascadesim: error:"), result.stderr
+    assert fragment in lines[0] and result.stdout == ""
