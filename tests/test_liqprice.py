@@ -55,8 +55,8 @@ def test_binance_bracket_lookup(notional, mmr, amount):
 
 
 # The `cum` column Binance publishes with its brackets (GET /fapi/v1/leverageBracket, snapshot
-# in freqtrade/freqtrade freqtrade/exchange/binance_leverage_tiers.json, mid-2024) must equal
-# the recursion applied to the same brackets.
+# in freqtrade/freqtrade freqtrade/exchange/binance_leverage_tiers.json of 2024-10-24) must
+# equal the recursion applied to the same brackets (SOL, XRP, DOGE: tests/test_tier_tables.py).
 _BINANCE_PUBLISHED_CUM = {
     "BTC": [
         0,
@@ -200,7 +200,8 @@ def test_dydx_contract_loss_examples():
 
 
 # --- OKX -----------------------------------------------------------------------------------
-# No worked liquidation-price example for OKX USDT swaps was found in the stored help pages.
+# No worked liquidation-price example for OKX USDT swaps was found in the stored help pages;
+# tests/test_tier_tables.py checks OKX's tables against values read off its position tiers.
 
 
 # --- validation ----------------------------------------------------------------------------

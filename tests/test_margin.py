@@ -151,7 +151,7 @@ def test_maintenance_amounts_make_maintenance_margin_continuous(raw_floors, raw_
 
 
 @pytest.mark.parametrize("venue", sorted(VENUES))
-@pytest.mark.parametrize("asset", ["BTC", "ETH", "DOGE"])
+@pytest.mark.parametrize("asset", ["BTC", "ETH", "SOL", "XRP", "DOGE", "ADA"])
 def test_venue_tables_are_continuous_at_every_floor(venue, asset):
     table = VENUES[venue].tiers(asset)
     count = len(table)

@@ -24,6 +24,7 @@ from cascadesim.model.shocks import (
     read_price_csv,
     sell_programme_flow,
 )
+from cascadesim.model.venues import VENUES
 from cascadesim.scenario.bundled import bundled_scenarios
 from cascadesim.scenario.models import Scenario
 
@@ -137,6 +138,12 @@ BAD_FILES = {
         VALID + "\n[markets.BTC-binance.overrides]\nslippage_limit = 2.0\n",
         ["markets.BTC-binance.overrides.slippage_limit", "2.0", "fraction"],
     ),
+    "tier table with a rate per tier missing": (
+        VALID
+        + "\n[markets.BTC-binance.tiers]\nfloors_usd = [0, 1e6]\nmmr = [0.01]\n"
+        + "max_leverage = [50, 20]\n",
+        ["markets.BTC-binance.tiers.mmr", "[0.01]", "one value per tier"],
+    ),
     "leveraged share too high for the skew": (
         edited(
             "[population.leverage]",
@@ -248,6 +255,111 @@ def test_overrides_replace_venue_rules():
     assert spec.tier_floor_usd == (0.0, 1e6)
     assert spec.maintenance_amounts().tolist() == [0.0, 1e6 * 0.01]  # from the recursion
     assert spec.mark_rule == "binance" and spec.takeover_mode == "insurance"
+
+
+# --- a market's own tier table ------------------------------------------------------------
+def with_tiers(body: str) -> str:
+    return VALID + "\n[markets.BTC-binance.tiers]\n" + body
+
+
+def test_own_tier_table_replaces_the_venue_profile():
+    text = with_tiers(
+        "floors_usd = [0, 1e6, 5e6]\nmmr = [0.01, 0.02, 0.05]\nmax_leverage = [50, 20, 10]\n"
+    )
+    spec = Scenario.from_toml_text(text).market_specs()[0]
+    assert spec.tier_floor_usd == (0.0, 1e6, 5e6)
+    assert spec.tier_mmr == (0.01, 0.02, 0.05)
+    assert spec.tier_max_leverage == (50.0, 20.0, 10.0)
+    # No amounts given: the continuity recursion, 1e6 x 1 % and then + 5e6 x 3 %.
+    assert spec.maintenance_amounts().tolist() == pytest.approx([0.0, 10_000.0, 160_000.0])
+    assert spec.mark_rule == "binance"  # the rest of the venue profile stays
+
+
+def test_own_tier_table_keeps_given_maintenance_amounts_and_scales_with_mmr_scale():
+    text = with_tiers(
+        "floors_usd = [0, 1e6]\nmmr = [0.01, 0.02]\nmax_leverage = [50, 20]\n"
+        "maintenance_amount_usd = [0, 12000]\n"
+    ).replace("depth_1pct_usd = 1e6", "depth_1pct_usd = 1e6\nmmr_scale = 1.5")
+    spec = Scenario.from_toml_text(text).market_specs()[0]
+    assert spec.tier_mmr == pytest.approx((0.015, 0.03))
+    assert spec.maintenance_amounts().tolist() == pytest.approx([0.0, 18_000.0])
+
+
+@pytest.mark.parametrize(
+    ("body", "fragments"),
+    [
+        (
+            "floors_usd = [100, 1e6]\nmmr = [0.01, 0.02]\nmax_leverage = [50, 20]\n",
+            ["markets.BTC-binance.tiers.floors_usd = [100, 1000000.0]", "starting at 0"],
+        ),
+        (
+            "floors_usd = [0, 1e6, 1e6]\nmmr = [0.01, 0.02, 0.03]\nmax_leverage = [50, 20, 10]\n",
+            ["markets.BTC-binance.tiers.floors_usd", "strictly increasing"],
+        ),
+        (
+            "floors_usd = [0, 1e6]\nmmr = [0.01, 1.0]\nmax_leverage = [50, 20]\n",
+            ["markets.BTC-binance.tiers.mmr = [0.01, 1.0]", "between 0 and 1"],
+        ),
+        (
+            "floors_usd = [0, 1e6]\nmmr = [0.0, 0.02]\nmax_leverage = [50, 20]\n",
+            ["markets.BTC-binance.tiers.mmr", "between 0 and 1"],
+        ),
+        (
+            "floors_usd = [0, 1e6]\nmmr = [0.02, 0.01]\nmax_leverage = [50, 20]\n",
+            ["markets.BTC-binance.tiers.mmr", "non-decreasing"],
+        ),
+        (
+            "floors_usd = [0, 1e6]\nmmr = [0.01, 0.02]\nmax_leverage = [50]\n",
+            ["markets.BTC-binance.tiers.max_leverage = [50]", "one value per tier (2 tiers"],
+        ),
+        (
+            "floors_usd = [0, 1e6]\nmmr = [0.01, 0.02]\nmax_leverage = [50, 0.5]\n",
+            ["markets.BTC-binance.tiers.max_leverage[1] = 0.5", ">= 1"],
+        ),
+        (
+            "floors_usd = [0, 1e6]\nmmr = [0.01, 0.02]\nmax_leverage = [50, 20]\n"
+            "maintenance_amount_usd = [0]\n",
+            ["markets.BTC-binance.tiers.maintenance_amount_usd = [0]", "one value per tier"],
+        ),
+        (
+            "floors_usd = [0, 1e6]\nmmr = [0.01, 0.02]\n",
+            ["markets.BTC-binance.tiers.max_leverage = (missing)"],
+        ),
+        (
+            "floors_usd = [0]\nmmr = [0.01]\nmax_leverage = [50]\nmmr_rates = [0.01]\n",
+            ["markets.BTC-binance.tiers.mmr_rates", "not a field"],
+        ),
+        (
+            "floors_usd = [0, 1e6]\nmmr = [0.01, 0.02]\nmax_leverage = [50, 20]\n"
+            "\n[markets.BTC-binance.overrides]\ntier_mmr = [0.01, 0.03]\n",
+            ["markets.BTC-binance.overrides", "tier_mmr", "give the table in one place"],
+        ),
+    ],
+)
+def test_bad_own_tier_table_is_one_line(body, fragments):
+    with pytest.raises(CascadesimInputError) as error:
+        Scenario.from_toml_text(with_tiers(body), "tiers.toml").market_specs()
+    message = str(error.value)
+    assert message.startswith("tiers.toml: markets.BTC-binance.") and "\n" not in message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+
+
+def test_market_spec_takes_the_assets_table_and_fee():
+    doge = VALID.replace('asset = "BTC"', 'asset = "DOGE"').replace("[assets.BTC]", "[assets.DOGE]")
+    doge = doge.replace("price_usd = 100000", "price_usd = 0.2")
+    spec = Scenario.from_toml_text(doge).market_specs()[0]
+    table = VENUES["binance"].tiers("DOGE")
+    assert spec.tier_floor_usd == tuple(table.floors) and spec.tier_floor_usd[1] == 10_000.0
+    assert spec.liquidation_fee_rate == 0.01  # DOGEUSDT's published liquidationFee
+
+
+def test_okx_tiers_take_the_markets_price():
+    okx = VALID.replace('"binance"', '"okx"').replace("BTC-binance", "BTC-okx")
+    spec = Scenario.from_toml_text(okx.replace("price_usd = 100000", "price_usd = 60000"))
+    floors = spec.market_specs()[0].tier_floor_usd
+    # OKX tiers BTC-USDT-SWAP by contracts of 0.01 BTC: 1,000 and 5,000 contracts.
+    assert floors[1:3] == pytest.approx((1_000 * 0.01 * 60_000.0, 5_000 * 0.01 * 60_000.0))
 
 
 def test_market_spec_follows_the_venue_profile():

@@ -70,6 +70,26 @@ def liqprice(
 
 
 @app.command()
+def tiers(
+    venue: str = typer.Argument(..., help="binance, bybit, okx, hyperliquid or dydx."),
+    asset: str = typer.Argument(
+        ..., help="BTC, ETH, SOL, XRP or DOGE; 'other' for the fallback other assets get."
+    ),
+    price: float | None = typer.Option(
+        None,
+        "--price",
+        help="USD per unit of the asset at which OKX's tiers (set in contracts) are shown; "
+        "default a round reference price. Other venues tier in USD and ignore it.",
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """A venue profile's margin tier table, its source and the liquidation fee."""
+    from cascadesim.cli.tiers import tiers_command  # lazy: keeps --help instant
+
+    tiers_command(venue, asset, price=price, json_output=json_output)
+
+
+@app.command()
 def run(
     scenario: str | None = typer.Argument(
         None,

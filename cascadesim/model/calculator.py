@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from cascadesim._util.errors import invalid
+from cascadesim._util.errors import CascadesimInputError, invalid
 from cascadesim.engine import margin as kernels
 from cascadesim.model.venues import VENUES, TierTable
 
@@ -105,9 +105,11 @@ def _tier_table(
     mmr: float | None,
     maintenance_amount: float | None,
     max_leverage: float | None,
+    entry: float,
 ) -> TierTable:
     """The table to use: a single tier from ``mmr`` or Hyperliquid's ``max_leverage``, else
-    the venue's table for ``asset``."""
+    the venue's table for ``asset`` (a table tiered by position size, OKX's, with its USD
+    floors at the ``entry`` price)."""
     if maintenance_amount is not None and mmr is None:
         raise invalid("maintenance_amount", maintenance_amount, "only together with mmr")
     cap = np.inf if max_leverage is None else _positive("max_leverage", max_leverage)
@@ -128,7 +130,12 @@ def _tier_table(
         return TierTable.single(rate, amount, cap, "mmr given")
     if max_leverage is not None and venue == "hyperliquid":
         return TierTable.from_max_leverage([0.0], [cap], "max_leverage given")
-    table = VENUES[venue].tiers(asset)
+    try:
+        table = VENUES[venue].tiers(asset, entry)
+    except CascadesimInputError:  # floors in base units times the entry price overflowed
+        raise invalid(
+            "entry_price", entry, f"a price at which {venue}'s tier floors stay finite in USD"
+        ) from None
     if max_leverage is not None:
         capped = np.full(len(table), cap)
         return TierTable(table.floors, table.mmr, table.maintenance_amount, capped, table.source)
@@ -193,7 +200,9 @@ def liquidation_price(
         Hyperliquid: the market's maximum leverage, MMR = 1 / (2 x max_leverage). Other
         venues: replaces the tiers' maximum leverage in the leverage check.
     asset : str
-        Base asset; picks the venue's tier table ("BTC", "ETH", other = altcoin table).
+        Base asset; picks the venue's tier table (BTC, ETH, SOL, XRP, DOGE; any other asset
+        gets the venue's fallback estimate, see ``cascadesim tiers``). OKX tiers by contracts:
+        its floors are taken in USD at ``entry_price``.
 
     Returns
     -------
@@ -219,7 +228,7 @@ def liquidation_price(
         if leverage is not None
         else _positive("margin", margin)
     )
-    table = _tier_table(venue_name, asset, mmr, maintenance_amount, max_leverage)
+    table = _tier_table(venue_name, asset, mmr, maintenance_amount, max_leverage, entry)
     _check_leverage(table, notional, position_margin, leverage)
     return _figures(venue_name, side, asset, sign, entry, size, position_margin, table)
 

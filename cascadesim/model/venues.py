@@ -14,9 +14,9 @@ for (8 h at all five venues). Each settlement pays the period's rate times inter
 capped at ``funding_cap``, which is per paid interval: Binance, Bybit and OKX pay the 8-hour rate
 whole every 8 h, Hyperliquid and dYdX an eighth of it every hour.
 
-Tables are snapshots: exchanges change them without notice. Each carries its source and date;
-where no current table was found the comment says so and the table is a documented, plausible
-one in that venue's published style.
+Tables are snapshots: exchanges change them without notice. The published rows, their sources
+and dates live in :mod:`cascadesim.model.tier_tables`; a table whose source starts with
+``estimate:`` stands in where no table of the venue's own for that asset was found.
 """
 
 from __future__ import annotations
@@ -26,12 +26,20 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from cascadesim._util.errors import invalid
 from cascadesim.engine import layout
+from cascadesim.model.tier_tables import (
+    LIQUIDATION_FEES,
+    OTHER,
+    REFERENCE_PRICE_USD,
+    TABLES,
+    PublishedTiers,
+)
 
 
-def maintenance_amounts(floors: Sequence[float], mmr: Sequence[float]) -> np.ndarray:
+def maintenance_amounts(floors: ArrayLike, mmr: ArrayLike) -> np.ndarray:
     """Maintenance amounts (USD) that make tiered maintenance margin continuous.
 
     Parameters
@@ -66,7 +74,13 @@ class TierTable:
     max_leverage : float64 array (n_tiers,)
         Highest initial leverage allowed for a position whose notional is in the tier.
     source : str
-        Where the table comes from and its date.
+        Where the table comes from and its dates; ``estimate: ...`` where it is not the
+        venue's own table for the asset.
+    base_floors : float64 array (n_tiers,) or None
+        For a venue that tiers by position size (OKX, in contracts): the floors in units of
+        the base asset; ``floors`` are then ``base_floors * price_usd``. None for USD tiers.
+    price_usd : float or None
+        USD per base unit at which ``base_floors`` became ``floors``.
     """
 
     floors: np.ndarray
@@ -74,9 +88,13 @@ class TierTable:
     maintenance_amount: np.ndarray
     max_leverage: np.ndarray
     source: str = ""
+    base_floors: np.ndarray | None = None
+    price_usd: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("floors", "mmr", "maintenance_amount", "max_leverage"):
+        for name in ("floors", "mmr", "maintenance_amount", "max_leverage", "base_floors"):
+            if getattr(self, name) is None:
+                continue
             array = np.array(getattr(self, name), dtype=np.float64)
             array.setflags(write=False)
             object.__setattr__(self, name, array)
@@ -89,7 +107,11 @@ class TierTable:
         for name in ("mmr", "maintenance_amount", "max_leverage"):
             if getattr(self, name).shape != (count,):
                 raise invalid(name, getattr(self, name).tolist(), f"{count} values, one per tier")
-        if self.floors[0] != 0.0 or np.any(np.diff(self.floors) <= 0.0):
+        if (
+            self.floors[0] != 0.0
+            or not np.all(np.isfinite(self.floors))
+            or np.any(np.diff(self.floors) <= 0.0)
+        ):
             raise invalid("floors", self.floors.tolist(), "0 first, then strictly increasing")
         if not np.all((self.mmr > 0.0) & (self.mmr < 1.0)):
             raise invalid("mmr", self.mmr.tolist(), "every rate in (0, 1)")
@@ -143,190 +165,100 @@ class TierTable:
             source,
         )
 
+    @classmethod
+    def from_base_units(
+        cls,
+        base_floors: ArrayLike,
+        mmr: ArrayLike,
+        max_leverage: ArrayLike,
+        price_usd: float,
+        source: str,
+    ) -> TierTable:
+        """Table of a venue that tiers by position size: floors in base units, shown in USD at
+        ``price_usd``, maintenance amounts from the recursion on the USD floors."""
+        # An overflow to inf (a huge price) fails the checks of __post_init__ instead of warning.
+        with np.errstate(over="ignore", invalid="ignore"):
+            floors = np.asarray(base_floors, dtype=np.float64) * float(price_usd)
+            return cls(
+                floors,
+                np.asarray(mmr, dtype=np.float64),
+                maintenance_amounts(floors, mmr),
+                np.asarray(max_leverage, dtype=np.float64),
+                source,
+                base_floors=np.asarray(base_floors, dtype=np.float64),
+                price_usd=float(price_usd),
+            )
+
+    @classmethod
+    def from_published(cls, published: PublishedTiers, price_usd: float | None = None) -> TierTable:
+        """Table of a :class:`~cascadesim.model.tier_tables.PublishedTiers`; a base-unit one
+        (OKX) needs ``price_usd``. The venue's own maintenance amounts are kept where it
+        publishes them, else they come from the recursion."""
+        if published.base_units:
+            if price_usd is None:
+                raise invalid("price_usd", price_usd, "a price for a table tiered by size")
+            return cls.from_base_units(
+                published.floors,
+                published.mmr,
+                published.max_leverage,
+                price_usd,
+                published.source,
+            )
+        if published.maintenance_amount is None:
+            return cls.from_tiers(
+                published.floors, published.mmr, published.max_leverage, published.source
+            )
+        return cls(
+            np.asarray(published.floors, dtype=np.float64),
+            np.asarray(published.mmr, dtype=np.float64),
+            np.asarray(published.maintenance_amount, dtype=np.float64),
+            np.asarray(published.max_leverage, dtype=np.float64),
+            published.source,
+        )
+
+    def at_price(self, price_usd: float) -> TierTable:
+        """This table for a market at ``price_usd`` (USD per base unit): a table tiered by
+        size gets its USD floors at that price; a USD table is returned as it is."""
+        if self.base_floors is None:
+            return self
+        return TierTable.from_base_units(
+            self.base_floors, self.mmr, self.max_leverage, price_usd, self.source
+        )
+
+    @property
+    def is_estimate(self) -> bool:
+        """True when the source says the table stands in for an unpublished one."""
+        return self.source.startswith("estimate:")
+
     def __len__(self) -> int:
         return int(self.floors.shape[0])
 
 
-def _stepped_table(
-    first_floors: Sequence[float],
-    first_mmr: Sequence[float],
-    first_imr: Sequence[float],
-    steps: tuple[float, float, float],
-    count: int,
-    source: str,
-) -> TierTable:
-    """Tiers listed explicitly, then repeated with fixed increments (OKX, Bybit style).
-
-    Parameters
-    ----------
-    first_floors, first_mmr, first_imr : sequences of float
-        USD floors, maintenance and initial margin rates of the explicitly listed tiers.
-    steps : (float, float, float)
-        Increments per further tier: USD floor, maintenance rate, initial rate.
-    count : int
-        Total number of tiers.
-    source : str
-    """
-    floors, mmr, imr = list(first_floors), list(first_mmr), list(first_imr)
-    while len(floors) < count:
-        floors.append(floors[-1] + steps[0])
-        mmr.append(mmr[-1] + steps[1])
-        imr.append(imr[-1] + steps[2])
-    max_leverage = [1.0 / rate for rate in imr]  # exchanges derive max leverage as 1 / IMR
-    return TierTable.from_tiers(floors, mmr, max_leverage, source)
+# --- the tables -----------------------------------------------------------------------------
+# Rows, sources and dates are in :mod:`cascadesim.model.tier_tables`; a source starting with
+# "estimate:" marks a table that is not the venue's own for that asset. OKX tiers by contracts:
+# its tables keep base-unit floors and are shown here at REFERENCE_PRICE_USD
+# (markets convert them at their own price, see TierTable.at_price).
+def _venue_tables(venue: str) -> dict[str, TierTable]:
+    return {
+        asset: TierTable.from_published(published, REFERENCE_PRICE_USD.get(asset))
+        for asset, published in TABLES[venue].items()
+    }
 
 
-# --- Binance USDⓈ-M ------------------------------------------------------------------------
-# Source: Binance GET /fapi/v1/leverageBracket (the "Leverage and Margin of USDⓈ-M Futures"
-# brackets), snapshot stored in freqtrade/freqtrade freqtrade/exchange/binance_leverage_tiers.json
-# (commit 01d10aeb; it lists the BTCUSDT 240927/241227 quarterlies, so the snapshot is from
-# mid-2024). The published ``cum`` column equals maintenance_amounts() of these rows exactly.
-_BINANCE_BTC = TierTable.from_tiers(
-    floors=[0, 50e3, 600e3, 3e6, 12e6, 70e6, 100e6, 230e6, 480e6, 600e6, 800e6, 1.2e9],
-    mmr=[0.004, 0.005, 0.0065, 0.01, 0.02, 0.025, 0.05, 0.1, 0.125, 0.15, 0.25, 0.5],
-    max_leverage=[125, 100, 75, 50, 25, 20, 10, 5, 4, 3, 2, 1],
-    source="Binance BTCUSDT leverage brackets (fapi/v1/leverageBracket), snapshot mid-2024",
-)
-_BINANCE_ETH = TierTable.from_tiers(
-    floors=[0, 50e3, 600e3, 3e6, 12e6, 50e6, 65e6, 150e6, 320e6, 400e6, 530e6, 800e6],
-    mmr=[0.004, 0.005, 0.0065, 0.01, 0.02, 0.025, 0.05, 0.1, 0.125, 0.15, 0.25, 0.5],
-    max_leverage=[125, 100, 75, 50, 25, 20, 10, 5, 4, 3, 2, 1],
-    source="Binance ETHUSDT leverage brackets (fapi/v1/leverageBracket), snapshot mid-2024",
-)
-# Mid-cap 50x bracket set (the same snapshot's G/USDT and BAT/USDT rows).
-_BINANCE_ALT = TierTable.from_tiers(
-    floors=[0, 5e3, 20e3, 25e3, 200e3, 400e3, 500e3, 1e6],
-    mmr=[0.015, 0.02, 0.025, 0.05, 0.1, 0.125, 0.25, 0.5],
-    max_leverage=[50, 25, 20, 10, 5, 4, 2, 1],
-    source="Binance 50x mid-cap brackets (e.g. BATUSDT), snapshot mid-2024",
-)
+_TABLES = {venue: _venue_tables(venue) for venue in TABLES}
+_OTHER = {venue: TierTable.from_published(published) for venue, published in OTHER.items()}
+# funding_cap_for treats the assets of tier_tables as the majors (BTC, ETH); the published
+# altcoin tables go to altcoin_tiers so that their funding caps stay the altcoin ones.
+_MAJORS = ("BTC", "ETH")
 
-# --- Bybit USDT perpetual ------------------------------------------------------------------
-# BTC: "Details of Risk Limit Adjustment by Bybit" (mobie.io summary of Bybit's announcement,
-# undated, ~2021-22): risk limit 2,000,000 USDT per step, MMR 0.5% + 0.5% per step, IMR
-# 1% + 0.75% per step (4,000,000 USDT -> MMR 1%, IMR 1.75%, 57.14x). Bybit's current tables
-# (bybit.com/en/announcement-info/margin-parameters) are rendered client-side and were not found
-# in the stored sources, so this older stepped table stands in; the deduction follows Bybit's
-# documented recursion.
-_BYBIT_BTC = _stepped_table(
-    [0.0],
-    [0.005],
-    [0.01],
-    (2e6, 0.005, 0.0075),
-    10,
-    "Bybit BTCUSDT stepped risk limits (2M USDT steps), ~2021-22; plausible stand-in",
-)
-# ETH: no ETHUSDT table found. Plausible: Bybit's ETH base maintenance rate is 1% on its risk
-# limit pages ("maintenance margin base rate is 0.5% for BTC and 1% for ETH"), steps of 1M USDT.
-_BYBIT_ETH = _stepped_table(
-    [0.0],
-    [0.01],
-    [0.02],
-    (1e6, 0.005, 0.0075),
-    10,
-    "Bybit ETHUSDT: not found; plausible stepped table, 1% base MMR, 1M USDT steps",
-)
-# Alts: "Risk Limit Adjustment for Perpetual Contracts (Jul 1, 2025)", Bybit announcement
-# (bybitannouncements.com/?p=1828), table "After Adjustment" for small caps (VOXELUSDT, ...).
-_BYBIT_ALT = TierTable.from_tiers(
-    floors=[
-        0,
-        5e3,
-        9e3,
-        13e3,
-        17e3,
-        21e3,
-        25e3,
-        40e3,
-        55e3,
-        70e3,
-        85e3,
-        100e3,
-        110e3,
-        120e3,
-        130e3,
-        140e3,
-    ],
-    mmr=[
-        0.025,
-        0.0263,
-        0.0278,
-        0.0294,
-        0.0313,
-        0.0333,
-        0.0357,
-        0.0385,
-        0.0417,
-        0.0455,
-        0.05,
-        0.0526,
-        0.0556,
-        0.0588,
-        0.0625,
-        0.0667,
-    ],
-    max_leverage=[20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9.5, 9, 8.5, 8, 7.5],
-    source="Bybit small-cap risk limits, announcement of 2025-07-01",
-)
 
-# --- OKX USDT swaps ------------------------------------------------------------------------
-# BTC/ETH: no current BTC-USDT-SWAP / ETH-USDT-SWAP position-tier table was found in the stored
-# sources (OKX serves it from GET /api/v5/public/position-tiers). Plausible tables in OKX's
-# published style (tiers in contracts: explicit first tiers, then "increase by N conts, +0.5% MMR,
-# +0.5% IMR per tier"), converted to USD at 0.01 BTC (0.1 ETH) per contract and 100,000 USD/BTC
-# (3,000 USD/ETH). OKX applies one tier's MMR to the whole position; the deduction here keeps the
-# engine's maintenance margin continuous.
-_OKX_BTC = _stepped_table(
-    [0, 1e6, 2e6, 4e6],
-    [0.004, 0.006, 0.008, 0.01],
-    [0.008, 0.01, 0.0125, 0.02],
-    (4e6, 0.005, 0.005),
-    12,
-    "OKX BTC-USDT-SWAP: not found; plausible OKX-style table",
-)
-_OKX_ETH = _stepped_table(
-    [0, 5e5, 1e6, 2e6],
-    [0.004, 0.006, 0.008, 0.01],
-    [0.01, 0.0125, 1 / 75, 0.02],
-    (2e6, 0.005, 0.005),
-    12,
-    "OKX ETH-USDT-SWAP: not found; plausible OKX-style table",
-)
-# Alts: "OKX to adjust position tiers of perpetual swaps" (okx.com/help, 2023-05-15), ADAUSDT
-# "After": 1,500 / 3,000 / 6,000 conts at MMR 0.50% / 0.75% / 1.00%, IMR 1.33% (75x) / 2% /
-# 2.5%, then +6,000 conts, +0.5% MMR, +0.5% IMR per tier. Converted at 100 ADA per contract and
-# 0.40 USD/ADA (40 USD per contract).
-_OKX_ALT = _stepped_table(
-    [0, 60e3, 120e3, 240e3],
-    [0.005, 0.0075, 0.01, 0.015],
-    [1 / 75, 0.02, 0.025, 0.03],
-    (240e3, 0.005, 0.005),
-    12,
-    "OKX ADAUSDT position tiers, announcement of 2023-05-15 (40 USD per contract)",
-)
+def _majors(venue: str) -> dict[str, TierTable]:
+    return {asset: table for asset, table in _TABLES[venue].items() if asset in _MAJORS}
 
-# --- Hyperliquid ---------------------------------------------------------------------------
-# Hyperliquid docs "Margin tiers" (hyperliquid.gitbook.io/hyperliquid-docs/trading/margin-tiers,
-# stored copy 2025): BTC 0-150M 40x, >150M 20x; ETH 0-100M 25x, >100M 15x; DOGE, SUI, LINK, ...
-# 0-20M 10x, >20M 5x. Maintenance rate = 1 / (2 * max leverage) per tier.
-_HYPERLIQUID_BTC = TierTable.from_max_leverage(
-    [0, 150e6], [40, 20], "Hyperliquid docs, Margin tiers (BTC), 2025"
-)
-_HYPERLIQUID_ETH = TierTable.from_max_leverage(
-    [0, 100e6], [25, 15], "Hyperliquid docs, Margin tiers (ETH), 2025"
-)
-_HYPERLIQUID_ALT = TierTable.from_max_leverage(
-    [0, 20e6], [10, 5], "Hyperliquid docs, Margin tiers (DOGE, SUI, LINK, ...), 2025"
-)
 
-# --- dYdX v4 -------------------------------------------------------------------------------
-# dYdX Chain governance parameters, "Markets" (docs.dydx.community, liquidity tiers): large-cap
-# tier initial margin 0.05 with maintenance fraction 0.6 -> MMF 0.03 (BTC-USD, ETH-USD; 20x);
-# mid-cap tier initial 0.1, fraction 0.5 -> MMF 0.05 (10x). Nonlinear margin scaling was removed
-# ("Margin", docs.dydx.exchange/concepts-trading/margin), so one tier per market. A later copy of
-# the same page shows a large-cap initial margin of 0.02 (50x); 0.05 is kept as in DESIGN.md.
-_DYDX_LARGE = TierTable.from_tiers([0], [0.03], [20], "dYdX v4 liquidity tier 0 (IMF 0.05)")
-_DYDX_MID = TierTable.from_tiers([0], [0.05], [10], "dYdX v4 liquidity tier 1 (IMF 0.1)")
+def _altcoins(venue: str) -> dict[str, TierTable]:
+    return {asset: table for asset, table in _TABLES[venue].items() if asset not in _MAJORS}
 
 EIGHT_HOURS_S = 28_800.0
 HOUR_S = 3_600.0
@@ -357,13 +289,20 @@ class VenueProfile:
     ----------
     name : str
     tier_tables : Mapping[str, TierTable]
-        Per-asset tables keyed by upper-case asset symbol ("BTC", "ETH").
+        Tables of the majors keyed by upper-case asset symbol ("BTC", "ETH").
     default_tiers : TierTable
-        Fallback for any other asset (altcoins).
+        Fallback for an asset with no table of its own (an estimate, as its source says).
+    altcoin_tiers : Mapping[str, TierTable]
+        Published altcoin tables keyed by upper-case asset symbol ("SOL", "XRP", "DOGE").
     mark_rule, partial_mode, limit_mode, takeover_mode, adl_rank_rule : int
         ``MARK_*``, ``PARTIAL_*``, ``LIMIT_*``, ``TAKEOVER_*``, ``ADL_RANK_*`` codes.
     liquidation_fee_rate : float
-        Fraction of liquidated notional paid to the insurance fund.
+        Fraction of liquidated notional paid to the insurance fund, for an asset not in
+        ``liquidation_fees``.
+    liquidation_fees : Mapping[str, float]
+        Per-asset rates where the venue publishes them, keyed by upper-case asset symbol.
+    liquidation_fee_source : str
+        Where the rates come from (see :mod:`cascadesim.model.tier_tables`).
     slippage_limit : float
         Fraction of mark bounding a ``LIMIT_SLIPPAGE`` liquidation order.
     chunk_fraction : float
@@ -393,12 +332,15 @@ class VenueProfile:
     name: str
     tier_tables: Mapping[str, TierTable]
     default_tiers: TierTable
+    altcoin_tiers: Mapping[str, TierTable]
     mark_rule: int
     partial_mode: int
     limit_mode: int
     takeover_mode: int
     adl_rank_rule: int
     liquidation_fee_rate: float
+    liquidation_fees: Mapping[str, float]
+    liquidation_fee_source: str
     slippage_limit: float
     funding_interval_s: float
     funding_premium_period_s: float
@@ -422,9 +364,26 @@ class VenueProfile:
         caps = {asset.upper(): cap for asset, cap in self.funding_caps.items()}
         object.__setattr__(self, "funding_caps", MappingProxyType(caps))
 
-    def tiers(self, asset: str = "BTC") -> TierTable:
-        """The tier table of ``asset`` (case-insensitive), or the altcoin fallback."""
-        return self.tier_tables.get(asset.upper(), self.default_tiers)
+    def tiers(self, asset: str = "BTC", price_usd: float | None = None) -> TierTable:
+        """The tier table of ``asset`` (case-insensitive), or the fallback estimate.
+
+        ``price_usd`` (USD per base unit) converts a table tiered by position size (OKX) to
+        USD floors at that price; without it such a table is at ``REFERENCE_PRICE_USD``.
+        """
+        key = asset.upper()
+        if key in self.tier_tables:
+            table = self.tier_tables[key]
+        else:
+            table = self.altcoin_tiers.get(key, self.default_tiers)
+        return table if price_usd is None else table.at_price(price_usd)
+
+    def has_own_tiers(self, asset: str) -> bool:
+        """True when ``asset`` has a table of its own (published or a labelled estimate)."""
+        return asset.upper() in self.tier_tables or asset.upper() in self.altcoin_tiers
+
+    def liquidation_fee_for(self, asset: str = "BTC") -> float:
+        """Liquidation fee rate of ``asset``: its published rate, else the venue's default."""
+        return self.liquidation_fees.get(asset.upper(), self.liquidation_fee_rate)
 
     def funding_cap_for(self, asset: str = "BTC") -> float:
         """Cap on ``|funding rate|`` per paid interval for ``asset``."""
@@ -440,16 +399,19 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
     {
         "binance": VenueProfile(
             name="binance",
-            tier_tables={"BTC": _BINANCE_BTC, "ETH": _BINANCE_ETH},
-            default_tiers=_BINANCE_ALT,
+            tier_tables=_majors("binance"),
+            default_tiers=_OTHER["binance"],
+            altcoin_tiers=_altcoins("binance"),
             mark_rule=layout.MARK_BINANCE,
             partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
             limit_mode=layout.LIMIT_BANKRUPTCY,
             takeover_mode=layout.TAKEOVER_INSURANCE,
             adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
-            # Official clearance-fee table not found in the stored sources; Binance Square posts
-            # quote 1.5% of the liquidated notional.
-            liquidation_fee_rate=0.015,
+            # Per-symbol liquidationFee of GET /fapi/v1/exchangeInfo (2024-03-28): 1.25 % BTC,
+            # ETH and XRP, 1.5 % SOL, 1.0 % DOGE; 1.5 % for other assets is an estimate.
+            liquidation_fee_rate=LIQUIDATION_FEES["binance"].default,
+            liquidation_fees=LIQUIDATION_FEES["binance"].by_asset,
+            liquidation_fee_source=LIQUIDATION_FEES["binance"].source,
             slippage_limit=0.0,
             funding_interval_s=28_800.0,
             # Paid every 8 h, and the premium, I and the clamp are 8-hour figures: paid whole.
@@ -465,8 +427,9 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
         ),
         "bybit": VenueProfile(
             name="bybit",
-            tier_tables={"BTC": _BYBIT_BTC, "ETH": _BYBIT_ETH},
-            default_tiers=_BYBIT_ALT,
+            tier_tables=_majors("bybit"),
+            default_tiers=_OTHER["bybit"],
+            altcoin_tiers=_altcoins("bybit"),
             mark_rule=layout.MARK_INDEX_BASIS,
             partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
             limit_mode=layout.LIMIT_BANKRUPTCY,
@@ -475,7 +438,9 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             # No separate clearance fee: the position is taken over at the bankruptcy price and
             # the margin left over goes to the insurance fund
             # ("Liquidation Process (USDT Contract)").
-            liquidation_fee_rate=0.0,
+            liquidation_fee_rate=LIQUIDATION_FEES["bybit"].default,
+            liquidation_fees=LIQUIDATION_FEES["bybit"].by_asset,
+            liquidation_fee_source=LIQUIDATION_FEES["bybit"].source,
             slippage_limit=0.0,
             funding_interval_s=28_800.0,
             funding_premium_period_s=EIGHT_HOURS_S,  # 8-hour figures paid whole every 8 h
@@ -487,14 +452,18 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
         ),
         "okx": VenueProfile(
             name="okx",
-            tier_tables={"BTC": _OKX_BTC, "ETH": _OKX_ETH},
-            default_tiers=_OKX_ALT,
+            tier_tables=_majors("okx"),
+            default_tiers=_OTHER["okx"],
+            altcoin_tiers=_altcoins("okx"),
             mark_rule=layout.MARK_INDEX_BASIS,
             partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
             limit_mode=layout.LIMIT_BANKRUPTCY,
             takeover_mode=layout.TAKEOVER_INSURANCE,
             adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
-            liquidation_fee_rate=0.0005,  # OKX charges the taker fee rate on liquidations
+            # Estimate: no OKX liquidation-fee page found; the taker fee rate stands in.
+            liquidation_fee_rate=LIQUIDATION_FEES["okx"].default,
+            liquidation_fees=LIQUIDATION_FEES["okx"].by_asset,
+            liquidation_fee_source=LIQUIDATION_FEES["okx"].source,
             slippage_limit=0.0,
             funding_interval_s=28_800.0,
             funding_premium_period_s=EIGHT_HOURS_S,  # 8-hour figures paid whole every 8 h
@@ -508,14 +477,18 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
         ),
         "hyperliquid": VenueProfile(
             name="hyperliquid",
-            tier_tables={"BTC": _HYPERLIQUID_BTC, "ETH": _HYPERLIQUID_ETH},
-            default_tiers=_HYPERLIQUID_ALT,
+            tier_tables=_majors("hyperliquid"),
+            default_tiers=_OTHER["hyperliquid"],
+            altcoin_tiers=_altcoins("hyperliquid"),
             mark_rule=layout.MARK_HYPERLIQUID,
             partial_mode=layout.PARTIAL_CHUNKS,
             limit_mode=layout.LIMIT_SLIPPAGE,
             takeover_mode=layout.TAKEOVER_BACKSTOP,
             adl_rank_rule=layout.ADL_RANK_HYPERLIQUID,
-            liquidation_fee_rate=0.0,  # no clearance fee; the backstop keeps the maintenance margin
+            # No clearance fee; the backstop keeps the maintenance margin (docs "Liquidations").
+            liquidation_fee_rate=LIQUIDATION_FEES["hyperliquid"].default,
+            liquidation_fees=LIQUIDATION_FEES["hyperliquid"].by_asset,
+            liquidation_fee_source=LIQUIDATION_FEES["hyperliquid"].source,
             slippage_limit=0.05,  # not documented for liquidations; SDK market-order default
             chunk_fraction=0.2,  # docs "Liquidations": >100k USDC positions go 20% at a time
             chunk_min_notional_usd=100_000.0,
@@ -534,8 +507,9 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
         ),
         "dydx": VenueProfile(
             name="dydx",
-            tier_tables={"BTC": _DYDX_LARGE, "ETH": _DYDX_LARGE},
-            default_tiers=_DYDX_MID,
+            tier_tables=_majors("dydx"),
+            default_tiers=_OTHER["dydx"],
+            altcoin_tiers=_altcoins("dydx"),
             mark_rule=layout.MARK_INDEX,
             partial_mode=layout.PARTIAL_NONE,
             limit_mode=layout.LIMIT_SLIPPAGE,
@@ -543,7 +517,10 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             # v4 deleverages against offsetting positions without a published PnL/leverage queue;
             # the common ranking stands in.
             adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
-            liquidation_fee_rate=0.015,  # maximum liquidation penalty 1.5%
+            # max_liquidation_fee_ppm 15000: at most 1.5 %, charged in full here.
+            liquidation_fee_rate=LIQUIDATION_FEES["dydx"].default,
+            liquidation_fees=LIQUIDATION_FEES["dydx"].by_asset,
+            liquidation_fee_source=LIQUIDATION_FEES["dydx"].source,
             # Fillable price is at most SMMR x MMF from oracle; SMMR = 1.5 assumed (not confirmed)
             # x MMF 0.03.
             slippage_limit=0.045,

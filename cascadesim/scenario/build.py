@@ -34,14 +34,24 @@ SCENARIO_KEY = {
     "tick_size": "tick_usd",
     "funding_rate_initial": "funding_rate",
 }
+# The same for the tier fields of a market that gives its own [tiers] table.
+TIERS_KEY = {
+    "tier_floor_usd": "tiers.floors_usd",
+    "tier_mmr": "tiers.mmr",
+    "tier_maintenance_amount": "tiers.maintenance_amount_usd",
+    "tier_max_leverage": "tiers.max_leverage",
+}
 
 
 # --- markets ------------------------------------------------------------------------------
 def market_spec(name: str, market) -> MarketSpec:
-    """MarketSpec from the venue profile, the scenario's values and the overrides."""
+    """MarketSpec from the venue profile, the scenario's values and the overrides.
+
+    The tier table is the market's own ``[tiers]`` if it has one, else the venue profile's for
+    the asset; a table tiered by position size (OKX) takes its USD floors at ``price_usd``.
+    """
 
     venue = VENUES[market.venue]
-    tiers = venue.tiers(market.asset)
     uses_backstop = venue.takeover_mode == layout.TAKEOVER_BACKSTOP
     values = {
         "name": name,
@@ -69,7 +79,7 @@ def market_spec(name: str, market) -> MarketSpec:
         "takeover_mode": layout.TAKEOVER_NAMES[venue.takeover_mode],
         "adl_rank_rule": layout.ADL_RANK_NAMES[venue.adl_rank_rule],
         "cross_close_order": layout.CROSS_ORDER_NAMES[venue.cross_close_order],
-        "liquidation_fee_rate": venue.liquidation_fee_rate,
+        "liquidation_fee_rate": venue.liquidation_fee_for(market.asset),
         "slippage_limit": venue.slippage_limit,
         "chunk_fraction": venue.chunk_fraction,
         "chunk_min_notional_usd": venue.chunk_min_notional_usd,
@@ -83,10 +93,7 @@ def market_spec(name: str, market) -> MarketSpec:
         # Half an interval to the next settlement: the expected wait at a random start.
         "time_to_first_funding_s": venue.funding_interval_s / 2.0,
         "basis_average_s": venue.basis_average_s,
-        "tier_floor_usd": tuple(float(x) for x in tiers.floors),
-        "tier_mmr": tuple(float(x) for x in tiers.mmr),
-        "tier_maintenance_amount": tuple(float(x) for x in tiers.maintenance_amount),
-        "tier_max_leverage": tuple(float(x) for x in tiers.max_leverage),
+        **tier_values(name, venue, market),
     }
     defaults = MarketSpec()
     for key, value in market.overrides.items():
@@ -112,13 +119,43 @@ def market_spec(name: str, market) -> MarketSpec:
         match = re.match(rf"markets\.{re.escape(name)}\.(\w+)(.*)$", message)
         if match:
             field = match.group(1)
-            key = (
-                f"overrides.{field}"
-                if field in market.overrides
-                else SCENARIO_KEY.get(field, field)
-            )
+            if field in market.overrides:
+                key = f"overrides.{field}"
+            elif market.tiers is not None and field in TIERS_KEY:
+                key = TIERS_KEY[field]
+            else:
+                key = SCENARIO_KEY.get(field, field)
             message = f"markets.{name}.{key}{match.group(2)}"
         raise CascadesimInputError(message) from None
+
+
+def tier_values(name: str, venue, market) -> dict:
+    """The MarketSpec tier fields: the market's own ``[tiers]``, else the venue's table."""
+    own = market.tiers
+    if own is not None:
+        amounts = own.maintenance_amount_usd
+        return {
+            "tier_floor_usd": tuple(own.floors_usd),
+            "tier_mmr": tuple(own.mmr),
+            # None: MarketSpec derives the amounts from the continuity recursion.
+            "tier_maintenance_amount": None if amounts is None else tuple(amounts),
+            "tier_max_leverage": tuple(own.max_leverage),
+        }
+    try:
+        tiers = venue.tiers(market.asset, market.price_usd)
+    except CascadesimInputError:  # floors in base units (OKX) times the price overflowed
+        raise invalid(
+            f"markets.{name}.price_usd",
+            market.price_usd,
+            f"a price at which {market.venue}'s {market.asset} tier floors, set in units of "
+            "the asset, stay finite in USD",
+        ) from None
+    return {
+        "tier_floor_usd": tuple(float(x) for x in tiers.floors),
+        "tier_mmr": tuple(float(x) for x in tiers.mmr),
+        "tier_maintenance_amount": tuple(float(x) for x in tiers.maintenance_amount),
+        "tier_max_leverage": tuple(float(x) for x in tiers.max_leverage),
+    }
 
 
 def apply_market_switches(name: str, market, values: dict) -> None:

@@ -17,7 +17,15 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from cascadesim._util.toml import dump_toml
 from cascadesim._version import __version__
@@ -234,6 +242,58 @@ class Asset(StrictModel):
     )
 
 
+class MarketTiers(StrictModel):
+    """A market's own margin tier table; it replaces the venue profile's for that market."""
+
+    floors_usd: list[NonNegativeFloat] = Field(
+        min_length=1,
+        description="USD notional where each tier starts: 0 first, then strictly increasing",
+    )
+    mmr: list[float] = Field(
+        min_length=1,
+        description="maintenance margin rate of each tier, fraction of notional in (0, 1), "
+        "non-decreasing",
+    )
+    max_leverage: list[Annotated[float, Field(ge=1)]] = Field(
+        min_length=1, description="highest initial leverage allowed in each tier (>= 1)"
+    )
+    maintenance_amount_usd: list[float] | None = Field(
+        None,
+        description="USD deducted from notional x mmr in each tier; default: "
+        "cum_n = floor_n x (mmr_n - mmr_(n-1)) + cum_(n-1), which keeps maintenance margin "
+        "continuous",
+    )
+
+    @field_validator("floors_usd")
+    @classmethod
+    def floors_start_at_zero_and_increase(cls, floors: list[float]) -> list[float]:
+        if floors[0] != 0.0 or any(b <= a for a, b in zip(floors, floors[1:], strict=False)):
+            raise ValueError("USD floors starting at 0, then strictly increasing")
+        return floors
+
+    @field_validator("mmr")
+    @classmethod
+    def rates_in_range(cls, mmr: list[float], info: ValidationInfo) -> list[float]:
+        if any(not 0.0 < rate < 1.0 for rate in mmr):
+            raise ValueError("rates strictly between 0 and 1, one per tier")
+        if any(b < a for a, b in zip(mmr, mmr[1:], strict=False)):
+            raise ValueError("rates non-decreasing from tier to tier")
+        return one_per_tier(mmr, info)
+
+    @field_validator("max_leverage", "maintenance_amount_usd")
+    @classmethod
+    def one_value_per_tier(cls, values: list[float] | None, info: ValidationInfo):
+        return None if values is None else one_per_tier(values, info)
+
+
+def one_per_tier(values: list[float], info: ValidationInfo) -> list[float]:
+    """``values`` if there is one per floor (floors that failed are checked on their own)."""
+    floors = info.data.get("floors_usd")
+    if floors is not None and len(values) != len(floors):
+        raise ValueError(f"one value per tier ({len(floors)} tiers, {len(values)} given)")
+    return values
+
+
 class Market(StrictModel):
     """One perpetual market: an asset on a venue, with its book and open interest."""
 
@@ -288,11 +348,36 @@ class Market(StrictModel):
         None,
         description="per-market changes to [population]: the keys given replace the global ones",
     )
+    tiers: MarketTiers | None = Field(
+        None,
+        description="the market's own margin tier table, replacing the venue profile's "
+        "(see `cascadesim tiers VENUE ASSET` for the profile's)",
+    )
     overrides: dict[str, Any] = Field(
         default_factory=dict,
         description="any MarketSpec field, replacing the venue profile's value "
         "(e.g. liquidation_fee_rate, tier_mmr)",
     )
+
+    @model_serializer(mode="wrap")
+    def omit_absent_tiers(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A market without its own table dumps as before the key existed: scenario hashes of
+        # existing files stay what they were.
+        data = handler(self)
+        if data.get("tiers", ...) is None:
+            del data["tiers"]
+        return data
+
+    @field_validator("overrides")
+    @classmethod
+    def one_tier_table(cls, overrides: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        tier_keys = sorted(key for key in overrides if key.startswith("tier_"))
+        if info.data.get("tiers") is not None and tier_keys:
+            raise ValueError(
+                f"no tier_* keys ({', '.join(tier_keys)}) when the market has a [tiers] table: "
+                "give the table in one place"
+            )
+        return overrides
 
 
 # --- the scenario -------------------------------------------------------------------------
