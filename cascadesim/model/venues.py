@@ -260,6 +260,7 @@ def _majors(venue: str) -> dict[str, TierTable]:
 def _altcoins(venue: str) -> dict[str, TierTable]:
     return {asset: table for asset, table in _TABLES[venue].items() if asset not in _MAJORS}
 
+
 EIGHT_HOURS_S = 28_800.0
 HOUR_S = 3_600.0
 
@@ -532,9 +533,14 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             funding_premium_period_s=EIGHT_HOURS_S,
             funding_interest_rate=0.0,  # same page: 0% for cross markets
             funding_clamp=0.0,  # same page: no clamp, F = P
-            # Same page: 600% x (IMF - MMF) per 8 h; 12% per 8 h for BTC/ETH (1.5% per hour)
-            funding_cap=dydx_funding_cap(_DYDX_LARGE),
-            funding_caps={"*": dydx_funding_cap(_DYDX_MID)},  # 30% per 8 h: 3.75% per hour
+            # Same page: 600% x (IMF - MMF) per 8 h, from each market's own margin fractions
+            # (the page's 12 % example is BTC at IMF 5 %, MMF 3 %; the published large-cap tier
+            # now is IMF 2 %, MMF 1.2 %: 4.8 % per 8 h, 0.6 % per hour).
+            funding_cap=dydx_funding_cap(_TABLES["dydx"]["BTC"]),
+            funding_caps={
+                **{asset: dydx_funding_cap(table) for asset, table in _TABLES["dydx"].items()},
+                "*": dydx_funding_cap(_OTHER["dydx"]),
+            },
             basis_average_s=0.0,  # mark is the oracle price
         ),
     }
