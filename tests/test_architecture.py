@@ -179,3 +179,33 @@ def test_every_lazy_import_says_why(capsys):
 def test_every_subpackage_says_what_it_holds(name):
     init = PACKAGE / name / "__init__.py"
     assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+
+
+def test_the_public_api_is_reachable_from_the_package_without_loading_numba():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, cascadesim\n"
+        "assert 'numba' not in sys.modules and 'pandas' not in sys.modules\n"
+        "from cascadesim.sim import Result, simulate\n"
+        "from cascadesim.scenario import Scenario\n"
+        "from cascadesim.sweep import run_sweep\n"
+        "from cascadesim.model import RunBudget, liquidation_price\n"
+        "assert cascadesim.simulate is simulate and cascadesim.Result is Result\n"
+        "assert cascadesim.Scenario is Scenario and cascadesim.run_sweep is run_sweep\n"
+        "assert cascadesim.liquidation_price is liquidation_price\n"
+        "assert cascadesim.RunBudget is RunBudget\n"
+        "try:\n"
+        "    cascadesim.nothing_here\n"
+        "except AttributeError as error:\n"
+        "    assert 'nothing_here' in str(error)\n"
+        "else:\n"
+        "    raise SystemExit('an unknown attribute was found')\n"
+        "figures = cascadesim.liquidation_price('binance', 'long', 100000, 1, leverage=20)\n"
+        "assert 90000 < figures.liquidation_price < 100000\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PACKAGE.parent.parent, capture_output=True, text=True
+    )
+    assert completed.returncode == 0, completed.stderr
