@@ -162,8 +162,7 @@ def test_dydx_cap_is_six_times_imf_minus_mmf_per_eight_hours(asset, eight_hour_c
     )
     assert venue_rate("dydx", 1.0, asset) == pytest.approx(hourly_cap, rel=1e-12)
     assert venue_rate("dydx", -1.0, asset) == pytest.approx(-hourly_cap, rel=1e-12)
-    tables = {**profile.tier_tables, **profile.altcoin_tiers}
-    table = tables.get(asset, profile.default_tiers)
+    table = profile.tiers(asset)
     assert dydx_funding_cap(table, interval_s=28_800.0) == pytest.approx(eight_hour_cap)
 
 

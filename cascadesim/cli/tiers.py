@@ -62,7 +62,7 @@ def asset_key(profile: VenueProfile, asset: str) -> str:
     if key.lower() == OTHER:
         return OTHER
     if not profile.has_own_tiers(key):
-        listed = sorted({*profile.tier_tables, *profile.altcoin_tiers})
+        listed = sorted(profile.tier_tables)
         raise invalid(
             "asset",
             asset,

@@ -248,17 +248,9 @@ def _venue_tables(venue: str) -> dict[str, TierTable]:
 
 _TABLES = {venue: _venue_tables(venue) for venue in TABLES}
 _OTHER = {venue: TierTable.from_published(published) for venue, published in OTHER.items()}
-# funding_cap_for treats the assets of tier_tables as the majors (BTC, ETH); the published
-# altcoin tables go to altcoin_tiers so that their funding caps stay the altcoin ones.
-_MAJORS = ("BTC", "ETH")
-
-
-def _majors(venue: str) -> dict[str, TierTable]:
-    return {asset: table for asset, table in _TABLES[venue].items() if asset in _MAJORS}
-
-
-def _altcoins(venue: str) -> dict[str, TierTable]:
-    return {asset: table for asset, table in _TABLES[venue].items() if asset not in _MAJORS}
+# The assets a venue's ``funding_cap`` applies to; every other asset takes ``funding_caps``
+# ("*" for the altcoin default) unless it has a cap of its own there.
+FUNDING_MAJORS = frozenset({"BTC", "ETH"})
 
 
 EIGHT_HOURS_S = 28_800.0
@@ -290,11 +282,9 @@ class VenueProfile:
     ----------
     name : str
     tier_tables : Mapping[str, TierTable]
-        Tables of the majors keyed by upper-case asset symbol ("BTC", "ETH").
+        Tables keyed by upper-case asset symbol ("BTC", "ETH", "SOL", ...).
     default_tiers : TierTable
         Fallback for an asset with no table of its own (an estimate, as its source says).
-    altcoin_tiers : Mapping[str, TierTable]
-        Published altcoin tables keyed by upper-case asset symbol ("SOL", "XRP", "DOGE").
     mark_rule, partial_mode, limit_mode, takeover_mode, adl_rank_rule : int
         ``MARK_*``, ``PARTIAL_*``, ``LIMIT_*``, ``TAKEOVER_*``, ``ADL_RANK_*`` codes.
     liquidation_fee_rate : float
@@ -322,7 +312,8 @@ class VenueProfile:
     funding_interest_rate, funding_clamp : float
         Fractions per premium period in ``F = P + clamp(I - P, -clamp, +clamp)``.
     funding_cap : float
-        Fraction per paid interval bounding ``|rate|`` for BTC (see :meth:`funding_cap_for`).
+        Fraction per paid interval bounding ``|rate|`` for the majors, BTC and ETH (see
+        :meth:`funding_cap_for`).
     funding_caps : Mapping[str, float]
         Per-asset caps (per paid interval) overriding ``funding_cap``; key "*" is the altcoin
         default.
@@ -333,7 +324,6 @@ class VenueProfile:
     name: str
     tier_tables: Mapping[str, TierTable]
     default_tiers: TierTable
-    altcoin_tiers: Mapping[str, TierTable]
     mark_rule: int
     partial_mode: int
     limit_mode: int
@@ -371,16 +361,12 @@ class VenueProfile:
         ``price_usd`` (USD per base unit) converts a table tiered by position size (OKX) to
         USD floors at that price; without it such a table is at ``REFERENCE_PRICE_USD``.
         """
-        key = asset.upper()
-        if key in self.tier_tables:
-            table = self.tier_tables[key]
-        else:
-            table = self.altcoin_tiers.get(key, self.default_tiers)
+        table = self.tier_tables.get(asset.upper(), self.default_tiers)
         return table if price_usd is None else table.at_price(price_usd)
 
     def has_own_tiers(self, asset: str) -> bool:
         """True when ``asset`` has a table of its own (published or a labelled estimate)."""
-        return asset.upper() in self.tier_tables or asset.upper() in self.altcoin_tiers
+        return asset.upper() in self.tier_tables
 
     def liquidation_fee_for(self, asset: str = "BTC") -> float:
         """Liquidation fee rate of ``asset``: its published rate, else the venue's default."""
@@ -391,7 +377,7 @@ class VenueProfile:
         key = asset.upper()
         if key in self.funding_caps:
             return self.funding_caps[key]
-        if key in self.tier_tables:
+        if key in FUNDING_MAJORS:
             return self.funding_cap
         return self.funding_caps.get("*", self.funding_cap)
 
@@ -400,9 +386,8 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
     {
         "binance": VenueProfile(
             name="binance",
-            tier_tables=_majors("binance"),
+            tier_tables=_TABLES["binance"],
             default_tiers=_OTHER["binance"],
-            altcoin_tiers=_altcoins("binance"),
             mark_rule=layout.MARK_BINANCE,
             partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
             limit_mode=layout.LIMIT_BANKRUPTCY,
@@ -428,9 +413,8 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
         ),
         "bybit": VenueProfile(
             name="bybit",
-            tier_tables=_majors("bybit"),
+            tier_tables=_TABLES["bybit"],
             default_tiers=_OTHER["bybit"],
-            altcoin_tiers=_altcoins("bybit"),
             mark_rule=layout.MARK_INDEX_BASIS,
             partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
             limit_mode=layout.LIMIT_BANKRUPTCY,
@@ -453,9 +437,8 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
         ),
         "okx": VenueProfile(
             name="okx",
-            tier_tables=_majors("okx"),
+            tier_tables=_TABLES["okx"],
             default_tiers=_OTHER["okx"],
-            altcoin_tiers=_altcoins("okx"),
             mark_rule=layout.MARK_INDEX_BASIS,
             partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
             limit_mode=layout.LIMIT_BANKRUPTCY,
@@ -478,9 +461,8 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
         ),
         "hyperliquid": VenueProfile(
             name="hyperliquid",
-            tier_tables=_majors("hyperliquid"),
+            tier_tables=_TABLES["hyperliquid"],
             default_tiers=_OTHER["hyperliquid"],
-            altcoin_tiers=_altcoins("hyperliquid"),
             mark_rule=layout.MARK_HYPERLIQUID,
             partial_mode=layout.PARTIAL_CHUNKS,
             limit_mode=layout.LIMIT_SLIPPAGE,
@@ -508,9 +490,8 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
         ),
         "dydx": VenueProfile(
             name="dydx",
-            tier_tables=_majors("dydx"),
+            tier_tables=_TABLES["dydx"],
             default_tiers=_OTHER["dydx"],
-            altcoin_tiers=_altcoins("dydx"),
             mark_rule=layout.MARK_INDEX,
             partial_mode=layout.PARTIAL_NONE,
             limit_mode=layout.LIMIT_SLIPPAGE,
