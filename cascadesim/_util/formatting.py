@@ -10,18 +10,13 @@ import math
 _MAGNITUDES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K"))
 
 
-def _finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
-
-
 def format_usd(value: float | None, digits: int = 1, trim: bool = False) -> str:
     """Compact USD: ``$1.2M``, ``$3.4B``, ``-$850.0K``, ``$12``; ``n/a`` if not finite.
 
     ``trim`` drops trailing zeros (``$1.25M``, ``$250K``), as axis ticks want.
     """
-    if not _finite(value):
+    if value is None or not math.isfinite(value):
         return "n/a"
-    assert value is not None
     sign = "-" if value < 0 else ""
     magnitude = abs(value)
     for threshold, suffix in _MAGNITUDES:
@@ -37,12 +32,16 @@ def format_usd(value: float | None, digits: int = 1, trim: bool = False) -> str:
 
 def format_millions(value: float | None, digits: int = 1) -> str:
     """USD in millions with separators (``1,716.0 M``), for tables that compare figures."""
-    return "n/a" if not _finite(value) else f"{value / 1e6:,.{digits}f} M"  # type: ignore[operator]
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value / 1e6:,.{digits}f} M"
 
 
 def format_fraction(value: float | None, digits: int = 1) -> str:
     """A fraction as a percentage (``0.256 -> 25.6 %``); ``n/a`` if not finite."""
-    return "n/a" if not _finite(value) else f"{100.0 * value:.{digits}f} %"  # type: ignore[operator]
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{100.0 * value:.{digits}f} %"
 
 
 def price_decimals(price: float) -> int:
@@ -54,9 +53,8 @@ def price_decimals(price: float) -> int:
 
 def format_price(price: float | None, reference: float | None = None) -> str:
     """Price with thousands separators and decimals suited to the reference price's size."""
-    if not _finite(price):
+    if price is None or not math.isfinite(price):
         return "n/a"
-    assert price is not None
     return f"{price:,.{price_decimals(reference or price)}f}"
 
 

@@ -232,12 +232,10 @@ def start_parameters(target: Path) -> dict:
     start = {}
     for name in PARAMETERS:
         value = record.get(name)
-        usable = isinstance(value, int | float) and not isinstance(value, bool)
-        start[name] = (
-            float(value)
-            if isinstance(value, int | float) and usable and 0 < value < math.inf
-            else START_DEFAULTS[name]
-        )
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < math.inf:
+            start[name] = float(value)
+        else:
+            start[name] = START_DEFAULTS[name]
     return start
 
 

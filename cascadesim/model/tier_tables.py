@@ -21,6 +21,13 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 READ_ON = "2026-12-02"
+ESTIMATE_MARK = "estimate:"  # how a source says its table is not the venue's own
+
+
+def is_estimate(source: str) -> bool:
+    """True when a table's source says it stands in for an unpublished one."""
+    return source.startswith(ESTIMATE_MARK)
+
 
 # Round prices that show a base-unit table (OKX) in USD when no market price is given, e.g.
 # by ``cascadesim tiers okx BTC``; scenarios and ``cascadesim liqprice`` use their own price.
@@ -58,7 +65,7 @@ class PublishedTiers:
 
     @property
     def is_estimate(self) -> bool:
-        return self.source.startswith("estimate:")
+        return is_estimate(self.source)
 
 
 @dataclass(frozen=True)

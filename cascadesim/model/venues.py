@@ -36,6 +36,7 @@ from cascadesim.model.tier_tables import (
     REFERENCE_PRICE_USD,
     TABLES,
     PublishedTiers,
+    is_estimate,
 )
 
 
@@ -228,7 +229,7 @@ class TierTable:
     @property
     def is_estimate(self) -> bool:
         """True when the source says the table stands in for an unpublished one."""
-        return self.source.startswith("estimate:")
+        return is_estimate(self.source)
 
     def __len__(self) -> int:
         return int(self.floors.shape[0])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 
@@ -370,8 +369,6 @@ def check_recorded_file(scenario) -> None:
     shock = scenario.shock
     if shock.kind != "recorded_path" or shock.file is None:
         return
-    path = Path(shock.file)
-    if not path.is_absolute() and scenario.base_dir is not None:
-        path = scenario.base_dir / path
+    path = scenario.resolve(shock.file)
     if not path.is_file():
         raise invalid("shock.file", shock.file, f"an existing CSV file (looked for {path})")

@@ -497,6 +497,13 @@ class Scenario(StrictModel):
         """Folder that relative paths in the scenario (recorded paths) are resolved from."""
         return None if self._source is None else self._source.parent
 
+    def resolve(self, name: str) -> Path:
+        """A path the scenario names (a recorded path's CSV), relative to its file's folder."""
+        path = Path(name)
+        if not path.is_absolute() and self.base_dir is not None:
+            path = self.base_dir / path
+        return path
+
     def to_toml_text(self) -> str:
         """The scenario as TOML: the original file's text when it was read from one."""
         if self._text is not None:
@@ -514,9 +521,7 @@ class Scenario(StrictModel):
         )
         digest = hashlib.sha256(canonical.encode())
         if self.shock.kind == "recorded_path" and self.shock.file is not None:
-            path = Path(self.shock.file)
-            if not path.is_absolute() and self.base_dir is not None:
-                path = self.base_dir / path
+            path = self.resolve(self.shock.file)
             if path.is_file():
                 digest.update(hashlib.sha256(path.read_bytes()).digest())
         return digest.hexdigest()[:16]

@@ -182,7 +182,7 @@ def as_distribution(value: Any) -> Any:
     )
 
 
-Distribution = Annotated[AnyDistribution, Field(discriminator="distribution")]
+# A sweep file's random number: a bare number (fixed) or a table tagged by `distribution`.
 Random = Annotated[
     AnyDistribution, Field(discriminator="distribution"), BeforeValidator(as_distribution)
 ]
