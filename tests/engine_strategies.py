@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
 from tests.reference import margin_reference
 
-VARIANTS = ("binance", "bybit", "hyperliquid", "dydx", "mixed")
+VARIANTS = ("binance", "bybit", "okx", "hyperliquid", "dydx", "mixed")
 
 
 def venue_rules(variant: str, rng: np.random.Generator) -> dict:
@@ -32,6 +32,18 @@ def venue_rules(variant: str, rng: np.random.Generator) -> dict:
             limit_mode="bankruptcy",
             takeover_mode="insurance",
             adl_rank_rule="pnl_leverage",
+            fund_notional_cap_ratio=1.0,
+        )
+    if variant == "okx":
+        return dict(
+            mark_rule="index_basis",
+            partial_mode="tier_step_down",
+            limit_mode="bankruptcy",
+            takeover_mode="insurance",
+            adl_rank_rule="pnl_leverage",
+            adl_price_rule="mark",
+            fund_drawdown_trigger=0.3,
+            fund_drawdown_window_s=float(rng.uniform(5.0, 200.0)),
         )
     if variant == "bybit":
         return dict(
@@ -48,21 +60,26 @@ def venue_rules(variant: str, rng: np.random.Generator) -> dict:
             limit_mode="slippage",
             takeover_mode="backstop",
             adl_rank_rule="hyperliquid",
+            adl_price_rule="previous_mark",
         )
     if variant == "dydx":
         return dict(
             mark_rule="index",
             partial_mode="none",
-            limit_mode="slippage",
-            takeover_mode="none",
+            limit_mode="fillable",
+            takeover_mode="negative_equity",
             adl_rank_rule="pnl_leverage",
+            fillable_spread_ratio=float(rng.uniform(0.05, 1.0)),
         )
     return dict(
         mark_rule=str(rng.choice(["binance", "hyperliquid", "index", "index_basis"])),
         partial_mode=str(rng.choice(["none", "tier_step_down", "chunks"])),
-        limit_mode=str(rng.choice(["bankruptcy", "slippage"])),
-        takeover_mode=str(rng.choice(["insurance", "backstop", "none"])),
+        limit_mode=str(rng.choice(["bankruptcy", "slippage", "fillable"])),
+        takeover_mode=str(rng.choice(["insurance", "backstop", "none", "negative_equity"])),
         adl_rank_rule=str(rng.choice(["pnl_leverage", "hyperliquid"])),
+        adl_price_rule=str(rng.choice(["bankruptcy", "mark", "previous_mark"])),
+        fund_drawdown_trigger=float(rng.choice([0.0, 0.3])),
+        fund_notional_cap_ratio=float(rng.choice([0.0, 1.0, 3.0])),
     )
 
 
@@ -318,6 +335,16 @@ def engine_setups(
             flow[begin : begin + length, m] = (
                 sign * specs[m].depth_1pct_usd * rng.uniform(0.005, 0.2)
             )
+    # Shared funds and vaults: every market in one pool, or each with its own.
+    if n_markets >= 2 and draw(st.booleans()):
+        for m in range(n_markets):
+            specs[m] = dataclasses.replace(specs[m], fund_pool="F", backstop_pool="V")
+    # Open interest as a venue states it: none (the traders' larger side), about the traders'
+    # own, or three times it (a large hedged pool on both sides).
+    for m in range(n_markets):
+        multiple = draw(st.sampled_from([None, 1.0, 3.0]))
+        if multiple is not None:
+            specs[m] = dataclasses.replace(specs[m], open_interest_usd=multiple * oi_notional[m])
     return EngineSetup(
         markets=specs,
         assets=assets,

@@ -19,6 +19,7 @@ def queue_order(rows: list[int], scores: list[float]) -> list[int]:
         account_liquidated=np.zeros(1, dtype=np.bool_),
         account_wallet=np.zeros(1),
         adl_cache=np.full(5, -1, dtype=np.int64),
+        chunk_cooldown_end=np.zeros(1),
     )
     size = len(rows)
     for slot in range(size // 2 - 1, -1, -1):

@@ -190,6 +190,28 @@ def test_compare_covers_every_reported_figure_with_groups():
     assert figures["asset.alts.total_usd"].simulated == pytest.approx(4e8)
     assert figures["asset.alts.long_share"].simulated == pytest.approx(3.8 / 4.0)
     assert figures["price_low.BTC"].passed
+    unreported = figures["open_interest_change"]
+    assert unreported.passed is None and unreported.reported is None
+
+
+def test_the_open_interest_change_band_is_three_points():
+    reported = Reported.model_validate({"open_interest_change": -0.08})
+
+    def mark(change):
+        simulated = {
+            "open_interest_change": change,
+            "by_venue": {},
+            "by_asset": {},
+            "price_low": {},
+        }
+        figures = {f.name: f for f in compare(simulated, reported, {})}
+        return figures["open_interest_change"].passed
+
+    assert mark(-0.05) and mark(-0.11) and mark(-0.08)
+    assert mark(-0.049) is False and mark(-0.111) is False
+    assert figure_loss(
+        {"name": "open_interest_change", "simulated": -0.05, "reported": -0.08}
+    ) == pytest.approx(1.0)
 
 
 # --- [reported] parsing ---------------------------------------------------------------------
@@ -544,7 +566,13 @@ def test_the_event_library_in_replay_mode(tmp_path):
     assert runs["2024-12-09-altcoin-flush"]["passed"]
     november = runs["2025-11-btc-98k"]["figures"]
     # The one known gap (README): the 44 M USD whale is not in the population.
-    assert all(f["passed"] for name, f in november.items() if name != "largest_single_usd")
+    assert all(
+        f["passed"] is not False for name, f in november.items() if name != "largest_single_usd"
+    )
+    # Neither day's sources report open interest: shown, simulated, unmarked.
+    unreported = november["open_interest_change"]
+    assert unreported["reported"] is None and unreported["passed"] is None
+    assert -1.0 < unreported["simulated"] < 0.0
 
 
 @pytest.mark.slow

@@ -242,6 +242,7 @@ def print_summary(console, summary: dict, name: str, directory: Path, written) -
             f"{usd(summary['open_interest_before_usd'])} / "
             f"{usd(summary['open_interest_after_usd'])}",
         ),
+        ("open interest change (contracts)", fraction(summary["open_interest_change"])),
         ("price start / low", f"{summary['price_start']:,.2f} / {summary['price_min']:,.2f} USD"),
         ("max drawdown", fraction(summary["max_drawdown"])),
         ("without liquidations", fraction(summary["counterfactual_max_drawdown"])),

@@ -131,7 +131,7 @@ def format_value(name: str, value: float | None) -> str:
         return "n/a"
     if name.endswith("usd") or name.endswith("usd_min"):
         return format_millions(value)
-    if "share" in name or name.startswith("price_drop"):
+    if "share" in name or name.startswith("price_drop") or name == "open_interest_change":
         return format_fraction(value)
     if name == "accounts":
         return f"{value:,.0f}"

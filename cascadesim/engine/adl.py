@@ -19,7 +19,12 @@ from cascadesim.engine.layout import (
     STATUS_OPEN,
     STATUS_WATCHED,
 )
-from cascadesim.engine.orders import effective_margin, record_event, reduce_position
+from cascadesim.engine.orders import (
+    effective_margin,
+    hedged_pool_trade,
+    record_event,
+    reduce_position,
+)
 from cascadesim.engine.watch_list import keep_threshold_a_bound
 
 
@@ -181,6 +186,7 @@ def auto_deleverage(
             continue
         size = available if available < remaining else remaining
         if j < 0:
+            hedged_pool_trade(state, m, side * size)
             state[m].passive_quantity += side * size
             state[m].passive_cash -= side * size * price
             account = -1

@@ -218,6 +218,7 @@ def liquidate_account(
                 time,
                 j,
                 state[positions.market[j]].mark_price,
+                params,
                 positions,
                 state,
                 scratch,

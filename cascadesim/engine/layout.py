@@ -46,13 +46,20 @@ PARTIAL_CHUNKS = 2  # fixed fraction of a large position per attempt, with a coo
 PARTIAL_MODE_NAMES = ("none", "tier_step_down", "chunks")
 
 LIMIT_BANKRUPTCY = 0  # IOC limited at the bankruptcy price (Binance, Bybit, OKX)
-LIMIT_SLIPPAGE = 1  # market order limited at mark * (1 -/+ slippage limit) (Hyperliquid, dYdX)
-LIMIT_MODE_NAMES = ("bankruptcy", "slippage")
+LIMIT_SLIPPAGE = 1  # market order limited at mark * (1 -/+ slippage limit) (Hyperliquid)
+LIMIT_FILLABLE = 2  # limited at the fillable price, mark -/+ SMMR x MMF x ABR (dYdX v4)
+LIMIT_MODE_NAMES = ("bankruptcy", "slippage", "fillable")
 
 TAKEOVER_INSURANCE = 0  # insurance fund takes the unfilled rest at the bankruptcy price
 TAKEOVER_BACKSTOP = 1  # backstop vault takes position and collateral below a fraction of MM
-TAKEOVER_NONE = 2  # unfilled rest is deleveraged directly (dYdX v4)
-TAKEOVER_NAMES = ("insurance", "backstop", "none")
+TAKEOVER_NONE = 2  # unfilled rest is deleveraged directly
+TAKEOVER_NEGATIVE_EQUITY = 3  # rest retried while equity >= 0; then fund, then ADL (dYdX v4)
+TAKEOVER_NAMES = ("insurance", "backstop", "none", "negative_equity")
+
+ADL_PRICE_BANKRUPTCY = 0  # counterparties closed at the bankruptcy price (Binance, Bybit, dYdX)
+ADL_PRICE_MARK = 1  # at the current mark price (OKX)
+ADL_PRICE_PREVIOUS_MARK = 2  # at the previous step's mark price (Hyperliquid)
+ADL_PRICE_NAMES = ("bankruptcy", "mark", "previous_mark")
 
 ADL_RANK_PNL_LEVERAGE = 0  # PnL% x effective leverage (Binance, Bybit, OKX, BitMEX)
 ADL_RANK_HYPERLIQUID = 1  # (mark/entry) x (notional/equity), inverted for shorts
@@ -94,8 +101,8 @@ TIMELINE_DTYPE = np.dtype(
         ("bid_depth_1pct_usd", np.float64),  # USD resting within 1 % below mid
         ("ask_depth_1pct_usd", np.float64),  # USD resting within 1 % above mid
         ("liquidity_factor", np.float64),  # market makers' quoting scale, 1 = normal
-        ("long_open_interest", np.float64),  # base units, all longs (hedged pool netted)
-        ("short_open_interest", np.float64),  # base units, all shorts (hedged pool netted)
+        ("long_open_interest", np.float64),  # base units, all longs (hedged pool gross)
+        ("short_open_interest", np.float64),  # base units, all shorts (hedged pool gross)
         ("trader_long_open_interest", np.float64),  # base units, leveraged traders' longs
         ("trader_short_open_interest", np.float64),  # base units, leveraged traders' shorts
         ("liquidated_long_usd", np.float64),  # this step
@@ -155,6 +162,14 @@ def market_params_dtype(n_tiers: int) -> np.dtype:
             ("fund_unwind_usd_per_s", np.float64),  # USD/s the fund/backstop sells into the book
             ("passive_leverage", np.float64),  # leverage of the hedged counterparty for ADL rank
             ("cross_close_order", np.int64),  # CROSS_ORDER_* code: a cross account's close order
+            ("adl_price_rule", np.int64),  # ADL_PRICE_* code
+            ("fund_pool", np.int64),  # market whose record holds this market's fund cash
+            ("backstop_pool", np.int64),  # market whose record holds its backstop vault's cash
+            ("fund_drawdown_trigger", np.float64),  # ADL when the fund is this far below its peak
+            ("fund_drawdown_window_s", np.float64),  # s, how long a fund peak counts
+            ("fund_notional_cap_ratio", np.float64),  # fund inventory <= this x its equity (0: no)
+            ("fillable_spread_ratio", np.float64),  # SMMR of the fillable price
+            ("fillable_bankruptcy_adjustment", np.float64),  # BA of the fillable price
             ("tier_count", np.int64),  # number of valid tiers
             ("tier_floor_usd", np.float64, (n_tiers,)),  # USD notional lower bounds
             ("tier_mmr", np.float64, (n_tiers,)),  # maintenance margin rates
@@ -218,6 +233,9 @@ def market_state_dtype(n_levels: int) -> np.dtype:
     return np.dtype(
         [
             ("last_price", np.float64),  # USD
+            ("previous_mark_price", np.float64),  # USD, mark at the end of the previous step
+            ("fund_peak_usd", np.float64),  # USD, fund equity's running peak (drawdown trigger)
+            ("fund_peak_time", np.float64),  # s, when that peak was set
             ("previous_last_price", np.float64),  # USD, last price at the end of the previous step
             ("mark_price", np.float64),  # USD
             ("basis_average", np.float64),  # USD, EMA of mid - index
@@ -261,6 +279,8 @@ def market_state_dtype(n_levels: int) -> np.dtype:
             ("adl_notional_usd", np.float64),  # USD
             ("trader_long_quantity", np.float64),  # base units held long by traders
             ("trader_short_quantity", np.float64),  # base units held short by traders
+            ("hedged_long_quantity", np.float64),  # base units, gross longs of the hedged pool
+            ("hedged_short_quantity", np.float64),  # base units, gross shorts of the hedged pool
         ]
     )
 
@@ -314,3 +334,4 @@ class Scratch(NamedTuple):
     account_liquidated: np.ndarray  # bool (n_accounts,)
     account_wallet: np.ndarray  # float64 (n_accounts,) USD released to wallets
     adl_cache: np.ndarray  # int64 (5,): market, side, stamp, queue size, current stamp
+    chunk_cooldown_end: np.ndarray  # float64 (n_accounts,) s, end of a user's chunk cooldown

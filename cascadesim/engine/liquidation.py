@@ -18,10 +18,15 @@ from __future__ import annotations
 
 from numba import njit
 
-from cascadesim.engine.layout import PARTIAL_CHUNKS, PARTIAL_TIER_STEP_DOWN, TAKEOVER_BACKSTOP
+from cascadesim.engine.layout import (
+    PARTIAL_CHUNKS,
+    PARTIAL_TIER_STEP_DOWN,
+    TAKEOVER_BACKSTOP,
+    TAKEOVER_NEGATIVE_EQUITY,
+)
 from cascadesim.engine.margin import maintenance_margin, tier_for_notional
 from cascadesim.engine.orders import effective_margin, is_breached, send_liquidation_order
-from cascadesim.engine.takeover import backstop_takeover, close_out, fund_takeover
+from cascadesim.engine.takeover import backstop_or_deleverage, close_out, fund_takeover
 from cascadesim.engine.watch_list import watch
 
 # A step-down keeps the position a hair inside the lower tier so it is not re-tiered upward.
@@ -76,8 +81,22 @@ def liquidate_position(
             quantity * mark,
         )
         if equity < params[m].backstop_equity_fraction * required:
-            events = backstop_takeover(
-                time, i, mark, positions, state, scratch, events, event_count, step_liquidated
+            events = backstop_or_deleverage(
+                time,
+                i,
+                mark,
+                equity,
+                params,
+                positions,
+                groups,
+                state,
+                scratch,
+                crosses,
+                watchlist,
+                events,
+                event_count,
+                flags,
+                step_liquidated,
             )
             return events, -1.0
     order = quantity
@@ -89,8 +108,13 @@ def liquidate_position(
             order = quantity - floors[tier] / mark * STEP_DOWN_INSIDE
             partial = True
     elif mode == PARTIAL_CHUNKS and quantity * mark > params[m].chunk_min_notional_usd:
-        order = quantity * params[m].chunk_fraction
-        partial = True
+        # One chunk opens the user's cooldown; within it every order is for the whole
+        # position (Hyperliquid docs "Liquidations").
+        account = positions.account[i]
+        if scratch.chunk_cooldown_end[account] <= time:
+            order = quantity * params[m].chunk_fraction
+            partial = True
+            scratch.chunk_cooldown_end[account] = time + params[m].chunk_cooldown_s
     events, filled = send_liquidation_order(
         time,
         i,
@@ -109,19 +133,23 @@ def liquidate_position(
         close_out(params, positions, state, scratch, crosses, i, flags)
         return events, -1.0
     if partial and filled >= order and not is_breached(params, positions, state, i, mark):
-        cooldown = params[m].chunk_cooldown_s if mode == PARTIAL_CHUNKS else 0.0
+        # Safe after its first part: it stays checked every step like any listed row.
         if cross:
-            return events, time + cooldown
-        watch(params, watchlist, positions, i, time + cooldown)
+            return events, time
+        watch(params, watchlist, positions, i, time)
         return events, -1.0
-    if params[m].takeover_mode == TAKEOVER_BACKSTOP:
-        # Market liquidations retry: after the cooldown for chunks, else the next step.
-        cooldown = params[m].chunk_cooldown_s if partial else dt
-        if cooldown < dt:
-            cooldown = dt
+    takeover = params[m].takeover_mode
+    if takeover == TAKEOVER_NEGATIVE_EQUITY and not cross:
+        equity = effective_margin(positions, state, i) + side * positions.quantity[i] * (
+            mark - positions.entry_price[i]
+        )
+        if equity >= 0.0:
+            takeover = TAKEOVER_BACKSTOP  # retried next step, as the backstop venues do
+    if takeover == TAKEOVER_BACKSTOP:
+        # Market liquidations retry the next step (the backstop check runs every step).
         if cross:
-            return events, time + cooldown
-        watch(params, watchlist, positions, i, time + cooldown)
+            return events, time + dt
+        watch(params, watchlist, positions, i, time + dt)
         return events, -1.0
     if partial:
         events, filled = send_liquidation_order(

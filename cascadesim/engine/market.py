@@ -25,7 +25,7 @@ from cascadesim.engine.book import (
     shift_window,
     tabulate_profile,
 )
-from cascadesim.engine.orders import execute_order
+from cascadesim.engine.orders import execute_order, hedged_pool_trade
 from cascadesim.engine.pricing import funding_rate, mark_price
 
 
@@ -215,6 +215,7 @@ def exogenous_flow(usd, m, state, params, walk_out, flags):
     quantity = abs(usd) / state[m].last_price
     limit = math.inf if direction > 0 else 0.0
     filled, notional = execute_order(params, state, m, direction, quantity, limit, walk_out, flags)
+    hedged_pool_trade(state, m, -direction * filled)
     state[m].taker_quantity += direction * filled
     state[m].taker_cash -= direction * notional
 
@@ -366,8 +367,8 @@ def pay_funding(time, m, params, state):
     state[m].maker_cash -= state[m].maker_quantity * per_unit
     state[m].passive_cash -= state[m].passive_quantity * per_unit
     state[m].taker_cash -= state[m].taker_quantity * per_unit
-    state[m].fund_cash -= state[m].fund_quantity * per_unit
-    state[m].backstop_cash -= state[m].backstop_quantity * per_unit
+    state[params[m].fund_pool].fund_cash -= state[m].fund_quantity * per_unit
+    state[params[m].backstop_pool].backstop_cash -= state[m].backstop_quantity * per_unit
     state[m].funding_rate = rate
     state[m].premium_sum = 0.0
     state[m].premium_time = 0.0

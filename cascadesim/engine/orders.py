@@ -13,8 +13,13 @@ import numpy as np
 from numba import njit
 
 from cascadesim.engine.book import cover_refilled_levels, walk_book
-from cascadesim.engine.layout import KIND_BOOK, LIMIT_BANKRUPTCY, STATUS_FLAG_BOOK_EXHAUSTED
-from cascadesim.engine.margin import bankruptcy_price, margin_shortfall
+from cascadesim.engine.layout import (
+    KIND_BOOK,
+    LIMIT_BANKRUPTCY,
+    LIMIT_FILLABLE,
+    STATUS_FLAG_BOOK_EXHAUSTED,
+)
+from cascadesim.engine.margin import bankruptcy_price, maintenance_margin, margin_shortfall
 
 
 @njit(cache=True, inline="always")
@@ -100,6 +105,31 @@ def reduce_position(positions, state, i, quantity, price):
 
 
 @njit(cache=True, inline="always")
+def hedged_pool_trade(state, m, delta):
+    """Book a trade of ``delta`` base units (+ buys) by the hedged pool of market m.
+
+    The market makers and the basis traders they lay off to hold a gross book of longs and
+    shorts (the open interest a venue reports beyond the leveraged traders). A trade closes
+    the pool's opposite side first, which is how a liquidation absorbed by the book reduces
+    open interest; only the rest opens new pool positions.
+
+    Parameters
+    ----------
+    state : market state records (``market_state_dtype``), mutated in place
+    m : int, market
+    delta : float, base units bought (> 0) or sold (< 0) by the pool
+    """
+    if delta > 0.0:
+        closed = min(delta, state[m].hedged_short_quantity)
+        state[m].hedged_short_quantity -= closed
+        state[m].hedged_long_quantity += delta - closed
+    elif delta < 0.0:
+        closed = min(-delta, state[m].hedged_long_quantity)
+        state[m].hedged_long_quantity -= closed
+        state[m].hedged_short_quantity += -delta - closed
+
+
+@njit(cache=True, inline="always")
 def execute_order(params, state, m, direction, quantity, limit_price, walk_out, flags):
     """Walk market m's book with a market order; the market makers take the other side.
 
@@ -170,6 +200,44 @@ def execute_order(params, state, m, direction, quantity, limit_price, walk_out, 
 
 
 @njit(cache=True, inline="always")
+def fillable_price(params, positions, state, i, mark):
+    """dYdX v4's fillable price of position i's liquidation order (USD).
+
+    ``mark x (1 - side x SMMR x MMF x min(BA x (1 - Q), 1))`` with ``Q = equity / MM`` of the
+    (isolated) position and MMF its maintenance fraction at the mark: the worse the
+    position's bankruptcy rating, the further from the mark its order may fill.
+
+    Parameters
+    ----------
+    params, positions, state : engine arrays; i : int, row; mark : float, USD
+
+    Returns
+    -------
+    float, USD, the order's limit price (>= 0)
+    """
+    m = positions.market[i]
+    side = positions.side[i]
+    quantity = positions.quantity[i]
+    notional = quantity * mark
+    equity = effective_margin(positions, state, i) + side * quantity * (
+        mark - positions.entry_price[i]
+    )
+    required = maintenance_margin(
+        params[m].tier_floor_usd,
+        params[m].tier_mmr,
+        params[m].tier_maintenance_amount,
+        params[m].tier_count,
+        notional,
+    )
+    if required <= 0.0 or notional <= 0.0:
+        return mark
+    rating = params[m].fillable_bankruptcy_adjustment * (1.0 - equity / required)
+    rating = min(max(rating, 0.0), 1.0)
+    spread = params[m].fillable_spread_ratio * (required / notional) * rating
+    return max(mark * (1.0 - side * spread), 0.0)
+
+
+@njit(cache=True, inline="always")
 def send_liquidation_order(
     time,
     i,
@@ -191,10 +259,13 @@ def send_liquidation_order(
     bankrupt = bankruptcy_price(side, positions.quantity[i], positions.entry_price[i], margin)
     if params[m].limit_mode == LIMIT_BANKRUPTCY:
         limit = bankrupt
+    elif params[m].limit_mode == LIMIT_FILLABLE:
+        limit = fillable_price(params, positions, state, i, mark)
     else:
         limit = mark * (1.0 - side * params[m].slippage_limit)
     filled, notional = execute_order(params, state, m, -side, quantity, limit, walk_out, flags)
     if filled > 0.0:
+        hedged_pool_trade(state, m, side * filled)
         price = notional / filled
         reduce_position(positions, state, i, filled, price)
         fee = params[m].liquidation_fee_rate * notional
@@ -202,7 +273,7 @@ def send_liquidation_order(
         if fee > available:
             fee = available if available > 0.0 else 0.0
         positions.margin[i] -= fee
-        state[m].fund_cash += fee
+        state[params[m].fund_pool].fund_cash += fee
         state[m].fees_usd += fee
         events = record_event(
             events,

@@ -46,7 +46,7 @@ from cascadesim.engine.market import (
     update_index,
 )
 from cascadesim.engine.orders import is_breached
-from cascadesim.engine.takeover import cover_deficits, unwind_inventory
+from cascadesim.engine.takeover import cover_deficits, pool_equity, unwind_inventory
 from cascadesim.engine.watch_list import watch
 
 THRESHOLD_RELATIVE_SLACK = 1e-9  # covers rounding between the closed form and the exact check
@@ -280,6 +280,24 @@ TOTAL_ADL_BEFORE = 4
 TOTAL_COLUMNS = 5
 
 
+@njit(cache=True, inline="always")
+def track_fund_peak(time, m, params, state):
+    """Running peak of market m's fund equity for the drawdown trigger (OKX).
+
+    A peak older than the window is replaced by the current equity: a rolling maximum
+    without a history buffer, which can only start the trigger later than a true one.
+    """
+    if params[m].fund_drawdown_trigger <= 0.0 or params[m].fund_pool != m:
+        return
+    equity = pool_equity(params, state, m, False, False)
+    if (
+        equity >= state[m].fund_peak_usd
+        or time - state[m].fund_peak_time > params[m].fund_drawdown_window_s
+    ):
+        state[m].fund_peak_usd = equity
+        state[m].fund_peak_time = time
+
+
 @njit(cache=True)
 def record_step(row, time, dt, m, params, assets, state, mid, bid, ask, step_totals):
     """Write one timeline row for market m."""
@@ -306,15 +324,11 @@ def record_step(row, time, dt, m, params, assets, state, mid, bid, ask, step_tot
     short_oi = state[m].trader_short_quantity
     row["trader_long_open_interest"] = long_oi
     row["trader_short_open_interest"] = short_oi
-    # Market makers lay off inventory against the hedged basis traders, so the two count as
-    # one hedged pool: a liquidation the makers absorb closes open interest, as on a venue.
-    hedged = state[m].maker_quantity + state[m].passive_quantity
-    for held in (
-        hedged,
-        state[m].taker_quantity,
-        state[m].fund_quantity,
-        state[m].backstop_quantity,
-    ):
+    # One side's open interest: every holder's longs. The hedged pool is gross (see
+    # orders.hedged_pool_trade); the other aggregate agents hold one net position each.
+    long_oi += state[m].hedged_long_quantity
+    short_oi += state[m].hedged_short_quantity
+    for held in (state[m].taker_quantity, state[m].fund_quantity, state[m].backstop_quantity):
         if held > 0.0:
             long_oi += held
         else:
@@ -325,8 +339,9 @@ def record_step(row, time, dt, m, params, assets, state, mid, bid, ask, step_tot
     row["liquidated_short_usd"] = step_totals[m, TOTAL_SHORT_USD]
     row["liquidation_events"] = int(step_totals[m, TOTAL_EVENTS])
     row["adl_notional_usd"] = state[m].adl_notional_usd - step_totals[m, TOTAL_ADL_BEFORE]
-    row["insurance_fund_usd"] = state[m].fund_cash + state[m].fund_quantity * mark
-    row["backstop_usd"] = state[m].backstop_cash + state[m].backstop_quantity * mark
+    # A shared fund or vault shows on each of its markets (the summary counts it once).
+    row["insurance_fund_usd"] = pool_equity(params, state, params[m].fund_pool, False, False)
+    row["backstop_usd"] = pool_equity(params, state, params[m].backstop_pool, True, False)
     row["funding_rate"] = predicted_funding(params, state, m)
     row["iterations"] = int(step_totals[m, TOTAL_ITERATIONS])
 
@@ -379,6 +394,7 @@ def run_steps(
         time = (step + 1) * dt
         update_index(step, dt, assets, index_path)
         for m in range(n_markets):
+            state[m].previous_mark_price = state[m].mark_price
             state[m].step_taker_flow_usd = 0.0
             state[m].step_fill_count = 0
             reprice_quotes(dt, m, params, assets, state)
@@ -429,7 +445,8 @@ def run_steps(
             step_totals[events[e]["market"], TOTAL_EVENTS] += 1.0
         for m in range(n_markets):
             # After every market ran: a cross account's closes reach other markets' funds.
-            cover_deficits(state[m], flags)
+            cover_deficits(params, state, m, flags)
+            track_fund_peak(time, m, params, state)
             mid, index, bid, ask = quote_snapshot(m, params, assets, state)
             record_step(
                 timeline[step, m], time, dt, m, params, assets, state, mid, bid, ask, step_totals

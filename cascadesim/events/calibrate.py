@@ -56,7 +56,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from cascadesim._util.toml import dump_toml
-from cascadesim.events.validate import validate_event
+from cascadesim.events.validate import OPEN_INTEREST_BAND, validate_event
 from cascadesim.scenario.models import Scenario
 from cascadesim.scenario.profiles import merge_under
 
@@ -97,7 +97,9 @@ def figure_loss(figure: dict) -> float | None:
         return None  # imposed in replay
     if name.endswith("_min") and simulated >= reported:
         return 0.0
-    if "share" in name:
+    if name == "open_interest_change":
+        term = ((simulated - reported) / OPEN_INTEREST_BAND) ** 2
+    elif "share" in name:
         term = ((simulated - reported) / 0.05) ** 2
     else:
         term = (math.log(max(simulated, 1.0) / reported) / math.log(1.5)) ** 2

@@ -10,6 +10,8 @@ per-venue, per-asset totals   the same factor of 1.5
 long share (overall, asset)   within 5 percentage points
 "more than X" (long share,    a lower bound: simulated at least X - 5 points (shares) or
 venue longs)                  X / 1.5 (USD)
+open-interest change          within 3 percentage points of the reported change (shown,
+                              unmarked, when the event does not report one)
 price low (per asset)         the fall from the price before within 2 percentage points of
                               the reported fall (a reported range: inside it, widened by 2)
 ============================  ===============================================================
@@ -38,6 +40,7 @@ from cascadesim.sim.driver import simulate
 
 RATIO_BAND = 1.5  # total, accounts, largest single, per venue, per asset
 SHARE_BAND = 0.05  # long shares, fraction (5 percentage points)
+OPEN_INTEREST_BAND = 0.03  # open-interest change, fraction (3 percentage points)
 PRICE_BAND = 0.02  # price falls, fraction of the price before (2 percentage points)
 TOLERANCE = 1e-12  # a figure exactly on the edge of its band passes
 
@@ -158,7 +161,8 @@ def compare(simulated: dict, reported, assets: dict[str, float]) -> list[Figure]
 
     Returns
     -------
-    list of Figure, in a fixed order: totals, shares, accounts, largest, venues, assets, prices
+    list of Figure, in a fixed order: totals, shares, accounts, largest, venues, assets,
+    open-interest change, prices
     """
     out: list[Figure] = []
     if reported.liquidated_total_usd is not None:
@@ -206,6 +210,15 @@ def compare(simulated: dict, reported, assets: dict[str, float]) -> list[Figure]
         totals = group_totals(simulated["by_asset"], group_assets(reported, group, assets))
         long_share = totals["long_usd"] / totals["total_usd"] if totals["total_usd"] > 0 else None
         out.append(share_figure(f"asset.{group}.long_share", long_share, share))
+    change = simulated.get("open_interest_change")
+    if reported.open_interest_change is not None:
+        out.append(
+            share_figure(
+                "open_interest_change", change, reported.open_interest_change, OPEN_INTEREST_BAND
+            )
+        )
+    else:
+        out.append(Figure("open_interest_change", change, None, None, "not reported", None))
     lows = simulated["price_low"]
     for asset, low in reported.price_low_usd.items():
         before = reported.price_before_usd.get(asset, assets[asset])
@@ -277,6 +290,9 @@ def simulated_figures(result, scenario, count: str = "aggregator") -> dict:
         "by_asset": chosen["by_asset"],
         "price_low": price_low,
         "perp_low": perp_low,
+        # Contracts, all markets: what the venues' open-interest series show (true figure;
+        # aggregators read it from the venues, not from the liquidation streams).
+        "open_interest_change": float(result.summary["open_interest_change"]),
         "reporting": {
             "true_total_usd": view["true"]["total_usd"],
             "visible_total_usd": view["visible"]["total_usd"],

@@ -21,6 +21,7 @@ LIMIT_MODES = {name: code for code, name in enumerate(layout.LIMIT_MODE_NAMES)}
 TAKEOVER_MODES = {name: code for code, name in enumerate(layout.TAKEOVER_NAMES)}
 ADL_RANK_RULES = {name: code for code, name in enumerate(layout.ADL_RANK_NAMES)}
 CROSS_CLOSE_ORDERS = {name: code for code, name in enumerate(layout.CROSS_ORDER_NAMES)}
+ADL_PRICE_RULES = {name: code for code, name in enumerate(layout.ADL_PRICE_NAMES)}
 
 CODED_FIELDS = {
     "mark_rule": MARK_RULES,
@@ -29,6 +30,7 @@ CODED_FIELDS = {
     "takeover_mode": TAKEOVER_MODES,
     "adl_rank_rule": ADL_RANK_RULES,
     "cross_close_order": CROSS_CLOSE_ORDERS,
+    "adl_price_rule": ADL_PRICE_RULES,
 }
 
 # Fields that may be zero; every other numeric field must be strictly positive.
@@ -54,9 +56,14 @@ NON_NEGATIVE_FIELDS = {
     "fund_unwind_usd_per_s",
     "insurance_fund_usd",
     "backstop_usd",
+    "fund_drawdown_trigger",
+    "fund_notional_cap_ratio",
+    "fillable_spread_ratio",
+    "fillable_bankruptcy_adjustment",
 }
 SIGNED_FIELDS = {"funding_rate_initial"}
 FRACTION_FIELDS = {
+    "fund_drawdown_trigger",
     "liquidity_floor",
     "spot_impact_share",
     "slippage_limit",
@@ -77,6 +84,9 @@ class MarketSpec:
     asset: str = "BTC"
     venue: str = "binance"
     price: float = 100_000.0  # USD, initial index and perp price
+    # USD, one side's open interest as the venue reports it (leveraged traders and hedged
+    # holders); None: only the traders' positions are open (the larger side)
+    open_interest_usd: float | None = None
     tick_size: float = 10.0  # USD between simulated book levels
     depth_1pct_usd: float = 50e6  # USD resting within 1 % of mid, per side
     depth_shape: float = 1.0  # cumulative depth ~ (distance / 1 %) ** shape
@@ -115,6 +125,16 @@ class MarketSpec:
     fund_unwind_usd_per_s: float = 1e6
     passive_leverage: float = 2.0
     cross_close_order: str = "largest_maintenance"
+    adl_price_rule: str = "bankruptcy"
+    # Markets with the same non-empty label share one insurance fund (or backstop vault):
+    # its balance is the sum of their insurance_fund_usd (backstop_usd)
+    fund_pool: str = ""
+    backstop_pool: str = ""
+    fund_drawdown_trigger: float = 0.0  # ADL once the fund is this far below its peak (0: no)
+    fund_drawdown_window_s: float = 28_800.0  # s a fund peak counts for the trigger
+    fund_notional_cap_ratio: float = 0.0  # fund inventory notional <= this x equity (0: no)
+    fillable_spread_ratio: float = 0.1  # SMMR, for limit_mode "fillable"
+    fillable_bankruptcy_adjustment: float = 1.0  # BA, for limit_mode "fillable"
     insurance_fund_usd: float = 1e9
     backstop_usd: float = 0.0
     tier_floor_usd: tuple[float, ...] = (0.0,)
@@ -270,6 +290,14 @@ class EngineSetup:
         return int(self.index_path.shape[0]) - 1
 
 
+def pool_leader(markets: list[MarketSpec], m: int, field_name: str) -> int:
+    """The first market sharing market m's fund (or vault) label; m itself when unpooled."""
+    label = getattr(markets[m], field_name)
+    if not label:
+        return m
+    return next(k for k, spec in enumerate(markets) if getattr(spec, field_name) == label)
+
+
 def market_params(markets: list[MarketSpec], assets: list[AssetSpec]) -> np.recarray:
     """The markets' parameters as one record array for the kernels (``params[m].field``)."""
     asset_index = {asset.name: k for k, asset in enumerate(assets)}
@@ -291,6 +319,8 @@ def market_params(markets: list[MarketSpec], assets: list[AssetSpec]) -> np.reca
                 row.tier_count = len(spec.tier_floor_usd)
             elif name == "funding_premium_period_s":
                 row.funding_premium_period_s = spec.premium_period_s
+            elif name in ("fund_pool", "backstop_pool"):
+                setattr(row, name, pool_leader(markets, m, name))
             elif name in CODED_FIELDS:
                 setattr(row, name, CODED_FIELDS[name][getattr(spec, name)])
             elif not name.startswith("tier_"):
@@ -319,7 +349,7 @@ def asset_state(assets: list[AssetSpec], index_start: np.ndarray) -> np.recarray
 
 
 # Fields a scenario sets through its own keys (or that identify the market): not overridable.
-NOT_OVERRIDABLE = {"name", "asset", "venue", "price"}
+NOT_OVERRIDABLE = {"name", "asset", "venue", "price", "open_interest_usd"}
 OVERRIDABLE_FIELDS = tuple(f.name for f in fields(MarketSpec) if f.name not in NOT_OVERRIDABLE)
 
 

@@ -320,6 +320,21 @@ class VenueProfile:
         default.
     basis_average_s : float
         Seconds, window (or EMA horizon) of the basis average in the mark price.
+    adl_price_rule : int
+        ``ADL_PRICE_*`` code: the price at which counterparties are deleveraged.
+    fund_drawdown_trigger, fund_drawdown_window_s : float
+        ADL instead of a fund takeover once the fund's equity is this fraction below its
+        peak within the window (s); 0 = no such trigger.
+    fund_notional_cap_ratio : float
+        The fund takes over inventory only up to this multiple of its equity in net
+        notional; beyond it, ADL (0 = no cap).
+    fillable_spread_ratio, fillable_bankruptcy_adjustment : float
+        SMMR and BA of the fillable price of ``LIMIT_FILLABLE`` orders.
+    shared_fund, own_fund_assets : str, tuple of str
+        Label of the insurance fund the venue's markets share, except those of
+        ``own_fund_assets``, which keep one each ("" = one fund per market).
+    shared_vault : str
+        Label of the backstop vault all the venue's markets share ("" = one per market).
     """
 
     name: str
@@ -349,6 +364,15 @@ class VenueProfile:
     # positions are closed; largest maintenance margin first is what frees the most
     # requirement per close, the aim of the venues' laddered procedures.
     cross_close_order: int = layout.CROSS_ORDER_LARGEST_MAINTENANCE
+    adl_price_rule: int = layout.ADL_PRICE_BANKRUPTCY
+    fund_drawdown_trigger: float = 0.0
+    fund_drawdown_window_s: float = EIGHT_HOURS_S
+    fund_notional_cap_ratio: float = 0.0
+    fillable_spread_ratio: float = 0.1
+    fillable_bankruptcy_adjustment: float = 1.0
+    shared_fund: str = ""
+    own_fund_assets: tuple[str, ...] = ()
+    shared_vault: str = ""
 
     def __post_init__(self) -> None:
         tables = {asset.upper(): table for asset, table in self.tier_tables.items()}
@@ -368,6 +392,12 @@ class VenueProfile:
     def has_own_tiers(self, asset: str) -> bool:
         """True when ``asset`` has a table of its own (published or a labelled estimate)."""
         return asset.upper() in self.tier_tables
+
+    def fund_pool_for(self, asset: str) -> str:
+        """Label of the insurance fund a market of ``asset`` shares ("" = its own)."""
+        if not self.shared_fund or asset.upper() in self.own_fund_assets:
+            return ""
+        return self.shared_fund
 
     def liquidation_fee_for(self, asset: str = "BTC") -> float:
         """Liquidation fee rate of ``asset``: its published rate, else the venue's default."""
@@ -411,6 +441,15 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             funding_caps={"*": 0.01125},
             # Since 2025-09-18 Price 2 = index + 30 s moving average of (mid - index), sampled 1/s.
             basis_average_s=30.0,
+            # Binance "Insurance Fund" FAQ: the fund's net position notional is capped at the
+            # fund's balance; what it cannot take over is auto-deleveraged (see docs/model.md).
+            fund_notional_cap_ratio=1.0,
+            # Same FAQ: "Binance maintains several Futures Insurance Funds ... to cover losses
+            # arising from their respective covered categories of futures contracts". Which
+            # symbols share one is not published per symbol: BTC and ETH with funds of their
+            # own and one fund for the altcoins is an **estimate** of those categories.
+            shared_fund="binance-altcoins",
+            own_fund_assets=("BTC", "ETH"),
         ),
         "bybit": VenueProfile(
             name="bybit",
@@ -459,6 +498,12 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             funding_cap=0.00375,
             funding_caps={"ETH": 0.0075, "*": 0.015},
             basis_average_s=60.0,  # mark = index + basis moving average; window not found
+            # OKX "Auto-deleveraging (ADL)" help: ADL closes counterparties at the mark price, and
+            # starts when the fund cannot cover a loss or its balance falls 30 % below its
+            # peak within 8 hours.
+            adl_price_rule=layout.ADL_PRICE_MARK,
+            fund_drawdown_trigger=0.30,
+            fund_drawdown_window_s=EIGHT_HOURS_S,
         ),
         "hyperliquid": VenueProfile(
             name="hyperliquid",
@@ -488,6 +533,12 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             funding_clamp=0.0005,  # same page: +-0.05% on the 8-hour figure
             funding_cap=0.04,  # same page: 4% per (paid) hour, the same for every asset
             basis_average_s=150.0,  # docs "Robust price indices": 150 s EMA of (mid - oracle)
+            # Docs "Auto-deleveraging": an account or isolated position whose value goes
+            # negative is closed against ranked opposite positions at the previous mark price.
+            adl_price_rule=layout.ADL_PRICE_PREVIOUS_MARK,
+            # Docs "Protocol vaults": one liquidator vault (part of HLP) backs liquidations on
+            # every perp market.
+            shared_vault="hyperliquid-liquidator",
         ),
         "dydx": VenueProfile(
             name="dydx",
@@ -495,8 +546,10 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             default_tiers=_OTHER["dydx"],
             mark_rule=layout.MARK_INDEX,
             partial_mode=layout.PARTIAL_NONE,
-            limit_mode=layout.LIMIT_SLIPPAGE,
-            takeover_mode=layout.TAKEOVER_NONE,
+            # v4 docs "Liquidations": orders limited at the fillable price; the insurance fund
+            # covers fills beyond bankruptcy; deleveraging only once equity is negative.
+            limit_mode=layout.LIMIT_FILLABLE,
+            takeover_mode=layout.TAKEOVER_NEGATIVE_EQUITY,
             # v4 deleverages against offsetting positions without a published PnL/leverage queue;
             # the common ranking stands in.
             adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
@@ -504,9 +557,13 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             liquidation_fee_rate=LIQUIDATION_FEES["dydx"].default,
             liquidation_fees=LIQUIDATION_FEES["dydx"].by_asset,
             liquidation_fee_source=LIQUIDATION_FEES["dydx"].source,
-            # Fillable price is at most SMMR x MMF from oracle; SMMR = 1.5 assumed (not confirmed)
-            # x MMF 0.03.
+            # Not used by fillable-price orders; bounds the fund's unwinding orders (estimate).
             slippage_limit=0.045,
+            # dydxprotocol/v4-chain x/clob/types liquidations_config.go, LiquidationsConfig_Default:
+            # SpreadToMaintenanceMarginRatioPpm 100,000 (SMMR 0.1), BankruptcyAdjustmentPpm
+            # 1,000,000 (BA 1.0). Mainnet governance may have changed them: protocol defaults.
+            fillable_spread_ratio=0.1,
+            fillable_bankruptcy_adjustment=1.0,
             # dYdX v4 docs "Funding" (https://docs.dydx.xyz/concepts/trading/funding, read
             # 2026-12-02): the premium is averaged over the hour and funding is paid every hour at
             # premium / 8 + the interest component, which is 0 for cross markets by default; the

@@ -72,6 +72,7 @@ FIELDS = (
     ("largest_liquidation_usd", "Largest single liquidation", USD),
     ("open_interest_before_usd", "Open interest before", USD),
     ("open_interest_after_usd", "Open interest after", USD),
+    ("open_interest_change", "Open-interest change (contracts)", format_fraction),
     ("price_start", "Start price (USD)", format_price),
     ("price_min", "Lowest price (USD)", format_price),
     ("max_drawdown", "Max drawdown", format_fraction),

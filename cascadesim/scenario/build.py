@@ -43,8 +43,12 @@ TIERS_KEY = {
 
 
 # --- markets ------------------------------------------------------------------------------
-def market_spec(name: str, market) -> MarketSpec:
+def market_spec(name: str, market, vault_markets: int = 1) -> MarketSpec:
     """MarketSpec from the venue profile, the scenario's values and the overrides.
+
+    ``vault_markets`` is how many of the scenario's markets share this venue's backstop
+    vault: the default vault capital (300 M USD, an estimate of HLP's) is split among them,
+    so that the shared vault holds it once.
 
     The tier table is the market's own ``[tiers]`` if it has one, else the venue profile's for
     the asset; a table tiered by position size (OKX) takes its USD floors at ``price_usd``.
@@ -58,6 +62,7 @@ def market_spec(name: str, market) -> MarketSpec:
         "venue": market.venue,
         "price": market.price_usd,
         "tick_size": market.tick_usd or default_tick(market.price_usd),
+        "open_interest_usd": market.open_interest_usd,
         "depth_1pct_usd": market.depth_1pct_usd,
         "depth_shape": market.depth_shape,
         "resilience_half_life_s": market.resilience_half_life_s,
@@ -67,7 +72,7 @@ def market_spec(name: str, market) -> MarketSpec:
         "backstop_usd": (
             market.backstop_usd
             if market.backstop_usd is not None
-            else 300e6
+            else 300e6 / (vault_markets if venue.shared_vault else 1)
             if uses_backstop
             else 0.0
         ),
@@ -78,6 +83,14 @@ def market_spec(name: str, market) -> MarketSpec:
         "takeover_mode": layout.TAKEOVER_NAMES[venue.takeover_mode],
         "adl_rank_rule": layout.ADL_RANK_NAMES[venue.adl_rank_rule],
         "cross_close_order": layout.CROSS_ORDER_NAMES[venue.cross_close_order],
+        "adl_price_rule": layout.ADL_PRICE_NAMES[venue.adl_price_rule],
+        "fund_pool": venue.fund_pool_for(market.asset),
+        "backstop_pool": venue.shared_vault,
+        "fund_drawdown_trigger": venue.fund_drawdown_trigger,
+        "fund_drawdown_window_s": venue.fund_drawdown_window_s,
+        "fund_notional_cap_ratio": venue.fund_notional_cap_ratio,
+        "fillable_spread_ratio": venue.fillable_spread_ratio,
+        "fillable_bankruptcy_adjustment": venue.fillable_bankruptcy_adjustment,
         "liquidation_fee_rate": venue.liquidation_fee_for(market.asset),
         "slippage_limit": venue.slippage_limit,
         "chunk_fraction": venue.chunk_fraction,
@@ -261,7 +274,6 @@ def build_setup(scenario, seed: int) -> EngineSetup:
         labels={
             "provenance": scenario.provenance(seed),
             "population": generated.diagnostics,
-            "open_interest_usd": [market.open_interest_usd for market in scenario.markets.values()],
         },
     )
 

@@ -87,6 +87,13 @@ class Reported(EventModel):
         description="reported fall per scenario asset (when no low is "
         "given), fraction of the price before",
     )
+    open_interest_change: float | None = Field(
+        None,
+        ge=-1,
+        le=1,
+        description="change of open interest (contracts, all markets) over the event, "
+        "fraction: -0.08 for an 8 % flush",
+    )
     drop_range: dict[str, list[DropFraction]] = Field(
         default_factory=dict,
         description="reported fall as a [low, high] range per scenario asset, fractions",

@@ -327,12 +327,15 @@ class Market(StrictModel):
         5.0, description="quote withdrawal per unit of one-sided flow / depth within 1 %"
     )
     insurance_fund_usd: NonNegativeFloat = Field(
-        1e9, description="insurance fund backing this market at the start, USD"
+        1e9,
+        description="insurance fund backing this market at the start, USD; markets that "
+        "share a fund (Binance's altcoins) put their figures together",
     )
     backstop_usd: NonNegativeFloat | None = Field(
         None,
         description="backstop vault capital, USD (Hyperliquid HLP); default 0, or 300e6 "
-        "on a venue whose takeover is a backstop",
+        "on a venue whose takeover is a backstop (split among the markets that share the "
+        "venue's vault); a shared vault holds the sum of its markets' figures",
     )
     mmr_scale: PositiveFloat = Field(
         1.0,
@@ -543,7 +546,11 @@ class Scenario(StrictModel):
     # --- building -----------------------------------------------------------------------
     def market_specs(self) -> list[MarketSpec]:
         """Engine market descriptions: venue profile, then scenario values, then overrides."""
-        return [market_spec(name, market) for name, market in self.markets.items()]
+        venues = [market.venue for market in self.markets.values()]
+        return [
+            market_spec(name, market, venues.count(market.venue))
+            for name, market in self.markets.items()
+        ]
 
     def asset_specs(self) -> list[AssetSpec]:
         """Engine asset descriptions, in [assets] order."""

@@ -32,6 +32,8 @@ from cascadesim.sim.state import (
 )
 
 ProgressCallback = Callable[[int, int], None]  # (steps done, steps total)
+# (steps done, market state, positions, cross-account wallets); sees the live arrays
+ChunkObserver = Callable[[int, np.recarray, layout.Positions, np.ndarray], None]
 
 
 def run_path(
@@ -44,11 +46,13 @@ def run_path(
     progress: ProgressCallback | None = None,
     chunk_steps: int | None = None,
     crosses: layout.CrossAccounts | None = None,
+    observe: ChunkObserver | None = None,
 ) -> PathOutcome:
     """Step one path to the end; returns the raw arrays of its outcome.
 
     ``crosses`` (from :func:`cross_accounts`, built once per population) is reset before
-    use; None builds it from ``positions``.
+    use; None builds it from ``positions``. ``observe`` is called after every chunk with the
+    live state (the ledger tests audit the books step by step with ``chunk_steps=1``).
     """
     n_steps = setup.n_steps
     n_markets = len(setup.markets)
@@ -98,6 +102,8 @@ def run_path(
             step_totals,
         )
         snapshots.append(book_snapshot(last, state, params))
+        if observe is not None:
+            observe(last, state, positions, scratch.account_wallet)
         if progress is not None:
             progress(last, n_steps)
     return PathOutcome(

@@ -35,6 +35,51 @@ def lowest_price(timeline: np.ndarray) -> float:
     return float(np.minimum(perp_price(timeline), timeline["last_price"]).min())
 
 
+def ledger_value(
+    positions: layout.Positions,
+    state: np.recarray,
+    wallet: float,
+    price: np.ndarray,
+    funding: np.ndarray,
+) -> dict[str, Any]:
+    """Value (USD) held by each kind of participant, at ``price`` per market.
+
+    Parameters
+    ----------
+    positions : the traders' positions (margin, quantity, entry in USD and base units)
+    state : market state records (``market_state_dtype``), one per market
+    wallet : USD released to the traders' wallets (closed positions' remaining margin)
+    price : float64 (n_markets,), USD per base unit at which inventories are valued
+    funding : float64 (n_markets,), USD per base unit of funding paid by longs so far
+
+    Returns
+    -------
+    dict of USD per holder (``traders``, the aggregate agents, ``uncovered`` = minus the bad
+    debt), ``total`` (their sum, conserved by the engine) and ``net_quantity`` per market
+    (base units, zero when every contract has two sides)
+    """
+    n_markets = state.shape[0]
+    p = price[positions.market]
+    trader_value = positions.margin + positions.side * positions.quantity * (
+        p - positions.entry_price - funding[positions.market]
+    )
+    ledger: dict[str, Any] = {"traders": float(trader_value.sum()) + wallet}
+    for holder in ("maker", "passive", "taker", "fund", "backstop"):
+        cash = getattr(state, f"{holder}_cash")
+        quantity = getattr(state, f"{holder}_quantity")
+        ledger[holder] = float((cash + quantity * price).sum())
+    # The loss nothing absorbed: the exchange (or socialised loss) stands behind it.
+    ledger["uncovered"] = -float(state.bad_debt_usd.sum())
+    ledger["total"] = sum(ledger.values())
+    net = np.bincount(
+        positions.market, weights=positions.side * positions.quantity, minlength=n_markets
+    )
+    for holder in ("maker", "passive", "taker", "fund", "backstop"):
+        net = net + getattr(state, f"{holder}_quantity")
+    ledger["net_quantity"] = [float(x) for x in net]
+    return ledger
+
+
 def breakdown(markets: list[dict], key: str) -> dict:
     """Liquidations (USD, by side) and accounts summed over markets sharing ``key``.
 
@@ -169,14 +214,10 @@ class Result:
         timeline = self.outcome.timeline[:, m]
         spec = self.setup.markets[m]
         start_price = spec.price
-        # The engine tracks how open interest changes; the scenario's figure (when given)
-        # includes hedged positions that the engine nets into one aggregate.
-        engine_before = self.initial_open_interest(m)
-        stated = self.setup.labels.get("open_interest_usd")
-        before_units = stated[m] / start_price if stated else engine_before
-        after_units = before_units - (engine_before - float(timeline["long_open_interest"][-1]))
+        before_units = self.initial_open_interest(m)
+        after_units = float(timeline["long_open_interest"][-1])
         oi_before = before_units * start_price
-        oi_after = max(after_units, 0.0) * float(timeline["mark_price"][-1])
+        oi_after = after_units * float(timeline["mark_price"][-1])
         price_min = min(start_price, lowest_price(timeline))
         drawdown = 1.0 - price_min / start_price
         counterfactual = math.nan
@@ -199,25 +240,48 @@ class Result:
             "largest_liquidation_usd": largest,
             "open_interest_before_usd": oi_before,
             "open_interest_after_usd": oi_after,
+            "open_interest_change_usd": oi_after - oi_before,
+            "open_interest_before_contracts": before_units,
+            "open_interest_after_contracts": after_units,
+            "open_interest_change": after_units / before_units - 1.0 if before_units > 0 else 0.0,
             "price_start": start_price,
             "price_min": price_min,
             "max_drawdown": drawdown,
             "counterfactual_max_drawdown": finite_or_none(counterfactual),
             "amplification": finite_or_none(amplification),
-            "insurance_fund_change_usd": fund_final - spec.insurance_fund_usd,
+            # A shared fund's change, on each of its markets; the totals count it once.
+            "insurance_fund_change_usd": fund_final - self.pool_start(m),
+            "fund_pool": self.market_names[int(self.params.fund_pool[m])],
             "bad_debt_usd": float(state.bad_debt_usd[m]),
             "adl_count": int(adl_rows.size),
             "adl_notional_usd": float(adl_rows["notional"].sum()),
             "cascade_start_s": started,
         }
 
+    def pool_start(self, m: int) -> float:
+        """USD in market m's insurance fund at the start: its pool's stated funds together."""
+        pool = self.params.fund_pool
+        return float(
+            sum(
+                spec.insurance_fund_usd
+                for k, spec in enumerate(self.setup.markets)
+                if pool[k] == pool[m]
+            )
+        )
+
     def initial_open_interest(self, m: int) -> float:
-        """Long open interest (base units) of market m before the first step."""
+        """One side's open interest (base units) of market m before the first step.
+
+        The engine's own starting figure: the scenario's stated open interest, or the
+        traders' larger side where that is more (see ``sim.state.hedged_open_interest``).
+        """
         positions = self.initial_positions
         rows = positions.market == m
         longs = float(positions.quantity[rows & (positions.side > 0)].sum())
         shorts = float(positions.quantity[rows & (positions.side < 0)].sum())
-        return max(longs, shorts)
+        spec = self.setup.markets[m]
+        stated = 0.0 if spec.open_interest_usd is None else spec.open_interest_usd / spec.price
+        return max(stated, longs, shorts)
 
     @cached_property
     def summary(self) -> dict:
@@ -231,12 +295,22 @@ class Result:
                 "liquidated_total_usd",
                 "open_interest_before_usd",
                 "open_interest_after_usd",
-                "insurance_fund_change_usd",
+                "open_interest_change_usd",
                 "bad_debt_usd",
                 "adl_count",
                 "adl_notional_usd",
             )
         }
+        total["insurance_fund_change_usd"] = sum(
+            row["insurance_fund_change_usd"]
+            for m, row in enumerate(markets)
+            if int(self.params.fund_pool[m]) == m
+        )
+        # Contracts of different assets add up at their start prices, so the change is one
+        # of open contracts, not of their value.
+        start_value = sum(r["open_interest_before_contracts"] * r["price_start"] for r in markets)
+        end_value = sum(r["open_interest_after_contracts"] * r["price_start"] for r in markets)
+        total["open_interest_change"] = end_value / start_value - 1.0 if start_value > 0 else 0.0
         total["accounts_liquidated"] = int(self.outcome.account_liquidated.sum())
         total["largest_liquidation_usd"] = max(row["largest_liquidation_usd"] for row in markets)
         lead = max(markets, key=lambda row: row["max_drawdown"])
@@ -277,31 +351,11 @@ class Result:
             funding = state.funding_per_unit
         else:
             positions = self.initial_positions
-            state = None
+            state = self.initial_state
             wallet = 0.0
             price = np.asarray([spec.price for spec in self.setup.markets])
             funding = np.zeros(n_markets)
-        p = price[positions.market]
-        trader_value = positions.margin + positions.side * positions.quantity * (
-            p - positions.entry_price - funding[positions.market]
-        )
-        ledger: dict[str, Any] = {"traders": float(trader_value.sum()) + wallet}
-        if state is None:
-            state = self.initial_state
-        for holder in ("maker", "passive", "taker", "fund", "backstop"):
-            cash = getattr(state, f"{holder}_cash")
-            quantity = getattr(state, f"{holder}_quantity")
-            ledger[holder] = float((cash + quantity * price).sum())
-        # The loss nothing absorbed: the exchange (or socialised loss) stands behind it.
-        ledger["uncovered"] = -float(state.bad_debt_usd.sum())
-        ledger["total"] = sum(ledger.values())
-        net = np.bincount(
-            positions.market, weights=positions.side * positions.quantity, minlength=n_markets
-        )
-        for holder in ("maker", "passive", "taker", "fund", "backstop"):
-            net = net + getattr(state, f"{holder}_quantity")
-        ledger["net_quantity"] = [float(x) for x in net]
-        return ledger
+        return ledger_value(positions, state, wallet, price, funding)
 
     @cached_property
     def initial_state(self) -> np.recarray:

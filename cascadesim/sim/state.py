@@ -345,6 +345,7 @@ def initial_state(
     state.last_price = price
     state.previous_last_price = price
     state.mark_price = price
+    state.previous_mark_price = price
     state.premium_sum = premium * elapsed
     state.premium_time = elapsed
     state.funding_rate = params.funding_rate_initial
@@ -377,11 +378,49 @@ def initial_state(
     state.passive_cash = -passive_quantity * price
     state.passive_quantity = passive_quantity
     state.passive_entry_price = price
-    state.fund_cash = [spec.insurance_fund_usd for spec in setup.markets]
-    state.backstop_cash = [spec.backstop_usd for spec in setup.markets]
+    # A shared fund's balance is its markets' stated funds together, held by its first market.
+    state.fund_cash = np.bincount(
+        params.fund_pool,
+        weights=[spec.insurance_fund_usd for spec in setup.markets],
+        minlength=n_markets,
+    )
+    state.backstop_cash = np.bincount(
+        params.backstop_pool,
+        weights=[spec.backstop_usd for spec in setup.markets],
+        minlength=n_markets,
+    )
     state.trader_long_quantity = long_quantity
     state.trader_short_quantity = short_quantity
+    state.fund_peak_usd = state.fund_cash
+    state.hedged_long_quantity, state.hedged_short_quantity = hedged_open_interest(
+        setup, price, long_quantity, short_quantity
+    )
     return state
+
+
+def hedged_open_interest(
+    setup: EngineSetup, price: np.ndarray, long_quantity: np.ndarray, short_quantity: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gross longs and shorts (base units) of each market's hedged pool at the start.
+
+    The venue's open interest counts one side of every open contract; what the leveraged
+    traders do not hold on a side is held by the hedged pool, so both sides start at the
+    scenario's open interest (or at the traders' larger side when none is stated, or when
+    the traders alone hold more).
+
+    Returns
+    -------
+    (hedged_long, hedged_short) : float64 arrays (n_markets,), base units
+    """
+    stated = np.asarray(
+        [
+            0.0 if spec.open_interest_usd is None else spec.open_interest_usd
+            for spec in setup.markets
+        ],
+        dtype=np.float64,
+    )
+    total = np.maximum(stated / price, np.maximum(long_quantity, short_quantity))
+    return total - long_quantity, total - short_quantity
 
 
 def engine_inputs(
@@ -411,6 +450,10 @@ def engine_inputs(
         account_liquidated=np.zeros(n_accounts, dtype=np.bool_),
         account_wallet=np.zeros(n_accounts),
         adl_cache=np.full(5, -1, dtype=np.int64),
+        # Per user, and only where a venue liquidates in chunks (the others never read it).
+        chunk_cooldown_end=np.full(
+            n_accounts if (params.partial_mode == layout.PARTIAL_CHUNKS).any() else 1, -np.inf
+        ),
     )
     return state, assets, watchlist, scratch
 

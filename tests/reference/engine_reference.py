@@ -99,6 +99,8 @@ class Market:
         self.cash["fund"] = float(spec.insurance_fund_usd)
         self.cash["backstop"] = float(spec.backstop_usd)
         self.passive_entry_price = price
+        # The hedged pool's gross longs and shorts (base units), set when positions load.
+        self.hedged = {"long": 0.0, "short": 0.0}
         self.fees_usd = 0.0
         self.bad_debt_usd = 0.0
         self.adl_count = 0
@@ -107,6 +109,9 @@ class Market:
         self.last_price = price
         self.previous_last_price = price
         self.mark_price = price
+        self.previous_mark_price = price
+        # The fund's running peak and when it was set (the drawdown trigger's reference).
+        self.fund_peak = (float(spec.insurance_fund_usd), 0.0)
         self.basis_average = 0.0
         self.funding_per_unit = 0.0
         self.funding_rate = float(spec.funding_rate_initial)
@@ -143,6 +148,13 @@ class Market:
         self.asks: dict[int, float] = {}
         for tick in self.window():
             self.bids[tick], self.asks[tick] = self.target(tick, centre, 1.0)
+
+    def pool_trade(self, delta: float) -> None:
+        """The hedged pool buys ``delta`` (sells when negative): it closes its other side first."""
+        opposite, same = ("short", "long") if delta > 0.0 else ("long", "short")
+        closed = min(abs(delta), self.hedged[opposite])
+        self.hedged[opposite] -= closed
+        self.hedged[same] += abs(delta) - closed
 
     # --- the target profile ------------------------------------------------------------------
     def tabulate(self, centre_price: float) -> list[float]:
@@ -300,6 +312,26 @@ class ReferenceEngine:
         self.factor_followed = [0.0] * len(setup.assets)
         for market in self.markets:
             market.quote_index = self.index_price[market.asset]
+        # Shared funds and vaults: the first market with a label holds the pool's cash.
+        for m, market in enumerate(self.markets):
+            market.pools = {}
+            for holder, label in (
+                ("fund", market.spec.fund_pool),
+                ("backstop", market.spec.backstop_pool),
+            ):
+                first = m
+                if label:
+                    first = next(
+                        k
+                        for k, other in enumerate(setup.markets)
+                        if (other.fund_pool if holder == "fund" else other.backstop_pool) == label
+                    )
+                market.pools[holder] = first
+                if first != m:
+                    self.markets[first].cash[holder] += market.cash[holder]
+                    market.cash[holder] = 0.0
+        for market in self.markets:
+            market.fund_peak = (market.cash["fund"], 0.0)
         n_markets = len(self.markets)
         flow = setup.taker_flow_usd
         self.taker_flow = (
@@ -308,6 +340,8 @@ class ReferenceEngine:
             else np.asarray(flow, dtype=np.float64)
         ).tolist()
         self.load_positions(setup)
+        self.chunk_cooldown_end: dict[int, float] = {}  # per user, end of a chunk's cooldown
+        self.backstop_adl: list[tuple] = []  # self-check: (market, vault, equity) per ADL
         self.events: list[tuple] = []
         self.timeline = np.zeros((setup.n_steps, n_markets), dtype=layout.TIMELINE_DTYPE)
         self.flags = 0
@@ -360,6 +394,10 @@ class ReferenceEngine:
             # The hedged counterparty holds whatever the leveraged population is net short of.
             market.quantity["passive"] = shorts - longs
             market.cash["passive"] = -(shorts - longs) * market.last_price
+            # Both sides start at the stated open interest; the pool holds what traders do not.
+            stated = market.spec.open_interest_usd
+            total = max(longs, shorts, 0.0 if stated is None else stated / market.spec.price)
+            market.hedged = {"long": total - longs, "short": total - shorts}
 
     # --- margin -----------------------------------------------------------------------------
     def effective_margin(self, i: int) -> float:
@@ -423,26 +461,64 @@ class ReferenceEngine:
             market.step_taker_flow_usd += direction * notional
         return filled, notional
 
-    def pay_shortfall(self, m: int, amount: float, holder: str, price: float) -> None:
+    def pool_market(self, m: int, holder: str) -> Market:
+        """The market whose books hold market m's fund (or vault) cash."""
+        return self.markets[self.markets[m].pools[holder]]
+
+    def pool_value(self, m: int, holder: str, at_last: bool = False) -> float:
+        """USD in market m's (shared) fund or vault: its cash and every member's inventory."""
+        first = self.markets[m].pools[holder]
+        total = self.markets[first].cash[holder]
+        for market in self.markets:
+            if market.pools[holder] == first and market.quantity[holder] != 0.0:
+                price = market.last_price if at_last else market.mark_price
+                total += market.quantity[holder] * price
+        return total
+
+    def pay_shortfall(self, m: int, amount: float, holder: str) -> None:
         """``holder`` (fund or backstop) pays a loss; what exceeds its equity is bad debt."""
-        market = self.markets[m]
-        equity = market.agent_value(holder, price)
+        equity = self.pool_value(m, holder, at_last=True)
         covered = min(max(equity, 0.0), amount)
         if amount > covered:
-            market.bad_debt_usd += amount - covered
+            self.markets[m].bad_debt_usd += amount - covered
             self.flags |= layout.STATUS_FLAG_BAD_DEBT
-        market.cash[holder] -= covered
+        self.pool_market(m, holder).cash[holder] -= covered
 
-    def cover_deficits(self, market) -> None:
+    def cover_deficits(self, m: int) -> None:
         """A fund or backstop below zero at the mark is topped up to zero, as bad debt."""
+        market = self.markets[m]
         for holder in ("fund", "backstop"):
-            equity = market.agent_value(holder, market.mark_price)
+            if market.pools[holder] != m:
+                continue
+            equity = self.pool_value(m, holder)
             if equity < 0.0:
                 market.cash[holder] -= equity
                 market.bad_debt_usd -= equity
                 self.flags |= layout.STATUS_FLAG_BAD_DEBT
 
     # --- the venue procedures ---------------------------------------------------------------
+    def fillable_price(self, i: int, mark: float) -> float:
+        """dYdX v4: mark moved against the position by SMMR x MMF x min(BA x (1 - Q), 1)."""
+        market = self.markets[self.market[i]]
+        spec = market.spec
+        notional = self.quantity[i] * mark
+        equity = self.effective_margin(i) + self.side[i] * self.quantity[i] * (mark - self.entry[i])
+        required = margin.maintenance_margin(market.floors, market.mmr, market.amounts, notional)
+        if required <= 0.0 or notional <= 0.0:
+            return mark
+        rating = spec.fillable_bankruptcy_adjustment * (1.0 - equity / required)
+        rating = min(max(rating, 0.0), 1.0)
+        spread = spec.fillable_spread_ratio * required / notional * rating
+        return max(mark * (1.0 - self.side[i] * spread), 0.0)
+
+    def adl_price(self, market, bankrupt: float, mark: float) -> float:
+        rule = market.spec.adl_price_rule
+        if rule == "mark":
+            return mark
+        if rule == "previous_mark":
+            return market.previous_mark_price
+        return bankrupt
+
     def send_order(self, time, i, quantity, mark):
         """Liquidation order for ``quantity`` of position i into the book, with its fee."""
         m = self.market[i]
@@ -451,10 +527,13 @@ class ReferenceEngine:
         bankrupt = self.bankruptcy(i)
         if market.spec.limit_mode == "bankruptcy":
             limit = bankrupt
+        elif market.spec.limit_mode == "fillable":
+            limit = self.fillable_price(i, mark)
         else:
             limit = mark * (1.0 - side * market.spec.slippage_limit)
         filled, notional = self.execute(m, -side, quantity, limit)
         if filled > 0.0:
+            market.pool_trade(side * filled)
             price = notional / filled
             self.reduce(i, filled, price)
             fee = market.spec.liquidation_fee_rate * notional
@@ -462,7 +541,7 @@ class ReferenceEngine:
             if fee > available:
                 fee = available if available > 0.0 else 0.0
             self.margin[i] -= fee
-            market.cash["fund"] += fee
+            self.pool_market(m, "fund").cash["fund"] += fee
             market.fees_usd += fee
             self.record(
                 time,
@@ -533,6 +612,7 @@ class ReferenceEngine:
                 continue
             size = available if available < remaining else remaining
             if j < 0:
+                market.pool_trade(side * size)
                 market.quantity["passive"] += side * size
                 market.cash["passive"] -= side * size * price
                 account = -1
@@ -597,19 +677,26 @@ class ReferenceEngine:
         side = self.side[i]
         quantity = self.quantity[i]
         bankrupt = self.bankruptcy(i)
-        absorb = quantity
-        if market.spec.takeover_mode == "insurance":
+        absorb = 0.0
+        spec = market.spec
+        fund_equity = self.pool_value(m, "fund")
+        drawn_down = (
+            spec.fund_drawdown_trigger > 0.0
+            and fund_equity
+            < (1.0 - spec.fund_drawdown_trigger) * self.pool_market(m, "fund").fund_peak[0]
+        )
+        if spec.takeover_mode in ("insurance", "negative_equity") and not drawn_down:
+            absorb = quantity
             loss_per_unit = side * (bankrupt - mark)
             if loss_per_unit > 0.0:
-                fund_equity = market.agent_value("fund", mark)
                 capacity = fund_equity / loss_per_unit if fund_equity > 0.0 else 0.0
-                if capacity < absorb:
-                    absorb = capacity
-        else:
-            absorb = 0.0
+                absorb = min(absorb, capacity)
+            if spec.fund_notional_cap_ratio > 0.0:
+                most = spec.fund_notional_cap_ratio * max(fund_equity, 0.0) / mark
+                absorb = min(absorb, max(most - side * market.quantity["fund"], 0.0))
         if absorb > 0.0:
             market.quantity["fund"] += side * absorb
-            market.cash["fund"] -= side * absorb * bankrupt
+            self.pool_market(m, "fund").cash["fund"] -= side * absorb * bankrupt
             self.reduce(i, absorb, bankrupt)
             self.record(
                 time,
@@ -629,13 +716,14 @@ class ReferenceEngine:
         if rest > 0.0:
             # Self-check: the fund's equity left to absorb losses when ADL starts.
             self.adl_fund_equity.append(
-                (m, market.agent_value("fund", mark), side * (bankrupt - mark) * rest)
+                (m, self.pool_value(m, "fund"), side * (bankrupt - mark) * rest)
             )
-            unmatched = self.auto_deleverage(time, i, rest, bankrupt, mark)
-            self.step_liquidated[m][0 if side > 0 else 1] += (rest - unmatched) * bankrupt
+            price = self.adl_price(market, bankrupt, mark)
+            unmatched = self.auto_deleverage(time, i, rest, price, mark)
+            self.step_liquidated[m][0 if side > 0 else 1] += (rest - unmatched) * price
             if unmatched > 0.0:
                 market.quantity["fund"] += side * unmatched
-                market.cash["fund"] -= side * unmatched * bankrupt
+                self.pool_market(m, "fund").cash["fund"] -= side * unmatched * bankrupt
                 self.reduce(i, unmatched, bankrupt)
                 self.flags |= layout.STATUS_FLAG_BAD_DEBT
                 self.record(
@@ -670,16 +758,18 @@ class ReferenceEngine:
             self.status[i] = LIQUIDATED
             return
         leftover = self.margin[i]
-        if market.spec.takeover_mode == "backstop":
+        if market.spec.takeover_mode == "negative_equity" and leftover >= 0.0:
+            self.account_wallet[self.account[i]] += leftover
+        elif market.spec.takeover_mode == "backstop":
             if leftover >= 0.0:
                 self.account_wallet[self.account[i]] += leftover
             else:
-                self.pay_shortfall(m, -leftover, "backstop", market.last_price)
+                self.pay_shortfall(m, -leftover, "backstop")
         else:
             if leftover >= 0.0:
-                market.cash["fund"] += leftover
+                self.pool_market(m, "fund").cash["fund"] += leftover
             else:
-                self.pay_shortfall(m, -leftover, "fund", market.last_price)
+                self.pay_shortfall(m, -leftover, "fund")
         self.margin[i] = 0.0
         self.status[i] = LIQUIDATED
 
@@ -692,7 +782,9 @@ class ReferenceEngine:
         collateral = self.effective_margin(i)
         bankrupt = self.bankruptcy(i)
         market.quantity["backstop"] += side * quantity
-        market.cash["backstop"] += collateral - side * quantity * self.entry[i]
+        self.pool_market(m, "backstop").cash["backstop"] += (
+            collateral - side * quantity * self.entry[i]
+        )
         self.quantity[i] = 0.0
         self.margin[i] = 0.0
         self.status[i] = LIQUIDATED
@@ -729,7 +821,19 @@ class ReferenceEngine:
                 market.floors, market.mmr, market.amounts, quantity * mark
             )
             if equity < spec.backstop_equity_fraction * required:
-                self.backstop_takeover(time, i, mark)
+                vault = self.pool_value(m, "backstop")
+                if equity >= 0.0 or vault + equity >= 0.0:
+                    self.backstop_takeover(time, i, mark)
+                    return -1.0
+                # The vault cannot carry it: deleveraged whole at the previous mark.
+                self.backstop_adl.append((m, vault, equity))
+                price = self.adl_price(market, self.bankruptcy(i), mark)
+                unmatched = self.auto_deleverage(time, i, quantity, price, mark)
+                self.step_liquidated[m][0 if side > 0 else 1] += (quantity - unmatched) * price
+                if unmatched > 0.0:
+                    self.backstop_takeover(time, i, mark)
+                else:
+                    self.close_out(i)
                 return -1.0
         order = quantity
         partial = False
@@ -739,24 +843,28 @@ class ReferenceEngine:
                 order = quantity - market.floors[tier] / mark * STEP_DOWN_INSIDE
                 partial = True
         elif spec.partial_mode == "chunks" and quantity * mark > spec.chunk_min_notional_usd:
-            order = quantity * spec.chunk_fraction
-            partial = True
+            user = self.account[i]
+            if self.chunk_cooldown_end.get(user, -math.inf) <= time:
+                order = quantity * spec.chunk_fraction
+                partial = True
+                self.chunk_cooldown_end[user] = time + spec.chunk_cooldown_s
         filled = self.send_order(time, i, order, mark)
         if self.quantity[i] <= 0.0:
             self.close_out(i)
             return -1.0
         if partial and filled >= order and not self.breached(i, mark):
-            cooldown = spec.chunk_cooldown_s if spec.partial_mode == "chunks" else 0.0
             if cross:
-                return time + cooldown
-            self.ready_time[i] = time + cooldown
+                return time
+            self.ready_time[i] = time
             return -1.0
-        if spec.takeover_mode == "backstop":
-            # Market liquidations retry: after the cooldown for chunks, else the next step.
-            cooldown = max(spec.chunk_cooldown_s if partial else self.dt, self.dt)
+        retry = spec.takeover_mode == "backstop"
+        if spec.takeover_mode == "negative_equity" and not cross:
+            equity = self.effective_margin(i) + side * self.quantity[i] * (mark - self.entry[i])
+            retry = equity >= 0.0
+        if retry:
             if cross:
-                return time + cooldown
-            self.ready_time[i] = time + cooldown
+                return time + self.dt
+            self.ready_time[i] = time + self.dt
             return -1.0
         if partial:
             self.send_order(time, i, self.quantity[i], mark)
@@ -918,6 +1026,7 @@ class ReferenceEngine:
         quantity = abs(usd) / market.last_price
         limit = math.inf if direction > 0 else 0.0
         filled, notional = self.execute(m, direction, quantity, limit)
+        market.pool_trade(-direction * filled)
         market.quantity["taker"] += direction * filled
         market.cash["taker"] -= direction * notional
 
@@ -998,8 +1107,9 @@ class ReferenceEngine:
         direction = -1 if held > 0.0 else 1
         limit = mark * (1.0 + direction * market.spec.slippage_limit)
         filled, notional = self.execute(m, direction, size, limit)
+        market.pool_trade(-direction * filled)
         market.quantity[holder] += direction * filled
-        market.cash[holder] -= direction * notional
+        self.pool_market(m, holder).cash[holder] -= direction * notional
 
     def update_liquidity(self, market: Market) -> float:
         """Quoting scale from the EWMA volatility of last-price returns and taker flow."""
@@ -1074,8 +1184,10 @@ class ReferenceEngine:
         rate = self.predicted_funding(market)
         per_unit = rate * market.mark_price
         market.funding_per_unit += per_unit
+        m = self.markets.index(market)
         for name in AGENTS:
-            market.cash[name] -= market.quantity[name] * per_unit
+            payer = self.pool_market(m, name) if name in ("fund", "backstop") else market
+            payer.cash[name] -= market.quantity[name] * per_unit
         market.funding_rate = rate
         market.premium_sum = 0.0
         market.premium_time = 0.0
@@ -1107,14 +1219,10 @@ class ReferenceEngine:
         )
         row["trader_long_open_interest"] = long_oi
         row["trader_short_open_interest"] = short_oi
-        # Market makers and the hedged basis traders count as one hedged pool.
-        hedged = market.quantity["maker"] + market.quantity["passive"]
-        for held in (
-            hedged,
-            market.quantity["taker"],
-            market.quantity["fund"],
-            market.quantity["backstop"],
-        ):
+        long_oi += market.hedged["long"]
+        short_oi += market.hedged["short"]
+        for holder in ("taker", "fund", "backstop"):
+            held = market.quantity[holder]
             if held > 0.0:
                 long_oi += held
             else:
@@ -1125,8 +1233,8 @@ class ReferenceEngine:
         row["liquidated_short_usd"] = self.step_liquidated[m][1]
         row["liquidation_events"] = n_events
         row["adl_notional_usd"] = market.adl_notional_usd - adl_before
-        row["insurance_fund_usd"] = market.agent_value("fund", mark)
-        row["backstop_usd"] = market.agent_value("backstop", mark)
+        row["insurance_fund_usd"] = self.pool_value(m, "fund")
+        row["backstop_usd"] = self.pool_value(m, "backstop")
         row["funding_rate"] = self.predicted_funding(market)
         row["iterations"] = iterations
 
@@ -1174,6 +1282,7 @@ class ReferenceEngine:
         time = (step + 1) * self.dt
         self.update_index(step)
         for m, market in enumerate(self.markets):
+            market.previous_mark_price = market.mark_price
             market.step_taker_flow_usd = 0.0
             market.step_fill_count = 0
             self.reprice_quotes(market)
@@ -1206,7 +1315,12 @@ class ReferenceEngine:
             alpha = self.dt / (market.spec.basis_average_s + self.dt)
             market.basis_average += alpha * ((mid - index) - market.basis_average)
         for m, market in enumerate(self.markets):
-            self.cover_deficits(market)
+            self.cover_deficits(m)
+            if market.spec.fund_drawdown_trigger > 0.0 and market.pools["fund"] == m:
+                equity = self.pool_value(m, "fund")
+                peak, since = market.fund_peak
+                if equity >= peak or time - since > market.spec.fund_drawdown_window_s:
+                    market.fund_peak = (equity, time)
             bid = market.best_bid()
             ask = market.best_ask()
             mid = 0.5 * (bid + ask) if bid > 0.0 and ask < math.inf else market.last_price
@@ -1263,6 +1377,7 @@ class ReferenceEngine:
             "flags": self.flags,
             "books": books,
             "adl_fund_equity": list(self.adl_fund_equity),
+            "backstop_adl": list(self.backstop_adl),
         }
 
 
