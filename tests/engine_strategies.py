@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
 from tests.reference import margin_reference
 
-VARIANTS = ("binance", "bybit", "hyperliquid", "dydx", "mixed")
+VARIANTS = ("binance", "bybit", "okx", "hyperliquid", "dydx", "mixed")
 
 
 def venue_rules(variant: str, rng: np.random.Generator) -> dict:
@@ -35,11 +35,22 @@ def venue_rules(variant: str, rng: np.random.Generator) -> dict:
         )
     if variant == "bybit":
         return dict(
+            mark_rule="binance",
+            partial_mode="tier_step_down",
+            limit_mode="bankruptcy",
+            takeover_mode="insurance",
+            adl_rank_rule="pnl_leverage",
+            mm_basis="entry",
+            bankruptcy_rounding="tick_against_trader",
+        )
+    if variant == "okx":
+        return dict(
             mark_rule="index_basis",
             partial_mode="tier_step_down",
             limit_mode="bankruptcy",
             takeover_mode="insurance",
             adl_rank_rule="pnl_leverage",
+            mm_basis="mark_with_fee",
         )
     if variant == "hyperliquid":
         return dict(
@@ -63,6 +74,8 @@ def venue_rules(variant: str, rng: np.random.Generator) -> dict:
         limit_mode=str(rng.choice(["bankruptcy", "slippage"])),
         takeover_mode=str(rng.choice(["insurance", "backstop", "none"])),
         adl_rank_rule=str(rng.choice(["pnl_leverage", "hyperliquid"])),
+        mm_basis=str(rng.choice(["mark", "entry", "mark_with_fee"])),
+        bankruptcy_rounding=str(rng.choice(["exact", "tick_against_trader"])),
     )
 
 
@@ -165,7 +178,9 @@ def healthy_margin(side, quantity, entry, margin, price, spec: MarketSpec) -> fl
     floors = list(spec.tier_floor_usd)
     rates = list(spec.tier_mmr)
     amounts = [float(a) for a in spec.maintenance_amounts()]
-    required = margin_reference.maintenance_margin(floors, rates, amounts, quantity * price)
+    required = margin_reference.requirement(
+        floors, rates, amounts, quantity, entry, price, margin_reference.convention_for(spec)
+    )
     equity = margin + side * quantity * (price - entry)
     if equity > required * 1.001 + 1e-9 * quantity * price:
         return margin

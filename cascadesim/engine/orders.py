@@ -69,15 +69,12 @@ def is_breached(params, positions, state, i, mark):
     m = positions.market[i]
     return (
         margin_shortfall(
+            params[m],
             positions.side[i],
             positions.quantity[i],
             positions.entry_price[i],
             effective_margin(positions, state, i),
             mark,
-            params[m].tier_floor_usd,
-            params[m].tier_mmr,
-            params[m].tier_maintenance_amount,
-            params[m].tier_count,
         )
         <= 0.0
     )
@@ -188,7 +185,9 @@ def send_liquidation_order(
     m = positions.market[i]
     side = positions.side[i]
     margin = effective_margin(positions, state, i)
-    bankrupt = bankruptcy_price(side, positions.quantity[i], positions.entry_price[i], margin)
+    bankrupt = bankruptcy_price(
+        params[m], side, positions.quantity[i], positions.entry_price[i], margin
+    )
     if params[m].limit_mode == LIMIT_BANKRUPTCY:
         limit = bankrupt
     else:

@@ -52,7 +52,7 @@ def fund_takeover(
     side = positions.side[i]
     quantity = positions.quantity[i]
     bankrupt = bankruptcy_price(
-        side, quantity, positions.entry_price[i], effective_margin(positions, state, i)
+        params[m], side, quantity, positions.entry_price[i], effective_margin(positions, state, i)
     )
     absorb = quantity
     if params[m].takeover_mode == TAKEOVER_INSURANCE:
@@ -204,14 +204,14 @@ def cover_deficits(market, flags):
 
 @njit(cache=True, inline="always")
 def backstop_takeover(
-    time, i, mark, positions, state, scratch, events, event_count, step_liquidated
+    time, i, mark, params, positions, state, scratch, events, event_count, step_liquidated
 ):
     """The backstop vault takes position i with its collateral (Hyperliquid)."""
     m = positions.market[i]
     side = positions.side[i]
     quantity = positions.quantity[i]
     margin = effective_margin(positions, state, i)
-    bankrupt = bankruptcy_price(side, quantity, positions.entry_price[i], margin)
+    bankrupt = bankruptcy_price(params[m], side, quantity, positions.entry_price[i], margin)
     state[m].backstop_quantity += side * quantity
     state[m].backstop_cash += margin - side * quantity * positions.entry_price[i]
     if side > 0:

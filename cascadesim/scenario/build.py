@@ -15,7 +15,13 @@ import numpy as np
 
 from cascadesim._util.errors import CascadesimInputError, invalid
 from cascadesim.engine import layout
-from cascadesim.model.market import OVERRIDABLE_FIELDS, EngineSetup, MarketSpec, default_tick
+from cascadesim.model.market import (
+    MM_BASES,
+    OVERRIDABLE_FIELDS,
+    EngineSetup,
+    MarketSpec,
+    default_tick,
+)
 from cascadesim.model.population import (
     EntryModel,
     MarketPopulation,
@@ -78,6 +84,8 @@ def market_spec(name: str, market) -> MarketSpec:
         "takeover_mode": layout.TAKEOVER_NAMES[venue.takeover_mode],
         "adl_rank_rule": layout.ADL_RANK_NAMES[venue.adl_rank_rule],
         "cross_close_order": layout.CROSS_ORDER_NAMES[venue.cross_close_order],
+        "mm_basis": layout.MM_BASIS_NAMES[venue.mm_basis],
+        "bankruptcy_rounding": layout.BANKRUPTCY_ROUNDING_NAMES[venue.bankruptcy_rounding],
         "liquidation_fee_rate": venue.liquidation_fee_for(market.asset),
         "slippage_limit": venue.slippage_limit,
         "chunk_fraction": venue.chunk_fraction,
@@ -300,6 +308,8 @@ def market_population(scenario, spec: MarketSpec, name: str):
         accounts=population.accounts,
         venue=spec.venue,
         isolated_share=population.isolated_share,
+        mm_basis=MM_BASES[spec.mm_basis],
+        liquidation_fee_rate=spec.liquidation_fee_rate,
     )
 
 
