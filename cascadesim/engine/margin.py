@@ -32,9 +32,9 @@ from cascadesim.engine.layout import (
     MM_BASIS_MARK_FEE,
 )
 
-# A price within this many ticks (relative) of a tick counts as on it: 19,600 / 0.1 is
+# A price this close (relative, in ticks) to a tick counts as on it: 19,600 / 0.1 is
 # 195,999.99999999997 in binary, which must not round up a whole tick.
-TICK_SNAP_RELATIVE = 1e-9
+TICK_SNAP_RELATIVE = 1e-12
 
 
 @njit(cache=True, inline="always")

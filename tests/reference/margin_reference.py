@@ -125,11 +125,8 @@ def bankruptcy_price(
         # 19,600 / 0.1 decides by equity, not by the quotient's last bit.
         k = math.floor(price / convention.tick) - 2
         candidates = [(k + j) * convention.tick for j in range(6)]
-        ok = [
-            c
-            for c in candidates
-            if equity(side, quantity, entry_price, margin, c) >= -1e-9 * abs(margin)
-        ]
+        slack = 1e-12 * (abs(margin) + quantity * entry_price)
+        ok = [c for c in candidates if equity(side, quantity, entry_price, margin, c) >= -slack]
         price = min(ok) if side > 0 else max(ok)
     return max(price, 0.0)
 
