@@ -22,6 +22,7 @@ from cascadesim.engine import margin as kernels
 from cascadesim.model import tier_tables
 from cascadesim.model.calculator import liquidation_price
 from cascadesim.model.venues import VENUES, TierTable, maintenance_amounts
+from tests.margin_records import market_record
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ("BTC", "ETH", "SOL", "XRP", "DOGE")
@@ -177,14 +178,12 @@ def test_okx_floors_follow_the_price_and_stay_continuous():
     doubled = at_reference.at_price(2 * at_reference.price_usd)
     assert doubled.floors == pytest.approx(2 * at_reference.floors)
     assert doubled.maintenance_amount == pytest.approx(2 * at_reference.maintenance_amount)
-    count = len(doubled)
+    # The table's own amounts stay continuous (read on the mark basis; the OKX profile itself
+    # applies no deduction, see tests/test_venue_margin.py).
+    market = market_record(doubled.floors, doubled.mmr, doubled.maintenance_amount)[0]
     for floor in doubled.floors[1:]:
-        below = kernels.maintenance_margin(
-            doubled.floors, doubled.mmr, doubled.maintenance_amount, count, np.nextafter(floor, 0)
-        )
-        at = kernels.maintenance_margin(
-            doubled.floors, doubled.mmr, doubled.maintenance_amount, count, floor
-        )
+        below = kernels.maintenance_requirement(market, 1.0, 0.0, np.nextafter(floor, 0))
+        at = kernels.maintenance_requirement(market, 1.0, 0.0, floor)
         assert below == pytest.approx(at, rel=1e-9)
 
 
