@@ -192,9 +192,9 @@ def test_okx_liqprice_tiers_by_contracts_at_the_entry_price():
     for entry in (30_000.0, 60_000.0, 120_000.0):
         figures = liquidation_price("okx", "long", entry, 20.0, leverage=10.0)
         assert figures.tier == 1
-        assert figures.maintenance_margin == pytest.approx(
-            20.0 * entry * 0.005 - 1_000 * 0.01 * entry * (0.005 - 0.004)
-        )
+        # OKX "Tiered maintenance margin ratio rules": the tier's rate on the whole position,
+        # no deduction, plus the liquidation fee (0.05 %, an estimate) in the denominator.
+        assert figures.maintenance_margin == pytest.approx(20.0 * entry * (0.005 + 0.0005))
 
 
 def test_a_huge_entry_price_on_okx_is_an_input_error():
