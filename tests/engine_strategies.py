@@ -47,11 +47,22 @@ def venue_rules(variant: str, rng: np.random.Generator) -> dict:
         )
     if variant == "bybit":
         return dict(
+            mark_rule="binance",
+            partial_mode="tier_step_down",
+            limit_mode="bankruptcy",
+            takeover_mode="insurance",
+            adl_rank_rule="pnl_leverage",
+            mm_basis="entry",
+            bankruptcy_rounding="tick_against_trader",
+        )
+    if variant == "okx":
+        return dict(
             mark_rule="index_basis",
             partial_mode="tier_step_down",
             limit_mode="bankruptcy",
             takeover_mode="insurance",
             adl_rank_rule="pnl_leverage",
+            mm_basis="mark_with_fee",
         )
     if variant == "hyperliquid":
         return dict(
@@ -80,6 +91,8 @@ def venue_rules(variant: str, rng: np.random.Generator) -> dict:
         adl_price_rule=str(rng.choice(["bankruptcy", "mark", "previous_mark"])),
         fund_drawdown_trigger=float(rng.choice([0.0, 0.3])),
         fund_notional_cap_ratio=float(rng.choice([0.0, 1.0, 3.0])),
+        mm_basis=str(rng.choice(["mark", "entry", "mark_with_fee"])),
+        bankruptcy_rounding=str(rng.choice(["exact", "tick_against_trader"])),
     )
 
 
@@ -182,7 +195,9 @@ def healthy_margin(side, quantity, entry, margin, price, spec: MarketSpec) -> fl
     floors = list(spec.tier_floor_usd)
     rates = list(spec.tier_mmr)
     amounts = [float(a) for a in spec.maintenance_amounts()]
-    required = margin_reference.maintenance_margin(floors, rates, amounts, quantity * price)
+    required = margin_reference.requirement(
+        floors, rates, amounts, quantity, entry, price, margin_reference.convention_for(spec)
+    )
     equity = margin + side * quantity * (price - entry)
     if equity > required * 1.001 + 1e-9 * quantity * price:
         return margin

@@ -183,6 +183,7 @@ def test_positions_are_liquidated_only_when_breached_and_at_most_once(setup):
             list(spec.tier_floor_usd),
             list(spec.tier_mmr),
             [float(a) for a in spec.maintenance_amounts()],
+            margin_reference.convention_for(spec),
         )
         assert shortfall <= RELATIVE * quantity * float(first["mark_price"]), (
             f"position {row} liquidated at mark {first['mark_price']} with shortfall {shortfall}"

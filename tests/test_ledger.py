@@ -48,8 +48,10 @@ def audited_run(setup: EngineSetup):
             {
                 "step": step,
                 "ledger": ledger,
-                "fund": state.fund_cash + state.fund_quantity * state.mark_price,
-                "backstop": state.backstop_cash + state.backstop_quantity * state.mark_price,
+                "fund": pooled(params.fund_pool, state.fund_cash, state.fund_quantity, state),
+                "backstop": pooled(
+                    params.backstop_pool, state.backstop_cash, state.backstop_quantity, state
+                ),
                 "bad_debt": state.bad_debt_usd.copy(),
                 "pool_net": state.hedged_long_quantity - state.hedged_short_quantity,
                 "maker_passive": state.maker_quantity + state.passive_quantity,
@@ -70,6 +72,12 @@ def audited_run(setup: EngineSetup):
         observe=observe,
     )
     return outcome, snapshots
+
+
+def pooled(pool, cash, quantity, state) -> np.ndarray:
+    """USD in each shared fund (or vault): its cash and every member market's inventory."""
+    value = cash + quantity * state.mark_price
+    return np.bincount(pool, weights=value, minlength=len(cash))
 
 
 def money_in_play(setup: EngineSetup) -> float:

@@ -19,6 +19,7 @@ from cascadesim._util.errors import CascadesimInputError
 from cascadesim.engine import margin as kernels
 from cascadesim.model.calculator import liquidation_price
 from cascadesim.model.venues import VENUES, maintenance_amounts
+from tests.margin_records import market_record
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +50,8 @@ def test_binance_bracket_lookup(notional, mmr, amount):
     amounts = maintenance_amounts(floors, rates)
     tier = kernels.tier_for_notional(floors, 3, notional)
     assert (rates[tier], amounts[tier]) == (mmr, amount)
-    assert kernels.maintenance_margin(floors, rates, amounts, 3, notional) == pytest.approx(
+    market = market_record(floors, rates, amounts)[0]
+    assert kernels.maintenance_requirement(market, 1.0, notional, notional) == pytest.approx(
         notional * mmr - amount
     )
 
@@ -121,8 +123,8 @@ def test_binance_one_way_formula(side, leverage):
 # "Liquidation Price (USDT Contract)", Bybit Help Center, Example 1 (Long): "Trader A placed a
 # long entry of 1 BTC at 20,000 USDT with 50x leverage ... MMR 0.5% ... Initial Margin = 400 USDT,
 # Maintenance Margin = 100 USDT, LP = 20,000 USDT - (400 - 100) = 19,700 USDT". Bybit's page
-# evaluates maintenance margin on the position value at entry; cascadesim (like Binance's
-# formula) evaluates it at the liquidation price, which puts LP 1.51 USD lower.
+# evaluates maintenance margin on the position value at entry, and so does the bybit profile
+# (mm_basis "entry"): the page's 19,700 exactly, on Bybit's 0.1 USDT BTCUSDT tick.
 def test_bybit_example_margins_and_bankruptcy_price():
     figures = liquidation_price("bybit", "long", 20_000.0, 1.0, leverage=50.0, mmr=0.005)
     assert figures.initial_margin == pytest.approx(400.0)
@@ -131,19 +133,17 @@ def test_bybit_example_margins_and_bankruptcy_price():
     assert figures.bankruptcy_price == pytest.approx(19_600.0)
 
 
-def test_bybit_example_liquidation_price_with_entry_maintenance_margin():
-    # Holding maintenance margin at its entry value (100 USDT) is a single tier with rate 0 and
-    # amount -100 in the kernel's terms: the kernel then reproduces the page's 19,700.
-    price, _ = kernels.liquidation_price(
-        1, 1.0, 20_000.0, 400.0, np.zeros(1), np.zeros(1), np.array([-100.0]), 1
-    )
-    assert price == pytest.approx(19_700.0, abs=0.1)
-
-
-def test_bybit_example_liquidation_price_at_mark():
+def test_bybit_example_liquidation_price_on_the_entry_value():
     figures = liquidation_price("bybit", "long", 20_000.0, 1.0, leverage=50.0, mmr=0.005)
-    # Equity = MM at the liquidation price itself: (20,000 - 400) / (1 - 0.005).
-    assert figures.liquidation_price == pytest.approx(19_698.5, abs=0.1)
+    assert figures.mm_basis == "entry"
+    assert figures.liquidation_price == 19_700.0
+
+
+def test_binance_keeps_maintenance_margin_at_the_mark():
+    # The same position on Binance's convention: equity = MM at the liquidation price itself,
+    # (20,000 - 400) / (1 - 0.005) = 19,698.49..., 300 x 0.005 / 0.995 below Bybit's 19,700.
+    figures = liquidation_price("binance", "long", 20_000.0, 1.0, leverage=50.0, mmr=0.005)
+    assert figures.mm_basis == "mark"
     assert 19_700.0 - figures.liquidation_price == pytest.approx(300.0 * 0.005 / 0.995, abs=1e-6)
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from cascadesim.engine import margin as kernels
 from cascadesim.model.venues import VENUES, TierTable, maintenance_amounts
+from tests.margin_records import market_record
 from tests.reference import margin_reference as reference
 
 SETTINGS = settings(max_examples=150)
@@ -52,10 +53,8 @@ def _arrays(floors, mmr, amounts):
 
 
 def _kernel_liquidation(side, quantity, entry, margin, floors, mmr, amounts):
-    floor_array, mmr_array, amount_array = _arrays(floors, mmr, amounts)
-    return kernels.liquidation_price(
-        side, quantity, entry, margin, floor_array, mmr_array, amount_array, len(floors)
-    )
+    market = market_record(*_arrays(floors, mmr, amounts))[0]
+    return kernels.liquidation_price(market, side, quantity, entry, margin)
 
 
 def _near_floor(floors, notional):
@@ -97,17 +96,15 @@ def test_equity_equals_maintenance_margin_at_liquidation_price(position):
 def test_bankruptcy_price_and_maintenance_margin_match_reference(position):
     side, quantity, entry, margin, floors, mmr, amounts = position
     expected = reference.bankruptcy_price(side, quantity, entry, margin)
+    market = market_record(*_arrays(floors, mmr, amounts))[0]
     assert math.isclose(
-        kernels.bankruptcy_price(side, quantity, entry, margin),
+        kernels.bankruptcy_price(market, side, quantity, entry, margin),
         expected,
         rel_tol=1e-12,
         abs_tol=1e-12 * entry,
     )
-    floor_array, mmr_array, amount_array = _arrays(floors, mmr, amounts)
     for notional in [0.0, *floors, quantity * entry, 10.0 * quantity * entry]:
-        got = kernels.maintenance_margin(
-            floor_array, mmr_array, amount_array, len(floors), notional
-        )
+        got = kernels.maintenance_requirement(market, quantity, entry, notional / quantity)
         want = reference.maintenance_margin(floors, mmr, amounts, notional)
         assert math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-9)
 
@@ -116,7 +113,6 @@ def test_bankruptcy_price_and_maintenance_margin_match_reference(position):
 @given(positions())
 def test_batch_kernel_matches_single_kernel(position):
     side, quantity, entry, margin, floors, mmr, amounts = position
-    floor_array, mmr_array, amount_array = _arrays(floors, mmr, amounts)
     out_price, out_tier = np.zeros(1), np.zeros(1, dtype=np.int8)
     kernels.liquidation_prices(
         np.zeros(1, dtype=np.int32),
@@ -124,10 +120,7 @@ def test_batch_kernel_matches_single_kernel(position):
         np.array([quantity]),
         np.array([entry]),
         np.array([margin]),
-        np.array([len(floors)], dtype=np.int64),
-        floor_array[None, :],
-        mmr_array[None, :],
-        amount_array[None, :],
+        market_record(*_arrays(floors, mmr, amounts)),
         out_price,
         out_tier,
     )
@@ -157,13 +150,12 @@ def test_venue_tables_are_continuous_at_every_floor(venue, asset):
     count = len(table)
     for floor in table.floors[1:]:
         just_below = np.nextafter(floor, 0.0)
-        below = kernels.maintenance_margin(
-            table.floors, table.mmr, table.maintenance_amount, count, just_below
-        )
-        at = kernels.maintenance_margin(
-            table.floors, table.mmr, table.maintenance_amount, count, floor
-        )
-        assert math.isclose(below, at, rel_tol=1e-9)
+        below = kernels.tier_for_notional(table.floors, count, just_below)
+        at = kernels.tier_for_notional(table.floors, count, floor)
+        # Continuity of N x mmr - amount across the floor, on the venue's own amounts.
+        left = just_below * table.mmr[below] - table.maintenance_amount[below]
+        right = floor * table.mmr[at] - table.maintenance_amount[at]
+        assert math.isclose(left, right, rel_tol=1e-9)
 
 
 def test_tier_table_rejects_bad_floors_and_rates():
@@ -178,16 +170,8 @@ def test_tier_table_rejects_bad_floors_and_rates():
 def test_long_crossing_binance_btc_tiers_hand_made():
     """A 3x 250 BTC long at 60,000 (15M USD, tier 5) liquidated in tier 4 (3M-12M USD)."""
     table = VENUES["binance"].tiers("BTC")
-    price, tier = kernels.liquidation_price(
-        1,
-        250.0,
-        60_000.0,
-        15e6 / 3.0,
-        table.floors,
-        table.mmr,
-        table.maintenance_amount,
-        len(table),
-    )
+    market = market_record(table.floors, table.mmr, table.maintenance_amount)[0]
+    price, tier = kernels.liquidation_price(market, 1, 250.0, 60_000.0, 15e6 / 3.0)
     floors = table.floors.tolist()
     expected = reference.liquidation_price(
         1, 250.0, 60_000.0, 5e6, floors, table.mmr.tolist(), table.maintenance_amount.tolist()

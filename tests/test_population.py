@@ -101,10 +101,9 @@ def test_heavy_tail_puts_tens_of_millions_in_single_accounts(big):
 def test_every_position_starts_healthy_with_the_cushion(big):
     spec, population = big
     positions = population.positions
-    start_notional = notional(population)
     gain = positions.side * positions.quantity * (PRICE - positions.entry_price)
     equity = positions.margin + gain
-    maintenance = spec.maintenance_margin(start_notional)
+    maintenance = spec.maintenance_margin(positions.quantity, positions.entry_price)
     assert np.all(equity > 1.1 * maintenance * (1 - 1e-12))
     assert np.all(positions.margin > 0) and np.all(positions.entry_price > 0)
 

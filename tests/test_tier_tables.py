@@ -22,6 +22,7 @@ from cascadesim.engine import margin as kernels
 from cascadesim.model import tier_tables
 from cascadesim.model.calculator import liquidation_price
 from cascadesim.model.venues import VENUES, TierTable, maintenance_amounts
+from tests.margin_records import market_record
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ("BTC", "ETH", "SOL", "XRP", "DOGE")
@@ -177,14 +178,12 @@ def test_okx_floors_follow_the_price_and_stay_continuous():
     doubled = at_reference.at_price(2 * at_reference.price_usd)
     assert doubled.floors == pytest.approx(2 * at_reference.floors)
     assert doubled.maintenance_amount == pytest.approx(2 * at_reference.maintenance_amount)
-    count = len(doubled)
+    # The table's own amounts stay continuous (read on the mark basis; the OKX profile itself
+    # applies no deduction, see tests/test_venue_margin.py).
+    market = market_record(doubled.floors, doubled.mmr, doubled.maintenance_amount)[0]
     for floor in doubled.floors[1:]:
-        below = kernels.maintenance_margin(
-            doubled.floors, doubled.mmr, doubled.maintenance_amount, count, np.nextafter(floor, 0)
-        )
-        at = kernels.maintenance_margin(
-            doubled.floors, doubled.mmr, doubled.maintenance_amount, count, floor
-        )
+        below = kernels.maintenance_requirement(market, 1.0, 0.0, np.nextafter(floor, 0))
+        at = kernels.maintenance_requirement(market, 1.0, 0.0, floor)
         assert below == pytest.approx(at, rel=1e-9)
 
 
@@ -193,9 +192,9 @@ def test_okx_liqprice_tiers_by_contracts_at_the_entry_price():
     for entry in (30_000.0, 60_000.0, 120_000.0):
         figures = liquidation_price("okx", "long", entry, 20.0, leverage=10.0)
         assert figures.tier == 1
-        assert figures.maintenance_margin == pytest.approx(
-            20.0 * entry * 0.005 - 1_000 * 0.01 * entry * (0.005 - 0.004)
-        )
+        # OKX "Tiered maintenance margin ratio rules": the tier's rate on the whole position,
+        # no deduction, plus the liquidation fee (0.05 %, an estimate) in the denominator.
+        assert figures.maintenance_margin == pytest.approx(20.0 * entry * (0.005 + 0.0005))
 
 
 def test_a_huge_entry_price_on_okx_is_an_input_error():

@@ -49,6 +49,9 @@ def liqprice(
         None, help="Hyperliquid: market max leverage, MMR = 1/(2 x max leverage)."
     ),
     asset: str = typer.Option("BTC", help="Base asset; picks the venue's tier table."),
+    tick: float | None = typer.Option(
+        None, help="Price tick (USD) to round to; default: the venue's where known."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Liquidation and bankruptcy price of an isolated linear perpetual position."""
@@ -65,6 +68,7 @@ def liqprice(
         maintenance_amount=maintenance_amount,
         max_leverage=max_leverage,
         asset=asset,
+        tick=tick,
         json_output=json_output,
     )
 

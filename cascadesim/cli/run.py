@@ -42,6 +42,7 @@ def liqprice_command(
     maintenance_amount: float | None,
     max_leverage: float | None,
     asset: str,
+    tick: float | None,
     json_output: bool,
 ) -> None:
     """Body of ``cascadesim liqprice``: the figures as a table or one JSON object."""
@@ -56,6 +57,7 @@ def liqprice_command(
         maintenance_amount=maintenance_amount,
         max_leverage=max_leverage,
         asset=asset,
+        tick=tick,
     )
     if json_output:
         typer.echo(json.dumps(figures.to_dict()))
@@ -195,6 +197,7 @@ def print_margin_figures(figures) -> None:
     table.add_row("initial margin", f"{figures.initial_margin:,.2f} USD")
     table.add_row("maintenance margin", f"{figures.maintenance_margin:,.2f} USD (at entry)")
     table.add_row("tier", f"{figures.tier + 1} of {figures.tier_count} (at liquidation)")
+    table.add_row("convention", figures.convention)
     Console().print(table)
 
 

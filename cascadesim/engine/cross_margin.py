@@ -32,7 +32,7 @@ from cascadesim.engine.layout import (
     TAKEOVER_BACKSTOP,
 )
 from cascadesim.engine.liquidation import liquidate_position
-from cascadesim.engine.margin import maintenance_margin
+from cascadesim.engine.margin import maintenance_requirement
 from cascadesim.engine.orders import effective_margin
 from cascadesim.engine.takeover import backstop_takeover
 from cascadesim.engine.watch_list import keep_threshold_a_bound, watch
@@ -61,13 +61,7 @@ def position_figures(params, positions, state, j):
     equity = effective_margin(positions, state, j) + positions.side[j] * quantity * (
         mark - positions.entry_price[j]
     )
-    required = maintenance_margin(
-        params[m].tier_floor_usd,
-        params[m].tier_mmr,
-        params[m].tier_maintenance_amount,
-        params[m].tier_count,
-        quantity * mark,
-    )
+    required = maintenance_requirement(params[m], quantity, positions.entry_price[j], mark)
     return equity, required
 
 

@@ -69,6 +69,18 @@ CROSS_ORDER_LARGEST_MAINTENANCE = 0  # close the position with the largest maint
 CROSS_ORDER_LARGEST_LOSS = 1  # close the position with the largest unrealised loss first
 CROSS_ORDER_NAMES = ("largest_maintenance", "largest_loss")
 
+# What maintenance margin is computed on, and where the tier is read (see engine/margin.py).
+MM_BASIS_MARK = 0  # notional at the mark, tier by that notional (Binance, Hyperliquid, dYdX)
+MM_BASIS_ENTRY = 1  # entry value, tier (risk limit) fixed at entry (Bybit)
+MM_BASIS_MARK_FEE = (
+    2  # (MMR + liquidation fee) x notional at mark, no deduction, tier by size (OKX)
+)
+MM_BASIS_NAMES = ("mark", "entry", "mark_with_fee")
+
+BANKRUPTCY_EXACT = 0  # the bankruptcy price as computed
+BANKRUPTCY_TICK_AGAINST_TRADER = 1  # rounded to the tick: longs up, shorts down (Bybit)
+BANKRUPTCY_ROUNDING_NAMES = ("exact", "tick_against_trader")
+
 # --- kernel status flags (bit mask returned by the step loop) ------------------------------
 STATUS_FLAG_ITERATION_CAP = 1  # the liquidation fixed point hit its iteration cap in a step
 STATUS_FLAG_BOOK_EXHAUSTED = 2  # a walk reached the price floor with quantity unfilled
@@ -170,6 +182,9 @@ def market_params_dtype(n_tiers: int) -> np.dtype:
             ("fund_notional_cap_ratio", np.float64),  # fund inventory <= this x its equity (0: no)
             ("fillable_spread_ratio", np.float64),  # SMMR of the fillable price
             ("fillable_bankruptcy_adjustment", np.float64),  # BA of the fillable price
+            ("mm_basis", np.int64),  # MM_BASIS_* code: what maintenance margin is computed on
+            ("bankruptcy_rounding", np.int64),  # BANKRUPTCY_* code
+            ("tier_price_usd", np.float64),  # USD/base unit of the floors of a size-tiered table
             ("tier_count", np.int64),  # number of valid tiers
             ("tier_floor_usd", np.float64, (n_tiers,)),  # USD notional lower bounds
             ("tier_mmr", np.float64, (n_tiers,)),  # maintenance margin rates

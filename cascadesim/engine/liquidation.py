@@ -24,7 +24,7 @@ from cascadesim.engine.layout import (
     TAKEOVER_BACKSTOP,
     TAKEOVER_NEGATIVE_EQUITY,
 )
-from cascadesim.engine.margin import maintenance_margin, tier_for_notional
+from cascadesim.engine.margin import maintenance_requirement, position_tier, tier_price
 from cascadesim.engine.orders import effective_margin, is_breached, send_liquidation_order
 from cascadesim.engine.takeover import backstop_or_deleverage, close_out, fund_takeover
 from cascadesim.engine.watch_list import watch
@@ -71,15 +71,9 @@ def liquidate_position(
     floors = params[m].tier_floor_usd
     quantity = positions.quantity[i]
     if params[m].takeover_mode == TAKEOVER_BACKSTOP and not cross:
-        margin = effective_margin(positions, state, i)
-        equity = margin + side * quantity * (mark - positions.entry_price[i])
-        required = maintenance_margin(
-            floors,
-            params[m].tier_mmr,
-            params[m].tier_maintenance_amount,
-            params[m].tier_count,
-            quantity * mark,
-        )
+        entry = positions.entry_price[i]
+        equity = effective_margin(positions, state, i) + side * quantity * (mark - entry)
+        required = maintenance_requirement(params[m], quantity, entry, mark)
         if equity < params[m].backstop_equity_fraction * required:
             events = backstop_or_deleverage(
                 time,
@@ -103,9 +97,11 @@ def liquidate_position(
     partial = False
     mode = params[m].partial_mode
     if mode == PARTIAL_TIER_STEP_DOWN:
-        tier = tier_for_notional(floors, params[m].tier_count, quantity * mark)
+        # Down to the lower tier's limit, on the notional the venue's basis tiers by.
+        entry = positions.entry_price[i]
+        tier = position_tier(params[m], quantity, entry, mark)
         if tier > 0:
-            order = quantity - floors[tier] / mark * STEP_DOWN_INSIDE
+            order = quantity - floors[tier] / tier_price(params[m], entry, mark) * STEP_DOWN_INSIDE
             partial = True
     elif mode == PARTIAL_CHUNKS and quantity * mark > params[m].chunk_min_notional_usd:
         # One chunk opens the user's cooldown; within it every order is for the whole

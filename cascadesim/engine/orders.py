@@ -19,7 +19,7 @@ from cascadesim.engine.layout import (
     LIMIT_FILLABLE,
     STATUS_FLAG_BOOK_EXHAUSTED,
 )
-from cascadesim.engine.margin import bankruptcy_price, maintenance_margin, margin_shortfall
+from cascadesim.engine.margin import bankruptcy_price, maintenance_requirement, margin_shortfall
 
 
 @njit(cache=True, inline="always")
@@ -74,15 +74,12 @@ def is_breached(params, positions, state, i, mark):
     m = positions.market[i]
     return (
         margin_shortfall(
+            params[m],
             positions.side[i],
             positions.quantity[i],
             positions.entry_price[i],
             effective_margin(positions, state, i),
             mark,
-            params[m].tier_floor_usd,
-            params[m].tier_mmr,
-            params[m].tier_maintenance_amount,
-            params[m].tier_count,
         )
         <= 0.0
     )
@@ -222,13 +219,7 @@ def fillable_price(params, positions, state, i, mark):
     equity = effective_margin(positions, state, i) + side * quantity * (
         mark - positions.entry_price[i]
     )
-    required = maintenance_margin(
-        params[m].tier_floor_usd,
-        params[m].tier_mmr,
-        params[m].tier_maintenance_amount,
-        params[m].tier_count,
-        notional,
-    )
+    required = maintenance_requirement(params[m], quantity, positions.entry_price[i], mark)
     if required <= 0.0 or notional <= 0.0:
         return mark
     rating = params[m].fillable_bankruptcy_adjustment * (1.0 - equity / required)
@@ -256,7 +247,9 @@ def send_liquidation_order(
     m = positions.market[i]
     side = positions.side[i]
     margin = effective_margin(positions, state, i)
-    bankrupt = bankruptcy_price(side, positions.quantity[i], positions.entry_price[i], margin)
+    bankrupt = bankruptcy_price(
+        params[m], side, positions.quantity[i], positions.entry_price[i], margin
+    )
     if params[m].limit_mode == LIMIT_BANKRUPTCY:
         limit = bankrupt
     elif params[m].limit_mode == LIMIT_FILLABLE:

@@ -32,6 +32,7 @@ from cascadesim.engine.layout import (
     STATUS_WATCHED,
 )
 from cascadesim.engine.liquidation import liquidate_position
+from cascadesim.engine.margin import funding_shift
 from cascadesim.engine.market import (
     arbitrage,
     current_mark,
@@ -76,7 +77,7 @@ def funding_shift_range(params, state, m, side):
     low = math.inf
     high = -math.inf
     for tier in range(params[m].tier_count):
-        shift = funding / (1.0 - side * params[m].tier_mmr[tier])
+        shift = funding_shift(params[m], side, tier, funding)
         low = min(low, shift)
         high = max(high, shift)
     return high - low
@@ -100,11 +101,11 @@ def collect_triggered(time, m, mark, params, positions, groups, state, watchlist
             end = groups.end[g]
             if row >= end:
                 continue
-            shift = funding / (1.0 - side * params[m].tier_mmr[tier])
+            shift = funding_shift(params[m], side, tier, funding)
             # Funding can carry a position into another tier, where the shift differs.
             slack = 0.0
             for other in range(params[m].tier_count if funding != 0.0 else 0):
-                gap = abs(funding / (1.0 - side * params[m].tier_mmr[other]) - shift)
+                gap = abs(funding_shift(params[m], side, other, funding) - shift)
                 if gap > slack:
                     slack = gap
             while row < end:
@@ -148,8 +149,8 @@ def collect_triggered(time, m, mark, params, positions, groups, state, watchlist
             k += 1
             continue
         side = watchlist.side[k]
-        threshold = watchlist.threshold[k] + funding / (
-            1.0 - side * params[m].tier_mmr[watchlist.tier[k]]
+        threshold = watchlist.threshold[k] + funding_shift(
+            params[m], side, watchlist.tier[k], funding
         )
         if side > 0:
             crossed = mark <= threshold + long_slack + THRESHOLD_RELATIVE_SLACK * abs(threshold)

@@ -140,7 +140,7 @@ def fund_takeover(
     side = positions.side[i]
     quantity = positions.quantity[i]
     bankrupt = bankruptcy_price(
-        side, quantity, positions.entry_price[i], effective_margin(positions, state, i)
+        params[m], side, quantity, positions.entry_price[i], effective_margin(positions, state, i)
     )
     absorb = fund_capacity(params, state, m, side, bankrupt, mark, quantity)
     if absorb > 0.0:
@@ -290,7 +290,7 @@ def backstop_takeover(
     side = positions.side[i]
     quantity = positions.quantity[i]
     margin = effective_margin(positions, state, i)
-    bankrupt = bankruptcy_price(side, quantity, positions.entry_price[i], margin)
+    bankrupt = bankruptcy_price(params[m], side, quantity, positions.entry_price[i], margin)
     state[m].backstop_quantity += side * quantity
     state[params[m].backstop_pool].backstop_cash += (
         margin - side * quantity * positions.entry_price[i]
@@ -360,7 +360,7 @@ def backstop_or_deleverage(
     side = positions.side[i]
     quantity = positions.quantity[i]
     bankrupt = bankruptcy_price(
-        side, quantity, positions.entry_price[i], effective_margin(positions, state, i)
+        params[m], side, quantity, positions.entry_price[i], effective_margin(positions, state, i)
     )
     price = adl_price(params, state, m, bankrupt, mark)
     events, unmatched = auto_deleverage(

@@ -58,14 +58,11 @@ def keep_threshold_a_bound(time, params, positions, watchlist, j):
         return
     m = positions.market[j]
     price, _ = liquidation_price(
+        params[m],
         positions.side[j],
         positions.quantity[j],
         positions.entry_price[j],
         positions.margin[j],
-        params[m].tier_floor_usd,
-        params[m].tier_mmr,
-        params[m].tier_maintenance_amount,
-        params[m].tier_count,
     )
     stored = positions.liquidation_price[j]
     if (price > stored) if positions.side[j] > 0 else (price < stored):
@@ -77,14 +74,11 @@ def refresh_threshold(params, positions, i):
     """Liquidation price (at zero accumulated funding) and tier of row i as it stands now."""
     m = positions.market[i]
     price, tier = liquidation_price(
+        params[m],
         positions.side[i],
         positions.quantity[i],
         positions.entry_price[i],
         positions.margin[i],
-        params[m].tier_floor_usd,
-        params[m].tier_mmr,
-        params[m].tier_maintenance_amount,
-        params[m].tier_count,
     )
     positions.liquidation_price[i] = price
     positions.tier[i] = tier

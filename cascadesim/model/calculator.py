@@ -1,9 +1,13 @@
 """Liquidation price of one isolated position: the validating wrapper over the margin kernels.
 
 The figures come from :mod:`cascadesim.engine.margin`, the same kernels the simulator uses, so
-what ``cascadesim liqprice`` prints is where the engine would trigger. Conventions: the isolated
-margin plays the role of Binance's wallet balance of an isolated position, maintenance margin is
-evaluated on the notional at the liquidation (mark) price, and fees and funding are left out.
+what ``cascadesim liqprice`` prints is where the engine would trigger. The isolated margin plays
+the role of Binance's wallet balance of an isolated position; maintenance margin follows the
+venue's basis (at the mark for Binance, Hyperliquid and dYdX, on the entry value for Bybit, tier
+rate plus liquidation fee at the mark for OKX); trading fees and funding are left out. With a
+price tick the liquidation price is the first tick at which a mark on the tick grid breaches
+(longs: the tick at or below the exact price, shorts: at or above), and where the venue rounds
+the bankruptcy price (Bybit) it goes to the tick against the trader.
 """
 
 from __future__ import annotations
@@ -15,10 +19,21 @@ from typing import Any
 import numpy as np
 
 from cascadesim._util.errors import CascadesimInputError, invalid
+from cascadesim.engine import layout
 from cascadesim.engine import margin as kernels
 from cascadesim.model.venues import VENUES, TierTable
 
 SIDES = {"long": 1, "short": -1}
+
+# What each basis means, for the figures' ``convention`` field.
+CONVENTIONS = {
+    layout.MM_BASIS_MARK: "maintenance margin on the notional at the mark, tier by that notional",
+    layout.MM_BASIS_ENTRY: "maintenance margin on the entry value, tier fixed at entry",
+    layout.MM_BASIS_MARK_FEE: (
+        "maintenance margin = notional at the mark x (tier rate + liquidation fee rate), "
+        "no deduction, tier by position size"
+    ),
+}
 
 # Relative slack on the leverage check so that "leverage = max" typed as a decimal still passes.
 _LEVERAGE_TOLERANCE = 1e-9
@@ -48,6 +63,16 @@ class MarginFigures:
         0-based tier that applies at the liquidation price.
     tier_count : int
         Number of tiers in the table used.
+    mm_basis : str
+        The venue's maintenance-margin basis ("mark", "entry" or "mark_with_fee").
+    convention : str
+        The basis and rounding in words.
+    tick : float or None
+        USD price tick the prices were rounded to (None: exact).
+    liquidation_price_exact : float
+        USD; the liquidation price before rounding to the tick.
+    liquidation_fee_rate : float
+        Fraction of notional in the maintenance margin (OKX's basis; 0 for the others).
     """
 
     venue: str
@@ -61,6 +86,11 @@ class MarginFigures:
     maintenance_margin: float
     tier: int
     tier_count: int
+    mm_basis: str
+    convention: str
+    tick: float | None
+    liquidation_price_exact: float
+    liquidation_fee_rate: float
 
     def to_dict(self) -> dict[str, Any]:
         """Plain ``dict`` of every field (JSON-serialisable)."""
@@ -174,6 +204,7 @@ def liquidation_price(
     maintenance_amount: float | None = None,
     max_leverage: float | None = None,
     asset: str = "BTC",
+    tick: float | None = None,
 ) -> MarginFigures:
     """Liquidation and bankruptcy prices of an isolated linear (USDT/USDC) position.
 
@@ -203,6 +234,9 @@ def liquidation_price(
         Base asset; picks the venue's tier table (BTC, ETH, SOL, XRP, DOGE; any other asset
         gets the venue's fallback estimate, see ``cascadesim tiers``). OKX tiers by contracts:
         its floors are taken in USD at ``entry_price``.
+    tick : float, optional
+        USD price tick to round to; default: the venue's tick for ``asset`` where known
+        (Bybit BTC 0.1, ETH 0.01), else no rounding.
 
     Returns
     -------
@@ -228,9 +262,37 @@ def liquidation_price(
         if leverage is not None
         else _positive("margin", margin)
     )
+    profile = VENUES[venue_name]
+    if maintenance_amount is not None and profile.mm_basis == layout.MM_BASIS_MARK_FEE:
+        raise invalid(
+            "maintenance_amount",
+            maintenance_amount,
+            f"none for {venue_name}: its maintenance margin has no deduction",
+        )
+    price_tick = profile.price_ticks.get(asset.upper()) if tick is None else _positive("tick", tick)
     table = _tier_table(venue_name, asset, mmr, maintenance_amount, max_leverage, entry)
     _check_leverage(table, notional, position_margin, leverage)
-    return _figures(venue_name, side, asset, sign, entry, size, position_margin, table)
+    market = _market_record(venue_name, asset, table, entry, price_tick)
+    return _figures(venue_name, side, asset, sign, entry, size, position_margin, market, price_tick)
+
+
+def _market_record(venue: str, asset: str, table: TierTable, entry: float, tick: float | None):
+    """One market's parameter record with the venue's convention, for the margin kernels."""
+    profile = VENUES[venue]
+    params = np.zeros(1, dtype=layout.market_params_dtype(len(table)))
+    row = params[0]
+    row["mm_basis"] = profile.mm_basis
+    row["bankruptcy_rounding"] = profile.bankruptcy_rounding if tick is not None else 0
+    row["tick_size"] = tick if tick is not None else 0.0
+    row["liquidation_fee_rate"] = profile.liquidation_fee_for(asset)
+    # A size-tiered table (OKX) was put in USD at the entry price (see _tier_table).
+    row["tier_price_usd"] = entry
+    row["tier_count"] = len(table)
+    row["tier_floor_usd"] = table.floors
+    row["tier_mmr"] = table.mmr
+    row["tier_maintenance_amount"] = table.maintenance_amount
+    row["tier_max_leverage"] = table.max_leverage
+    return row
 
 
 def _figures(
@@ -241,13 +303,11 @@ def _figures(
     entry: float,
     size: float,
     margin: float,
-    table: TierTable,
+    market,
+    tick: float | None,
 ) -> MarginFigures:
     """Run the kernels on a validated position."""
-    count = len(table)
-    entry_maintenance = kernels.maintenance_margin(
-        table.floors, table.mmr, table.maintenance_amount, count, entry * size
-    )
+    entry_maintenance = kernels.maintenance_requirement(market, size, entry, entry)
     if margin <= entry_maintenance:
         raise invalid(
             "margin",
@@ -255,9 +315,16 @@ def _figures(
             f"more than the maintenance margin at entry "
             f"({entry_maintenance:,.2f} USD); position would be liquidated at entry",
         )
-    price, tier = kernels.liquidation_price(
-        sign, size, entry, margin, table.floors, table.mmr, table.maintenance_amount, count
-    )
+    exact, tier = kernels.liquidation_price(market, sign, size, entry, margin)
+    # A mark on the tick grid first breaches a long at the tick at or below the exact price.
+    price = exact if tick is None else max(kernels.round_to_tick(exact, tick, -sign), 0.0)
+    basis = int(market["mm_basis"])
+    rounding = "bankruptcy price rounded to the tick against the trader"
+    convention = CONVENTIONS[basis]
+    if tick is not None:
+        convention += f"; prices on a {tick:g} USD tick"
+        if market["bankruptcy_rounding"] == layout.BANKRUPTCY_TICK_AGAINST_TRADER:
+            convention += f"; {rounding}"
     return MarginFigures(
         venue=venue,
         side=str(side).lower(),
@@ -265,9 +332,16 @@ def _figures(
         entry_price=entry,
         quantity=size,
         liquidation_price=float(price),
-        bankruptcy_price=float(kernels.bankruptcy_price(sign, size, entry, margin)),
+        bankruptcy_price=float(kernels.bankruptcy_price(market, sign, size, entry, margin)),
         initial_margin=margin,
         maintenance_margin=float(entry_maintenance),
         tier=int(tier),
-        tier_count=count,
+        tier_count=int(market["tier_count"]),
+        mm_basis=layout.MM_BASIS_NAMES[basis],
+        convention=convention,
+        tick=tick,
+        liquidation_price_exact=float(exact),
+        liquidation_fee_rate=(
+            float(market["liquidation_fee_rate"]) if basis == layout.MM_BASIS_MARK_FEE else 0.0
+        ),
     )

@@ -22,6 +22,8 @@ TAKEOVER_MODES = {name: code for code, name in enumerate(layout.TAKEOVER_NAMES)}
 ADL_RANK_RULES = {name: code for code, name in enumerate(layout.ADL_RANK_NAMES)}
 CROSS_CLOSE_ORDERS = {name: code for code, name in enumerate(layout.CROSS_ORDER_NAMES)}
 ADL_PRICE_RULES = {name: code for code, name in enumerate(layout.ADL_PRICE_NAMES)}
+MM_BASES = {name: code for code, name in enumerate(layout.MM_BASIS_NAMES)}
+BANKRUPTCY_ROUNDINGS = {name: code for code, name in enumerate(layout.BANKRUPTCY_ROUNDING_NAMES)}
 
 CODED_FIELDS = {
     "mark_rule": MARK_RULES,
@@ -31,6 +33,8 @@ CODED_FIELDS = {
     "adl_rank_rule": ADL_RANK_RULES,
     "cross_close_order": CROSS_CLOSE_ORDERS,
     "adl_price_rule": ADL_PRICE_RULES,
+    "mm_basis": MM_BASES,
+    "bankruptcy_rounding": BANKRUPTCY_ROUNDINGS,
 }
 
 # Fields that may be zero; every other numeric field must be strictly positive.
@@ -135,6 +139,11 @@ class MarketSpec:
     fund_notional_cap_ratio: float = 0.0  # fund inventory notional <= this x equity (0: no)
     fillable_spread_ratio: float = 0.1  # SMMR, for limit_mode "fillable"
     fillable_bankruptcy_adjustment: float = 1.0  # BA, for limit_mode "fillable"
+    # What maintenance margin is computed on (see cascadesim.engine.margin); a size-tiered
+    # table ("mark_with_fee") reads its tier from quantity x ``price``, the price its USD
+    # floors were set at.
+    mm_basis: str = "mark"
+    bankruptcy_rounding: str = "exact"
     insurance_fund_usd: float = 1e9
     backstop_usd: float = 0.0
     tier_floor_usd: tuple[float, ...] = (0.0,)
@@ -321,6 +330,8 @@ def market_params(markets: list[MarketSpec], assets: list[AssetSpec]) -> np.reca
                 row.funding_premium_period_s = spec.premium_period_s
             elif name in ("fund_pool", "backstop_pool"):
                 setattr(row, name, pool_leader(markets, m, name))
+            elif name == "tier_price_usd":
+                row.tier_price_usd = spec.price
             elif name in CODED_FIELDS:
                 setattr(row, name, CODED_FIELDS[name][getattr(spec, name)])
             elif not name.startswith("tier_"):
@@ -335,6 +346,39 @@ def market_params(markets: list[MarketSpec], assets: list[AssetSpec]) -> np.reca
         params.tier_max_leverage[m, :t] = spec.tier_max_leverage
         params.tier_max_leverage[m, t:] = 1.0
     return params
+
+
+def maintenance_vector(
+    basis: int,
+    floors: np.ndarray,
+    mmr: np.ndarray,
+    amounts: np.ndarray,
+    fee_rate: float,
+    tier_price_usd: float,
+    quantity: np.ndarray,
+    entry_price: np.ndarray,
+    price: float | np.ndarray,
+) -> np.ndarray:
+    """Maintenance margin (USD) of many positions of one market at ``price``, vectorised.
+
+    The numpy twin of :func:`cascadesim.engine.margin.maintenance_requirement` for the
+    Python layers (population placement, start checks): ``basis`` is an ``MM_BASIS_*`` code,
+    ``floors``/``mmr``/``amounts`` the market's valid tiers, ``fee_rate`` its liquidation fee
+    and ``tier_price_usd`` the price a size-tiered table's floors were set at.
+    """
+    quantity = np.asarray(quantity, dtype=np.float64)
+    entry_price = np.asarray(entry_price, dtype=np.float64)
+    at_mark = quantity * np.asarray(price, dtype=np.float64)
+    if basis == layout.MM_BASIS_ENTRY:
+        notional = quantity * entry_price
+    elif basis == layout.MM_BASIS_MARK_FEE:
+        notional = quantity * tier_price_usd
+    else:
+        notional = at_mark
+    tier = np.searchsorted(floors, notional, side="right") - 1
+    if basis == layout.MM_BASIS_MARK_FEE:
+        return at_mark * (mmr[tier] + fee_rate)
+    return notional * mmr[tier] - amounts[tier]
 
 
 def asset_state(assets: list[AssetSpec], index_start: np.ndarray) -> np.recarray:

@@ -78,7 +78,8 @@ from statistics import NormalDist
 import numpy as np
 
 from cascadesim._util.errors import invalid
-from cascadesim.model.market import PositionArrays
+from cascadesim.engine import layout
+from cascadesim.model.market import PositionArrays, maintenance_vector
 
 EIGHT_HOURS_S = 28_800.0
 NEUTRAL_FUNDING_8H = 0.0001  # interest-rate floor paid when the perp trades at the index
@@ -259,6 +260,8 @@ class MarketPopulation:
     accounts: int | None = None
     venue: str = ""
     isolated_share: float = 1.0
+    mm_basis: int = layout.MM_BASIS_MARK
+    liquidation_fee_rate: float = 0.0  # in maintenance margin on OKX's basis only
 
     def leveraged_notional_usd(self) -> tuple[float, float]:
         """USD notional of the leveraged longs and shorts."""
@@ -279,10 +282,20 @@ class MarketPopulation:
         long_usd, short_usd = self.leveraged_notional_usd()
         return max(1, int(round((long_usd + short_usd) / self.sizes.mean_usd())))
 
-    def maintenance_margin(self, notional: np.ndarray) -> np.ndarray:
-        """Tiered maintenance margin (USD) of notionals (USD)."""
-        tier = np.searchsorted(self.tier_floor_usd, notional, side="right") - 1
-        return notional * self.tier_mmr[tier] - self.tier_maintenance_amount[tier]
+    def maintenance_margin(self, quantity: np.ndarray, entry: np.ndarray) -> np.ndarray:
+        """Maintenance margin (USD) at the start price of positions of ``quantity`` base
+        units entered at ``entry`` (USD), by the market's basis."""
+        return maintenance_vector(
+            self.mm_basis,
+            self.tier_floor_usd,
+            self.tier_mmr,
+            self.tier_maintenance_amount,
+            self.liquidation_fee_rate,
+            self.price,
+            quantity,
+            entry,
+            self.price,
+        )
 
     def max_leverage(self, notional: np.ndarray) -> np.ndarray:
         """Highest leverage the tier table allows for each notional (USD)."""
@@ -458,7 +471,8 @@ def synthesize_market(
     topped_up = int(rows.size)
     if rows.size:
         start_notional = quantity[rows] * price
-        required = (1.0 + market.start_margin_cushion) * market.maintenance_margin(start_notional)
+        required = market.maintenance_margin(quantity[rows], entry[rows])
+        required *= 1.0 + market.start_margin_cushion
         equity = margin[rows] + side[rows] * quantity[rows] * (price - entry[rows])
         margin[rows] += (required - equity) + 1e-9 * start_notional
     info = {
@@ -515,6 +529,6 @@ def settle(
     margin[rows] = entry_notional
     equity = entry_notional
     equity += side * quantity * (price - entry)
-    required = market.maintenance_margin(start_notional)
+    required = market.maintenance_margin(quantity, entry)
     required *= 1.0 + market.start_margin_cushion
     return equity > required

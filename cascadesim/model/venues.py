@@ -305,6 +305,13 @@ class VenueProfile:
         Seconds between chunks.
     backstop_equity_fraction : float
         Backstop takes over when equity < this x maintenance margin (0 = no backstop).
+    mm_basis : int
+        ``MM_BASIS_*`` code: what maintenance margin is computed on and where the tier is
+        read (see :mod:`cascadesim.engine.margin`).
+    bankruptcy_rounding : int
+        ``BANKRUPTCY_*`` code: whether the bankruptcy price goes to the tick, and which way.
+    price_ticks : Mapping[str, float]
+        USD price tick per asset where known (upper-case symbol).
     funding_interval_s : float
         Seconds between funding settlements: how often funding is paid.
     funding_premium_period_s : float
@@ -373,12 +380,19 @@ class VenueProfile:
     shared_fund: str = ""
     own_fund_assets: tuple[str, ...] = ()
     shared_vault: str = ""
+    mm_basis: int = layout.MM_BASIS_MARK
+    bankruptcy_rounding: int = layout.BANKRUPTCY_EXACT
+    # Price tick (USD) per asset where the venue's contract specification was read; the
+    # calculator rounds to it (``cascadesim liqprice --tick``).
+    price_ticks: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         tables = {asset.upper(): table for asset, table in self.tier_tables.items()}
         object.__setattr__(self, "tier_tables", MappingProxyType(tables))
         caps = {asset.upper(): cap for asset, cap in self.funding_caps.items()}
         object.__setattr__(self, "funding_caps", MappingProxyType(caps))
+        ticks = {asset.upper(): tick for asset, tick in self.price_ticks.items()}
+        object.__setattr__(self, "price_ticks", MappingProxyType(ticks))
 
     def tiers(self, asset: str = "BTC", price_usd: float | None = None) -> TierTable:
         """The tier table of ``asset`` (case-insensitive), or the fallback estimate.
@@ -439,8 +453,10 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             # announcements): 0.75 x 0.4% for BTC/ETH, 0.75 x 1.5% for the 50x alt brackets.
             funding_cap=0.003,
             funding_caps={"*": 0.01125},
-            # Since 2025-09-18 Price 2 = index + 30 s moving average of (mid - index), sampled 1/s.
-            basis_average_s=30.0,
+            # Since 2025-09-18 Price 2 = index + a 30-second moving average of (mid - index), one
+            # point a second (Binance announcement of 2025-09-16, as BlockBeats reported it): 30
+            # points 0..29 s old, centre of mass 14.5 s.
+            basis_average_s=14.5,
             # Binance "Insurance Fund" FAQ: the fund's net position notional is capped at the
             # fund's balance; what it cannot take over is auto-deleveraged (see docs/model.md).
             fund_notional_cap_ratio=1.0,
@@ -455,11 +471,23 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             name="bybit",
             tier_tables=_TABLES["bybit"],
             default_tiers=_OTHER["bybit"],
-            mark_rule=layout.MARK_INDEX_BASIS,
+            # Bybit help "Mark Price Calculation (Perpetual Contract)" (2024-10-16): median of
+            # index x (1 + last funding rate x time until funding / 8 h), index + 5-minute moving
+            # average of (bid1 + ask1) / 2 - index measured every second, and the last price.
+            mark_rule=layout.MARK_BINANCE,
             partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
             limit_mode=layout.LIMIT_BANKRUPTCY,
             takeover_mode=layout.TAKEOVER_INSURANCE,
             adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
+            # Bybit help "Liquidation Price (USDT Contract)": MM = position value at entry x MMR
+            # - MM deduction, LP = entry - (IM - MM) / size; the risk-limit tier is the entry's.
+            mm_basis=layout.MM_BASIS_ENTRY,
+            # Direction not found in Bybit's pages; against the trader (long up, short down) so
+            # that rounding never charges the fund (an assumption, docs/model.md).
+            bankruptcy_rounding=layout.BANKRUPTCY_TICK_AGAINST_TRADER,
+            # BTCUSDT 0.1, ETHUSDT 0.01 (GET /v5/market/instruments-info priceFilter.tickSize;
+            # not re-read in this session: estimates of the current figures).
+            price_ticks={"BTC": 0.1, "ETH": 0.01},
             # No separate clearance fee: the position is taken over at the bankruptcy price and
             # the margin left over goes to the insurance fund
             # ("Liquidation Process (USDT Contract)").
@@ -473,7 +501,9 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             funding_clamp=0.0005,  # estimate: no source cited; Binance's +-0.05%
             funding_cap=0.00375,  # not found for Bybit; plausible, equal to OKX's BTC cap
             funding_caps={"*": 0.02},  # plausible
-            basis_average_s=60.0,  # window not found; plausible
+            # Same page: a 5-minute moving average sampled every second, 300 points 0..299 s
+            # old: centre of mass 149.5 s.
+            basis_average_s=149.5,
         ),
         "okx": VenueProfile(
             name="okx",
@@ -484,7 +514,14 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             limit_mode=layout.LIMIT_BANKRUPTCY,
             takeover_mode=layout.TAKEOVER_INSURANCE,
             adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
-            # Estimate: no OKX liquidation-fee page found; the taker fee rate stands in.
+            # OKX help "Tiered maintenance margin ratio rules" (published 2022-06-16, updated
+            # 2025-05-16): liquidated when margin ratio <= 100 %, i.e. equity <= maintenance
+            # margin + liquidation fee; isolated USDT-margined: MM = contracts x face value x
+            # mark x tier MMR, no deduction; the tier is read on the position's size in
+            # contracts (OKX help "Tiered Maintenance Margin Ratio", tr.okx.com/help/tier).
+            mm_basis=layout.MM_BASIS_MARK_FEE,
+            # Estimate: no OKX liquidation-fee page found; the taker fee rate stands in, also
+            # in the margin ratio's denominator.
             liquidation_fee_rate=LIQUIDATION_FEES["okx"].default,
             liquidation_fees=LIQUIDATION_FEES["okx"].by_asset,
             liquidation_fee_source=LIQUIDATION_FEES["okx"].source,

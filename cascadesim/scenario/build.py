@@ -15,7 +15,13 @@ import numpy as np
 
 from cascadesim._util.errors import CascadesimInputError, invalid
 from cascadesim.engine import layout
-from cascadesim.model.market import OVERRIDABLE_FIELDS, EngineSetup, MarketSpec, default_tick
+from cascadesim.model.market import (
+    MM_BASES,
+    OVERRIDABLE_FIELDS,
+    EngineSetup,
+    MarketSpec,
+    default_tick,
+)
 from cascadesim.model.population import (
     EntryModel,
     MarketPopulation,
@@ -91,6 +97,8 @@ def market_spec(name: str, market, vault_markets: int = 1) -> MarketSpec:
         "fund_notional_cap_ratio": venue.fund_notional_cap_ratio,
         "fillable_spread_ratio": venue.fillable_spread_ratio,
         "fillable_bankruptcy_adjustment": venue.fillable_bankruptcy_adjustment,
+        "mm_basis": layout.MM_BASIS_NAMES[venue.mm_basis],
+        "bankruptcy_rounding": layout.BANKRUPTCY_ROUNDING_NAMES[venue.bankruptcy_rounding],
         "liquidation_fee_rate": venue.liquidation_fee_for(market.asset),
         "slippage_limit": venue.slippage_limit,
         "chunk_fraction": venue.chunk_fraction,
@@ -312,6 +320,8 @@ def market_population(scenario, spec: MarketSpec, name: str):
         accounts=population.accounts,
         venue=spec.venue,
         isolated_share=population.isolated_share,
+        mm_basis=MM_BASES[spec.mm_basis],
+        liquidation_fee_rate=spec.liquidation_fee_rate,
     )
 
 

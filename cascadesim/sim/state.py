@@ -11,7 +11,7 @@ import numpy as np
 from cascadesim._util.errors import invalid
 from cascadesim.engine import layout
 from cascadesim.engine.book import depth_within, fill_levels, tabulate_profile
-from cascadesim.engine.margin import liquidation_prices
+from cascadesim.engine.margin import liquidation_prices, maintenance_requirements
 from cascadesim.engine.population import (
     gather_positions,
     make_thresholds_monotone,
@@ -120,9 +120,14 @@ def check_start_margins(setup: EngineSetup, params: np.recarray) -> None:
         start_price - positions.entry_price
     )
     required = np.empty_like(notional)
-    for m in range(len(setup.markets)):
-        rows = positions.market == m
-        required[rows] = vector_maintenance(params, m, notional[rows])
+    maintenance_requirements(
+        np.ascontiguousarray(positions.market, dtype=np.int32),
+        np.ascontiguousarray(positions.quantity, dtype=np.float64),
+        np.ascontiguousarray(positions.entry_price, dtype=np.float64),
+        np.ascontiguousarray(start_price, dtype=np.float64),
+        params,
+        required,
+    )
     bad = equity <= required
     if bad.any():
         k = int(np.argmax(bad))
@@ -131,14 +136,6 @@ def check_start_margins(setup: EngineSetup, params: np.recarray) -> None:
             float(positions.margin[k]),
             f"above the maintenance margin at the start price ({required[k]:.6g} USD)",
         )
-
-
-def vector_maintenance(params: np.recarray, m: int, notional: np.ndarray) -> np.ndarray:
-    """Maintenance margin (USD) of many notionals in market m, vectorised."""
-    count = int(params.tier_count[m])
-    floors = params.tier_floor_usd[m, :count]
-    tier = np.searchsorted(floors, notional, side="right") - 1
-    return notional * params.tier_mmr[m, tier] - params.tier_maintenance_amount[m, tier]
 
 
 def sort_population(positions: PositionArrays, params: np.recarray):
@@ -171,10 +168,7 @@ def sort_population(positions: PositionArrays, params: np.recarray):
         quantity,
         entry,
         margin,
-        params.tier_count.copy(),
-        params.tier_floor_usd.copy(),
-        params.tier_mmr.copy(),
-        params.tier_maintenance_amount.copy(),
+        params,
         price,
         tier,
     )

@@ -92,6 +92,7 @@ class Market:
         self.floors = [float(x) for x in spec.tier_floor_usd]
         self.mmr = [float(x) for x in spec.tier_mmr]
         self.amounts = [float(x) for x in spec.maintenance_amounts()]
+        self.convention = margin.convention_for(spec)
         price = float(spec.price)
         # Agents' books of account: cash (USD) and quantity (base units).
         self.cash = {name: 0.0 for name in AGENTS}
@@ -418,6 +419,7 @@ class ReferenceEngine:
                 market.floors,
                 market.mmr,
                 market.amounts,
+                market.convention,
             )
             <= 0.0
         )
@@ -425,7 +427,11 @@ class ReferenceEngine:
     def bankruptcy(self, i: int) -> float:
         """Price (USD) at which position i's funding-adjusted equity is zero."""
         return margin.bankruptcy_price(
-            self.side[i], self.quantity[i], self.entry[i], self.effective_margin(i)
+            self.side[i],
+            self.quantity[i],
+            self.entry[i],
+            self.effective_margin(i),
+            self.markets[self.market[i]].convention,
         )
 
     # --- events and transfers ---------------------------------------------------------------
@@ -503,7 +509,15 @@ class ReferenceEngine:
         spec = market.spec
         notional = self.quantity[i] * mark
         equity = self.effective_margin(i) + self.side[i] * self.quantity[i] * (mark - self.entry[i])
-        required = margin.maintenance_margin(market.floors, market.mmr, market.amounts, notional)
+        required = margin.requirement(
+            market.floors,
+            market.mmr,
+            market.amounts,
+            self.quantity[i],
+            self.entry[i],
+            mark,
+            market.convention,
+        )
         if required <= 0.0 or notional <= 0.0:
             return mark
         rating = spec.fillable_bankruptcy_adjustment * (1.0 - equity / required)
@@ -817,8 +831,14 @@ class ReferenceEngine:
         quantity = self.quantity[i]
         if spec.takeover_mode == "backstop" and not cross:
             equity = self.effective_margin(i) + side * quantity * (mark - self.entry[i])
-            required = margin.maintenance_margin(
-                market.floors, market.mmr, market.amounts, quantity * mark
+            required = margin.requirement(
+                market.floors,
+                market.mmr,
+                market.amounts,
+                quantity,
+                self.entry[i],
+                mark,
+                market.convention,
             )
             if equity < spec.backstop_equity_fraction * required:
                 vault = self.pool_value(m, "backstop")
@@ -838,9 +858,11 @@ class ReferenceEngine:
         order = quantity
         partial = False
         if spec.partial_mode == "tier_step_down":
-            tier = margin.tier_for_notional(market.floors, quantity * mark)
+            notional = margin.tier_notional(quantity, self.entry[i], mark, market.convention)
+            tier = margin.tier_for_notional(market.floors, notional)
             if tier > 0:
-                order = quantity - market.floors[tier] / mark * STEP_DOWN_INSIDE
+                # Down to the lower tier's limit, on the notional the convention tiers by.
+                order = quantity - market.floors[tier] * quantity / notional * STEP_DOWN_INSIDE
                 partial = True
         elif spec.partial_mode == "chunks" and quantity * mark > spec.chunk_min_notional_usd:
             user = self.account[i]
@@ -886,8 +908,14 @@ class ReferenceEngine:
         market = self.markets[self.market[j]]
         mark = market.mark_price
         equity = self.effective_margin(j) + self.side[j] * self.quantity[j] * (mark - self.entry[j])
-        required = margin.maintenance_margin(
-            market.floors, market.mmr, market.amounts, self.quantity[j] * mark
+        required = margin.requirement(
+            market.floors,
+            market.mmr,
+            market.amounts,
+            self.quantity[j],
+            self.entry[j],
+            mark,
+            market.convention,
         )
         return equity, required
 

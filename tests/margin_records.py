@@ -1,0 +1,33 @@
+"""One market's parameter record for calling the margin kernels directly in tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cascadesim.engine import layout
+
+
+def market_record(
+    floors,
+    mmr,
+    amounts,
+    basis: int = layout.MM_BASIS_MARK,
+    fee_rate: float = 0.0,
+    tier_price: float = 0.0,
+    tick: float = 0.0,
+    rounding: int = layout.BANKRUPTCY_EXACT,
+):
+    """A ``market_params_dtype`` record with these tiers and this convention."""
+    params = np.zeros(1, dtype=layout.market_params_dtype(len(floors)))
+    row = params[0]
+    row["tier_count"] = len(floors)
+    row["tier_floor_usd"] = floors
+    row["tier_mmr"] = mmr
+    row["tier_maintenance_amount"] = amounts
+    row["tier_max_leverage"] = 1.0
+    row["mm_basis"] = basis
+    row["liquidation_fee_rate"] = fee_rate
+    row["tier_price_usd"] = tier_price
+    row["tick_size"] = tick
+    row["bankruptcy_rounding"] = rounding
+    return params
