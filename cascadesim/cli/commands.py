@@ -124,7 +124,7 @@ def run(
         None,
         "--mode",
         help="Event scenarios only: replay or shock, driven as `cascadesim validate` drives "
-        "them, or as-written (the file's [shock] with every coupling on); default: the "
+        "them, or as-written (the file's \\[shock] with every coupling on); default: the "
         "file's event.mode.",
     ),
 ) -> None:
