@@ -7,6 +7,7 @@ answers at once. Bad input raises :class:`cascadesim._util.errors.CascadesimInpu
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Annotated
 
@@ -264,13 +265,28 @@ def scenarios() -> None:
     scenarios_command()
 
 
+def stop_like_ctrl_c() -> None:
+    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does, until a command defers both."""
+
+    def handler(signal_number, frame) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (an embedding application): leave it alone
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: every failure the user can cause is one line, exit 2.
 
     Click's usage errors (an unknown option, a value of the wrong type) would be a framed
     block of several lines; they are printed as one line here, like input errors. Ctrl-C
-    outside a command's own handling prints one line and exits with 130.
+    outside a command's own handling prints one line and exits with 130, and so does a
+    SIGTERM that arrives before a command installs its own handling (while the engine's
+    modules are still being imported, say).
     """
+    stop_like_ctrl_c()
     try:
         code = app(args=argv, prog_name="cascadesim", standalone_mode=False)
     except CascadesimInputError as error:
