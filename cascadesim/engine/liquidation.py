@@ -25,7 +25,7 @@ from cascadesim.engine.layout import (
     TAKEOVER_NEGATIVE_EQUITY,
 )
 from cascadesim.engine.margin import maintenance_requirement, position_tier, tier_price
-from cascadesim.engine.orders import effective_margin, is_breached, send_liquidation_order
+from cascadesim.engine.orders import is_breached, position_equity, send_liquidation_order
 from cascadesim.engine.takeover import backstop_or_deleverage, close_out, fund_takeover
 from cascadesim.engine.watch_list import watch
 
@@ -66,14 +66,12 @@ def liquidate_position(
         next attempt; -1.0 otherwise (an isolated position left open is on the watch list)
     """
     m = positions.market[i]
-    side = positions.side[i]
     scratch.account_liquidated[positions.account[i]] = True
     floors = params[m].tier_floor_usd
     quantity = positions.quantity[i]
     if params[m].takeover_mode == TAKEOVER_BACKSTOP and not cross:
-        entry = positions.entry_price[i]
-        equity = effective_margin(positions, state, i) + side * quantity * (mark - entry)
-        required = maintenance_requirement(params[m], quantity, entry, mark)
+        equity = position_equity(positions, state, i, mark)
+        required = maintenance_requirement(params[m], quantity, positions.entry_price[i], mark)
         if equity < params[m].backstop_equity_fraction * required:
             events = backstop_or_deleverage(
                 time,
@@ -136,10 +134,7 @@ def liquidate_position(
         return events, -1.0
     takeover = params[m].takeover_mode
     if takeover == TAKEOVER_NEGATIVE_EQUITY and not cross:
-        equity = effective_margin(positions, state, i) + side * positions.quantity[i] * (
-            mark - positions.entry_price[i]
-        )
-        if equity >= 0.0:
+        if position_equity(positions, state, i, mark) >= 0.0:
             takeover = TAKEOVER_BACKSTOP  # retried next step, as the backstop venues do
     if takeover == TAKEOVER_BACKSTOP:
         # Market liquidations retry the next step (the backstop check runs every step).

@@ -69,6 +69,14 @@ def effective_margin(positions, state, i):
 
 
 @njit(cache=True, inline="always")
+def position_equity(positions, state, i, mark):
+    """Equity (USD) of position i at ``mark``: its funding-adjusted margin plus its PnL."""
+    return effective_margin(positions, state, i) + positions.side[i] * positions.quantity[i] * (
+        mark - positions.entry_price[i]
+    )
+
+
+@njit(cache=True, inline="always")
 def is_breached(params, positions, state, i, mark):
     """True when position i's equity at ``mark`` is at or below its maintenance margin."""
     m = positions.market[i]
@@ -216,9 +224,7 @@ def fillable_price(params, positions, state, i, mark):
     side = positions.side[i]
     quantity = positions.quantity[i]
     notional = quantity * mark
-    equity = effective_margin(positions, state, i) + side * quantity * (
-        mark - positions.entry_price[i]
-    )
+    equity = position_equity(positions, state, i, mark)
     required = maintenance_requirement(params[m], quantity, positions.entry_price[i], mark)
     if required <= 0.0 or notional <= 0.0:
         return mark

@@ -113,6 +113,53 @@ def adl_price(params, state, m, bankrupt, mark):
 
 
 @njit(cache=True, inline="always")
+def deleverage_rest(
+    time,
+    i,
+    bankrupt,
+    mark,
+    params,
+    positions,
+    groups,
+    state,
+    scratch,
+    crosses,
+    watchlist,
+    events,
+    event_count,
+    step_liquidated,
+):
+    """Auto-deleverage what is left of position i at its venue's ADL price.
+
+    Returns
+    -------
+    events : the (possibly reallocated) event buffer
+    unmatched : float, base units no counterparty was left for
+    """
+    m = positions.market[i]
+    rest = positions.quantity[i]
+    price = adl_price(params, state, m, bankrupt, mark)
+    events, unmatched = auto_deleverage(
+        time,
+        i,
+        rest,
+        price,
+        mark,
+        params,
+        positions,
+        groups,
+        state,
+        scratch,
+        crosses,
+        watchlist,
+        events,
+        event_count,
+    )
+    step_liquidated[m, 0 if positions.side[i] > 0 else 1] += (rest - unmatched) * price
+    return events, unmatched
+
+
+@njit(cache=True, inline="always")
 def fund_takeover(
     time,
     i,
@@ -163,14 +210,11 @@ def fund_takeover(
             mark,
         )
         step_liquidated[m, 0 if side > 0 else 1] += absorb * bankrupt
-    rest = positions.quantity[i]
-    if rest > 0.0:
-        price = adl_price(params, state, m, bankrupt, mark)
-        events, unmatched = auto_deleverage(
+    if positions.quantity[i] > 0.0:
+        events, unmatched = deleverage_rest(
             time,
             i,
-            rest,
-            price,
+            bankrupt,
             mark,
             params,
             positions,
@@ -181,8 +225,8 @@ def fund_takeover(
             watchlist,
             events,
             event_count,
+            step_liquidated,
         )
-        step_liquidated[m, 0 if side > 0 else 1] += (rest - unmatched) * price
         if unmatched > 0.0:
             # Nobody left to deleverage against: the fund must hold it, whatever its balance.
             state[m].fund_quantity += side * unmatched
@@ -357,17 +401,17 @@ def backstop_or_deleverage(
         return backstop_takeover(
             time, i, mark, params, positions, state, scratch, events, event_count, step_liquidated
         )
-    side = positions.side[i]
-    quantity = positions.quantity[i]
     bankrupt = bankruptcy_price(
-        params[m], side, quantity, positions.entry_price[i], effective_margin(positions, state, i)
+        params[m],
+        positions.side[i],
+        positions.quantity[i],
+        positions.entry_price[i],
+        effective_margin(positions, state, i),
     )
-    price = adl_price(params, state, m, bankrupt, mark)
-    events, unmatched = auto_deleverage(
+    events, unmatched = deleverage_rest(
         time,
         i,
-        quantity,
-        price,
+        bankrupt,
         mark,
         params,
         positions,
@@ -378,8 +422,8 @@ def backstop_or_deleverage(
         watchlist,
         events,
         event_count,
+        step_liquidated,
     )
-    step_liquidated[m, 0 if side > 0 else 1] += (quantity - unmatched) * price
     if unmatched > 0.0:
         return backstop_takeover(
             time, i, mark, params, positions, state, scratch, events, event_count, step_liquidated
