@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cascadesim.engine import layout
+from cascadesim.model.market import write_tiers
 
 
 def market_record(
@@ -20,11 +21,7 @@ def market_record(
     """A ``market_params_dtype`` record with these tiers and this convention."""
     params = np.zeros(1, dtype=layout.market_params_dtype(len(floors)))
     row = params[0]
-    row["tier_count"] = len(floors)
-    row["tier_floor_usd"] = floors
-    row["tier_mmr"] = mmr
-    row["tier_maintenance_amount"] = amounts
-    row["tier_max_leverage"] = 1.0
+    write_tiers(row, floors, mmr, amounts, np.ones(len(floors)))
     row["mm_basis"] = basis
     row["liquidation_fee_rate"] = fee_rate
     row["tier_price_usd"] = tier_price

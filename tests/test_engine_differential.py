@@ -161,8 +161,12 @@ def assert_same_outcome(
     for m, book in enumerate(reference["books"]):
         assert state.origin_tick[m] == book["origin_tick"], f"window origin of market {m}"
         depth = float(np.max(book["bids"]) + np.max(book["asks"]))
-        close(state.bids[m], book["bids"], f"bids[{m}]", depth)
-        close(state.asks[m], book["asks"], f"asks[{m}]", depth)
+        n_levels = int(state.book_levels[m])
+        close(state.bids[m, :n_levels], book["bids"], f"bids[{m}]", depth)
+        close(state.asks[m, :n_levels], book["asks"], f"asks[{m}]", depth)
+        # The record's capacity beyond the book is never touched by the kernels.
+        for spare in (state.bids[m, n_levels:], state.asks[m, n_levels:]):
+            assert not spare.any(), f"levels beyond the book of market {m} were written"
 
 
 def assert_same_run(setup: EngineSetup):

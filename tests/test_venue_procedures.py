@@ -136,7 +136,7 @@ def okx_like(**changes) -> MarketSpec:
 
 
 def fund_state(cash: float, quantity: float = 0.0, peak: float = 0.0) -> np.recarray:
-    state = np.zeros(1, dtype=layout.market_state_dtype(8)).view(np.recarray)
+    state = layout.empty_market_state(1, 8)
     state.fund_cash = cash
     state.fund_quantity = quantity
     state.fund_peak_usd = peak
@@ -225,7 +225,7 @@ def test_dydx_fillable_price_follows_the_bankruptcy_rating():
         status=np.zeros(1, dtype=np.int8),
         cross=np.zeros(1, dtype=np.bool_),
     )
-    state = np.zeros(1, dtype=layout.market_state_dtype(8)).view(np.recarray)
+    state = layout.empty_market_state(1, 8)
     q = 2.0 / 2.91
     expected = 97.0 * (1.0 - 0.1 * 0.03 * (1.0 - q))
     assert fillable_price(params, positions, state, 0, 97.0) == pytest.approx(expected, rel=1e-12)

@@ -250,6 +250,17 @@ def calibrate(
 
 
 @app.command()
+def warmup(
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Compile every engine kernel ahead of time (once per install; a CI image or a Dask
+    worker can call it), or load them from the cache if compiled before."""
+    from cascadesim.cli.run import warmup_command  # lazy: keeps --help instant
+
+    warmup_command(json_output)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files."""
     from cascadesim.cli.run import schema_command  # lazy: keeps --help instant

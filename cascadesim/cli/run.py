@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import typer
@@ -21,6 +22,7 @@ from cascadesim.cli.console import (
     interrupted,
     report_interrupt,
 )
+from cascadesim.engine.compile_cache import record_compile_seconds
 from cascadesim.events.modes import scenario_for_mode
 from cascadesim.model.calculator import liquidation_price
 from cascadesim.model.resources import RunBudget
@@ -28,6 +30,7 @@ from cascadesim.report.output import check_output_folder, summary_json, write_ou
 from cascadesim.scenario.bundled import bundled_scenarios, resolve_scenario
 from cascadesim.scenario.models import Scenario
 from cascadesim.sim.driver import simulate
+from cascadesim.sweep.warmup import compile_notice, warm_up
 
 
 def liqprice_command(
@@ -166,6 +169,19 @@ def run_command(
     print_summary(Console(), result.summary, loaded.name, directory, written)
 
 
+def warmup_command(json_output: bool) -> None:
+    """Body of ``cascadesim warmup``: compile (or load) every kernel, say where and how long."""
+    notice = compile_notice()
+    if notice is not None and not json_output:
+        typer.echo(f"cascadesim: {notice}", err=True)
+    report = warm_up()
+    if json_output:
+        typer.echo(json.dumps(report._asdict()))
+        return
+    state = "loaded from the cache" if report.was_cached else "compiled"
+    typer.echo(f"engine {state} in {report.seconds:.1f} s; cache: {report.cache_dir}")
+
+
 def schema_command() -> None:
     """Body of ``cascadesim schema``."""
     typer.echo(json.dumps(Scenario.json_schema(), indent=2))
@@ -202,12 +218,23 @@ def print_margin_figures(figures) -> None:
 
 
 def simulate_with_bar(setup, bar: DelayedProgress, budget=None, check=None):
+    """Simulate with the bar; a run that must compile the engine first says so and how long."""
+    notice = compile_notice()
+    if notice is not None:
+        bar.update(notice)
+        if not bar.console.is_terminal:  # the bar shows only on a terminal
+            typer.echo(f"cascadesim: {notice}", err=True)
+
     def steps_done(done: int, total: int) -> None:
         bar.update("simulating", done, total)
         if check is not None:
             check()
 
-    return simulate(setup, progress=steps_done, budget=budget)
+    started = time.perf_counter()
+    result = simulate(setup, progress=steps_done, budget=budget)
+    if notice is not None:
+        record_compile_seconds(time.perf_counter() - started)
+    return result
 
 
 def write_with_bar(result, directory: Path, scenario_toml: str, bar: DelayedProgress, check=None):

@@ -8,6 +8,7 @@ account-level procedures (check, close order, rebalancing) are in
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from cascadesim.engine.layout import STATUS_OPEN, STATUS_WATCHED
@@ -17,7 +18,7 @@ from cascadesim.engine.layout import STATUS_OPEN, STATUS_WATCHED
 def open_in_account(positions, crosses, slot, exclude):
     """First open row of cross account ``slot`` other than ``exclude``; -1 when none."""
     for k in range(crosses.offsets[slot], crosses.offsets[slot + 1]):
-        j = crosses.rows[k]
+        j = np.int64(crosses.rows[k])
         if (
             j != exclude
             and positions.quantity[j] > 0.0

@@ -8,6 +8,7 @@ arrays, ranked once per (market, side, fixed-point iteration).
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from cascadesim.engine.account_rows import release_to_account
@@ -101,7 +102,7 @@ def rank_adl_candidates(params, positions, groups, state, scratch, m, counter_si
     score: one liquidation consumes a few candidates of a side that can hold millions, so
     heapifying (linear) and popping what is used beats sorting them all.
     """
-    n_tiers = params[0].tier_floor_usd.shape[0]
+    n_tiers = groups.start.shape[0] // (2 * params.shape[0])  # tier subarrays are padded
     slot = 0 if counter_side > 0 else 1
     first = groups.start[(m * 2 + slot) * n_tiers]
     last = groups.end[(m * 2 + slot) * n_tiers + n_tiers - 1]
@@ -162,7 +163,7 @@ def auto_deleverage(
     The ranking is computed once per (market, side, fixed-point iteration) and consumed in
     order from the head of its queue. Returns (events, quantity left unmatched).
     """
-    m = positions.market[i]
+    m = np.int64(positions.market[i])
     side = positions.side[i]
     counter = -side
     cache = scratch.adl_cache  # market, side, stamp, queue size, current stamp

@@ -55,7 +55,7 @@ def is_open(positions, j):
 @njit(cache=True, inline="always")
 def position_figures(params, positions, state, j):
     """(equity, maintenance margin) of row j in USD at its market's current mark."""
-    m = positions.market[j]
+    m = np.int64(positions.market[j])
     mark = state[m].mark_price
     quantity = positions.quantity[j]
     equity = effective_margin(positions, state, j) + positions.side[j] * quantity * (
@@ -72,7 +72,7 @@ def account_figures(params, positions, state, crosses, slot):
     required = 0.0
     count = 0
     for k in range(crosses.offsets[slot], crosses.offsets[slot + 1]):
-        j = crosses.rows[k]
+        j = np.int64(crosses.rows[k])
         if is_open(positions, j):
             position_equity, position_required = position_figures(params, positions, state, j)
             equity += position_equity
@@ -104,7 +104,7 @@ def spread_equity(params, positions, state, crosses, slot, equity, required):
         return
     ratio = equity / required
     for k in range(crosses.offsets[slot], crosses.offsets[slot + 1]):
-        j = crosses.rows[k]
+        j = np.int64(crosses.rows[k])
         if is_open(positions, j):
             position_equity, position_required = position_figures(params, positions, state, j)
             positions.margin[j] += position_required * ratio - position_equity
@@ -116,7 +116,7 @@ def keep_thresholds_conservative(time, params, positions, watchlist, crosses, sl
     :func:`cascadesim.engine.watch_list.keep_threshold_a_bound`); ``current`` (the row
     being processed, -1 for none) is left to the caller."""
     for k in range(crosses.offsets[slot], crosses.offsets[slot + 1]):
-        j = crosses.rows[k]
+        j = np.int64(crosses.rows[k])
         if j != current and is_open(positions, j):
             keep_threshold_a_bound(time, params, positions, watchlist, j)
 
@@ -136,7 +136,7 @@ def pool_into(params, positions, state, crosses, slot, target):
     """Leave every other open position at exactly its maintenance margin; ``target`` carries
     the rest of the account's equity."""
     for k in range(crosses.offsets[slot], crosses.offsets[slot + 1]):
-        j = crosses.rows[k]
+        j = np.int64(crosses.rows[k])
         if j != target and is_open(positions, j):
             position_equity, position_required = position_figures(params, positions, state, j)
             surplus = position_equity - position_required
@@ -154,10 +154,10 @@ def close_order(params, positions, state, crosses, slot):
     count = 0
     rule = -1
     for k in range(first, first + size):
-        j = crosses.rows[k]
+        j = np.int64(crosses.rows[k])
         if not is_open(positions, j):
             continue
-        m = positions.market[j]
+        m = np.int64(positions.market[j])
         rule = params[m].cross_close_order
         equity, required = position_figures(params, positions, state, j)
         if rule == CROSS_ORDER_LARGEST_LOSS:
@@ -201,7 +201,7 @@ def liquidate_account(
     if count == 0:
         return events
     rows = close_order(params, positions, state, crosses, slot)
-    venue_market = positions.market[rows[0]]
+    venue_market = np.int64(positions.market[rows[0]])
     if params[venue_market].takeover_mode == TAKEOVER_BACKSTOP and (
         equity < params[venue_market].backstop_equity_fraction * required
     ):
@@ -233,7 +233,7 @@ def liquidate_account(
             dt,
             j,
             state[positions.market[j]].mark_price,
-            True,
+            np.bool_(True),  # a value, not a literal: one compiled variant for both
             params,
             positions,
             groups,

@@ -129,12 +129,30 @@ TIMELINE_DTYPE = np.dtype(
 )
 
 
+# A record dtype is part of every kernel's type: each distinct subarray size would compile
+# the whole engine again (minutes). Tier tables and books are therefore stored in subarrays
+# of a fixed capacity, of which the first ``tier_count`` tiers and ``book_levels`` levels are
+# used; only a table or a book larger than these compiles a second engine.
+TIER_CAPACITY = 128  # OKX's longest published table has 99 tiers
+BOOK_CAPACITY = 4096  # the default book window
+
+
+def capacity(n: int, minimum: int) -> int:
+    """``minimum`` if ``n`` fits in it, else the next power of two: few distinct sizes."""
+    if n <= minimum:
+        return minimum
+    return 1 << (int(n) - 1).bit_length()
+
+
 def market_params_dtype(n_tiers: int) -> np.dtype:
     """Record of one market's static parameters; tier tables are fixed-size subarrays.
 
-    Kernels read ``params[m].field``; Python code may view the array as a ``np.recarray`` and
-    read whole columns (``params.tick_size``, ``params.tier_mmr`` of shape (n_markets, n_tiers)).
+    The subarrays hold :func:`capacity` (``n_tiers``, :data:`TIER_CAPACITY`) tiers, of which
+    each market uses its ``tier_count``. Kernels read ``params[m].field``; Python code may
+    view the array as a ``np.recarray`` and read whole columns (``params.tick_size``,
+    ``params.tier_mmr`` of shape (n_markets, tier capacity)).
     """
+    n_tiers = capacity(n_tiers, TIER_CAPACITY)
     return np.dtype(
         [
             ("asset", np.int64),  # index into the asset arrays
@@ -242,9 +260,12 @@ class Groups(NamedTuple):
 def market_state_dtype(n_levels: int) -> np.dtype:
     """Record of one market's mutable state, its book rows and the aggregate agents' accounts.
 
-    The book is two subarrays of ``n_levels`` base-unit quantities; level ``k`` sits at
-    price ``(origin_tick + k) * tick_size``.
+    The book is two subarrays of base-unit quantities holding :func:`capacity` (``n_levels``,
+    :data:`BOOK_CAPACITY`) levels, of which the first ``book_levels`` are the book; level
+    ``k`` sits at price ``(origin_tick + k) * tick_size``. Make one with
+    :func:`empty_market_state`, which sets ``book_levels``.
     """
+    n_levels = capacity(n_levels, BOOK_CAPACITY)
     return np.dtype(
         [
             ("last_price", np.float64),  # USD
@@ -273,6 +294,7 @@ def market_state_dtype(n_levels: int) -> np.dtype:
             ("bid_depth_1pct_usd", np.float64),  # USD within 1 % below mid, last computed
             ("ask_depth_1pct_usd", np.float64),  # USD within 1 % above mid, last computed
             ("profile_price", np.float64),  # USD, centre price the USD profile was tabulated at
+            ("book_levels", np.int64),  # levels of the subarrays below that are the book
             ("profile_usd", np.float64, (n_levels,)),  # target USD at 1..n ticks away
             ("bids", np.float64, (n_levels,)),  # base units resting per level
             ("asks", np.float64, (n_levels,)),  # base units resting per level
@@ -298,6 +320,13 @@ def market_state_dtype(n_levels: int) -> np.dtype:
             ("hedged_short_quantity", np.float64),  # base units, gross shorts of the hedged pool
         ]
     )
+
+
+def empty_market_state(n_markets: int, n_levels: int) -> np.recarray:
+    """Zeroed market state records with books of ``n_levels`` levels (``state[m].bids[:n]``)."""
+    state = np.zeros(n_markets, dtype=market_state_dtype(n_levels)).view(np.recarray)
+    state.book_levels = n_levels
+    return state
 
 
 class CrossAccounts(NamedTuple):

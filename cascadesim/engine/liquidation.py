@@ -16,6 +16,7 @@ construction and checked by the property tests.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from cascadesim.engine.layout import (
@@ -33,7 +34,7 @@ from cascadesim.engine.watch_list import watch
 STEP_DOWN_INSIDE = 1.0 - 1e-9
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def liquidate_position(
     time,
     dt,
@@ -65,7 +66,7 @@ def liquidate_position(
     wait : float, for a cross position left partly open, the time (s) before the account's
         next attempt; -1.0 otherwise (an isolated position left open is on the watch list)
     """
-    m = positions.market[i]
+    m = np.int64(positions.market[i])
     scratch.account_liquidated[positions.account[i]] = True
     floors = params[m].tier_floor_usd
     quantity = positions.quantity[i]

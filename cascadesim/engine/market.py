@@ -32,7 +32,7 @@ from cascadesim.engine.pricing import funding_rate, mark_price
 @njit(cache=True)
 def best_bid_price(params, state, m):
     """Best bid (USD) of market m, 0.0 when the bid side is empty; tightens the hint."""
-    level = best_bid_level(state[m].bids, state[m].bid_top_level)
+    level = best_bid_level(state[m].bids[: state[m].book_levels], state[m].bid_top_level)
     state[m].bid_top_level = level
     if level < 0:
         return 0.0
@@ -42,9 +42,9 @@ def best_bid_price(params, state, m):
 @njit(cache=True)
 def best_ask_price(params, state, m):
     """Best ask (USD) of market m, ``inf`` when the ask side is empty; tightens the hint."""
-    level = best_ask_level(state[m].asks, state[m].ask_bottom_level)
+    level = best_ask_level(state[m].asks[: state[m].book_levels], state[m].ask_bottom_level)
     state[m].ask_bottom_level = level
-    if level >= state[m].asks.shape[0]:
+    if level >= state[m].book_levels:
         return math.inf
     return (state[m].origin_tick + level) * params[m].tick_size
 
@@ -163,16 +163,16 @@ def reprice_quotes(dt, m, params, assets, state):
     if ticks == 0:
         return
     move_quotes(
-        state[m].bids,
-        state[m].asks,
+        state[m].bids[: state[m].book_levels],
+        state[m].asks[: state[m].book_levels],
         ticks,
         state[m].origin_tick,
         tick,
         new_tick,
-        state[m].profile_usd,
+        state[m].profile_usd[: state[m].book_levels],
         state[m].liquidity_factor,
     )
-    n_levels = state[m].bids.shape[0]
+    n_levels = state[m].book_levels
     # Quotes moved by ``ticks``; the vacated levels were refilled around the new centre.
     first = 0 if ticks > 0 else max(n_levels + ticks, 0)
     last = min(ticks, n_levels) if ticks > 0 else n_levels
@@ -247,7 +247,7 @@ def settle_steps(slowest_half_life_s, dt):
 @njit(cache=True)
 def refresh_book(dt, m, params, state):
     """Re-centre the window, then withdrawal and resilience toward the target profile."""
-    n_levels = state[m].bids.shape[0]
+    n_levels = state[m].book_levels
     tick = params[m].tick_size
     old_centre_tick = int(round(state[m].centre_price / tick))
     liquidity = update_liquidity(dt, m, params, state)
@@ -273,19 +273,19 @@ def refresh_book(dt, m, params, state):
             params[m].depth_shape,
             tick,
             state[m].centre_price,
-            state[m].profile_usd,
+            state[m].profile_usd[: state[m].book_levels],
         )
     centre_level = centre_tick - state[m].origin_tick
     if centre_level < n_levels // 4 or centre_level > 3 * n_levels // 4:
         old_origin = state[m].origin_tick
         state[m].origin_tick = shift_window(
-            state[m].bids,
-            state[m].asks,
+            state[m].bids[: state[m].book_levels],
+            state[m].asks[: state[m].book_levels],
             old_origin,
             centre_level - n_levels // 2,
             tick,
             centre_tick,
-            state[m].profile_usd,
+            state[m].profile_usd[: state[m].book_levels],
             liquidity,
         )
         moved = state[m].origin_tick - old_origin
@@ -305,12 +305,12 @@ def refresh_book(dt, m, params, state):
     quiet = state[m].quiet_steps
     if quiet < settle:
         relax_toward_target(
-            state[m].bids,
-            state[m].asks,
+            state[m].bids[: state[m].book_levels],
+            state[m].asks[: state[m].book_levels],
             state[m].origin_tick,
             tick,
             centre_tick,
-            state[m].profile_usd,
+            state[m].profile_usd[: state[m].book_levels],
             liquidity,
             1.0 - 0.5 ** (dt / params[m].resilience_half_life_s),
             1.0 - 0.5 ** (dt / params[m].withdrawal_half_life_s),
@@ -318,12 +318,12 @@ def refresh_book(dt, m, params, state):
     elif quiet == settle:
         # 2**-30 of the gap is left: the book is its target, and stays so untouched.
         fill_levels(
-            state[m].bids,
-            state[m].asks,
+            state[m].bids[: state[m].book_levels],
+            state[m].asks[: state[m].book_levels],
             state[m].origin_tick,
             tick,
             centre_tick,
-            state[m].profile_usd,
+            state[m].profile_usd[: state[m].book_levels],
             liquidity,
             0,
             n_levels,

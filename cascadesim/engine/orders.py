@@ -63,7 +63,7 @@ def record_event(
 @njit(cache=True, inline="always")
 def effective_margin(positions, state, i):
     """Isolated margin (USD) of position i after the funding it has paid or received."""
-    m = positions.market[i]
+    m = np.int64(positions.market[i])
     funding = state[m].funding_per_unit
     return positions.margin[i] - positions.side[i] * positions.quantity[i] * funding
 
@@ -79,7 +79,7 @@ def position_equity(positions, state, i, mark):
 @njit(cache=True, inline="always")
 def is_breached(params, positions, state, i, mark):
     """True when position i's equity at ``mark`` is at or below its maintenance margin."""
-    m = positions.market[i]
+    m = np.int64(positions.market[i])
     return (
         margin_shortfall(
             params[m],
@@ -96,7 +96,7 @@ def is_breached(params, positions, state, i, mark):
 @njit(cache=True, inline="always")
 def reduce_position(positions, state, i, quantity, price):
     """Close ``quantity`` of position i at ``price``: its PnL and owed funding go to margin."""
-    m = positions.market[i]
+    m = np.int64(positions.market[i])
     side = positions.side[i]
     positions.margin[i] += (
         side * quantity * (price - positions.entry_price[i] - state[m].funding_per_unit)
@@ -134,7 +134,7 @@ def hedged_pool_trade(state, m, delta):
         state[m].hedged_short_quantity += -delta - closed
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def execute_order(params, state, m, direction, quantity, limit_price, walk_out, flags):
     """Walk market m's book with a market order; the market makers take the other side.
 
@@ -149,15 +149,15 @@ def execute_order(params, state, m, direction, quantity, limit_price, walk_out, 
         start = state[m].ask_bottom_level
     old_origin = state[m].origin_tick
     new_origin = walk_book(
-        state[m].bids,
-        state[m].asks,
+        state[m].bids[: state[m].book_levels],
+        state[m].asks[: state[m].book_levels],
         old_origin,
         params[m].tick_size,
         direction,
         quantity,
         limit_price,
         centre_tick,
-        state[m].profile_usd,
+        state[m].profile_usd[: state[m].book_levels],
         state[m].liquidity_factor,
         start,
         walk_out,
@@ -175,7 +175,7 @@ def execute_order(params, state, m, direction, quantity, limit_price, walk_out, 
         # The levels the walk brought into the window carry the target profile on both
         # sides: the other side's hint must cover them too (the walked side's stop level is
         # exact already).
-        n_levels = state[m].bids.shape[0]
+        n_levels = state[m].book_levels
         first = 0 if moved < 0 else max(n_levels - moved, 0)
         last = min(-moved, n_levels) if moved < 0 else n_levels
         bid_top, ask_bottom = cover_refilled_levels(
@@ -204,7 +204,7 @@ def execute_order(params, state, m, direction, quantity, limit_price, walk_out, 
     return filled, notional
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def fillable_price(params, positions, state, i, mark):
     """dYdX v4's fillable price of position i's liquidation order (USD).
 
@@ -220,7 +220,7 @@ def fillable_price(params, positions, state, i, mark):
     -------
     float, USD, the order's limit price (>= 0)
     """
-    m = positions.market[i]
+    m = np.int64(positions.market[i])
     side = positions.side[i]
     quantity = positions.quantity[i]
     notional = quantity * mark
@@ -234,7 +234,7 @@ def fillable_price(params, positions, state, i, mark):
     return max(mark * (1.0 - side * spread), 0.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def send_liquidation_order(
     time,
     i,
@@ -250,7 +250,7 @@ def send_liquidation_order(
     step_liquidated,
 ):
     """Liquidation order for ``quantity`` of position i into the book; books fill and fee."""
-    m = positions.market[i]
+    m = np.int64(positions.market[i])
     side = positions.side[i]
     margin = effective_margin(positions, state, i)
     bankrupt = bankruptcy_price(

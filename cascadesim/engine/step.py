@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from cascadesim.engine.book import depth_within
@@ -83,14 +84,14 @@ def funding_shift_range(params, state, m, side):
     return high - low
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def collect_triggered(time, m, mark, params, positions, groups, state, watchlist, scratch, crosses):
     """Rows of market m breached at ``mark`` and ready; returns their count (sorted rows).
 
     A row of a cross account stands for its account: it is returned when the account is
     breached (see :func:`cross_triggers`).
     """
-    n_tiers = params[0].tier_floor_usd.shape[0]
+    n_tiers = groups.start.shape[0] // (2 * params.shape[0])  # tier subarrays are padded
     funding = state[m].funding_per_unit
     count = 0
     for side_slot in range(2):
@@ -159,7 +160,7 @@ def collect_triggered(time, m, mark, params, positions, groups, state, watchlist
         if not crossed:
             k += 1
             continue
-        i = watchlist.position[k]
+        i = np.int64(watchlist.position[k])
         if positions.status[i] == STATUS_WATCHED:
             account_slot = crosses.slot[positions.account[i]]
             if account_slot >= 0:
@@ -222,7 +223,7 @@ def liquidation_fixed_point(
             return events, iterations
         iterations += 1
         for k in range(count):
-            i = scratch.triggered[k]
+            i = np.int64(scratch.triggered[k])
             slot = crosses.slot[positions.account[i]]
             if slot < 0:
                 events, _ = liquidate_position(
@@ -230,7 +231,7 @@ def liquidation_fixed_point(
                     dt,
                     i,
                     mark,
-                    False,
+                    np.bool_(False),  # a value, not a literal: one compiled variant for both
                     params,
                     positions,
                     groups,
@@ -314,7 +315,12 @@ def record_step(row, time, dt, m, params, assets, state, mid, bid, ask, step_tot
     if state[m].quiet_steps <= settle_steps(slowest, dt) + 1:
         # The book changed this step (a settled book stays as it is until disturbed).
         bid_usd, ask_usd = depth_within(
-            state[m].bids, state[m].asks, state[m].origin_tick, params[m].tick_size, mid, 0.01
+            state[m].bids[: state[m].book_levels],
+            state[m].asks[: state[m].book_levels],
+            state[m].origin_tick,
+            params[m].tick_size,
+            mid,
+            0.01,
         )
         state[m].bid_depth_1pct_usd = bid_usd
         state[m].ask_depth_1pct_usd = ask_usd

@@ -9,6 +9,7 @@ equity is bad debt, and both sell their inventory back into the book at their pa
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from cascadesim.engine.account_rows import release_to_account
@@ -64,7 +65,7 @@ def pool_equity(params, state, pool, backstop, at_last):
     return total
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def fund_capacity(params, state, m, side, bankrupt, mark, quantity):
     """Base units of a position the insurance fund of market m takes over now (0..quantity).
 
@@ -112,7 +113,7 @@ def adl_price(params, state, m, bankrupt, mark):
     return bankrupt
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def deleverage_rest(
     time,
     i,
@@ -136,7 +137,7 @@ def deleverage_rest(
     events : the (possibly reallocated) event buffer
     unmatched : float, base units no counterparty was left for
     """
-    m = positions.market[i]
+    m = np.int64(positions.market[i])
     rest = positions.quantity[i]
     price = adl_price(params, state, m, bankrupt, mark)
     events, unmatched = auto_deleverage(
@@ -159,7 +160,7 @@ def deleverage_rest(
     return events, unmatched
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def fund_takeover(
     time,
     i,
@@ -183,7 +184,7 @@ def fund_takeover(
     once it has fallen ``fund_drawdown_trigger`` below its recent peak. What is left is
     deleveraged at the venue's ADL price.
     """
-    m = positions.market[i]
+    m = np.int64(positions.market[i])
     side = positions.side[i]
     quantity = positions.quantity[i]
     bankrupt = bankruptcy_price(
@@ -254,14 +255,14 @@ def fund_takeover(
     return events
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def close_out(params, positions, state, scratch, crosses, i, flags):
     """Settle a fully closed liquidated position's leftover margin and mark it liquidated.
 
     In a cross account with positions still open the leftover, gain or loss, stays in the
     account's wallet; otherwise it goes to the fund (or, on backstop venues, to the trader).
     """
-    m = positions.market[i]
+    m = np.int64(positions.market[i])
     leftover = positions.margin[i]
     if crosses.slot[positions.account[i]] >= 0:
         if release_to_account(positions, scratch, crosses, i) >= 0:
@@ -298,7 +299,7 @@ def pay_shortfall(params, state, m, amount, backstop, flags):
         state[pool].fund_cash -= covered
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cover_deficits(params, state, m, flags):
     """Book as bad debt whatever a fund's or a backstop's equity at the mark fell below zero
     by (a loss it took over moving further, funding on its inventory), so that neither is
@@ -325,12 +326,12 @@ def cover_deficits(params, state, m, flags):
             flags[0] |= STATUS_FLAG_BAD_DEBT
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def backstop_takeover(
     time, i, mark, params, positions, state, scratch, events, event_count, step_liquidated
 ):
     """The backstop vault takes position i with its collateral (Hyperliquid)."""
-    m = positions.market[i]
+    m = np.int64(positions.market[i])
     side = positions.side[i]
     quantity = positions.quantity[i]
     margin = effective_margin(positions, state, i)
@@ -365,7 +366,7 @@ def backstop_takeover(
     return events
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def backstop_or_deleverage(
     time,
     i,
@@ -395,7 +396,7 @@ def backstop_or_deleverage(
     -------
     events : the (possibly reallocated) event buffer
     """
-    m = positions.market[i]
+    m = np.int64(positions.market[i])
     vault = pool_equity(params, state, params[m].backstop_pool, True, False)
     if equity >= 0.0 or vault + equity >= 0.0:
         return backstop_takeover(

@@ -9,6 +9,7 @@ in its list entry.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from cascadesim.engine.layout import STATUS_OPEN, STATUS_WATCHED
@@ -23,7 +24,7 @@ def watch(params, watchlist, positions, i, ready_time):
     longer read by its group's pointer, and the watch list uses the threshold as a cheap
     conservative filter before the exact check.
     """
-    m = positions.market[i]
+    m = np.int64(positions.market[i])
     n = watchlist.offset[m] + watchlist.count[m]
     watchlist.position[n] = i
     watchlist.ready_time[n] = ready_time
@@ -56,7 +57,7 @@ def keep_threshold_a_bound(time, params, positions, watchlist, j):
         return
     if positions.status[j] != STATUS_OPEN or positions.quantity[j] <= 0.0:
         return
-    m = positions.market[j]
+    m = np.int64(positions.market[j])
     price, _ = liquidation_price(
         params[m],
         positions.side[j],
@@ -72,7 +73,7 @@ def keep_threshold_a_bound(time, params, positions, watchlist, j):
 @njit(cache=True, inline="always")
 def refresh_threshold(params, positions, i):
     """Liquidation price (at zero accumulated funding) and tier of row i as it stands now."""
-    m = positions.market[i]
+    m = np.int64(positions.market[i])
     price, tier = liquidation_price(
         params[m],
         positions.side[i],

@@ -21,6 +21,7 @@ import numpy as np
 from cascadesim._util.errors import CascadesimInputError, invalid
 from cascadesim.engine import layout
 from cascadesim.engine import margin as kernels
+from cascadesim.model.market import write_tiers
 from cascadesim.model.venues import VENUES, TierTable
 
 SIDES = {"long": 1, "short": -1}
@@ -287,11 +288,7 @@ def _market_record(venue: str, asset: str, table: TierTable, entry: float, tick:
     row["liquidation_fee_rate"] = profile.liquidation_fee_for(asset)
     # A size-tiered table (OKX) was put in USD at the entry price (see _tier_table).
     row["tier_price_usd"] = entry
-    row["tier_count"] = len(table)
-    row["tier_floor_usd"] = table.floors
-    row["tier_mmr"] = table.mmr
-    row["tier_maintenance_amount"] = table.maintenance_amount
-    row["tier_max_leverage"] = table.max_leverage
+    write_tiers(row, table.floors, table.mmr, table.maintenance_amount, table.max_leverage)
     return row
 
 

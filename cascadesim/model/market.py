@@ -336,16 +336,31 @@ def market_params(markets: list[MarketSpec], assets: list[AssetSpec]) -> np.reca
                 setattr(row, name, CODED_FIELDS[name][getattr(spec, name)])
             elif not name.startswith("tier_"):
                 setattr(row, name, getattr(spec, name))
-        t = len(spec.tier_floor_usd)
-        # Unused tiers never match a notional (floor = inf) and repeat the last rate.
-        params.tier_floor_usd[m, :t] = spec.tier_floor_usd
-        params.tier_floor_usd[m, t:] = np.inf
-        params.tier_mmr[m, :t] = spec.tier_mmr
-        params.tier_mmr[m, t:] = spec.tier_mmr[-1]
-        params.tier_maintenance_amount[m, :t] = spec.maintenance_amounts()
-        params.tier_max_leverage[m, :t] = spec.tier_max_leverage
-        params.tier_max_leverage[m, t:] = 1.0
+        write_tiers(
+            row,
+            spec.tier_floor_usd,
+            spec.tier_mmr,
+            spec.maintenance_amounts(),
+            spec.tier_max_leverage,
+        )
     return params
+
+
+def write_tiers(row, floors, mmr, maintenance_amount, max_leverage) -> None:
+    """Put a tier table into a ``market_params_dtype`` record, padding its unused tiers.
+
+    Unused tiers never match a notional (floor = inf) and repeat the last rate.
+    """
+    t = len(floors)
+    row["tier_count"] = t
+    row["tier_floor_usd"][:t] = floors
+    row["tier_floor_usd"][t:] = np.inf
+    row["tier_mmr"][:t] = mmr
+    row["tier_mmr"][t:] = mmr[-1]
+    row["tier_maintenance_amount"][:t] = maintenance_amount
+    row["tier_maintenance_amount"][t:] = 0.0
+    row["tier_max_leverage"][:t] = max_leverage
+    row["tier_max_leverage"][t:] = 1.0
 
 
 def maintenance_vector(

@@ -122,9 +122,11 @@ def run_path(
 
 def book_snapshot(step: int, state: np.recarray, params: np.recarray) -> BookSnapshot:
     """Resting depth of every market after ``step`` steps: prices (USD) and quantities."""
-    n_levels = state.bids.shape[1]
+    n_levels = int(state.book_levels[0])
     prices = (state.origin_tick[:, None] + np.arange(n_levels)[None, :]) * params.tick_size[:, None]
-    return BookSnapshot(step, prices, state.bids.copy(), state.asks.copy())
+    return BookSnapshot(
+        step, prices, state.bids[:, :n_levels].copy(), state.asks[:, :n_levels].copy()
+    )
 
 
 def simulate(

@@ -153,7 +153,7 @@ def sort_population(positions: PositionArrays, params: np.recarray):
     """
     n = len(positions)
     n_markets = params.asset.shape[0]
-    n_tiers = params.tier_floor_usd.shape[1]
+    n_tiers = int(params.tier_count.max())  # groups per side: the tier subarrays are padded
     n_groups = n_markets * 2 * n_tiers
     market = np.ascontiguousarray(positions.market, dtype=np.int32)
     side = np.ascontiguousarray(positions.side, dtype=np.int8)
@@ -335,7 +335,7 @@ def initial_state(
     )
     index = np.asarray(setup.index_path[0], dtype=np.float64)
     centre_level = np.round(price / params.tick_size).astype(np.int64) - origin
-    state = np.zeros(n_markets, dtype=layout.market_state_dtype(n_levels)).view(np.recarray)
+    state = layout.empty_market_state(n_markets, n_levels)
     state.last_price = price
     state.previous_last_price = price
     state.mark_price = price
@@ -366,9 +366,9 @@ def initial_state(
     state.bid_top_level = centre_level - 1
     state.ask_bottom_level = centre_level + 1
     state.profile_price = price
-    state.profile_usd = profile
-    state.bids = bids
-    state.asks = asks
+    state.profile_usd[:, :n_levels] = profile
+    state.bids[:, :n_levels] = bids
+    state.asks[:, :n_levels] = asks
     state.passive_cash = -passive_quantity * price
     state.passive_quantity = passive_quantity
     state.passive_entry_price = price
