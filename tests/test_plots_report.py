@@ -14,11 +14,14 @@ import struct
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.patches import StepPatch
 
 import cascadesim.report
 from cascadesim._util.formatting import format_usd
 from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
-from cascadesim.report.plots import write_plots
+from cascadesim.report import plots
+from cascadesim.report.output import write_outputs
+from cascadesim.report.plots import render_plots, write_plots
 from cascadesim.report.run_report import write_report
 from cascadesim.sim.driver import simulate
 
@@ -280,3 +283,112 @@ def test_quiet_run_without_counterfactual(tmp_path):
     assert result.summary["liquidated_total_usd"] == 0
     check_outputs(result, tmp_path, ["price", "liquidation_map", "book_depth", "open_interest"])
     assert "no liquidations" in cascadesim.report.plot_price(result).get_axes()[0].get_title()
+
+
+def step_patches(axes) -> dict[str, StepPatch]:
+    """The filled step patches (the liquidation bars) of a panel, by legend label."""
+    return {patch.get_label(): patch for patch in axes.patches if isinstance(patch, StepPatch)}
+
+
+def sum_per_bin(values: np.ndarray, keys: np.ndarray, edges: np.ndarray, closed: str) -> list:
+    """Sum of ``values`` whose key falls in each bin, one bin at a time.
+
+    ``closed="right"``: (edges[i], edges[i + 1]], the first bin also taking the left edge;
+    ``closed="left"``: [edges[i], edges[i + 1]), the last bin also taking the right edge.
+    """
+    sums = []
+    for i in range(len(edges) - 1):
+        low, high = edges[i], edges[i + 1]
+        if closed == "right":
+            inside = (keys > low) & (keys <= high) if i else (keys >= low) & (keys <= high)
+        else:
+            last = i == len(edges) - 2
+            inside = (keys >= low) & ((keys <= high) if last else (keys < high))
+        sums.append(float(values[inside].sum()))
+    return sums
+
+
+def test_liquidation_bars_are_the_per_bin_totals(two_market_result):
+    """The price plot's bars are two stacked step patches holding each bin's liquidated USD."""
+    result = two_market_result
+    m = plots.market_index(result)
+    name = result.market_names[m]
+    _, bar_axes = plot_axes = cascadesim.report.plot_price(result).get_axes()
+    assert len(plot_axes) == 2
+    patches = step_patches(bar_axes)
+    assert set(patches) == {"Longs liquidated (forced sells)", "Shorts liquidated (forced buys)"}
+    longs = patches["Longs liquidated (forced sells)"].get_data()
+    shorts = patches["Shorts liquidated (forced buys)"].get_data()
+    np.testing.assert_array_equal(longs.edges, shorts.edges)
+    assert np.all(longs.baseline == 0)
+    np.testing.assert_array_equal(shorts.baseline, longs.values)  # shorts stacked on longs
+
+    # Each step's row carries the time at its end: a bin (t0, t1] holds the steps ending in it.
+    rows = result.timeline[result.timeline["market"] == name]
+    seconds = longs.edges * plots.time_axis(result).scale
+    times = rows["time"].to_numpy(dtype=np.float64)
+    for column, drawn in (
+        ("liquidated_long_usd", longs.values),
+        ("liquidated_short_usd", shorts.values - shorts.baseline),
+    ):
+        values = rows[column].to_numpy(dtype=np.float64)
+        expected = sum_per_bin(values, times, seconds, closed="right")
+        np.testing.assert_allclose(drawn, expected, rtol=1e-9, atol=1e-6)
+        # The axis runs past the last liquidation, so the bars hold the market's total.
+        total = result.summary["markets"][m][column]
+        assert float(np.sum(drawn)) == pytest.approx(total, rel=1e-9)
+    assert result.summary["markets"][m]["liquidated_long_usd"] > 0
+
+
+def test_liquidation_map_bars_are_the_notional_per_price_bin(two_market_result):
+    """The map's bars are one step patch per side holding each price bin's notional (USD)."""
+    result = two_market_result
+    m = plots.market_index(result)
+    axes = cascadesim.report.plot_liquidation_map(result).get_axes()[0]
+    patches = step_patches(axes)
+    longs = patches["Longs liquidated if the price falls to this level"].get_data()
+    shorts = patches["Shorts liquidated if the price rises to this level"].get_data()
+    np.testing.assert_array_equal(longs.edges, shorts.edges)
+
+    positions = result.initial_positions
+    rows = (positions.market == m) & (positions.quantity > 0) & (positions.liquidation_price > 0)
+    levels = positions.liquidation_price[rows]
+    notional = positions.quantity[rows] * levels
+    is_long = positions.side[rows] > 0
+    for drawn, side in ((longs.values, is_long), (shorts.values, ~is_long)):
+        expected = sum_per_bin(notional[side], levels[side], longs.edges, closed="left")
+        np.testing.assert_allclose(drawn, expected, rtol=1e-9, atol=1e-6)
+    # Longs sit below the start price and shorts above it: no bin holds both.
+    assert not np.any((longs.values > 0) & (shorts.values > 0))
+    assert longs.values.sum() > 0 and shorts.values.sum() > 0
+
+
+def test_outputs_draw_each_figure_once_and_embed_its_bytes(
+    two_market_result, tmp_path, monkeypatch
+):
+    """write_outputs draws every figure once; report.html embeds the PNG files' own bytes."""
+    draws: list[Figure] = []
+    draw = Figure.draw
+
+    def counted_draw(figure, renderer):
+        draws.append(figure)
+        return draw(figure, renderer)
+
+    monkeypatch.setattr(Figure, "draw", counted_draw)
+    written = write_outputs(two_market_result, tmp_path / "out", SCENARIO_TOML)
+    pngs = [path for path in written if path.suffix == ".png"]
+    assert len(pngs) == 5
+    assert len(draws) == 5 and len(set(map(id, draws))) == 5  # five figures, one draw each
+    text = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    for path in pngs:
+        png_size(path)  # a PNG
+        assert "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode() in text
+
+
+def test_rendered_plots_are_the_files_written(single_market_result, tmp_path):
+    """render_plots gives the stems and bytes that write_plots writes (drawing is repeatable)."""
+    rendered = render_plots(single_market_result)
+    paths = write_plots(single_market_result, tmp_path)
+    assert [plot.stem for plot in rendered] == [path.stem for path in paths]
+    for plot, path in zip(rendered, paths, strict=True):
+        assert plot.png == path.read_bytes()

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cascadesim._util.errors import CascadesimInputError
-from cascadesim.report.plots import write_plots
+from cascadesim.report.plots import RenderedPlot, render_plots, save_plots
 from cascadesim.report.run_report import write_report
 
 SUMMARY_FILE = "summary.json"
@@ -254,13 +254,13 @@ def write_outputs(
         write_parquet(result.timeline, staging / TIMELINE_FILE, provenance)
         stage("liquidations")
         write_parquet(result.liquidations, staging / LIQUIDATIONS_FILE, provenance)
-        plot_paths: list[Path] = []
+        rendered: list[RenderedPlot] = []
         if plots:
             stage("plots")
-
-            plot_paths = list(write_plots(result, staging))
+            # Each figure is drawn once: the report embeds the bytes written as its PNG file.
+            rendered = render_plots(result)
+            save_plots(rendered, staging)
         if report:
             stage("report")
-
-            write_report(result, staging, scenario_toml or "", plot_paths)
+            write_report(result, staging, scenario_toml or "", rendered)
         return commit(staging, directory)

@@ -61,10 +61,24 @@ def recorded(value: object) -> str:
     return "not recorded" if value is None or value == "" else str(value)
 
 
-def figure_html(path: os.PathLike | str, captions: Mapping[str, str]) -> str:
+# A plot to embed: its PNG file, or (file stem, PNG bytes) as rendered, which the report then
+# embeds without reading back the file written from the same bytes.
+PlotSource = os.PathLike | str | tuple[str, bytes]
+
+
+def plot_png(source: PlotSource) -> tuple[str, bytes]:
+    """(file stem, PNG bytes) of a plot given as rendered bytes or as its file."""
+    if isinstance(source, tuple):
+        stem, data = source
+        return stem, data
+    path = pathlib.Path(source)
+    return path.stem, path.read_bytes()
+
+
+def figure_html(source: PlotSource, captions: Mapping[str, str]) -> str:
     """An embedded PNG (base64 data URI) with its caption (by file stem)."""
-    data = base64.b64encode(pathlib.Path(path).read_bytes()).decode("ascii")
-    stem = pathlib.Path(path).stem
+    stem, png = plot_png(source)
+    data = base64.b64encode(png).decode("ascii")
     caption = captions.get(stem, stem.replace("_", " ").capitalize() + ".")
     return (
         f'<figure id="{escape(stem)}">\n<img src="data:image/png;base64,{data}" '
@@ -73,9 +87,9 @@ def figure_html(path: os.PathLike | str, captions: Mapping[str, str]) -> str:
     )
 
 
-def figures_html(paths: Iterable[os.PathLike | str], captions: Mapping[str, str]) -> str:
-    """Every plot of ``paths``, in order, as embedded figures."""
-    return "\n".join(figure_html(path, captions) for path in paths)
+def figures_html(sources: Iterable[PlotSource], captions: Mapping[str, str]) -> str:
+    """Every plot of ``sources``, in order, as embedded figures."""
+    return "\n".join(figure_html(source, captions) for source in sources)
 
 
 def page(title: str, body: str, footer: str) -> str:

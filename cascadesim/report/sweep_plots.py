@@ -7,7 +7,6 @@ formatting) from the tables a sweep writes: ``paths`` (one row per point and pat
 
 from __future__ import annotations
 
-import functools
 import os
 import pathlib
 
@@ -23,6 +22,7 @@ from cascadesim.report.plots import (
     PRICE_COLOUR,
     USD_FORMATTER,
     new_figure,
+    png_bytes,
     styled,
 )
 from cascadesim.sim.result import BAD_DEBT_TOLERANCE_USD
@@ -403,10 +403,5 @@ def write_sweep_plots(
     for stem, figure in figures:
         if figure is None:
             continue
-        written.append(
-            write_atomically(
-                directory / f"{stem}.png",
-                functools.partial(figure.savefig, format="png", dpi=dpi),
-            )
-        )
+        written.append(write_atomically(directory / f"{stem}.png", png_bytes(figure, dpi)))
     return written
