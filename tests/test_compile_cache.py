@@ -127,11 +127,11 @@ def test_the_first_run_notice_gives_an_estimate_until_the_engine_is_cached(monke
 
 
 def test_warmup_compiles_once_then_loads(tmp_path):
-    from tests.test_run_cli import run_cli
+    from tests.cli import run_cli
 
     outcomes = []
     for _ in range(2):
-        result = run_cli("warmup", "--json", cwd=tmp_path)
+        result = run_cli("warmup", "--json", cwd=tmp_path, fresh_process=True)
         assert result.returncode == 0, result.stderr
         outcomes.append(json.loads(result.stdout))
     assert outcomes[0]["cache_dir"] == str(compile_cache.engine_cache_dir())

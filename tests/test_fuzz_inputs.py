@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -32,6 +30,7 @@ from cascadesim.scenario.build import account_count, market_population
 from cascadesim.scenario.models import Scenario
 from cascadesim.sweep.run import plan_chunks
 from cascadesim.sweep.spec import load_sweep
+from tests.cli import run_cli
 from tests.fuzz_toml import (
     EDGE_TEXT,
     SCENARIO_FILES,
@@ -359,18 +358,6 @@ def test_corpus_command_lines(case, no_engine, capsys):
     assert code == case["exit"], err
     assert case["stderr"] in err
     assert_clean_exit(case["argv"], code, err)
-
-
-def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
-    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "cascadesim.cli.commands", *arguments],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.mark.parametrize(

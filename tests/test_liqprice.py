@@ -7,9 +7,7 @@ ETH-USD on dYdX, 1 USD for BTC on Hyperliquid) unless the page gives an exact fi
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ from cascadesim._util.errors import CascadesimInputError
 from cascadesim.engine import margin as kernels
 from cascadesim.model.calculator import liquidation_price
 from cascadesim.model.venues import VENUES, maintenance_amounts
+from tests.cli import run_cli
 from tests.margin_records import market_record
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -237,15 +236,7 @@ def test_bad_input_names_the_argument(arguments, name):
 
 # --- command line --------------------------------------------------------------------------
 def _cli(*arguments: str) -> subprocess.CompletedProcess:
-    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "cascadesim.cli.commands", "liqprice", *arguments],
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli("liqprice", *arguments, cwd=REPO_ROOT)
 
 
 _POSITION = ["--venue", "binance", "--side", "long", "--entry", "60000"]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +14,7 @@ from cascadesim.report.output import read_provenance, write_outputs
 from cascadesim.scenario.bundled import bundled_scenarios
 from cascadesim.scenario.models import Scenario
 from cascadesim.sim.driver import simulate
+from tests.cli import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,18 +44,6 @@ MARKET_KEYS = SUMMARY_KEYS - {"markets", "seed", "scenario_hash", "version"} | {
 OUTPUT_FILES = {"summary.json", "timeline.parquet", "liquidations.parquet", "report.html"}
 
 
-def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
-    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "cascadesim.cli.commands", *arguments],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-
-
 def is_compile_notice(line: str) -> bool:
     """The one line a run prints before it compiles the engine (a cold cache only)."""
     return line.startswith("cascadesim: compiling the engine (once per install")
@@ -66,7 +53,7 @@ def is_compile_notice(line: str) -> bool:
 def gentle_run(tmp_path_factory):
     """`cascadesim run gentle` into a fresh folder (the default --out path)."""
     folder = tmp_path_factory.mktemp("gentle")
-    result = run_cli("run", "gentle", cwd=folder)
+    result = run_cli("run", "gentle", cwd=folder, fresh_process=True)  # the real console path
     assert result.returncode == 0, result.stderr
     return folder / "cascadesim-out" / "gentle", result
 

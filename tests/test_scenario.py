@@ -7,9 +7,7 @@ what is allowed, exit code 2, no traceback, and nothing written to the output fo
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ from cascadesim.model.shocks import (
 from cascadesim.model.venues import VENUES
 from cascadesim.scenario.bundled import bundled_scenarios
 from cascadesim.scenario.models import Scenario
+from tests.cli import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,18 +57,6 @@ drop_fraction = 0.03
 at_s = 10
 ramp_s = 30
 """
-
-
-def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
-    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "cascadesim.cli.commands", *arguments],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> str:

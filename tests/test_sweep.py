@@ -17,6 +17,7 @@ from cascadesim._util.errors import CascadesimInputError
 from cascadesim.model.venues import VENUES
 from cascadesim.sweep.run import PARTIAL_FOLDER, run_sweep
 from cascadesim.sweep.spec import load_sweep
+from tests.cli import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUTPUTS = ("paths.parquet", "points.parquet", "price_paths.parquet")
@@ -74,18 +75,6 @@ def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
-    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "cascadesim.cli.commands", *arguments],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def assert_same_outputs(first: Path, second: Path) -> None:

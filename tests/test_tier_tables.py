@@ -9,9 +9,7 @@ exists, or, where the venue publishes neither, values read off the published tab
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ from cascadesim.engine import margin as kernels
 from cascadesim.model import tier_tables
 from cascadesim.model.calculator import liquidation_price
 from cascadesim.model.venues import VENUES, TierTable, maintenance_amounts
+from tests.cli import run_cli
 from tests.margin_records import market_record
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -258,15 +257,7 @@ def test_a_table_tiered_by_size_needs_a_price():
 
 # --- cascadesim tiers ----------------------------------------------------------------------
 def _cli(*arguments: str) -> subprocess.CompletedProcess:
-    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "cascadesim.cli.commands", "tiers", *arguments],
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli("tiers", *arguments, cwd=REPO_ROOT)
 
 
 def test_cli_json_is_the_venue_table():

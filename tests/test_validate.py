@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -36,6 +33,7 @@ from cascadesim.events.validate import (
 from cascadesim.scenario.event import Reported
 from cascadesim.scenario.models import Scenario
 from cascadesim.scenario.profiles import profile_directory
+from tests.cli import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENTS = REPO_ROOT / "cascadesim/scenario/bundled" / "events"
@@ -86,18 +84,6 @@ median_usd = 5_000
 kind = "index_path"
 per_asset = { BTC = [[0, 1.0], [60, 1.01], [180, 0.94], [600, 0.96]] }
 """
-
-
-def run_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess:
-    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "cascadesim.cli.commands", *arguments],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 # --- bands and pass marks -------------------------------------------------------------------
