@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import tomllib
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from cascadesim._util.errors import CascadesimInputError
-from cascadesim.cli.validate import calibrate_command
+from cascadesim.cli.validate import calibrate_command, start_parameters
 from cascadesim.events import calibrate as calibration
 from cascadesim.events.calibrate import (
     BOUNDS,
@@ -285,6 +286,39 @@ def test_a_bad_trigger_is_rejected_when_the_file_loads():
 
 
 # --- end to end -----------------------------------------------------------------------------
+def test_two_workers_give_the_figures_of_one(tmp_path):
+    event = tmp_path / "tiny.toml"
+    event.write_text(TINY_EVENT)
+    outputs = []
+    for workers in ("1", "2"):
+        arguments = ["validate", str(event), str(event), "--mode", "both", "--json"]
+        result = run_cli(*arguments, "--workers", workers, cwd=tmp_path)
+        assert result.returncode in (0, 1), result.stderr
+        runs = json.loads(result.stdout)
+        for run in runs:
+            run.pop("runtime_s")
+        outputs.append(runs)
+    assert len(outputs[0]) == 4 and outputs[0] == outputs[1]
+
+
+def test_calibration_on_two_workers_is_the_calibration_on_one(tmp_path):
+    from cascadesim.events.calibrate import calibrate
+
+    event = tmp_path / "tiny.toml"
+    event.write_text(TINY_EVENT)
+    start = start_parameters(tmp_path / "none.toml")
+    fits = [calibrate([event, event], start, max_evaluations=3, workers=w) for w in (1, 2)]
+    serial, parallel = (dataclasses.replace(fit, seconds=0.0) for fit in fits)
+    assert serial == parallel and serial.evaluations == 3
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_a_bad_worker_count_is_one_line_exit_2(tmp_path, workers):
+    result = run_cli("validate", "--workers", workers, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "--workers" in result.stderr
+
+
 def test_validate_json_gives_one_object_per_event_run(tmp_path):
     event = tmp_path / "tiny.toml"
     event.write_text(TINY_EVENT)
@@ -377,7 +411,7 @@ class Quadratic:
         self.target = log_vector(target)
         self.calls: list[dict] = []
 
-    def __call__(self, parameters: dict, event_paths: list) -> tuple[float, list]:
+    def __call__(self, parameters: dict, event_paths: list, workers=None) -> tuple[float, list]:
         self.calls.append(dict(parameters))
         miss = (log_vector(parameters) - self.target) / 0.25
         return 0.3 + float((miss**2).sum()), []

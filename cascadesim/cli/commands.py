@@ -213,12 +213,24 @@ def validate(
     json_output: bool = typer.Option(
         False, "--json", help="Print one JSON document: a list, one object per event run."
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help="Processes sharing the event runs (the same figures as one); default: one per "
+        "core, at most one per run.",
+    ),
 ) -> None:
     """Run the event library; simulated against reported figures (exit 1 if any fails)."""
     from cascadesim.cli.validate import validate_command  # lazy: keeps --help instant
 
     validate_command(
-        scenarios, mode=mode, count=count, seed=seed, json_output=json_output, seeds=seeds
+        scenarios,
+        mode=mode,
+        count=count,
+        seed=seed,
+        json_output=json_output,
+        seeds=seeds,
+        workers=workers,
     )
 
 
@@ -242,11 +254,23 @@ def calibrate(
         'adopt the file with profile = "<path>".',
     ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help="Processes sharing each evaluation's event runs (the same fit as one); "
+        "default: one per core, at most one per event.",
+    ),
 ) -> None:
     """Fit leverage mix, size tail, entry spread, withdrawal to the event library."""
     from cascadesim.cli.validate import calibrate_command  # lazy: keeps --help instant
 
-    calibrate_command(scenarios, max_evaluations=max_evaluations, out=out, json_output=json_output)
+    calibrate_command(
+        scenarios,
+        max_evaluations=max_evaluations,
+        out=out,
+        json_output=json_output,
+        workers=workers,
+    )
 
 
 @app.command()

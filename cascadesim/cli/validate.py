@@ -16,12 +16,14 @@ from rich.table import Table
 
 from cascadesim._util.errors import CascadesimInputError, invalid
 from cascadesim._util.formatting import format_fraction, format_millions
+from cascadesim.engine.compile_cache import is_compiled
 from cascadesim.events.calibrate import (
     PARAMETERS,
     calibrate,
     stored_loss,
     write_profile,
 )
+from cascadesim.events.parallel import EventWorkers, check_workers
 from cascadesim.events.validate import validate_event
 from cascadesim.scenario.bundled import bundled_directory
 from cascadesim.scenario.models import Scenario
@@ -69,8 +71,13 @@ def validate_command(
     seed: int | None,
     json_output: bool,
     seeds: int = 1,
+    workers: int | None = 1,
 ) -> None:
-    """Load every event first (bad input exits 2 before any run), run, print, set the code."""
+    """Load every event first (bad input exits 2 before any run), run, print, set the code.
+
+    ``workers`` processes share the runs (None: one per core); the figures are the same.
+    """
+    check_workers(workers)
     if mode is not None and mode not in MODE_CHOICES:
         raise invalid("--mode", mode, "replay, shock or both")
     if count not in COUNTS:
@@ -85,17 +92,29 @@ def validate_command(
             raise CascadesimInputError(
                 f"{scenario.source}: reported: an event scenario needs a [reported] table"
             )
-    runs = []
-    for scenario in loaded:
-        modes = ["replay", "shock"] if mode == "both" else [mode]
-        for each in modes:
-            runs.append(validate_event(scenario, each, count=count, seed=seed, seeds=seeds))
+    jobs = [
+        (scenario, each, count, seed, seeds)
+        for scenario in loaded
+        for each in (["replay", "shock"] if mode == "both" else [mode])
+    ]
+    workers = check_workers(workers, len(jobs))
+    with EventWorkers(workers) as pool:
+        # Kernels not compiled yet: the first run compiles them here, before any worker
+        # starts, so that the workers load them instead of compiling into one cache at once.
+        first = [] if workers == 1 or is_compiled() else [run_validation(jobs[0])]
+        runs = first + pool.map(run_validation, jobs[len(first) :])
     if json_output:
         typer.echo(json.dumps([json_entry(run) for run in runs], allow_nan=False))
     else:
         print_tables(runs)
     if not all(run["passed"] for run in runs):
         raise typer.Exit(code=1)
+
+
+def run_validation(job: tuple) -> dict:
+    """One event run of ``validate`` (a module-level function: it goes to worker processes)."""
+    scenario, mode, count, seed, seeds = job
+    return validate_event(scenario, mode, count=count, seed=seed, seeds=seeds)
 
 
 def json_entry(run: dict) -> dict:
@@ -240,12 +259,19 @@ def start_parameters(target: Path) -> dict:
 
 
 def calibrate_command(
-    scenarios: list[str] | None, *, max_evaluations: int, out: str | None, json_output: bool
+    scenarios: list[str] | None,
+    *,
+    max_evaluations: int,
+    out: str | None,
+    json_output: bool,
+    workers: int | None = 1,
 ) -> None:
     """Fit the profile to the event library; write it; print the losses and parameters."""
     if max_evaluations < 1:
         raise invalid("--max-evaluations", max_evaluations, "an integer >= 1")
+    check_workers(workers)
     paths = resolve_events(scenarios)
+    workers = check_workers(workers, len(paths))
     target = profile_target(out)
     start = start_parameters(target)
     # The library as it stands (with the stored profile): the loss the fit must beat.
@@ -259,7 +285,7 @@ def calibrate_command(
                 err=True,
             )
 
-    fit = calibrate(paths, start, max_evaluations=max_evaluations, report=report)
+    fit = calibrate(paths, start, max_evaluations=max_evaluations, report=report, workers=workers)
     if fit.loss_best < loss_stored:
         write_profile(target, fit, loss_stored)
         written = True

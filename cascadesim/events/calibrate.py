@@ -56,6 +56,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from cascadesim._util.toml import dump_toml
+from cascadesim.events.parallel import EventWorkers
 from cascadesim.events.validate import OPEN_INTEREST_BAND, validate_event
 from cascadesim.scenario.models import Scenario
 from cascadesim.scenario.profiles import merge_under
@@ -158,20 +159,26 @@ def stored_loss(event_paths: list[Path]) -> float:
     )
 
 
-def evaluate(parameters: dict, event_paths: list[Path]) -> tuple[float, list[dict]]:
-    """Library loss of a parameter set (every event in replay mode)."""
+def candidate_run(job: tuple[Path, dict]) -> dict:
+    """One event replayed with a candidate parameter set in place of its stored profile."""
+    path, parameters = job
     tables = profile_data(parameters)
-    runs = []
-    for path in event_paths:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        data.pop("profile", None)  # the candidate parameters replace the stored profile
-        data["population"] = merge_under(data.get("population", {}), tables["population"])
-        data["markets"] = {
-            name: merge_under(values, tables["market_defaults"])
-            for name, values in data["markets"].items()
-        }
-        scenario = Scenario.from_data(data, path)
-        runs.append(validate_event(scenario, "replay"))
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    data.pop("profile", None)  # the candidate parameters replace the stored profile
+    data["population"] = merge_under(data.get("population", {}), tables["population"])
+    data["markets"] = {
+        name: merge_under(values, tables["market_defaults"])
+        for name, values in data["markets"].items()
+    }
+    return validate_event(Scenario.from_data(data, path), "replay")
+
+
+def evaluate(
+    parameters: dict, event_paths: list[Path], workers: EventWorkers | None = None
+) -> tuple[float, list[dict]]:
+    """Library loss of a parameter set (every event in replay mode, on ``workers``)."""
+    jobs = [(path, parameters) for path in event_paths]
+    runs = (workers or EventWorkers()).map(candidate_run, jobs)
     return library_loss(runs), runs
 
 
@@ -210,13 +217,21 @@ def calibrate(
     *,
     xatol: float = XATOL,
     fatol: float = FATOL,
+    workers: int = 1,
 ) -> Fit:
     """Fit the parameters to the library by SciPy's Nelder-Mead from ``start``.
 
     At most ``max_evaluations`` library runs (the start's included); fewer when the
     tolerances ``xatol`` (log-parameters) and ``fatol`` (loss) are met first. ``report`` is
-    called after each run with its number, loss and parameters.
+    called after each run with its number, loss and parameters. ``workers`` processes share
+    each evaluation's event runs (the same fit as one process: each run is deterministic).
     """
+    with EventWorkers(workers) as pool:
+        return fit_on(event_paths, start, max_evaluations, report, xatol, fatol, pool)
+
+
+def fit_on(event_paths, start, max_evaluations, report, xatol, fatol, pool) -> Fit:
+    """:func:`calibrate` with its worker pool open."""
     began = time.perf_counter()
     losses: dict[tuple[float, ...], float] = {}
 
@@ -224,7 +239,7 @@ def calibrate(
         key = tuple(float(x) for x in vector)
         if key not in losses:  # deterministic: a parameter set is run once
             parameters = from_vector(vector)
-            losses[key], _ = evaluate(parameters, event_paths)
+            losses[key], _ = evaluate(parameters, event_paths, pool)
             if report is not None:
                 report(len(losses), losses[key], parameters)
         return losses[key]

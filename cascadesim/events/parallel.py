@@ -1,0 +1,67 @@
+"""Event runs on worker processes: ``validate`` and ``calibrate`` with ``--workers N``.
+
+An event run is a pure function of its scenario (populations are drawn from the scenario's
+seed), so running the runs of a library on several processes gives the same figures as one
+after the other; :class:`EventWorkers` returns them in the order they were asked for.
+
+The pool starts its processes with 'forkserver' (or 'spawn'), never 'fork' (a forked copy
+of a process holding threads can deadlock), and lives as long as the ``with`` block, so that
+a calibration starts it, and loads the kernels in each worker, once rather than once per
+evaluation. The caller runs one event in its own process first: the kernels are then
+compiled once, into the cache every worker loads from (concurrent compiles into one cache
+folder can corrupt it).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from cascadesim._util.errors import invalid
+
+
+def check_workers(workers: int | None, runs: int = 1) -> int:
+    """``workers`` if it is a whole number >= 1, else a one-line input error.
+
+    None chooses one process per core, at most one per run (``runs``).
+    """
+    if workers is None:
+        return max(1, min(os.cpu_count() or 1, runs))
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise invalid("--workers", workers, "an integer >= 1")
+    return workers
+
+
+class EventWorkers:
+    """Map event runs over ``workers`` processes (1: in this process), results in order."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = check_workers(workers)
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> EventWorkers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def map(self, function: Callable[[Any], Any], items: Sequence[Any]) -> list:
+        """``[function(item) for item in items]``, on the pool when there is one to use."""
+        if self.workers == 1 or len(items) < 2:
+            return [function(item) for item in items]
+        if self.pool is None:
+            methods = multiprocessing.get_all_start_methods()
+            method = "forkserver" if "forkserver" in methods else "spawn"
+            self.pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context(method)
+            )
+        return list(self.pool.map(function, items))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            # An interrupted calibration must not wait for the queued runs.
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
