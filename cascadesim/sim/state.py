@@ -458,9 +458,12 @@ def fresh_cross_accounts(crosses: layout.CrossAccounts) -> layout.CrossAccounts:
 
 
 def copy_positions(positions: layout.Positions) -> layout.Positions:
-    """A fresh copy of the mutable position columns (the counterfactual must not touch them)."""
+    """A fresh copy of every column a run writes (quantity, margin, status, and the
+    threshold and tier that the watch list refreshes), so that no run changes another's."""
     return positions._replace(
         quantity=positions.quantity.copy(),
         margin=positions.margin.copy(),
         status=positions.status.copy(),
+        liquidation_price=positions.liquidation_price.copy(),
+        tier=positions.tier.copy(),
     )

@@ -34,6 +34,13 @@ class DistributionModel(StrictModel):
     """Base of the distributions: the keys a table gives are checked before the fields, so a
     table missing a key says which distribution needs it."""
 
+    @model_validator(mode="after")
+    def tag_always_dumped(self) -> DistributionModel:
+        # The tag is what reads the value back: a dump that leaves unset fields out (a
+        # default Fixed, say) must still carry it, or the union cannot tell what it was.
+        self.model_fields_set.add("distribution")
+        return self
+
     @model_validator(mode="before")
     @classmethod
     def keys_of_kind(cls, data: Any) -> Any:
