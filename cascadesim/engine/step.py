@@ -23,9 +23,11 @@ from numba import njit
 
 from cascadesim.engine.book import depth_within
 from cascadesim.engine.cross_margin import (
-    account_breached,
+    account_figures,
+    at_maintenance,
+    keep_thresholds_conservative,
     liquidate_account,
-    rebalance_account,
+    spread_equity,
 )
 from cascadesim.engine.layout import (
     STATUS_FLAG_ITERATION_CAP,
@@ -49,7 +51,7 @@ from cascadesim.engine.market import (
 )
 from cascadesim.engine.orders import is_breached
 from cascadesim.engine.takeover import cover_deficits, pool_equity, unwind_inventory
-from cascadesim.engine.watch_list import watch
+from cascadesim.engine.watch_list import refresh_listed_threshold, watch
 
 THRESHOLD_RELATIVE_SLACK = 1e-9  # covers rounding between the closed form and the exact check
 
@@ -65,9 +67,14 @@ def cross_triggers(time, i, params, positions, state, watchlist, crosses, slot):
         return False
     if not is_breached(params, positions, state, i, state[positions.market[i]].mark_price):
         return False
-    if account_breached(params, positions, state, crosses, slot):
+    # One pass over the account's rows serves the check and, when safe, the rebalance.
+    equity, required, count = account_figures(params, positions, state, crosses, slot)
+    if count == 0:
+        return False
+    if at_maintenance(equity, required):
         return True
-    rebalance_account(time, params, positions, state, watchlist, crosses, slot, i)
+    spread_equity(params, positions, state, crosses, slot, equity, required)
+    keep_thresholds_conservative(time, params, positions, watchlist, crosses, slot, i)
     return False
 
 
@@ -167,6 +174,10 @@ def collect_triggered(time, m, mark, params, positions, groups, state, watchlist
                 if not cross_triggers(
                     time, i, params, positions, state, watchlist, crosses, account_slot
                 ):
+                    # A rebalance leaves the row it was checked for to its caller (see
+                    # keep_thresholds_conservative): re-arm the entry at the row's new
+                    # threshold, or it stays crossed and is rechecked exactly every step.
+                    refresh_listed_threshold(params, positions, watchlist, i)
                     k += 1
                     continue
             elif not is_breached(params, positions, state, i, mark):
