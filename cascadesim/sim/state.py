@@ -427,6 +427,11 @@ def engine_inputs(
     n_markets = len(setup.markets)
     # Sorted positions are grouped by market first: market m's rows start at its offset.
     offset = np.searchsorted(positions.market, np.arange(n_markets)).astype(np.int64)
+    # Each market's segment is cut into its own blocks (see layout.Watchlist).
+    sizes = np.diff(np.append(offset, n))
+    blocks = (sizes + (1 << layout.WATCH_BLOCK_BITS) - 1) >> layout.WATCH_BLOCK_BITS
+    block_offset = np.concatenate(([0], np.cumsum(blocks)[:-1])).astype(np.int64)
+    n_blocks = max(int(blocks.sum()), 1)
     watchlist = layout.Watchlist(
         position=np.zeros(max(n, 1), dtype=np.int32),
         ready_time=np.zeros(max(n, 1)),
@@ -436,6 +441,9 @@ def engine_inputs(
         entry=np.zeros(max(n, 1), dtype=np.int32),
         count=np.zeros(n_markets, np.int64),
         offset=offset,
+        block_high=np.full(n_blocks, -np.inf),
+        block_low=np.full(n_blocks, np.inf),
+        block_offset=block_offset,
     )
     scratch = layout.Scratch(
         triggered=np.zeros(max(n, 1), dtype=np.int32),
