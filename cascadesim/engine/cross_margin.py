@@ -88,13 +88,6 @@ def at_maintenance(equity, required):
 
 
 @njit(cache=True)
-def account_breached(params, positions, state, crosses, slot):
-    """True when the account's equity is at or below its summed maintenance margin."""
-    equity, required, count = account_figures(params, positions, state, crosses, slot)
-    return count > 0 and at_maintenance(equity, required)
-
-
-@njit(cache=True)
 def spread_equity(params, positions, state, crosses, slot, equity, required):
     """Set each open position's margin so its equity is ``equity`` shared by maintenance.
 

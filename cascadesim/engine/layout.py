@@ -86,6 +86,11 @@ STATUS_FLAG_ITERATION_CAP = 1  # the liquidation fixed point hit its iteration c
 STATUS_FLAG_BOOK_EXHAUSTED = 2  # a walk reached the price floor with quantity unfilled
 STATUS_FLAG_BAD_DEBT = 4  # a loss exceeded the insurance fund and ADL capacity
 
+# Watch-list entries per block (a power of two): small enough that an entry crossed by the
+# mark makes only its own few neighbours be read, large enough that a market's blocks are
+# passed over in a few hundred comparisons.
+WATCH_BLOCK_BITS = 5
+
 LIQUIDATION_EVENT_DTYPE = np.dtype(
     [
         ("time", np.float64),  # seconds since the start of the run
@@ -357,6 +362,12 @@ class Watchlist(NamedTuple):
     closed while listed stays until the scan reaches it ready and crossed. A row has at most
     one entry (closed rows are never listed again), so a segment as long as the market's rows
     never overflows.
+
+    Each segment is cut into blocks of ``2**WATCH_BLOCK_BITS`` entries, each with bounds on
+    its entries' thresholds (highest long, lowest short): the scan passes over a block none
+    of whose entries can be crossed by reading two numbers. The bounds may be looser than
+    the entries (an entry left or was re-armed further away) until the scan next reads the
+    block, but never tighter.
     """
 
     position: np.ndarray  # int32 (n_positions,), rows (populations stay below 2**31)
@@ -367,6 +378,9 @@ class Watchlist(NamedTuple):
     entry: np.ndarray  # int32 (n_positions,) per row: its entry while it is listed
     count: np.ndarray  # type: ignore[assignment]  # int64 (n_markets,) entries per market (shadows tuple.count)
     offset: np.ndarray  # int64 (n_markets,) first slot of each market's segment
+    block_high: np.ndarray  # float64 (n_blocks,) highest long threshold in each block, or -inf
+    block_low: np.ndarray  # float64 (n_blocks,) lowest short threshold in each block, or +inf
+    block_offset: np.ndarray  # int64 (n_markets,) first block of each market's segment
 
 
 class Scratch(NamedTuple):

@@ -23,14 +23,17 @@ from numba import njit
 
 from cascadesim.engine.book import depth_within
 from cascadesim.engine.cross_margin import (
-    account_breached,
+    account_figures,
+    at_maintenance,
+    keep_thresholds_conservative,
     liquidate_account,
-    rebalance_account,
+    spread_equity,
 )
 from cascadesim.engine.layout import (
     STATUS_FLAG_ITERATION_CAP,
     STATUS_OPEN,
     STATUS_WATCHED,
+    WATCH_BLOCK_BITS,
 )
 from cascadesim.engine.liquidation import liquidate_position
 from cascadesim.engine.margin import funding_shift
@@ -49,9 +52,10 @@ from cascadesim.engine.market import (
 )
 from cascadesim.engine.orders import is_breached
 from cascadesim.engine.takeover import cover_deficits, pool_equity, unwind_inventory
-from cascadesim.engine.watch_list import watch
+from cascadesim.engine.watch_list import cover_entry, refresh_listed_threshold, watch
 
 THRESHOLD_RELATIVE_SLACK = 1e-9  # covers rounding between the closed form and the exact check
+BLOCK_RELATIVE_SLACK = 2 * THRESHOLD_RELATIVE_SLACK  # a block's bound covers its entries' slack
 
 
 @njit(cache=True, inline="always")
@@ -65,15 +69,20 @@ def cross_triggers(time, i, params, positions, state, watchlist, crosses, slot):
         return False
     if not is_breached(params, positions, state, i, state[positions.market[i]].mark_price):
         return False
-    if account_breached(params, positions, state, crosses, slot):
+    # One pass over the account's rows serves the check and, when safe, the rebalance.
+    equity, required, count = account_figures(params, positions, state, crosses, slot)
+    if count == 0:
+        return False
+    if at_maintenance(equity, required):
         return True
-    rebalance_account(time, params, positions, state, watchlist, crosses, slot, i)
+    spread_equity(params, positions, state, crosses, slot, equity, required)
+    keep_thresholds_conservative(time, params, positions, watchlist, crosses, slot, i)
     return False
 
 
 @njit(cache=True, inline="always")
-def funding_shift_range(params, state, m, side):
-    """(shift of each tier's threshold by accumulated funding, spread between tiers)."""
+def funding_shift_bounds(params, state, m, side):
+    """(lowest, highest) shift of a threshold by accumulated funding over the tiers."""
     funding = state[m].funding_per_unit
     low = math.inf
     high = -math.inf
@@ -81,6 +90,13 @@ def funding_shift_range(params, state, m, side):
         shift = funding_shift(params[m], side, tier, funding)
         low = min(low, shift)
         high = max(high, shift)
+    return low, high
+
+
+@njit(cache=True, inline="always")
+def funding_shift_range(params, state, m, side):
+    """(shift of each tier's threshold by accumulated funding, spread between tiers)."""
+    low, high = funding_shift_bounds(params, state, m, side)
     return high - low
 
 
@@ -139,54 +155,121 @@ def collect_triggered(time, m, mark, params, positions, groups, state, watchlist
                     watch(params, watchlist, positions, row, time)
                 row += 1
             groups.pointer[g] = row
+    count = scan_watch_list(
+        time, m, mark, count, params, positions, state, watchlist, scratch, crosses
+    )
+    scratch.triggered[:count].sort()
+    return count
+
+
+@njit(cache=True, inline="always")
+def block_crossable(watchlist, b, mark, long_shift, long_slack, short_shift, short_slack):
+    """False when no entry of watch-list block b can be crossed at ``mark``.
+
+    ``long_shift`` is the highest funding shift of a long threshold over the tiers and
+    ``short_shift`` the lowest of a short one, so the block's bounds plus them bound every
+    entry's shifted threshold; the relative slack is twice the entries' own, which covers
+    their ``THRESHOLD_RELATIVE_SLACK * abs(threshold)`` (negative thresholds included) and
+    the rounding of both sums.
+    """
+    high = watchlist.block_high[b]
+    if high > -math.inf:
+        high += long_shift
+        if mark <= high + long_slack + BLOCK_RELATIVE_SLACK * (abs(high) + abs(mark)):
+            return True
+    low = watchlist.block_low[b]
+    if low < math.inf:
+        low += short_shift
+        if mark >= low - short_slack - BLOCK_RELATIVE_SLACK * (abs(low) + abs(mark)):
+            return True
+    return False
+
+
+@njit(cache=True)
+def scan_watch_list(time, m, mark, count, params, positions, state, watchlist, scratch, crosses):
+    """Add market m's listed rows breached at ``mark`` and ready to ``scratch.triggered``.
+
+    Returns the new count. Entries are read in list order, as one pass over the segment
+    would; a block none of whose entries can be crossed (see :func:`block_crossable`) is
+    passed over whole, which is what that pass would do entry by entry. A block that is
+    read gets its bounds rebuilt from the entries it keeps.
+    """
+    funding = state[m].funding_per_unit
     long_slack = funding_shift_range(params, state, m, 1)
     short_slack = funding_shift_range(params, state, m, -1)
+    _, long_shift = funding_shift_bounds(params, state, m, 1)
+    short_shift, _ = funding_shift_bounds(params, state, m, -1)
     first = watchlist.offset[m]
-    k = first
-    while k < first + watchlist.count[m]:
-        # Entries cooling down, or not crossed by their threshold, are passed over reading
-        # the list alone: most entries are one of the two on most iterations.
-        if watchlist.ready_time[k] > time:
-            k += 1
+    size = np.int64(1) << WATCH_BLOCK_BITS
+    block = watchlist.block_offset[m]
+    start = first
+    while start < first + watchlist.count[m]:
+        if not block_crossable(
+            watchlist, block, mark, long_shift, long_slack, short_shift, short_slack
+        ):
+            start += size
+            block += 1
             continue
-        side = watchlist.side[k]
-        threshold = watchlist.threshold[k] + funding_shift(
-            params[m], side, watchlist.tier[k], funding
-        )
-        if side > 0:
-            crossed = mark <= threshold + long_slack + THRESHOLD_RELATIVE_SLACK * abs(threshold)
-        else:
-            crossed = mark >= threshold - short_slack - THRESHOLD_RELATIVE_SLACK * abs(threshold)
-        if not crossed:
-            k += 1
-            continue
-        i = np.int64(watchlist.position[k])
-        if positions.status[i] == STATUS_WATCHED:
-            account_slot = crosses.slot[positions.account[i]]
-            if account_slot >= 0:
-                if not cross_triggers(
-                    time, i, params, positions, state, watchlist, crosses, account_slot
-                ):
-                    k += 1
-                    continue
-            elif not is_breached(params, positions, state, i, mark):
+        # Rebuilt from the entries kept below (and widened by any re-armed meanwhile).
+        watchlist.block_high[block] = -math.inf
+        watchlist.block_low[block] = math.inf
+        k = start
+        while k < min(start + size, first + watchlist.count[m]):
+            # Entries cooling down, or not crossed by their threshold, are passed over
+            # reading the list alone: most entries are one of the two on most iterations.
+            if watchlist.ready_time[k] > time:
+                cover_entry(watchlist, m, k)
                 k += 1
                 continue
-            scratch.triggered[count] = i
-            count += 1
-            positions.status[i] = STATUS_OPEN
-        # Triggered, or its row was closed while listed: the entry goes.
-        last = first + watchlist.count[m] - 1
-        moved = watchlist.position[last]
-        watchlist.position[k] = moved
-        watchlist.ready_time[k] = watchlist.ready_time[last]
-        watchlist.threshold[k] = watchlist.threshold[last]
-        watchlist.side[k] = watchlist.side[last]
-        watchlist.tier[k] = watchlist.tier[last]
-        if positions.status[moved] == STATUS_WATCHED:
-            watchlist.entry[moved] = k
-        watchlist.count[m] -= 1
-    scratch.triggered[:count].sort()
+            side = watchlist.side[k]
+            threshold = watchlist.threshold[k] + funding_shift(
+                params[m], side, watchlist.tier[k], funding
+            )
+            if side > 0:
+                crossed = mark <= threshold + long_slack + THRESHOLD_RELATIVE_SLACK * abs(threshold)
+            else:
+                crossed = mark >= threshold - short_slack - THRESHOLD_RELATIVE_SLACK * abs(
+                    threshold
+                )
+            if not crossed:
+                cover_entry(watchlist, m, k)
+                k += 1
+                continue
+            i = np.int64(watchlist.position[k])
+            if positions.status[i] == STATUS_WATCHED:
+                account_slot = crosses.slot[positions.account[i]]
+                if account_slot >= 0:
+                    if not cross_triggers(
+                        time, i, params, positions, state, watchlist, crosses, account_slot
+                    ):
+                        # A rebalance leaves the row it was checked for to its caller (see
+                        # keep_thresholds_conservative): re-arm the entry at the row's new
+                        # threshold, or it stays crossed and is rechecked every step.
+                        refresh_listed_threshold(params, positions, watchlist, i)
+                        cover_entry(watchlist, m, k)
+                        k += 1
+                        continue
+                elif not is_breached(params, positions, state, i, mark):
+                    cover_entry(watchlist, m, k)
+                    k += 1
+                    continue
+                scratch.triggered[count] = i
+                count += 1
+                positions.status[i] = STATUS_OPEN
+            # Triggered, or its row was closed while listed: the entry goes, and the last
+            # entry moves into its slot (read next, in this block).
+            last = first + watchlist.count[m] - 1
+            moved = watchlist.position[last]
+            watchlist.position[k] = moved
+            watchlist.ready_time[k] = watchlist.ready_time[last]
+            watchlist.threshold[k] = watchlist.threshold[last]
+            watchlist.side[k] = watchlist.side[last]
+            watchlist.tier[k] = watchlist.tier[last]
+            if positions.status[moved] == STATUS_WATCHED:
+                watchlist.entry[moved] = k
+            watchlist.count[m] -= 1
+        start += size
+        block += 1
     return count
 
 

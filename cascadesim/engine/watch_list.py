@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from cascadesim.engine.layout import STATUS_OPEN, STATUS_WATCHED
+from cascadesim.engine.layout import STATUS_OPEN, STATUS_WATCHED, WATCH_BLOCK_BITS
 from cascadesim.engine.margin import liquidation_price
 
 
@@ -39,9 +39,33 @@ def watch(params, watchlist, positions, i, ready_time):
 def refresh_listed_threshold(params, positions, watchlist, i):
     """Recompute listed row i's threshold and tier, in the row and in its entry."""
     refresh_threshold(params, positions, i)
-    k = watchlist.entry[i]
+    k = np.int64(watchlist.entry[i])
     watchlist.threshold[k] = positions.liquidation_price[i]
     watchlist.tier[k] = positions.tier[i]
+    cover_entry(watchlist, np.int64(positions.market[i]), k)
+
+
+@njit(cache=True, inline="always")
+def entry_block(watchlist, m, k):
+    """Block of market m's watch-list entry k (an index into the whole list)."""
+    return watchlist.block_offset[m] + ((k - watchlist.offset[m]) >> WATCH_BLOCK_BITS)
+
+
+@njit(cache=True, inline="always")
+def cover_entry(watchlist, m, k):
+    """Widen the bounds of entry k's block (market m) to the entry's threshold.
+
+    Called whenever an entry's threshold is set or an entry moves into a slot, so that a
+    block's bounds always hold every entry in it (a NaN threshold is never crossed and is
+    left out).
+    """
+    b = entry_block(watchlist, m, k)
+    threshold = watchlist.threshold[k]
+    if watchlist.side[k] > 0:
+        if threshold > watchlist.block_high[b]:
+            watchlist.block_high[b] = threshold
+    elif threshold < watchlist.block_low[b]:
+        watchlist.block_low[b] = threshold
 
 
 @njit(cache=True)
