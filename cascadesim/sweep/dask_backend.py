@@ -11,7 +11,8 @@ Each worker loads the engine kernels once: a :class:`KernelWarmup` worker plugin
 :func:`cascadesim.sweep.tasks.warm_up` when it is registered and on every worker that joins
 later (a restarted one included). A chunk lost with its worker is run again elsewhere by the
 scheduler, and ``retries`` covers chunks that raised; since a chunk's result depends only on
-its seeds, the retried chunk returns the same table.
+its seeds, the retried chunk returns the same table. Each design point's job is scattered
+to the workers once, and its chunks refer to it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator
 
+import dask
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed
 
 from cascadesim._util.errors import CascadesimInputError
@@ -26,6 +28,8 @@ from cascadesim._version import __version__
 from cascadesim.sweep.tasks import run_chunk, warm_up
 
 RETRIES = 3
+# Settings of a LocalCluster's workers (passed to the worker processes by their nannies).
+LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 
 
 class KernelWarmup(WorkerPlugin):
@@ -49,14 +53,17 @@ def connect(scheduler: str, workers: int) -> tuple[Client, LocalCluster | None]:
     """A client of a new LocalCluster (``"local"``) or of the scheduler at an address."""
     if scheduler == "local":
         # The workers share this machine's numba cache, warmed by the caller beforehand so
-        # that they load the kernels instead of compiling them all at once.
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        # that they load the kernels instead of compiling them all at once. Each worker's
+        # statistical profiler samples every thread's stack 100 times a second, holding the
+        # GIL: on a machine whose cores all run workers that is time taken from the paths.
+        with dask.config.set(LOCAL_WORKER_CONFIG):
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
         return Client(cluster), cluster
     try:
         return Client(scheduler, timeout="20s"), None
@@ -86,12 +93,18 @@ def execute_dask(
                 f"cascadesim version ({wrong}); this is {__version__}"
             )
         client.register_plugin(KernelWarmup(jobs[chunks[0].point]), name=KernelWarmup.name)
+        # A design point's job (its scenario and settings) goes to every worker once, not
+        # pickled again with each of its chunks.
+        shared = {
+            point: client.scatter(jobs[point], broadcast=True, hash=False)
+            for point in sorted({chunk.point for chunk in chunks})
+        }
         futures = {}
         for chunk in chunks:
             key = f"cascadesim-{sweep_hash}-{chunk.point}-{chunk.first}-{chunk.stop}"
             future = client.submit(
                 run_chunk,
-                jobs[chunk.point],
+                shared[chunk.point],
                 chunk.first,
                 chunk.stop,
                 key=key,
