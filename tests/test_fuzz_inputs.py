@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from cascadesim._util.errors import CascadesimInputError
 from cascadesim.cli import commands as cli
+from cascadesim.events.parallel import EventWorkers
 from cascadesim.model.resources import MemoryEstimate
 from cascadesim.scenario.build import account_count, market_population
 from cascadesim.scenario.models import Scenario
@@ -186,6 +187,8 @@ def no_engine(monkeypatch, tmp_path):
     monkeypatch.setattr(cascadesim.cli.run, "simulate", stop)
     monkeypatch.setattr(cascadesim.cli.sweep, "run_sweep", stop)
     monkeypatch.setattr(cascadesim.cli.validate, "validate_event", stop)
+    # Event runs would go to worker processes, where the stop above does not reach.
+    monkeypatch.setattr(EventWorkers, "map", lambda self, run, jobs: [run(job) for job in jobs])
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
