@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from pathlib import Path
 
@@ -26,7 +27,12 @@ from cascadesim.engine.compile_cache import record_compile_seconds
 from cascadesim.events.modes import scenario_for_mode
 from cascadesim.model.calculator import liquidation_price
 from cascadesim.model.resources import RunBudget
-from cascadesim.report.output import check_output_folder, summary_json, write_outputs
+from cascadesim.report.output import (
+    check_output_folder,
+    load_plotting,
+    summary_json,
+    write_outputs,
+)
 from cascadesim.scenario.bundled import bundled_scenarios, resolve_scenario
 from cascadesim.scenario.models import Scenario
 from cascadesim.sim.driver import simulate
@@ -137,6 +143,8 @@ def run_command(
             check()
             if event_mode is not None:
                 typer.echo(EVENT_NOTES[event_mode].format(name=loaded.name), err=True)
+            # matplotlib imports while the engine's kernels load (about half a second saved).
+            threading.Thread(target=load_plotting, name="cascadesim-plots", daemon=True).start()
             bar = DelayedProgress(Console(stderr=True))
             result = simulate_with_bar(setup, bar, budget, check)
             if event_mode is not None:

@@ -26,14 +26,17 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cascadesim._util.errors import CascadesimInputError
-from cascadesim.report.plots import RenderedPlot, render_plots, save_plots
 from cascadesim.report.run_report import write_report
+
+if TYPE_CHECKING:
+    from cascadesim.report.plots import RenderedPlot
 
 SUMMARY_FILE = "summary.json"
 TIMELINE_FILE = "timeline.parquet"
@@ -217,6 +220,18 @@ def commit(staging: Path, directory: Path) -> list[Path]:
     return written
 
 
+def load_plotting():
+    """The figure functions, importing matplotlib on first use (about a second).
+
+    The run command calls this in a background thread as the engine loads, so that the
+    import overlaps the loading of the compiled kernels (which releases the GIL).
+    """
+    # lazy: matplotlib costs about a second and only runs that draw figures need it
+    from cascadesim.report.plots import render_plots, save_plots
+
+    return render_plots, save_plots
+
+
 def write_outputs(
     result,
     directory: str | Path,
@@ -256,6 +271,7 @@ def write_outputs(
         write_parquet(result.liquidations, staging / LIQUIDATIONS_FILE, provenance)
         rendered: list[RenderedPlot] = []
         if plots:
+            render_plots, save_plots = load_plotting()
             stage("plots")
             # Each figure is drawn once: the report embeds the bytes written as its PNG file.
             rendered = render_plots(result)

@@ -11,8 +11,7 @@ Each worker loads the engine kernels once: a :class:`KernelWarmup` worker plugin
 :func:`cascadesim.sweep.tasks.warm_up` when it is registered and on every worker that joins
 later (a restarted one included). A chunk lost with its worker is run again elsewhere by the
 scheduler, and ``retries`` covers chunks that raised; since a chunk's result depends only on
-its seeds, the retried chunk returns the same table. Each design point's job is scattered
-to the workers once, and its chunks refer to it.
+its seeds, the retried chunk returns the same table.
 """
 
 from __future__ import annotations
@@ -93,18 +92,15 @@ def execute_dask(
                 f"cascadesim version ({wrong}); this is {__version__}"
             )
         client.register_plugin(KernelWarmup(jobs[chunks[0].point]), name=KernelWarmup.name)
-        # A design point's job (its scenario and settings) goes to every worker once, not
-        # pickled again with each of its chunks.
-        shared = {
-            point: client.scatter(jobs[point], broadcast=True, hash=False)
-            for point in sorted({chunk.point for chunk in chunks})
-        }
         futures = {}
         for chunk in chunks:
             key = f"cascadesim-{sweep_hash}-{chunk.point}-{chunk.first}-{chunk.stop}"
             future = client.submit(
                 run_chunk,
-                shared[chunk.point],
+                # The job is the point's scenario as plain data (kilobytes), sent with each
+                # chunk: a scattered copy would be lost with the worker holding it, and a
+                # lost worker's chunks must run again elsewhere.
+                jobs[chunk.point],
                 chunk.first,
                 chunk.stop,
                 key=key,
