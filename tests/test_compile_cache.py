@@ -113,7 +113,8 @@ def test_a_reinstall_elsewhere_loads_what_the_first_install_compiled(tmp_path):
 
 
 def test_the_first_run_notice_gives_an_estimate_until_the_engine_is_cached(monkeypatch, tmp_path):
-    from cascadesim.sweep.warmup import DEFAULT_COMPILE_ESTIMATE_S, compile_notice, format_duration
+    from cascadesim._util.formatting import format_duration
+    from cascadesim.sweep.warmup import DEFAULT_COMPILE_ESTIMATE_S, compile_notice
 
     monkeypatch.setenv("CASCADESIM_CACHE_DIR", str(tmp_path))
     expected = format_duration(DEFAULT_COMPILE_ESTIMATE_S)

@@ -64,3 +64,8 @@ def format_bytes(count: float) -> str:
         if count >= size:
             return f"{count / size:,.3g} {unit}"
     return f"{count:,.0f} B"
+
+
+def format_duration(seconds: float) -> str:
+    """``45 s``, ``3 min``: the rough size of a wait."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"

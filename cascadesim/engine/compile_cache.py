@@ -25,7 +25,7 @@ import os
 import sys
 import tempfile
 import time
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from numba.core import caching
@@ -155,16 +155,24 @@ class EngineCacheLocator(caching._CacheLocator):
         except OSError:
             return None
         self = cls(py_func, py_file)
-        folder = Path(self._cache_path)
-        fresh = not folder.exists()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            tempfile.TemporaryFile(dir=folder).close()
-        except OSError:
-            return None  # not writable: numba's own locators decide
-        if fresh:
-            remove_stale_versions(folder)
-        return self
+        # not writable: numba's own locators decide
+        return self if prepare_folder(self._cache_path) else None
+
+
+@cache
+def prepare_folder(path: str) -> bool:
+    """Create the cache folder if needed; whether it can be written. Once per folder and
+    process, not once per kernel decorated at import."""
+    folder = Path(path)
+    fresh = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    if fresh:
+        remove_stale_versions(folder)
+    return True
 
 
 def install() -> None:

@@ -4,8 +4,8 @@ An event run is a pure function of its scenario (populations are drawn from the 
 seed), so running the runs of a library on several processes gives the same figures as one
 after the other; :class:`EventWorkers` returns them in the order they were asked for.
 
-The pool starts its processes with 'forkserver' (or 'spawn'), never 'fork' (a forked copy
-of a process holding threads can deadlock), and lives as long as the ``with`` block, so that
+The pool starts its processes as every pool of the package does
+(:func:`cascadesim._util.processes.worker_context`) and lives as long as the ``with`` block, so that
 a calibration starts it, and loads the kernels in each worker, once rather than once per
 evaluation. The caller runs one event in its own process first: the kernels are then
 compiled once, into the cache every worker loads from (concurrent compiles into one cache
@@ -14,13 +14,13 @@ folder can corrupt it).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from cascadesim._util.errors import invalid
+from cascadesim._util.processes import worker_context
 
 
 def check_workers(workers: int | None, runs: int = 1) -> int:
@@ -53,11 +53,7 @@ class EventWorkers:
         if self.workers == 1 or len(items) < 2:
             return [function(item) for item in items]
         if self.pool is None:
-            methods = multiprocessing.get_all_start_methods()
-            method = "forkserver" if "forkserver" in methods else "spawn"
-            self.pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context(method)
-            )
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=worker_context())
         return list(self.pool.map(function, items))
 
     def close(self) -> None:

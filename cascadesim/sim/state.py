@@ -296,9 +296,11 @@ def initial_state(
     n_levels = setup.n_levels
     price = np.asarray([spec.price for spec in setup.markets], dtype=np.float64)
     origin = np.empty(n_markets, dtype=np.int64)
-    profile = np.empty((n_markets, n_levels))
-    bids = np.zeros((n_markets, n_levels))
-    asks = np.zeros((n_markets, n_levels))
+    state = layout.empty_market_state(n_markets, n_levels)
+    # The books are written in place: the first n_levels of each record's subarrays.
+    profile = state.profile_usd[:, :n_levels]
+    bids = state.bids[:, :n_levels]
+    asks = state.asks[:, :n_levels]
     for m in range(n_markets):
         centre_tick = int(round(price[m] / params.tick_size[m]))
         origin[m] = max(1, centre_tick - n_levels // 2)
@@ -343,7 +345,6 @@ def initial_state(
     )
     index = np.asarray(setup.index_path[0], dtype=np.float64)
     centre_level = np.round(price / params.tick_size).astype(np.int64) - origin
-    state = layout.empty_market_state(n_markets, n_levels)
     state.last_price = price
     state.previous_last_price = price
     state.mark_price = price
@@ -374,9 +375,6 @@ def initial_state(
     state.bid_top_level = centre_level - 1
     state.ask_bottom_level = centre_level + 1
     state.profile_price = price
-    state.profile_usd[:, :n_levels] = profile
-    state.bids[:, :n_levels] = bids
-    state.asks[:, :n_levels] = asks
     state.passive_cash = -passive_quantity * price
     state.passive_quantity = passive_quantity
     state.passive_entry_price = price

@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 
 from cascadesim._util.errors import CascadesimInputError, invalid
 from cascadesim._util.files import write_atomically
+from cascadesim._util.processes import worker_context
 from cascadesim.report.output import commit, provenance_metadata, staging_directory, write_parquet
 from cascadesim.report.sweep_plots import write_sweep_plots
 from cascadesim.report.sweep_report import write_sweep_report
@@ -236,22 +237,20 @@ def execute_serial(jobs, chunks: list[Chunk]) -> Generator[tuple, None, None]:
 def execute_processes(jobs, chunks: list[Chunk], workers: int) -> Generator[tuple, None, None]:
     """Run the chunks on a pool of processes, yielding them as they finish.
 
-    The pool starts its processes with 'forkserver' (or 'spawn'), never 'fork': a forked
-    copy of a process that holds threads (numba's, the progress bar's) can deadlock. Each
-    process loads the kernels once, in the pool's initializer.
+    The pool starts its processes by :func:`cascadesim._util.processes.worker_context`
+    (never 'fork'). Each process loads the kernels once, in the pool's initializer.
     """
     if not chunks:
         return
     # Compile (or load) the kernels here first: several processes compiling the same
     # signatures into one numba cache directory at once can corrupt it.
     warm_up(jobs[chunks[0].point])
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     # The pool's workers are this process's children started from here on (the public way
     # to reach them; the executor keeps its own list private).
     children_before = {child.pid for child in multiprocessing.active_children()}
     pool = ProcessPoolExecutor(
         max_workers=min(workers, len(chunks)),
-        mp_context=multiprocessing.get_context(method),
+        mp_context=worker_context(),
         initializer=initialize_worker,
         initargs=(jobs[chunks[0].point],),
     )

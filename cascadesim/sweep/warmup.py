@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
+from cascadesim._util.formatting import format_duration
 from cascadesim.engine import compile_cache
 from cascadesim.model.calculator import liquidation_price
 from cascadesim.scenario.models import Scenario
@@ -107,11 +108,6 @@ def compile_notice() -> str | None:
     recorded = compile_cache.last_compile_seconds()
     estimate = DEFAULT_COMPILE_ESTIMATE_S if recorded is None else recorded
     return f"compiling the engine (once per install, about {format_duration(estimate)})"
-
-
-def format_duration(seconds: float) -> str:
-    """``45 s``, ``3 min``: the rough size of a wait."""
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def warm_up() -> WarmupReport:
