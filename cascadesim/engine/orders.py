@@ -235,6 +235,46 @@ def fillable_price(params, positions, state, i, mark):
 
 
 @njit(cache=True)
+def liquidation_limit(params, positions, state, i, mark):
+    """Limit price of position i's liquidation order under its venue's rule, and its
+    bankruptcy price (both USD)."""
+    m = np.int64(positions.market[i])
+    side = positions.side[i]
+    margin = effective_margin(positions, state, i)
+    bankrupt = bankruptcy_price(
+        params[m], side, positions.quantity[i], positions.entry_price[i], margin
+    )
+    if params[m].limit_mode == LIMIT_BANKRUPTCY:
+        return bankrupt, bankrupt
+    if params[m].limit_mode == LIMIT_FILLABLE:
+        return fillable_price(params, positions, state, i, mark), bankrupt
+    return mark * (1.0 - side * params[m].slippage_limit), bankrupt
+
+
+@njit(cache=True)
+def order_cannot_fill(params, state, m, direction, limit_price):
+    """True when a market order on market m limited at ``limit_price`` would fill nothing
+    and leave the book, its hints and the flags as they are.
+
+    Mirrors the first steps of :func:`cascadesim.engine.book.walk_book` from the side's
+    hint, which bounds the best quote: the first level it reads is priced beyond the limit,
+    or the hint is outside the window and the next tick beyond it is too.
+    """
+    n_levels = state[m].book_levels
+    tick = params[m].tick_size
+    origin = state[m].origin_tick
+    if direction < 0:
+        level = min(state[m].bid_top_level, n_levels - 1)
+        if level < 0:
+            return (origin - 1) * tick < limit_price
+        return (origin + level) * tick < limit_price
+    level = max(state[m].ask_bottom_level, 0)
+    if level >= n_levels:
+        return (origin + n_levels) * tick > limit_price
+    return (origin + level) * tick > limit_price
+
+
+@njit(cache=True)
 def send_liquidation_order(
     time,
     i,
@@ -252,16 +292,7 @@ def send_liquidation_order(
     """Liquidation order for ``quantity`` of position i into the book; books fill and fee."""
     m = np.int64(positions.market[i])
     side = positions.side[i]
-    margin = effective_margin(positions, state, i)
-    bankrupt = bankruptcy_price(
-        params[m], side, positions.quantity[i], positions.entry_price[i], margin
-    )
-    if params[m].limit_mode == LIMIT_BANKRUPTCY:
-        limit = bankrupt
-    elif params[m].limit_mode == LIMIT_FILLABLE:
-        limit = fillable_price(params, positions, state, i, mark)
-    else:
-        limit = mark * (1.0 - side * params[m].slippage_limit)
+    limit, bankrupt = liquidation_limit(params, positions, state, i, mark)
     filled, notional = execute_order(params, state, m, -side, quantity, limit, walk_out, flags)
     if filled > 0.0:
         hedged_pool_trade(state, m, side * filled)
