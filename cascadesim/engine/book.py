@@ -330,6 +330,53 @@ def relax_level(quantity, target, refill_fraction, cancel_fraction):
     return 0.0 if quantity < 0.0 else quantity
 
 
+# The three passes below are written so that LLVM vectorises them (AVX2/AVX-512): contiguous
+# slices indexed from 0, the level's price from a float counter (an int64 -> float conversion
+# in the loop kept it scalar), selects instead of branches, and numpy's error model so that a
+# division is not a branch to a ZeroDivisionError. Prices are exact integers times the tick,
+# so ``(first_tick + i) * tick_size`` is bit for bit the scalar ``(origin_tick + k) * tick``.
+@njit(cache=True, error_model="numpy")
+def _relax_away_from_centre(
+    side, profile_usd, first_tick, tick_size, liquidity_factor, refill, cancel
+):
+    """Asks above the centre: ``side[i]`` sits ``i + 1`` ticks above it, at ``first_tick + i``.
+
+    Parameters
+    ----------
+    side : float64 array (n,), base quantity per level, relaxed in place
+    profile_usd : float64 array (>= n,), USD target at distance ``j + 1`` ticks
+    first_tick : float64, the tick of ``side[0]`` (an integer value)
+    """
+    for i in range(side.shape[0]):
+        target = liquidity_factor * profile_usd[i] / ((first_tick + i) * tick_size)
+        side[i] = relax_level(side[i], target, refill, cancel)
+
+
+@njit(cache=True, error_model="numpy")
+def _relax_toward_centre(
+    side, profile_usd, first_tick, tick_size, liquidity_factor, refill, cancel
+):
+    """Bids below the centre: ``side[i]`` sits ``n - i`` ticks below it, at ``first_tick + i``.
+
+    Parameters
+    ----------
+    side : float64 array (n,), base quantity per level, relaxed in place
+    profile_usd : float64 array (>= n,), USD target at distance ``j + 1`` ticks
+    first_tick : float64, the tick of ``side[0]`` (an integer value)
+    """
+    n = side.shape[0]
+    for i in range(n):
+        target = liquidity_factor * profile_usd[n - 1 - i] / ((first_tick + i) * tick_size)
+        side[i] = relax_level(side[i], target, refill, cancel)
+
+
+@njit(cache=True, error_model="numpy")
+def _relax_to_zero(side, refill, cancel):
+    """Quotes on the wrong side of the centre are withdrawn (target zero); zeros stay zero."""
+    for i in range(side.shape[0]):
+        side[i] = relax_level(side[i], 0.0, refill, cancel)
+
+
 @njit(cache=True)
 def relax_toward_target(
     bids,
@@ -346,14 +393,37 @@ def relax_toward_target(
 
     Levels below target move ``refill_fraction`` of the gap toward it; levels above target
     (stale quotes, or quotes the market makers withdraw) move ``cancel_fraction``. Below the
-    centre the bid target is the profile and the ask target zero, above it the reverse, so
-    each side is one branch-free pass; the side whose target is zero is mostly empty and is
-    only touched where it holds quantity. This runs for every disturbed market every step.
+    centre the bid target is the profile and the ask target zero, above it the reverse. This
+    runs for every disturbed market every step, so the usual case (centre inside the window)
+    takes vectorised passes; a centre outside it, where the profile index is clamped, takes
+    the scalar loop. Both give the same bits.
     """
     n_levels = bids.shape[0]
     centre_level = centre_tick - origin_tick
     below = min(max(centre_level, 0), n_levels)
     above = min(max(centre_level + 1, 0), n_levels)
+    if 0 <= centre_level < n_levels and profile_usd.shape[0] >= n_levels and origin_tick >= 1:
+        _relax_toward_centre(
+            bids[:below],
+            profile_usd[:below],
+            float(origin_tick),
+            tick_size,
+            liquidity_factor,
+            refill_fraction,
+            cancel_fraction,
+        )
+        _relax_away_from_centre(
+            asks[above:],
+            profile_usd[: n_levels - above],
+            float(origin_tick + above),
+            tick_size,
+            liquidity_factor,
+            refill_fraction,
+            cancel_fraction,
+        )
+        _relax_to_zero(asks[:above], refill_fraction, cancel_fraction)
+        _relax_to_zero(bids[below:], refill_fraction, cancel_fraction)
+        return
     for k in range(below):
         target = target_quantity(
             profile_usd, liquidity_factor, centre_level - k, (origin_tick + k) * tick_size
