@@ -45,21 +45,35 @@ def read_positions_once(quantity, entry_price, margin, threshold, market, side, 
     return total
 
 
-def scenario_with_accounts(accounts: float) -> Scenario:
-    """The default scenario, open interest scaled to ``accounts`` accounts, an 8 % drop."""
+def scenario_with_accounts(accounts: float, whole_market: bool = False) -> Scenario:
+    """The default scenario, open interest scaled to ``accounts`` accounts, an 8 % drop.
+
+    With ``whole_market`` the book depth, the insurance fund, the arbitrage capacity and the
+    spot depth are scaled with the open interest, so that every size is the same cascade
+    (like for like). Without it only the open interest grows: at 1e7 accounts it is 18x the
+    default's against the same book and fund, the fund runs dry and auto-deleveraging closes
+    millions of positions, which measures a different, larger cascade.
+    """
     scenario = Scenario.from_toml(DEFAULT)
     reference = len(scenario.build().positions)
     market = next(iter(scenario.markets.values()))
-    market.open_interest_usd *= accounts / reference
+    factor = accounts / reference
+    market.open_interest_usd *= factor
+    if whole_market:
+        market.depth_1pct_usd *= factor
+        market.insurance_fund_usd *= factor
+        market.overrides["arbitrage_capacity_usd_per_s"] *= factor
+        for asset in scenario.assets.values():
+            asset.spot_depth_1pct_usd *= factor
     scenario.population.max_accounts = int(accounts * 2)
     # The issue asks for a shock that liquidates at least 10 % of the accounts.
     scenario.shock.drop_fraction = 0.08
     return scenario
 
 
-def measure_size(accounts: float, repeat: int) -> dict:
+def measure_size(accounts: float, repeat: int, whole_market: bool = False) -> dict:
     """Median timings and peak memory for one population size."""
-    scenario = scenario_with_accounts(accounts)
+    scenario = scenario_with_accounts(accounts, whole_market)
     runs = []
     for _ in range(repeat):
         tracemalloc.start()
@@ -170,6 +184,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-compile", action="store_true")
     parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument(
+        "--whole-market",
+        action="store_true",
+        help="scale depth, insurance fund, arbitrage and spot depth with the open interest",
+    )
     parser.add_argument("--json", type=Path)
     arguments = parser.parse_args()
     report = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
@@ -178,7 +197,7 @@ def main() -> None:
         print("compile:", report["compile"], flush=True)
     driver.simulate(scenario_with_accounts(1e4))  # compile every kernel before timing
     for size in arguments.sizes:
-        report[f"{size:.0e}"] = measure_size(size, arguments.repeat)
+        report[f"{size:.0e}"] = measure_size(size, arguments.repeat, arguments.whole_market)
         print(f"{size:.0e}:", json.dumps(report[f"{size:.0e}"], indent=1), flush=True)
     if not arguments.skip_reference:
         report["reference"] = measure_reference_speedup()
