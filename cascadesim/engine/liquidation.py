@@ -41,6 +41,42 @@ STEP_DOWN_INSIDE = 1.0 - 1e-9
 
 
 @njit(cache=True)
+def backstop_takeover_due(params, positions, state, i, mark):
+    """Whether position i's equity is below the backstop's share of its maintenance margin
+    (a backstop venue then takes it over instead of sending an order); returns (due, equity).
+    """
+    m = np.int64(positions.market[i])
+    equity = position_equity(positions, state, i, mark)
+    required = maintenance_requirement(
+        params[m], positions.quantity[i], positions.entry_price[i], mark
+    )
+    return equity < params[m].backstop_equity_fraction * required, equity
+
+
+@njit(cache=True)
+def chunk_starts(params, m, quantity, mark, cooldown_end, time):
+    """Whether a liquidation of ``quantity`` at ``mark`` sends one chunk and opens the
+    account's cooldown (a position above the venue's chunk minimum, no cooldown running)."""
+    return (
+        params[m].partial_mode == PARTIAL_CHUNKS
+        and quantity * mark > params[m].chunk_min_notional_usd
+        and cooldown_end <= time
+    )
+
+
+@njit(cache=True)
+def retried_next_step(params, positions, state, i, mark, cross):
+    """Whether a position the order left open is retried next step rather than taken over:
+    on a backstop venue always, on dYdX's while its equity is not negative."""
+    m = np.int64(positions.market[i])
+    takeover = params[m].takeover_mode
+    if takeover == TAKEOVER_NEGATIVE_EQUITY and not cross:
+        if position_equity(positions, state, i, mark) >= 0.0:
+            takeover = TAKEOVER_BACKSTOP
+    return takeover == TAKEOVER_BACKSTOP
+
+
+@njit(cache=True)
 def retry_when_unfillable(time, dt, i, mark, params, positions, state, watchlist, scratch):
     """List isolated breached position i for the next step when that is all that
     :func:`liquidate_position` would do now; returns True if it did.
@@ -59,18 +95,17 @@ def retry_when_unfillable(time, dt, i, mark, params, positions, state, watchlist
     quantity = positions.quantity[i]
     if quantity <= 0.0:
         return False  # the procedure closes it out
-    equity = position_equity(positions, state, i, mark)
-    if takeover == TAKEOVER_BACKSTOP:
-        required = maintenance_requirement(params[m], quantity, positions.entry_price[i], mark)
-        if equity < params[m].backstop_equity_fraction * required:
-            return False
-    elif equity < 0.0:
-        return False
+    # The procedure's own decisions, in its order: a takeover, a chunk, then the retry.
     if (
-        params[m].partial_mode == PARTIAL_CHUNKS
-        and quantity * mark > params[m].chunk_min_notional_usd
-        and scratch.chunk_cooldown_end[positions.account[i]] <= time
+        takeover == TAKEOVER_BACKSTOP
+        and backstop_takeover_due(params, positions, state, i, mark)[0]
     ):
+        return False
+    if chunk_starts(
+        params, m, quantity, mark, scratch.chunk_cooldown_end[positions.account[i]], time
+    ):
+        return False
+    if not retried_next_step(params, positions, state, i, mark, False):
         return False
     limit, _ = liquidation_limit(params, positions, state, i, mark)
     if not order_cannot_fill(params, state, m, -positions.side[i], limit):
@@ -117,9 +152,8 @@ def liquidate_position(
     floors = params[m].tier_floor_usd
     quantity = positions.quantity[i]
     if params[m].takeover_mode == TAKEOVER_BACKSTOP and not cross:
-        equity = position_equity(positions, state, i, mark)
-        required = maintenance_requirement(params[m], quantity, positions.entry_price[i], mark)
-        if equity < params[m].backstop_equity_fraction * required:
+        due, equity = backstop_takeover_due(params, positions, state, i, mark)
+        if due:
             events = backstop_or_deleverage(
                 time,
                 i,
@@ -148,14 +182,14 @@ def liquidate_position(
         if tier > 0:
             order = quantity - floors[tier] / tier_price(params[m], entry, mark) * STEP_DOWN_INSIDE
             partial = True
-    elif mode == PARTIAL_CHUNKS and quantity * mark > params[m].chunk_min_notional_usd:
+    elif chunk_starts(
+        params, m, quantity, mark, scratch.chunk_cooldown_end[positions.account[i]], time
+    ):
         # One chunk opens the user's cooldown; within it every order is for the whole
         # position (Hyperliquid docs "Liquidations").
-        account = positions.account[i]
-        if scratch.chunk_cooldown_end[account] <= time:
-            order = quantity * params[m].chunk_fraction
-            partial = True
-            scratch.chunk_cooldown_end[account] = time + params[m].chunk_cooldown_s
+        order = quantity * params[m].chunk_fraction
+        partial = True
+        scratch.chunk_cooldown_end[positions.account[i]] = time + params[m].chunk_cooldown_s
     events, filled = send_liquidation_order(
         time,
         i,
@@ -179,11 +213,7 @@ def liquidate_position(
             return events, time
         watch(params, watchlist, positions, i, time)
         return events, -1.0
-    takeover = params[m].takeover_mode
-    if takeover == TAKEOVER_NEGATIVE_EQUITY and not cross:
-        if position_equity(positions, state, i, mark) >= 0.0:
-            takeover = TAKEOVER_BACKSTOP  # retried next step, as the backstop venues do
-    if takeover == TAKEOVER_BACKSTOP:
+    if retried_next_step(params, positions, state, i, mark, cross):
         # Market liquidations retry the next step (the backstop check runs every step).
         if cross:
             return events, time + dt
