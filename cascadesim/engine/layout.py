@@ -61,7 +61,7 @@ ADL_PRICE_MARK = 1  # at the current mark price (OKX)
 ADL_PRICE_PREVIOUS_MARK = 2  # at the previous step's mark price (Hyperliquid)
 ADL_PRICE_NAMES = ("bankruptcy", "mark", "previous_mark")
 
-ADL_RANK_PNL_LEVERAGE = 0  # PnL% x effective leverage (Binance, Bybit, OKX, BitMEX)
+ADL_RANK_PNL_LEVERAGE = 0  # PnL% on margin x effective leverage (Binance, Bybit, OKX)
 ADL_RANK_HYPERLIQUID = 1  # (mark/entry) x (notional/equity), inverted for shorts
 ADL_RANK_NAMES = ("pnl_leverage", "hyperliquid")
 
