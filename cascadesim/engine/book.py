@@ -330,43 +330,33 @@ def relax_level(quantity, target, refill_fraction, cancel_fraction):
     return 0.0 if quantity < 0.0 else quantity
 
 
-# The three passes below are written so that LLVM vectorises them (AVX2/AVX-512): contiguous
+# The passes below are written so that LLVM vectorises them (AVX2/AVX-512): contiguous
 # slices indexed from 0, the level's price from a float counter (an int64 -> float conversion
 # in the loop kept it scalar), selects instead of branches, and numpy's error model so that a
 # division is not a branch to a ZeroDivisionError. Prices are exact integers times the tick,
 # so ``(first_tick + i) * tick_size`` is bit for bit the scalar ``(origin_tick + k) * tick``.
 @njit(cache=True, error_model="numpy")
-def _relax_away_from_centre(
-    side, profile_usd, first_tick, tick_size, liquidity_factor, refill, cancel
+def _relax_to_profile(
+    side, profile_usd, toward_centre, first_tick, tick_size, liquidity_factor, refill, cancel
 ):
-    """Asks above the centre: ``side[i]`` sits ``i + 1`` ticks above it, at ``first_tick + i``.
+    """One side's levels relaxed toward the profile, ``side[i]`` at tick ``first_tick + i``.
+
+    Asks above the centre (``toward_centre`` False) sit ``i + 1`` ticks from it; bids below
+    it (``toward_centre`` True) sit ``n - i`` ticks from it, so their profile runs backwards.
 
     Parameters
     ----------
     side : float64 array (n,), base quantity per level, relaxed in place
     profile_usd : float64 array (>= n,), USD target at distance ``j + 1`` ticks
-    first_tick : float64, the tick of ``side[0]`` (an integer value)
-    """
-    for i in range(side.shape[0]):
-        target = liquidity_factor * profile_usd[i] / ((first_tick + i) * tick_size)
-        side[i] = relax_level(side[i], target, refill, cancel)
-
-
-@njit(cache=True, error_model="numpy")
-def _relax_toward_centre(
-    side, profile_usd, first_tick, tick_size, liquidity_factor, refill, cancel
-):
-    """Bids below the centre: ``side[i]`` sits ``n - i`` ticks below it, at ``first_tick + i``.
-
-    Parameters
-    ----------
-    side : float64 array (n,), base quantity per level, relaxed in place
-    profile_usd : float64 array (>= n,), USD target at distance ``j + 1`` ticks
+    toward_centre : bool, True when the levels rise toward the centre (bids)
     first_tick : float64, the tick of ``side[0]`` (an integer value)
     """
     n = side.shape[0]
+    first = n - 1 if toward_centre else 0
+    step = -1 if toward_centre else 1
     for i in range(n):
-        target = liquidity_factor * profile_usd[n - 1 - i] / ((first_tick + i) * tick_size)
+        distance_index = first + step * i
+        target = liquidity_factor * profile_usd[distance_index] / ((first_tick + i) * tick_size)
         side[i] = relax_level(side[i], target, refill, cancel)
 
 
@@ -403,18 +393,20 @@ def relax_toward_target(
     below = min(max(centre_level, 0), n_levels)
     above = min(max(centre_level + 1, 0), n_levels)
     if 0 <= centre_level < n_levels and profile_usd.shape[0] >= n_levels and origin_tick >= 1:
-        _relax_toward_centre(
+        _relax_to_profile(
             bids[:below],
             profile_usd[:below],
+            True,
             float(origin_tick),
             tick_size,
             liquidity_factor,
             refill_fraction,
             cancel_fraction,
         )
-        _relax_away_from_centre(
+        _relax_to_profile(
             asks[above:],
             profile_usd[: n_levels - above],
+            False,
             float(origin_tick + above),
             tick_size,
             liquidity_factor,

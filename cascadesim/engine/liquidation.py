@@ -40,40 +40,33 @@ from cascadesim.engine.watch_list import watch
 STEP_DOWN_INSIDE = 1.0 - 1e-9
 
 
-@njit(cache=True)
-def backstop_takeover_due(params, positions, state, i, mark):
-    """Whether position i's equity is below the backstop's share of its maintenance margin
-    (a backstop venue then takes it over instead of sending an order); returns (due, equity).
-    """
-    m = np.int64(positions.market[i])
-    equity = position_equity(positions, state, i, mark)
-    required = maintenance_requirement(
-        params[m], positions.quantity[i], positions.entry_price[i], mark
-    )
-    return equity < params[m].backstop_equity_fraction * required, equity
+@njit(cache=True, inline="always")
+def backstop_takeover_due(market, equity, quantity, entry_price, mark):
+    """Whether a position's ``equity`` (USD) is below the backstop's share of its maintenance
+    margin: a backstop venue then takes it over instead of sending an order."""
+    required = maintenance_requirement(market, quantity, entry_price, mark)
+    return equity < market.backstop_equity_fraction * required
 
 
-@njit(cache=True)
-def chunk_starts(params, m, quantity, mark, cooldown_end, time):
+@njit(cache=True, inline="always")
+def chunk_starts(market, quantity, mark, cooldown_end, time):
     """Whether a liquidation of ``quantity`` at ``mark`` sends one chunk and opens the
     account's cooldown (a position above the venue's chunk minimum, no cooldown running)."""
     return (
-        params[m].partial_mode == PARTIAL_CHUNKS
-        and quantity * mark > params[m].chunk_min_notional_usd
+        market.partial_mode == PARTIAL_CHUNKS
+        and quantity * mark > market.chunk_min_notional_usd
         and cooldown_end <= time
     )
 
 
-@njit(cache=True)
-def retried_next_step(params, positions, state, i, mark, cross):
-    """Whether a position the order left open is retried next step rather than taken over:
-    on a backstop venue always, on dYdX's while its equity is not negative."""
-    m = np.int64(positions.market[i])
-    takeover = params[m].takeover_mode
-    if takeover == TAKEOVER_NEGATIVE_EQUITY and not cross:
-        if position_equity(positions, state, i, mark) >= 0.0:
-            takeover = TAKEOVER_BACKSTOP
-    return takeover == TAKEOVER_BACKSTOP
+@njit(cache=True, inline="always")
+def retried_next_step(takeover_mode, cross, equity):
+    """Whether a position an order left open is retried next step rather than taken over: on
+    a backstop venue always, on dYdX's while its ``equity`` (USD) is not negative (for a
+    cross position the account decides, so dYdX's rule does not apply to it here)."""
+    if takeover_mode == TAKEOVER_NEGATIVE_EQUITY and not cross:
+        return equity >= 0.0
+    return takeover_mode == TAKEOVER_BACKSTOP
 
 
 @njit(cache=True)
@@ -91,21 +84,21 @@ def retry_when_unfillable(time, dt, i, mark, params, positions, state, watchlist
     m = np.int64(positions.market[i])
     takeover = params[m].takeover_mode
     if takeover != TAKEOVER_BACKSTOP and takeover != TAKEOVER_NEGATIVE_EQUITY:
-        return False
+        return False  # the venue takes over instead: nothing to retry
     quantity = positions.quantity[i]
     if quantity <= 0.0:
         return False  # the procedure closes it out
-    # The procedure's own decisions, in its order: a takeover, a chunk, then the retry.
-    if (
-        takeover == TAKEOVER_BACKSTOP
-        and backstop_takeover_due(params, positions, state, i, mark)[0]
+    # The procedure's own decisions: no takeover due, no chunk starting, and a retry.
+    equity = position_equity(positions, state, i, mark)
+    entry = positions.entry_price[i]
+    if takeover == TAKEOVER_BACKSTOP and backstop_takeover_due(
+        params[m], equity, quantity, entry, mark
     ):
         return False
-    if chunk_starts(
-        params, m, quantity, mark, scratch.chunk_cooldown_end[positions.account[i]], time
-    ):
+    cooldown_end = scratch.chunk_cooldown_end[positions.account[i]]
+    if chunk_starts(params[m], quantity, mark, cooldown_end, time):
         return False
-    if not retried_next_step(params, positions, state, i, mark, False):
+    if not retried_next_step(takeover, False, equity):
         return False
     limit, _ = liquidation_limit(params, positions, state, i, mark)
     if not order_cannot_fill(params, state, m, -positions.side[i], limit):
@@ -152,8 +145,8 @@ def liquidate_position(
     floors = params[m].tier_floor_usd
     quantity = positions.quantity[i]
     if params[m].takeover_mode == TAKEOVER_BACKSTOP and not cross:
-        due, equity = backstop_takeover_due(params, positions, state, i, mark)
-        if due:
+        equity = position_equity(positions, state, i, mark)
+        if backstop_takeover_due(params[m], equity, quantity, positions.entry_price[i], mark):
             events = backstop_or_deleverage(
                 time,
                 i,
@@ -183,7 +176,7 @@ def liquidate_position(
             order = quantity - floors[tier] / tier_price(params[m], entry, mark) * STEP_DOWN_INSIDE
             partial = True
     elif chunk_starts(
-        params, m, quantity, mark, scratch.chunk_cooldown_end[positions.account[i]], time
+        params[m], quantity, mark, scratch.chunk_cooldown_end[positions.account[i]], time
     ):
         # One chunk opens the user's cooldown; within it every order is for the whole
         # position (Hyperliquid docs "Liquidations").
@@ -213,7 +206,8 @@ def liquidate_position(
             return events, time
         watch(params, watchlist, positions, i, time)
         return events, -1.0
-    if retried_next_step(params, positions, state, i, mark, cross):
+    equity = position_equity(positions, state, i, mark)
+    if retried_next_step(params[m].takeover_mode, cross, equity):
         # Market liquidations retry the next step (the backstop check runs every step).
         if cross:
             return events, time + dt
