@@ -39,9 +39,25 @@ def liqprice(
     venue: str = typer.Option(..., help="binance, bybit, okx, hyperliquid or dydx."),
     side: str = typer.Option(..., help="long or short."),
     entry: float = typer.Option(..., help="Entry price, USD per base unit."),
-    quantity: float = typer.Option(..., help="Position size, base units."),
+    quantity: float = typer.Option(
+        ..., help="Position size: base units (linear), contracts (inverse)."
+    ),
     leverage: float | None = typer.Option(None, help="Initial leverage (or give --margin)."),
-    margin: float | None = typer.Option(None, help="Isolated margin, USD (or give --leverage)."),
+    margin: float | None = typer.Option(
+        None,
+        help="Margin (or give --leverage): USD (linear), the coin (inverse); the isolated "
+        "margin, or the cross wallet balance with --margin-mode cross.",
+    ),
+    contract: str = typer.Option(
+        "linear", help="linear (USDT/USDC-margined) or inverse (coin-margined)."
+    ),
+    margin_mode: str = typer.Option(
+        "isolated",
+        help="isolated, or cross: one position backed by the whole wallet balance.",
+    ),
+    contract_size: float | None = typer.Option(
+        None, help="Inverse: USD per contract; default the venue's (Binance BTC 100, Bybit 1)."
+    ),
     mmr: float | None = typer.Option(None, help="Maintenance margin rate; replaces the tiers."),
     maintenance_amount: float | None = typer.Option(
         None, help="USD deducted from maintenance margin (with --mmr)."
@@ -55,7 +71,7 @@ def liqprice(
     ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Liquidation and bankruptcy price of an isolated linear perpetual position."""
+    """Liquidation and bankruptcy price of a linear or inverse perpetual position."""
     from cascadesim.cli.run import liqprice_command  # lazy: keeps --help instant
 
     liqprice_command(
@@ -65,6 +81,9 @@ def liqprice(
         quantity,
         leverage=leverage,
         margin=margin,
+        contract=contract,
+        margin_mode=margin_mode,
+        contract_size=contract_size,
         mmr=mmr,
         maintenance_amount=maintenance_amount,
         max_leverage=max_leverage,

@@ -26,6 +26,7 @@ from cascadesim.cli.console import (
 from cascadesim.engine.compile_cache import record_compile_seconds
 from cascadesim.events.modes import scenario_for_mode
 from cascadesim.model.calculator import liquidation_price
+from cascadesim.model.inverse_calculator import inverse_liquidation_price
 from cascadesim.model.resources import RunBudget
 from cascadesim.report.output import (
     check_output_folder,
@@ -53,8 +54,44 @@ def liqprice_command(
     asset: str,
     tick: float | None,
     json_output: bool,
+    contract: str = "linear",
+    margin_mode: str = "isolated",
+    contract_size: float | None = None,
 ) -> None:
-    """Body of ``cascadesim liqprice``: the figures as a table or one JSON object."""
+    """Body of ``cascadesim liqprice``: the figures as a table or one JSON object.
+
+    A linear position is isolated (its margin backs it alone; a cross account's single
+    position with the whole balance as margin is the same computation, so ``cross`` passes
+    through); an inverse one goes to :mod:`cascadesim.model.inverse_calculator`.
+    """
+    if contract not in ("linear", "inverse"):
+        raise invalid("contract", contract, "linear or inverse")
+    if margin_mode not in ("isolated", "cross"):
+        raise invalid("margin_mode", margin_mode, "isolated or cross")
+    if contract == "inverse":
+        if max_leverage is not None:
+            raise invalid("max_leverage", max_leverage, "none for an inverse contract")
+        inverse = inverse_liquidation_price(
+            venue,
+            side,
+            entry,
+            quantity,
+            leverage=leverage,
+            margin=margin,
+            margin_mode=margin_mode,
+            mmr=mmr,
+            maintenance_amount=maintenance_amount,
+            asset=asset,
+            tick=tick,
+            contract_size=contract_size,
+        )
+        if json_output:
+            typer.echo(json.dumps(inverse.to_dict()))
+        else:
+            print_inverse_figures(inverse)
+        return
+    if contract_size is not None:
+        raise invalid("contract_size", contract_size, "only with --contract inverse")
     figures = liquidation_price(
         venue,
         side,
@@ -205,6 +242,38 @@ def scenarios_command() -> None:
         except CascadesimInputError as error:
             description = f"(invalid: {error})"
         typer.echo(f"{name:<{width}}  {description}")
+
+
+def print_inverse_figures(figures) -> None:
+    """Small aligned table of an inverse position's figures (``InverseMarginFigures``)."""
+    coin = figures.asset
+    rows = [
+        ("venue", f"{figures.venue} (inverse, {figures.margin_mode})"),
+        (
+            "position",
+            f"{figures.side} {figures.contracts:,.6g} contracts x "
+            f"{figures.contract_size_usd:g} USD = {figures.face_usd:,.2f} USD "
+            f"at {figures.entry_price:,.2f}",
+        ),
+        ("value at entry", f"{figures.position_value_coin:.8g} {coin}"),
+        ("margin", f"{figures.margin_coin:.8g} {coin}"),
+        (
+            "maintenance at entry",
+            f"{figures.maintenance_margin_coin:.8g} {coin} "
+            f"(tier {figures.tier + 1} of {figures.tier_count})",
+        ),
+        ("liquidation price", format_price(figures.liquidation_price)),
+        ("bankruptcy price", format_price(figures.bankruptcy_price)),
+        ("convention", figures.convention),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        typer.echo(f"{label:<{width}}  {value}")
+
+
+def format_price(price: float) -> str:
+    """A USD price, or 'never' where none exists (a short no rise can liquidate)."""
+    return "never" if not math.isfinite(price) else f"{price:,.2f} USD"
 
 
 def print_margin_figures(figures) -> None:

@@ -208,6 +208,9 @@ def market_params_dtype(n_tiers: int) -> np.dtype:
             ("mm_basis", np.int64),  # MM_BASIS_* code: what maintenance margin is computed on
             ("bankruptcy_rounding", np.int64),  # BANKRUPTCY_* code
             ("tier_price_usd", np.float64),  # USD/base unit of the floors of a size-tiered table
+            # K > 0: an inverse market run as a linear one in x = K / USD price, every money
+            # figure of it in its coin (cascadesim.model.contracts); 0: a linear market
+            ("reciprocal_scale", np.float64),
             ("tier_count", np.int64),  # number of valid tiers
             ("tier_floor_usd", np.float64, (n_tiers,)),  # USD notional lower bounds
             ("tier_mmr", np.float64, (n_tiers,)),  # maintenance margin rates

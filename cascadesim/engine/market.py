@@ -67,7 +67,7 @@ def predicted_funding(params, state, m):
 @njit(cache=True)
 def current_mark(time, params, assets, state, m):
     """Mark price (USD) of market m from the current index, basis average and book."""
-    index = assets[params[m].asset].index_price
+    index = market_index(params, assets, m)
     return mark_price(
         params[m].mark_rule,
         index,
@@ -97,6 +97,38 @@ def bounded_impact(impact_so_far, impact):
     return impact
 
 
+@njit(cache=True, inline="always")
+def market_index(params, assets, m):
+    """Index of market m in its own price unit: USD, or K / USD for an inverse market.
+
+    An inverse market runs as a linear market in x = K / price (cascadesim.model.contracts):
+    buying it in x is selling the coin in USD, and its money is in the coin.
+    """
+    index = assets[params[m].asset].index_price
+    scale = params[m].reciprocal_scale
+    return index if scale == 0.0 else scale / index
+
+
+@njit(cache=True, inline="always")
+def usd_buy_notional(params, assets, m, signed_notional):
+    """USD notional of the coin bought (+) or sold (-) by a signed trade of market m.
+
+    For an inverse market the trade is in x = K / price with its notional in the coin: a
+    buy there sells the coin, worth the notional times the USD index.
+    """
+    if params[m].reciprocal_scale == 0.0:
+        return signed_notional
+    return -signed_notional * assets[params[m].asset].index_price
+
+
+@njit(cache=True, inline="always")
+def market_flow(params, assets, m, usd):
+    """The scenario's taker flow (signed USD, + buys the coin) in market m's own units."""
+    if params[m].reciprocal_scale == 0.0:
+        return usd
+    return -usd / assets[params[m].asset].index_price
+
+
 @njit(cache=True)
 def arbitrage(dt, m, params, assets, state, walk_out, flags):
     """Hedged arbitrageurs close the perp's gap to the index beyond the no-trade band.
@@ -106,7 +138,7 @@ def arbitrage(dt, m, params, assets, state, walk_out, flags):
     one venue reaches every venue of the asset.
     """
     a = params[m].asset
-    index = assets[a].index_price
+    index = market_index(params, assets, m)
     band = params[m].arbitrage_band
     capacity = params[m].arbitrage_capacity_usd_per_s * dt / index
     if capacity <= 0.0:
@@ -130,9 +162,10 @@ def arbitrage(dt, m, params, assets, state, walk_out, flags):
         state[m].passive_entry_price = notional / filled
     state[m].passive_quantity = held + direction * filled
     state[m].passive_cash -= direction * notional
+    bought_usd = usd_buy_notional(params, assets, m, direction * notional)
     impact = bounded_impact(
         assets[a].spot_impact_log,
-        -direction * params[m].spot_impact_share * notional / assets[a].spot_depth_1pct_usd * 0.01,
+        -params[m].spot_impact_share * bought_usd / assets[a].spot_depth_1pct_usd * 0.01,
     )
     assets[a].spot_impact_log += impact
     assets[a].index_price *= math.exp(impact)
@@ -147,7 +180,7 @@ def reprice_quotes(dt, m, params, assets, state):
     flow opens closes over tens of seconds even without arbitrage). The resting book is
     shifted by the same number of ticks.
     """
-    index = assets[params[m].asset].index_price
+    index = market_index(params, assets, m)
     centre = state[m].centre_price * (index / state[m].quote_index)
     half_life = params[m].quote_anchor_half_life_s
     if half_life > 0.0:
@@ -199,10 +232,10 @@ def hedge_makers(m, params, assets, state):
     if change == 0.0:
         return
     a = params[m].asset
-    notional = change * state[m].mark_price
+    bought_usd = usd_buy_notional(params, assets, m, change * state[m].mark_price)
     impact = bounded_impact(
         assets[a].spot_impact_log,
-        -params[m].spot_impact_share * notional / assets[a].spot_depth_1pct_usd * 0.01,
+        -params[m].spot_impact_share * bought_usd / assets[a].spot_depth_1pct_usd * 0.01,
     )
     assets[a].spot_impact_log += impact
     state[m].maker_hedged_quantity = state[m].maker_quantity
@@ -349,7 +382,7 @@ def refresh_book(dt, m, params, state):
 @njit(cache=True)
 def quote_snapshot(m, params, assets, state):
     """(mid, index, best bid, best ask) of market m in USD; mid falls back to the last price."""
-    index = assets[params[m].asset].index_price
+    index = market_index(params, assets, m)
     bid = best_bid_price(params, state, m)
     ask = best_ask_price(params, state, m)
     mid = 0.5 * (bid + ask) if bid > 0.0 and ask < math.inf else state[m].last_price

@@ -42,6 +42,8 @@ from cascadesim.engine.market import (
     current_mark,
     exogenous_flow,
     hedge_makers,
+    market_flow,
+    market_index,
     pay_funding,
     predicted_funding,
     quote_snapshot,
@@ -390,7 +392,7 @@ def track_fund_peak(time, m, params, state):
 @njit(cache=True)
 def record_step(row, time, dt, m, params, assets, state, mid, bid, ask, step_totals):
     """Write one timeline row for market m."""
-    index = assets[params[m].asset].index_price
+    index = market_index(params, assets, m)
     mark = state[m].mark_price
     row["time"] = time
     row["index_price"] = index
@@ -493,7 +495,8 @@ def run_steps(
             state[m].step_fill_count = 0
             reprice_quotes(dt, m, params, assets, state)
             if taker_flow_usd[step, m] != 0.0:
-                exogenous_flow(taker_flow_usd[step, m], m, state, params, walk_out, flags)
+                flow = market_flow(params, assets, m, taker_flow_usd[step, m])
+                exogenous_flow(flow, m, state, params, walk_out, flags)
         for m in range(n_markets):
             arbitrage(dt, m, params, assets, state, walk_out, flags)
         step_totals[:, :] = 0.0

@@ -24,6 +24,7 @@ CROSS_CLOSE_ORDERS = {name: code for code, name in enumerate(layout.CROSS_ORDER_
 ADL_PRICE_RULES = {name: code for code, name in enumerate(layout.ADL_PRICE_NAMES)}
 MM_BASES = {name: code for code, name in enumerate(layout.MM_BASIS_NAMES)}
 BANKRUPTCY_ROUNDINGS = {name: code for code, name in enumerate(layout.BANKRUPTCY_ROUNDING_NAMES)}
+CONTRACT_TYPES = {"linear": 0, "inverse": 1}
 
 CODED_FIELDS = {
     "mark_rule": MARK_RULES,
@@ -35,6 +36,7 @@ CODED_FIELDS = {
     "adl_price_rule": ADL_PRICE_RULES,
     "mm_basis": MM_BASES,
     "bankruptcy_rounding": BANKRUPTCY_ROUNDINGS,
+    "contract": CONTRACT_TYPES,
 }
 
 # Fields that may be zero; every other numeric field must be strictly positive.
@@ -64,8 +66,11 @@ NON_NEGATIVE_FIELDS = {
     "fund_notional_cap_ratio",
     "fillable_spread_ratio",
     "fillable_bankruptcy_adjustment",
+    "reciprocal_scale",
 }
-SIGNED_FIELDS = {"funding_rate_initial"}
+# An inverse market in the engine's reciprocal units pays the interest component the other
+# way round (cascadesim.model.contracts), so the rate may be negative there.
+SIGNED_FIELDS = {"funding_rate_initial", "funding_interest_rate"}
 FRACTION_FIELDS = {
     "fund_drawdown_trigger",
     "liquidity_floor",
@@ -82,6 +87,12 @@ class MarketSpec:
     """One perpetual market: an asset on a venue.
 
     Prices in USD per base unit, money in USD, times in seconds, rates as fractions.
+
+    ``contract = "inverse"`` makes it coin-margined: its positions' quantities are USD face
+    value (contracts x ``contract_size_usd``) and their margins are in the coin, while every
+    figure of this spec stays in USD (tier floors and amounts, funds, depth: coin amounts
+    at ``price``). :func:`cascadesim.model.contracts.engine_space` turns such a spec into
+    the linear market in x = K / price that the engine runs (``reciprocal_scale`` = K).
     """
 
     name: str = "BTC-binance"
@@ -150,6 +161,11 @@ class MarketSpec:
     tier_mmr: tuple[float, ...] = (0.004,)
     tier_maintenance_amount: tuple[float, ...] | None = None  # None: from the recursion
     tier_max_leverage: tuple[float, ...] = (125.0,)
+    contract: str = "linear"  # "linear" (USD-margined) or "inverse" (coin-margined)
+    contract_size_usd: float = 1.0  # USD face value of one inverse contract
+    # K of the engine's reciprocal units, set by cascadesim.model.contracts.engine_space: 0
+    # for a spec in USD (every linear one)
+    reciprocal_scale: float = 0.0
 
     def __post_init__(self) -> None:
         for spec in fields(self):
@@ -161,6 +177,17 @@ class MarketSpec:
             elif isinstance(value, float | int) and not isinstance(value, bool):
                 check_number(where, value, spec.name)
         self.check_tiers()
+        if self.reciprocal_scale > 0.0 and self.contract != "inverse":
+            raise invalid(
+                f"markets.{self.name}.reciprocal_scale",
+                self.reciprocal_scale,
+                '0 for a linear market (only contract = "inverse" runs in reciprocal units)',
+            )
+
+    @property
+    def inverse(self) -> bool:
+        """True for a coin-margined (inverse) market."""
+        return self.contract == "inverse"
 
     def check_tiers(self) -> None:
         where = f"markets.{self.name}"
@@ -408,7 +435,16 @@ def asset_state(assets: list[AssetSpec], index_start: np.ndarray) -> np.recarray
 
 
 # Fields a scenario sets through its own keys (or that identify the market): not overridable.
-NOT_OVERRIDABLE = {"name", "asset", "venue", "price", "open_interest_usd"}
+NOT_OVERRIDABLE = {
+    "name",
+    "asset",
+    "venue",
+    "price",
+    "open_interest_usd",
+    "contract",
+    "contract_size_usd",
+    "reciprocal_scale",
+}
 OVERRIDABLE_FIELDS = tuple(f.name for f in fields(MarketSpec) if f.name not in NOT_OVERRIDABLE)
 
 

@@ -15,6 +15,8 @@ import numpy as np
 
 from cascadesim._util.errors import CascadesimInputError, invalid
 from cascadesim.engine import layout
+from cascadesim.model.contracts import reciprocal_spec
+from cascadesim.model.inverse_venues import contract_size_usd, inverse_tiers
 from cascadesim.model.market import (
     MM_BASES,
     OVERRIDABLE_FIELDS,
@@ -69,6 +71,9 @@ def market_spec(name: str, market, vault_markets: int = 1) -> MarketSpec:
         "price": market.price_usd,
         "tick_size": market.tick_usd or default_tick(market.price_usd),
         "open_interest_usd": market.open_interest_usd,
+        "contract": market.contract,
+        "contract_size_usd": market.contract_size_usd
+        or contract_size_usd(market.venue, market.asset),
         "depth_1pct_usd": market.depth_1pct_usd,
         "depth_shape": market.depth_shape,
         "resilience_half_life_s": market.resilience_half_life_s,
@@ -162,7 +167,10 @@ def tier_values(name: str, venue, market) -> dict:
             "tier_max_leverage": tuple(own.max_leverage),
         }
     try:
-        tiers = venue.tiers(market.asset, market.price_usd)
+        if market.contract == "inverse":
+            tiers = inverse_tiers(market.venue, market.asset, market.price_usd)
+        else:
+            tiers = venue.tiers(market.asset, market.price_usd)
     except CascadesimInputError:  # floors in base units (OKX) times the price overflowed
         raise invalid(
             f"markets.{name}.price_usd",
@@ -229,7 +237,8 @@ def build_setup(scenario, seed: int) -> EngineSetup:
     path or the population is allocated (see :mod:`cascadesim.model.resources`).
     """
 
-    specs = scenario.market_specs()
+    # The engine's markets: an inverse one in reciprocal units, drawn there directly.
+    specs = [reciprocal_spec(spec) for spec in scenario.market_specs()]
     assets = scenario.asset_specs()
     check_recorded_file(scenario)
     inputs = [
@@ -297,15 +306,30 @@ def market_population(scenario, spec: MarketSpec, name: str):
     spread = entry.spread_fraction
     if spread is None:
         spread = 0.03 if history is None else 0.005
+    # An inverse market's spec is in reciprocal units (cascadesim.model.contracts): its money
+    # is in the coin at the start price and its longs are the engine's shorts. Its cross
+    # accounts are coin-margined, apart from the venue's USD ones.
+    coin = spec.price if spec.reciprocal_scale else 1.0
+    longs = long_share(population, spec)
+    if spec.reciprocal_scale:
+        longs = 1.0 - longs
+        # Entry history is in USD: in x its prices are K / price.
+        if history is not None:
+            history = history.copy()
+            history[:, 1] = spec.reciprocal_scale / history[:, 1]
     return MarketPopulation(
         price=spec.price,
-        open_interest_usd=market.open_interest_usd,
-        long_share=long_share(population, spec),
+        open_interest_usd=market.open_interest_usd / coin,
+        long_share=longs,
         leveraged_share=population.leveraged_share_of_open_interest,
         leverage_values=leverage_values(population.leverage),
         leverage_weights=np.asarray(population.leverage.weights, dtype=np.float64),
         sizes=SizeDistribution(
-            size.median_usd, size.body_log_std, size.tail_share, size.tail_alpha, size.max_usd
+            size.median_usd / coin,
+            size.body_log_std,
+            size.tail_share,
+            size.tail_alpha,
+            size.max_usd / coin,
         ),
         entries=EntryModel(
             spread,
@@ -318,7 +342,7 @@ def market_population(scenario, spec: MarketSpec, name: str):
         tier_max_leverage=np.asarray(spec.tier_max_leverage, dtype=np.float64),
         start_margin_cushion=population.start_margin_cushion,
         accounts=population.accounts,
-        venue=spec.venue,
+        venue=f"{spec.venue}:{spec.asset}-inverse" if spec.reciprocal_scale else spec.venue,
         isolated_share=population.isolated_share,
         mm_basis=MM_BASES[spec.mm_basis],
         liquidation_fee_rate=spec.liquidation_fee_rate,
@@ -383,7 +407,9 @@ def long_share(population, spec: MarketSpec) -> float:
 
     if population.long_share is not None:
         return population.long_share
-    return long_share_from_funding(spec.funding_rate_initial, spec.funding_interval_s)
+    # The inverse market's own rate: its engine spec carries the negated one.
+    rate = -spec.funding_rate_initial if spec.reciprocal_scale else spec.funding_rate_initial
+    return long_share_from_funding(rate, spec.funding_interval_s)
 
 
 def check_recorded_file(scenario) -> None:

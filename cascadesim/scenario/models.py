@@ -306,6 +306,17 @@ class Market(StrictModel):
         "the price, rounded to 1, 2 or 5 x 10^k",
     )
     open_interest_usd: PositiveFloat = Field(description="open interest (one side), USD")
+    contract: Literal["linear", "inverse"] = Field(
+        "linear",
+        description="linear: margined and settled in USD (USDT/USDC); inverse: coin-margined, "
+        "PnL Q x (1/entry - 1/price) in the coin on Q USD of contracts, margin, maintenance, "
+        "fees and the insurance fund in the coin",
+    )
+    contract_size_usd: PositiveFloat | None = Field(
+        None,
+        description="USD face value of one inverse contract; default the venue's for the "
+        "asset (100 on Binance COIN-M and OKX for BTC, 1 on BitMEX and Bybit)",
+    )
     funding_rate: float = Field(
         0.0001,
         ge=-0.1,
@@ -369,6 +380,10 @@ class Market(StrictModel):
         data = handler(self)
         if data.get("tiers", ...) is None:
             del data["tiers"]
+        if data.get("contract") == "linear":  # the same for the contract keys
+            del data["contract"]
+        if data.get("contract_size_usd", ...) is None:
+            del data["contract_size_usd"]
         return data
 
     @field_validator("overrides")

@@ -16,6 +16,7 @@ import numpy as np
 
 from cascadesim.engine import layout
 from cascadesim.engine.step import TOTAL_COLUMNS, run_steps
+from cascadesim.model.contracts import engine_space
 from cascadesim.model.market import EngineSetup, market_params
 from cascadesim.model.resources import MemoryEstimate, RunBudget, check_memory
 from cascadesim.sim.outcome import BookSnapshot, PathOutcome
@@ -158,6 +159,7 @@ def simulate(
     if not isinstance(setup, EngineSetup):
         setup = setup.build(seed=seed)
     n_accounts = validate_setup(setup)
+    setup = engine_space(setup)  # inverse markets as the linear markets the engine runs
     total = setup.n_steps * (2 if counterfactual else 1)
     # The population exists already; what is checked is what the engine will add to it.
     check_memory(

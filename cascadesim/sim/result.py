@@ -11,7 +11,9 @@ import pandas as pd
 
 from cascadesim._version import __version__
 from cascadesim.engine import layout
+from cascadesim.model.contracts import settlement_currency
 from cascadesim.model.market import EngineSetup
+from cascadesim.sim.contract_view import usd_view, view_positions
 from cascadesim.sim.outcome import PathOutcome
 from cascadesim.sim.state import initial_state
 
@@ -41,35 +43,41 @@ def ledger_value(
     wallet: float,
     price: np.ndarray,
     funding: np.ndarray,
+    markets: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Value (USD) held by each kind of participant, at ``price`` per market.
+    """Value held by each kind of participant, at ``price`` per market.
 
     Parameters
     ----------
-    positions : the traders' positions (margin, quantity, entry in USD and base units)
+    positions : the traders' positions (margin, quantity, entry in the engine's units)
     state : market state records (``market_state_dtype``), one per market
-    wallet : USD released to the traders' wallets (closed positions' remaining margin)
-    price : float64 (n_markets,), USD per base unit at which inventories are valued
-    funding : float64 (n_markets,), USD per base unit of funding paid by longs so far
+    wallet : money released to the traders' wallets (closed positions' remaining margin)
+    price : float64 (n_markets,), per base unit at which inventories are valued
+    funding : float64 (n_markets,), per base unit of funding paid by longs so far
+    markets : bool array (n_markets,) or None, the markets counted (one settlement
+        currency; their funds' pool leaders among them); None: all
 
     Returns
     -------
-    dict of USD per holder (``traders``, the aggregate agents, ``uncovered`` = minus the bad
-    debt), ``total`` (their sum, conserved by the engine) and ``net_quantity`` per market
-    (base units, zero when every contract has two sides)
+    dict of money per holder (``traders``, the aggregate agents, ``uncovered`` = minus the
+    bad debt), ``total`` (their sum, conserved by the engine) and ``net_quantity`` per market
+    (base units, zero when every contract has two sides); in USD for linear markets, in the
+    coin for inverse ones
     """
     n_markets = state.shape[0]
+    counted = np.ones(n_markets, dtype=np.bool_) if markets is None else markets
+    rows = counted[positions.market]
     p = price[positions.market]
     trader_value = positions.margin + positions.side * positions.quantity * (
         p - positions.entry_price - funding[positions.market]
     )
-    ledger: dict[str, Any] = {"traders": float(trader_value.sum()) + wallet}
+    ledger: dict[str, Any] = {"traders": float(trader_value[rows].sum()) + wallet}
     for holder in ("maker", "passive", "taker", "fund", "backstop"):
         cash = getattr(state, f"{holder}_cash")
         quantity = getattr(state, f"{holder}_quantity")
-        ledger[holder] = float((cash + quantity * price).sum())
+        ledger[holder] = float((cash + quantity * price)[counted].sum())
     # The loss nothing absorbed: the exchange (or socialised loss) stands behind it.
-    ledger["uncovered"] = -float(state.bad_debt_usd.sum())
+    ledger["uncovered"] = -float(state.bad_debt_usd[counted].sum())
     ledger["total"] = sum(ledger.values())
     net = np.bincount(
         positions.market, weights=positions.side * positions.quantity, minlength=n_markets
@@ -143,9 +151,16 @@ class Result:
     ):
         self.setup = setup
         self.params = params
-        self.initial_positions = initial_positions
-        self.outcome = outcome
-        self.counterfactual_outcome = counterfactual
+        # The engine's own arrays (inverse markets in reciprocal units, money in the coin),
+        # which the ledger audits; everything else reads the USD view of them.
+        self.engine_initial_positions = initial_positions
+        self.engine_outcome = outcome
+        scale = np.asarray(params.reciprocal_scale, dtype=np.float64)
+        self.initial_positions = view_positions(initial_positions, scale)
+        self.outcome = usd_view(outcome, params)
+        self.counterfactual_outcome = (
+            None if counterfactual is None else usd_view(counterfactual, params)
+        )
         self.original_row = original_row
         self.provenance = dict(provenance or {})
         self.market_names = [spec.name for spec in setup.markets]
@@ -215,9 +230,15 @@ class Result:
         spec = self.setup.markets[m]
         start_price = spec.price
         before_units = self.initial_open_interest(m)
-        after_units = float(timeline["long_open_interest"][-1])
         oi_before = before_units * start_price
-        oi_after = after_units * float(timeline["mark_price"][-1])
+        if spec.inverse:
+            # An inverse contract's USD value is its face: what stays open, at any price.
+            oi_after = float(self.engine_outcome.timeline[-1, m]["short_open_interest"])
+            oi_after *= spec.reciprocal_scale
+            after_units = oi_after / start_price  # coin at the start price, like before_units
+        else:
+            after_units = float(timeline["long_open_interest"][-1])
+            oi_after = after_units * float(timeline["mark_price"][-1])
         price_min = min(start_price, lowest_price(timeline))
         drawdown = 1.0 - price_min / start_price
         counterfactual = math.nan
@@ -233,6 +254,7 @@ class Result:
             "market": spec.name,
             "asset": spec.asset,
             "venue": spec.venue,
+            "contract": spec.contract,
             "liquidated_long_usd": long_usd,
             "liquidated_short_usd": short_usd,
             "liquidated_total_usd": long_usd + short_usd,
@@ -249,14 +271,25 @@ class Result:
             "max_drawdown": drawdown,
             "counterfactual_max_drawdown": finite_or_none(counterfactual),
             "amplification": finite_or_none(amplification),
-            # A shared fund's change, on each of its markets; the totals count it once.
-            "insurance_fund_change_usd": fund_final - self.pool_start(m),
+            # A shared fund's change, on each of its markets; the totals count it once. An
+            # inverse market's fund is in the coin: its change in coin, valued at the final mark.
+            "insurance_fund_change_usd": self.fund_change_usd(m, fund_final),
             "fund_pool": self.market_names[int(self.params.fund_pool[m])],
             "bad_debt_usd": float(state.bad_debt_usd[m]),
             "adl_count": int(adl_rows.size),
             "adl_notional_usd": float(adl_rows["notional"].sum()),
             "cascade_start_s": started,
         }
+
+    def fund_change_usd(self, m: int, fund_final_usd: float) -> float:
+        """Change of market m's fund (USD); for an inverse market its coin change at the mark."""
+        spec = self.setup.markets[m]
+        if not spec.inverse:
+            return fund_final_usd - self.pool_start(m)
+        coin_final = float(self.engine_outcome.timeline[-1, m]["insurance_fund_usd"])
+        coin_start = self.pool_start(m)  # the engine spec's fund, already in coin
+        mark = float(self.outcome.timeline[-1, m]["mark_price"])
+        return (coin_final - coin_start) * mark
 
     def pool_start(self, m: int) -> float:
         """USD in market m's insurance fund at the start: its pool's stated funds together."""
@@ -275,13 +308,14 @@ class Result:
         The engine's own starting figure: the scenario's stated open interest, or the
         traders' larger side where that is more (see ``sim.state.hedged_open_interest``).
         """
-        positions = self.initial_positions
+        positions = self.engine_initial_positions
         rows = positions.market == m
         longs = float(positions.quantity[rows & (positions.side > 0)].sum())
         shorts = float(positions.quantity[rows & (positions.side < 0)].sum())
         spec = self.setup.markets[m]
         stated = 0.0 if spec.open_interest_usd is None else spec.open_interest_usd / spec.price
-        return max(stated, longs, shorts)
+        # An inverse market's engine units are face / K: face / price is its coin at the start.
+        return max(stated, longs, shorts) * (spec.reciprocal_scale / spec.price or 1.0)
 
     @cached_property
     def summary(self) -> dict:
@@ -337,27 +371,59 @@ class Result:
 
     # --- accounting ----------------------------------------------------------------------
     def ledger(self, final: bool = True) -> dict:
-        """Value (USD) held by each kind of participant, at a common reference price.
+        """Value held by each kind of participant, at a common reference price.
 
         The sum over holders is the same at the start and the end of the path: that is the
-        money-conservation invariant the tests check.
+        money-conservation invariant the tests check. Money is conserved in each settlement
+        currency: with inverse markets the figures are those of the linear (USD) markets and
+        ``by_currency`` holds each coin's own ledger, in the coin; ``total`` then adds each
+        coin's total at its first market's start price, a fixed rate, so it is conserved too.
         """
         n_markets = len(self.market_names)
         if final:
-            positions = self.outcome.positions
-            state = self.outcome.state
-            wallet = float(self.outcome.account_wallet.sum())
+            positions = self.engine_outcome.positions
+            state = self.engine_outcome.state
+            wallets = self.engine_outcome.account_wallet
             price = state.mark_price.copy()
             funding = state.funding_per_unit
         else:
-            positions = self.initial_positions
+            positions = self.engine_initial_positions
             state = self.initial_state
-            wallet = 0.0
+            wallets = np.zeros_like(self.engine_outcome.account_wallet)
             price = np.asarray([spec.price for spec in self.setup.markets])
             funding = np.zeros(n_markets)
-        return ledger_value(positions, state, wallet, price, funding)
+        currency = np.asarray([settlement_currency(spec) for spec in self.setup.markets])
+        if (currency == "USD").all():
+            return ledger_value(positions, state, float(wallets.sum()), price, funding)
+        account_currency = self.account_currency(currency)
+        books = {}
+        for name in dict.fromkeys(currency.tolist()):
+            books[name] = ledger_value(
+                positions,
+                state,
+                float(wallets[account_currency == name].sum()),
+                price,
+                funding,
+                currency == name,
+            )
+        usd = books.pop("USD", None)
+        ledger = dict(usd) if usd is not None else {"total": 0.0}
+        for name, book in books.items():
+            rate = float(self.setup.markets[int(np.argmax(currency == name))].price)
+            ledger["total"] += book["total"] * rate
+        ledger["by_currency"] = books
+        ledger["net_quantity"] = next(iter(books.values()))["net_quantity"]
+        return ledger
+
+    def account_currency(self, market_currency: np.ndarray) -> np.ndarray:
+        """Settlement currency of each account: that of the markets its positions are in."""
+        positions = self.engine_initial_positions
+        n_accounts = self.engine_outcome.account_wallet.shape[0]
+        out = np.full(n_accounts, "USD", dtype=market_currency.dtype)
+        out[positions.account] = market_currency[positions.market]
+        return out
 
     @cached_property
     def initial_state(self) -> np.recarray:
         """The market state before the first step (books at their target profile)."""
-        return initial_state(self.setup, self.params, self.initial_positions)
+        return initial_state(self.setup, self.params, self.engine_initial_positions)

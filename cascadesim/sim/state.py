@@ -19,6 +19,7 @@ from cascadesim.engine.population import (
     unpack_order,
 )
 from cascadesim.engine.pricing import premium_for_rate
+from cascadesim.model.contracts import settlement_currency
 from cascadesim.model.market import (
     EngineSetup,
     PositionArrays,
@@ -273,15 +274,19 @@ def cross_accounts(
                 f"account {account} with two positions in one market",
                 "at most one position per market in a cross account",
             )
-        venue_code = {name: k for k, name in enumerate(sorted({spec.venue for spec in markets}))}
-        venue = np.asarray([venue_code[spec.venue] for spec in markets])[market_of_row]
+        # One wallet: one venue, and one settlement currency (a coin-margined wallet is
+        # apart from the venue's USD one, as at Binance COIN-M and Bybit's inverse account).
+        wallet_of = [(spec.venue, settlement_currency(spec)) for spec in markets]
+        venue_code = {key: k for k, key in enumerate(sorted(set(wallet_of)))}
+        venue = np.asarray([venue_code[key] for key in wallet_of])[market_of_row]
         first_venue = venue[offsets[owner]]
         if (venue != first_venue).any():
             k = int(np.argmax(venue != first_venue))
             raise invalid(
                 "positions.cross",
-                f"account {int(unique[owner[k]])} on two venues",
-                "the positions of a cross account on one venue",
+                f"account {int(unique[owner[k]])} on two venues or settlement currencies",
+                "the positions of a cross account on one venue, all linear or all inverse "
+                "in one coin",
             )
     return layout.CrossAccounts(
         slot=slot, offsets=offsets, rows=rows, ready_time=np.full(unique.size, -np.inf)
@@ -356,7 +361,10 @@ def initial_state(
     state.liquidity_factor = 1.0
     state.volatility = params.baseline_volatility
     state.centre_price = price
-    state.quote_index = index[params.asset]
+    # An inverse market quotes x = K / price (cascadesim.model.contracts).
+    scale = params.reciprocal_scale
+    asset_index = index[params.asset]
+    state.quote_index = np.where(scale > 0.0, scale / asset_index, asset_index)
     state.origin_tick = origin
     # Books start at their target profile: settled, so resilience has nothing to do until
     # something disturbs them (a quiet market then costs almost nothing per step).

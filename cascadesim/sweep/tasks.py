@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from cascadesim.model.contracts import engine_space
 from cascadesim.model.shocks import (
     add_idiosyncratic_noise,
     jump_factor,
@@ -142,6 +143,7 @@ def sorted_population(scenario, shock, seed: int) -> PreparedPoint:
     """Build a scenario's setup with a population seed, validate it and sort it."""
     setup = scenario.build(seed=seed)
     n_accounts = validate_setup(setup)
+    setup = engine_space(setup)
     params = market_params(setup.markets, setup.assets)
     check_start_margins(setup, params)
     positions, groups, original_row = sort_population(setup.positions, params)

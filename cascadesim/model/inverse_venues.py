@@ -1,0 +1,99 @@
+"""The venues' coin-margined (inverse) perpetuals: contract sizes and tier tables in coin.
+
+An inverse market takes every rule of its venue's profile (mark price, funding, liquidation
+procedure, fund, ADL) from :mod:`cascadesim.model.venues`, and from here what differs: the
+USD face value of one contract and the margin tiers, which the venues publish in the coin
+(Binance COIN-M brackets, BitMEX risk limits, Bybit inverse risk limits). A tier table here
+has its floors and maintenance amounts in the coin; :func:`inverse_tiers` gives them in USD
+at a market's start price, as :class:`~cascadesim.model.market.MarketSpec` holds them, and
+the engine divides by that price again (:mod:`cascadesim.model.contracts`). Where a venue's
+inverse table was not found its USD-margined table stands in, marked as an estimate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cascadesim.model.tier_tables import ESTIMATE_MARK
+from cascadesim.model.venues import VENUES, TierTable, maintenance_amounts
+
+
+@dataclass(frozen=True)
+class CoinTiers:
+    """One inverse market's tier table with floors and amounts in the coin.
+
+    Attributes
+    ----------
+    floors_coin : tuple of float, coin notional (position value) where each tier starts
+    mmr : tuple of float, maintenance margin rate of each tier
+    max_leverage : tuple of float, highest initial leverage of each tier
+    source : str, page or endpoint with its dates
+    maintenance_amount_coin : tuple of float or None, the venue's own deductions in coin
+    """
+
+    floors_coin: tuple[float, ...]
+    mmr: tuple[float, ...]
+    max_leverage: tuple[float, ...]
+    source: str
+    maintenance_amount_coin: tuple[float, ...] | None = None
+
+
+# USD face value of one contract, by venue and asset, from the contract specifications.
+CONTRACT_SIZES_USD: dict[str, dict[str, float]] = {
+    # Binance COIN-M contract specifications: BTCUSD_PERP 100 USD, other coins 10 USD.
+    "binance": {"BTC": 100.0, "*": 10.0},
+    # Bybit inverse perpetuals (BTCUSD, ETHUSD): one contract is 1 USD.
+    "bybit": {"*": 1.0},
+    # OKX coin-margined swaps: BTC-USD-SWAP 100 USD, other coins 10 USD.
+    "okx": {"BTC": 100.0, "*": 10.0},
+    # Hyperliquid and dYdX list no inverse contracts: 1 USD keeps contracts = USD face.
+    "hyperliquid": {"*": 1.0},
+    "dydx": {"*": 1.0},
+}
+
+COIN_TIERS: dict[str, dict[str, CoinTiers]] = {}
+
+
+def contract_size_usd(venue: str, asset: str) -> float:
+    """USD face value of one inverse contract of ``asset`` on ``venue``."""
+    sizes = CONTRACT_SIZES_USD.get(venue, {"*": 1.0})
+    return sizes.get(asset.upper(), sizes.get("*", 1.0))
+
+
+def inverse_tiers(venue: str, asset: str, price_usd: float) -> TierTable:
+    """The inverse market's tier table with floors and amounts in USD at ``price_usd``.
+
+    The venue's coin table if there is one; else its USD-margined table for the asset,
+    whose source then says it is an estimate for the inverse market.
+    """
+    own = COIN_TIERS.get(venue, {}).get(asset.upper())
+    if own is None:
+        linear = VENUES[venue].tiers(asset, price_usd)
+        source = linear.source
+        if not source.startswith(ESTIMATE_MARK):
+            source = (
+                f"{ESTIMATE_MARK} no coin-margined table of {venue} for {asset} found; its "
+                f"USD-margined table stands in ({source})"
+            )
+        return TierTable(
+            floors=linear.floors,
+            mmr=linear.mmr,
+            maintenance_amount=linear.maintenance_amount,
+            max_leverage=linear.max_leverage,
+            source=source,
+        )
+    floors = np.asarray(own.floors_coin, dtype=np.float64) * price_usd
+    mmr = np.asarray(own.mmr, dtype=np.float64)
+    if own.maintenance_amount_coin is None:
+        amounts = maintenance_amounts(floors, mmr)
+    else:
+        amounts = np.asarray(own.maintenance_amount_coin, dtype=np.float64) * price_usd
+    return TierTable(
+        floors=floors,
+        mmr=mmr,
+        maintenance_amount=amounts,
+        max_leverage=np.asarray(own.max_leverage, dtype=np.float64),
+        source=own.source,
+    )
