@@ -19,6 +19,9 @@ from cascadesim.cli.console import (
     report_command_line_error,
 )
 
+# The venue profiles (cascadesim.model.venues.VENUES), spelled out so that --help imports nothing.
+VENUE_HELP = "binance, bybit, okx, hyperliquid, dydx, bitmex, htx, bitget, gate or deribit."
+
 app = typer.Typer(
     name="cascadesim",
     help="Simulate liquidation cascades in crypto perpetual-futures markets.",
@@ -36,7 +39,7 @@ def _commands() -> None:
 
 @app.command()
 def liqprice(
-    venue: str = typer.Option(..., help="binance, bybit, okx, hyperliquid or dydx."),
+    venue: str = typer.Option(..., help=VENUE_HELP),
     side: str = typer.Option(..., help="long or short."),
     entry: float = typer.Option(..., help="Entry price, USD per base unit."),
     quantity: float = typer.Option(
@@ -95,15 +98,16 @@ def liqprice(
 
 @app.command()
 def tiers(
-    venue: str = typer.Argument(..., help="binance, bybit, okx, hyperliquid or dydx."),
+    venue: str = typer.Argument(..., help=VENUE_HELP),
     asset: str = typer.Argument(
         ..., help="BTC, ETH, SOL, XRP or DOGE; 'other' for the fallback other assets get."
     ),
     price: float | None = typer.Option(
         None,
         "--price",
-        help="USD per unit of the asset at which OKX's tiers (set in contracts) are shown; "
-        "default a round reference price. Other venues tier in USD and ignore it.",
+        help="USD per unit of the asset at which OKX's and Deribit's tiers (set by position "
+        "size) are shown; default a round reference price. Other venues tier in USD and "
+        "ignore it.",
     ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 READ_ON = "2026-12-02"
+# The five venues added by issue 15 (BitMEX, HTX, Bitget, Gate, Deribit) were read a day later.
+READ_ON_VENUES15 = "2026-12-03"
+READ_DATES = (READ_ON, READ_ON_VENUES15)
 ESTIMATE_MARK = "estimate:"  # how a source says its table is not the venue's own
 
 
@@ -143,6 +146,43 @@ def _hyperliquid(
 def _dydx(initial: float, fraction: float, source: str) -> PublishedTiers:
     """One dYdX v4 liquidity tier: MMF = IMF x maintenance fraction, max leverage 1 / IMF."""
     return PublishedTiers((0.0,), (initial * fraction,), (1.0 / initial,), source)
+
+
+def _bitget(rows: tuple[tuple[float, float, float], ...], source: str) -> PublishedTiers:
+    """Rows ``(startUnit, keepMarginRate, leverage)`` of Bitget's position tiers (USDT)."""
+    floors, mmr, leverage = zip(*rows, strict=True)
+    return PublishedTiers(floors, mmr, leverage, source)
+
+
+def _gate(rows: tuple[tuple[float, float, float], ...], source: str) -> PublishedTiers:
+    """Rows ``(risk limit, MMR, max leverage)`` of Gate: a tier covers positions up to its risk
+    limit, so it starts at the previous one's."""
+    caps, mmr, leverage = zip(*rows, strict=True)
+    return PublishedTiers((0.0, *caps[:-1]), mmr, leverage, source)
+
+
+def _linear_in_size(
+    base: float,
+    per_unit: float,
+    initial_base: float,
+    breakpoints: tuple[float, ...],
+    source: str,
+) -> PublishedTiers:
+    """Deribit's continuous rule ``MMR(q) = base + per_unit x q`` (q in base units) as size tiers.
+
+    ``MM(q) = q x P x (base + per_unit x q)`` is convex in q; its chords between
+    ``breakpoints`` have slope ``base + per_unit x (q0 + q1)``, so tiers with those rates and
+    the continuity deduction give exactly Deribit's maintenance margin at every breakpoint (and
+    at most ``per_unit x (q1 - q0)^2 / 4`` of notional above it in between). The last tier runs
+    on at the tangent rate of its floor, below Deribit's beyond it. Max leverage of a tier is
+    ``1 / IMR`` at its floor, ``IMR(q) = initial_base + per_unit x q``: a position at a
+    breakpoint gets exactly Deribit's limit (one inside a tier a little more).
+    """
+    pairs = zip(breakpoints, breakpoints[1:], strict=False)
+    rates = [base + per_unit * (q0 + q1) for q0, q1 in pairs]
+    rates.append(base + 2.0 * per_unit * breakpoints[-1])
+    leverage = tuple(1.0 / (initial_base + per_unit * q) for q in breakpoints)
+    return PublishedTiers(breakpoints, tuple(rates), leverage, source, base_units=True)
 
 
 # --- Binance USDⓈ-M ------------------------------------------------------------------------
@@ -602,12 +642,290 @@ DYDX_OTHER = _dydx(
     "in; " + _DYDX_TIERS,
 )
 
+# --- BitMEX linear USDT perpetual (XBTUSDT) --------------------------------------------------
+# No XBTUSDT risk-limit table was found. BitMEX's published rule ("Risk Limits Examples",
+# bitmex.com/app/riskLimitsExamples, undated; read READ_ON_VENUES15): at each risk-limit step the
+# maintenance and initial margin rise by the base maintenance margin; XBTUSD's base MM 0.50 %,
+# IM 1.00 %. The step size is XBTUSD's 150 XBT ("Introducing Lower Margin Requirements on Large
+# Positions for XBTUSD ...", BitMEX announcement of 2021-08, read on cryptomak.co.uk/?p=263944),
+# here taken as USD 15M at REFERENCE_PRICE_USD and used for the base limit too: estimates.
+_BITMEX_RULE = (
+    "bitmex.com/app/riskLimitsExamples (each step adds the base MM to MM and IM; XBTUSD base MM "
+    "0.50 %, IM 1.00 %), step 150 XBT of the 2021-08 XBTUSD announcement; page undated; read "
+    + READ_ON_VENUES15
+)
+
+
+def _bitmex_steps(step_usd: float, count: int, source: str) -> PublishedTiers:
+    """BitMEX's risk-limit ladder: MM 0.5 % + 0.5 % per step, IM 1 % + 0.5 % per step."""
+    floors = tuple(step_usd * n for n in range(count))
+    mmr = tuple(round(0.005 * (n + 1), 6) for n in range(count))
+    leverage = tuple(1.0 / (0.01 + 0.005 * n) for n in range(count))
+    return PublishedTiers(floors, mmr, leverage, source)
+
+
+BITMEX = {
+    "BTC": _bitmex_steps(
+        15e6,
+        10,
+        "estimate: no XBTUSDT risk-limit table found; XBTUSD's ladder stands in, steps of "
+        "15M USD (150 XBT at 100,000 USD): " + _BITMEX_RULE,
+    ),
+    "ETH": _bitmex_steps(
+        10e6,
+        10,
+        "estimate: no ETHUSDT risk-limit table found; the XBTUSD ladder with ETHUSD's 100 XBT "
+        "step of the same announcement (10M USD at 100,000 USD/XBT) stands in: " + _BITMEX_RULE,
+    ),
+}
+BITMEX_OTHER = _bitmex_steps(
+    7.5e6,
+    10,
+    "estimate: no table of its own here; the XBTUSD ladder with the altcoin futures' 75 XBT step "
+    "of the same announcement (7.5M USD at 100,000 USD/XBT) stands in: " + _BITMEX_RULE,
+)
+
+# --- HTX USDT-margined swaps ----------------------------------------------------------------
+# HTX's single-asset mode margins by a tiered adjustment factor per leverage: "Maintenance
+# Margin Ratio = Adjustment Factor / Leverage (This data is for reference only ...)" (HTX help
+# "Tiered Adjustment Factor of USDⓈ-Margined Contracts", huobi.com/support/es-es/detail/
+# 900001326606, undated; read READ_ON_VENUES15). The BTC-USDT factors themselves were not read
+# (the page shows them as an image), so the tables are estimates: max leverage by notional from
+# HTX's BTCUSDT position limits per leverage ("HTX to Adjust Maximum Leverage and Position Limits
+# of USDT-M Futures", htx.com/vi-vi/support/74925246761547, 2022-12-20: >=1x 50M, >=6x 20M,
+# >=11x 10M, >=21x 1M, >=31x 250k USDT), and MMR = half the initial margin at that leverage, the
+# ratio of HTX's published tier-1 multi-assets rates (20x, 2.5 %; "HTX to Adjust Position
+# Limits, Leverage Tiers, and Margin Rates for Some USDT-M Futures", 2025-06-03).
+_HTX_SOURCE = (
+    "floors from HTX BTCUSDT position limits per leverage (htx.com/vi-vi/support/74925246761547, "
+    "2022-12-20), MMR = 1 / (2 x max leverage) as HTX's tier-1 multi-assets rate (20x, 2.5 %, "
+    "announcement of 2025-06-03); adjustment factors (MMR = factor / leverage, huobi.com/support/"
+    "es-es/detail/900001326606) not read; valid 2022-12-20; read " + READ_ON_VENUES15
+)
+_HTX_BTC = _hyperliquid(
+    (0, 250e3, 1e6, 10e6, 20e6),
+    (100, 30, 20, 10, 5),
+    "estimate: HTX BTC-USDT, " + _HTX_SOURCE,
+)
+HTX = {
+    "BTC": _HTX_BTC,
+    "ETH": _hyperliquid(
+        _HTX_BTC.floors,
+        _HTX_BTC.max_leverage,
+        "estimate: HTX ETH-USDT, BTC-USDT's limits stand in; " + _HTX_SOURCE,
+    ),
+}
+HTX_OTHER = _hyperliquid(
+    (0, 250e3, 1e6),
+    (20, 10, 5),
+    "estimate: no table of its own here; HTX's multi-assets altcoin tiers (20x 2.5 %, 10x 3.5 %, "
+    "5x 4 % in contracts, announcement of 2025-06-03) shown as 20x, 10x, 5x at 0, 250k, 1M USD "
+    "with MMR = 1 / (2 x max leverage) stand in",
+)
+
+# --- Bitget USDT-M futures ------------------------------------------------------------------
+# GET https://api.bitget.com/api/v2/mix/market/query-position-lever (productType USDT-FUTURES),
+# the API form of Bitget's "Position tiers"; copy: github.com/dextrorsal/user_data,
+# data/bitget/futures/leverage_tiers_USDT.json at commit 3482554a (freqtrade cache, "updated"
+# 2025-04-04), rows startUnit / endUnit (USDT), leverage, keepMarginRate.
+_BITGET_COPY = (
+    "GET api.bitget.com/api/v2/mix/market/query-position-lever ('Position tiers'), copy "
+    "github.com/dextrorsal/user_data data/bitget/futures/leverage_tiers_USDT.json @3482554a; "
+    "valid 2025-04-04 (cache 'updated'); read " + READ_ON_VENUES15
+)
+BITGET = {
+    "BTC": _bitget(
+        (
+            (0, 0.004, 125),
+            (150e3, 0.005, 100),
+            (900e3, 0.01, 50),
+            (12e6, 0.015, 25),
+            (38e6, 0.03, 20),
+            (50e6, 0.05, 10),
+            (100e6, 0.12, 5),
+            (150e6, 0.15, 4),
+            (200e6, 0.2, 3),
+            (250e6, 0.3, 2),
+            (400e6, 0.6, 1),
+        ),
+        "Bitget BTCUSDT position tiers: " + _BITGET_COPY,
+    ),
+    "ETH": _bitget(
+        (
+            (0, 0.005, 100),
+            (900e3, 0.01, 75),
+            (3e6, 0.015, 50),
+            (12e6, 0.02, 20),
+            (65e6, 0.025, 10),
+            (150e6, 0.035, 8),
+            (190e6, 0.055, 7),
+            (220e6, 0.07, 6),
+            (270e6, 0.095, 5),
+            (320e6, 0.13, 4),
+            (400e6, 0.17, 3),
+            (530e6, 0.26, 2),
+            (800e6, 0.5, 1),
+        ),
+        "Bitget ETHUSDT position tiers: " + _BITGET_COPY,
+    ),
+    "SOL": _bitget(
+        (
+            (0, 0.005, 100),
+            (20e3, 0.0066, 75),
+            (100e3, 0.01, 50),
+            (800e3, 0.0166, 25),
+            (8e6, 0.03, 20),
+            (10e6, 0.05, 10),
+            (30e6, 0.12, 5),
+            (60e6, 0.15, 4),
+            (80e6, 0.3, 2),
+            (150e6, 0.6, 1),
+        ),
+        "Bitget SOLUSDT position tiers: " + _BITGET_COPY,
+    ),
+    "XRP": _bitget(
+        (
+            (0, 0.004, 125),
+            (5e3, 0.005, 100),
+            (15e3, 0.0067, 75),
+            (100e3, 0.01, 50),
+            (200e3, 0.02, 25),
+            (800e3, 0.05, 10),
+            (8e6, 0.1, 5),
+            (16e6, 0.125, 4),
+            (20e6, 0.1666, 3),
+            (25e6, 0.25, 2),
+            (40e6, 0.5, 1),
+        ),
+        "Bitget XRPUSDT position tiers: " + _BITGET_COPY,
+    ),
+    "DOGE": _bitget(
+        (
+            (0, 0.0066, 75),
+            (10e3, 0.01, 50),
+            (50e3, 0.0125, 40),
+            (750e3, 0.025, 25),
+            (1.5e6, 0.03, 20),
+            (3e6, 0.05, 10),
+            (15e6, 0.12, 5),
+            (30e6, 0.15, 4),
+            (55e6, 0.3, 2),
+            (70e6, 0.6, 1),
+        ),
+        "Bitget DOGEUSDT position tiers: " + _BITGET_COPY,
+    ),
+}
+# Any other asset: SAFEUSDT's tiers "after" of Bitget's announcement of 2025-03-27 ("Bitget to
+# adjust the maintenance margin rate for USDT-M perpetual futures trading pair", read on the
+# mirror beeeye.xyz/ph/support/articles/12560603824682).
+BITGET_OTHER = _bitget(
+    (
+        (0, 0.01, 75),
+        (10e3, 0.015, 50),
+        (40e3, 0.018, 40),
+        (50e3, 0.025, 25),
+        (100e3, 0.03, 20),
+        (200e3, 0.05, 10),
+        (700e3, 0.12, 5),
+        (1.5e6, 0.15, 4),
+        (2e6, 0.2, 3),
+        (3e6, 0.3, 2),
+        (5.5e6, 0.6, 1),
+    ),
+    "estimate: no table of its own here; Bitget's SAFEUSDT tiers of the 2025-03-27 announcement "
+    "(support article 12560603824682) stand in",
+)
+
+# --- Gate USDT perpetual --------------------------------------------------------------------
+# Gate help "Risk Limit Explanation" (gate.com/help/futures/futures-logic/22162, dated
+# 2025-09-30, read on the mirror bi.live): BTCUSDT tiers by risk limit (USDT), tiered MMR, IMR,
+# max leverage. Gate computes maintenance margin by gradient since 2025-07-29: each tier's MMR
+# on the part of the position above the previous limit (Gate "Leverage and Margin" page), which
+# is the continuity deduction. The page's table is the help page's, not an API snapshot, and
+# its last tier (50 %, 1.05x up to 5M USDT) reads like an illustration: kept as published.
+_GATE_PAGE = (
+    "Gate help 'Risk Limit Explanation' (gate.com/help/futures/futures-logic/22162, read on the "
+    "mirror bi.live), gradient maintenance margin (Gate 'Leverage and Margin'); valid "
+    "2025-09-30; read " + READ_ON_VENUES15
+)
+_GATE_BTC_ROWS = (
+    (20e3, 0.004, 125),
+    (50e3, 0.0045, 111),
+    (100e3, 0.005, 100),
+    (200e3, 0.007, 75),
+    (1e6, 0.01, 50),
+    (2e6, 0.02, 25),
+    (3e6, 0.05, 10),
+    (5e6, 0.5, 1.05),
+)
+GATE = {
+    "BTC": _gate(_GATE_BTC_ROWS, "Gate BTCUSDT risk limits: " + _GATE_PAGE),
+    "ETH": _gate(
+        _GATE_BTC_ROWS,
+        "estimate: no ETHUSDT table found; BTCUSDT's risk limits stand in: " + _GATE_PAGE,
+    ),
+}
+GATE_OTHER = _gate(
+    _GATE_BTC_ROWS,
+    "estimate: no table of its own here; Gate's BTCUSDT risk limits of the help page stand in, "
+    "altcoins have lower limits and leverage",
+)
+
+# --- Deribit linear USDC perpetual (BTC_USDC-PERPETUAL) -------------------------------------
+# Deribit publishes no tiers: support.deribit.com "Linear Perpetual" (hc/en-us/articles/
+# 25944738177565, undated; read READ_ON_VENUES15) gives BTC_USDC IM = 2 % + 0.005 % x position
+# size in BTC, MM = 1 % + 0.005 % x size, with examples at 100,000 USD: 25 BTC -> IM 2.125 %
+# (53,125 USDC), MM 1.125 % (28,125 USDC); 350 BTC -> IM 3.75 % (1,312,500 USDC). The tiers
+# below are that rule as chords between sizes (see _linear_in_size): exact at each breakpoint,
+# a discretisation of ours, hence estimates.
+_DERIBIT_PAGE = (
+    "support.deribit.com/hc/en-us/articles/25944738177565 'Linear Perpetual' (BTC_USDC: MM 1 % + "
+    "0.005 % x size in BTC, IM 2 % + 0.005 % x size); page undated; read " + READ_ON_VENUES15
+)
+DERIBIT_BREAKPOINTS_BTC = (0.0, 25.0, 50.0, 100.0, 200.0, 350.0, 500.0, 750.0, 1000.0, 1500.0)
+DERIBIT = {
+    "BTC": _linear_in_size(
+        0.01,
+        0.00005,
+        0.02,
+        DERIBIT_BREAKPOINTS_BTC,
+        "estimate: Deribit BTC_USDC-PERPETUAL, its continuous rule as size tiers, exact at "
+        "0, 25, 50, 100, 200, 350, 500, 750, 1000, 1500 BTC: " + _DERIBIT_PAGE,
+    ),
+    # ETH_USDC's rule was not read: BTC_USDC's, per 1 BTC of notional (33.3 ETH at the
+    # reference prices), stands in.
+    "ETH": _linear_in_size(
+        0.01,
+        0.00005 * 3_000.0 / 100_000.0,
+        0.02,
+        tuple(q * 100_000.0 / 3_000.0 for q in DERIBIT_BREAKPOINTS_BTC),
+        "estimate: ETH_USDC-PERPETUAL's rule not read; BTC_USDC's per BTC of notional at "
+        "3,000 / 100,000 USD stands in: " + _DERIBIT_PAGE,
+    ),
+}
+# The same page's SOL_USDC rule, IM 4 % + 0.0005 % x size in SOL and MM 2 % + 0.0005 % x size,
+# as chords at 0, 2k, 5k, 10k and 20k SOL, in USD at REFERENCE_PRICE_USD["SOL"] (150 USD).
+_DERIBIT_SOL = _linear_in_size(0.02, 0.000005, 0.04, (0.0, 2e3, 5e3, 10e3, 20e3), "")
+DERIBIT_OTHER = PublishedTiers(
+    tuple(q * 150.0 for q in _DERIBIT_SOL.floors),
+    _DERIBIT_SOL.mmr,
+    _DERIBIT_SOL.max_leverage,
+    "estimate: no market of its own here; Deribit's SOL_USDC rule (MM 2 % + 0.0005 % x size, "
+    "IM 4 % + 0.0005 % x size in SOL, same page) as chords at 0, 2k, 5k, 10k, 20k SOL at 150 USD "
+    "stands in",
+)
+
 TABLES = {
     "binance": BINANCE,
     "bybit": BYBIT,
     "okx": OKX,
     "hyperliquid": HYPERLIQUID,
     "dydx": DYDX,
+    "bitmex": BITMEX,
+    "htx": HTX,
+    "bitget": BITGET,
+    "gate": GATE,
+    "deribit": DERIBIT,
 }
 OTHER = {
     "binance": BINANCE_OTHER,
@@ -615,6 +933,11 @@ OTHER = {
     "okx": OKX_OTHER,
     "hyperliquid": HYPERLIQUID_OTHER,
     "dydx": DYDX_OTHER,
+    "bitmex": BITMEX_OTHER,
+    "htx": HTX_OTHER,
+    "bitget": BITGET_OTHER,
+    "gate": GATE_OTHER,
+    "deribit": DERIBIT_OTHER,
 }
 
 # --- liquidation fees ----------------------------------------------------------------------
@@ -660,5 +983,46 @@ LIQUIDATION_FEES = {
         0.015,
         "dYdX v4 max_liquidation_fee_ppm 15000 (1.5 %, the maximum), github.com/dydxprotocol/"
         "v4-chain protocol/testing/genesis.sh @84d4664b; valid 2026-03-04; read " + READ_ON,
+    ),
+    # BitMEX "Liquidation" (bitmex.com/app/liquidation): the engine takes the position over with
+    # its remaining maintenance margin and works it at the bankruptcy price; what it gets above
+    # that goes to the insurance fund. No separate fee, as on Bybit.
+    "bitmex": PublishedFees(
+        {},
+        0.0,
+        "BitMEX 'Liquidation' (bitmex.com/app/liquidation, liquidationExamples): the maintenance "
+        "margin is lost to the insurance fund, no separate fee; page undated; read "
+        + READ_ON_VENUES15,
+    ),
+    # HTX "Liquidation Rules for Futures Trading" (htx.com/id-id/support/24959973437846): "A small
+    # fee may be charged when the liquidation engine processes orders", rate not given.
+    "htx": PublishedFees(
+        {},
+        0.0005,
+        "estimate: HTX says a small fee may be charged on liquidation orders (support "
+        "24959973437846) without a rate; a 0.05 % taker rate stands in",
+    ),
+    # Bitget "Announcement on liquidation risk management" (2024-07-24): "The liquidation fee
+    # rate is set at 0.0006" in its worst-price formulas.
+    "bitget": PublishedFees(
+        {},
+        0.0006,
+        "Bitget 'Announcement on liquidation risk management' (bitget.com news 12560604115513, "
+        "2024-07-24): liquidation fee rate 0.0006; read " + READ_ON_VENUES15,
+    ),
+    # Gate help "Insurance Fund": the fund is fed by liquidation fees; no rate found.
+    "gate": PublishedFees(
+        {},
+        0.0005,
+        "estimate: Gate's insurance fund is fed by liquidation fees (help 'Insurance Fund', "
+        "futures-logic/22081) without a rate found; a 0.05 % taker rate stands in",
+    ),
+    # Deribit "Insurance Fund" (support.deribit.com 25944777576477): liquidation orders pay an
+    # extra fee, in the fees documentation, which was not read.
+    "deribit": PublishedFees(
+        {},
+        0.005,
+        "estimate: Deribit charges liquidation orders an extra fee (support 'Insurance Fund', "
+        "25944777576477) whose rate was not read; 0.5 % stands in",
     ),
 }

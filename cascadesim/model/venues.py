@@ -10,9 +10,10 @@ a continuous function of notional.
 The rule fields use the integer codes of :mod:`cascadesim.engine.layout`. Funding states two
 periods apart: ``funding_interval_s``, how often funding is paid, and
 ``funding_premium_period_s``, the period the premium, the interest rate and the clamp are quoted
-for (8 h at all five venues). Each settlement pays the period's rate times interval / period,
-capped at ``funding_cap``, which is per paid interval: Binance, Bybit and OKX pay the 8-hour rate
-whole every 8 h, Hyperliquid and dYdX an eighth of it every hour.
+for (8 h at all ten venues). Each settlement pays the period's rate times interval / period,
+capped at ``funding_cap``, which is per paid interval: Binance, Bybit, OKX, BitMEX, HTX, Bitget
+and Gate pay the 8-hour rate whole every 8 h, Hyperliquid and dYdX an eighth of it every hour,
+and Deribit, which pays continuously, is paid here an eighth every hour.
 
 Tables are snapshots: exchanges change them without notice. The published rows, their sources
 and dates live in :mod:`cascadesim.model.tier_tables`; a table whose source starts with
@@ -367,7 +368,7 @@ class VenueProfile:
     chunk_cooldown_s: float = 0.0
     backstop_equity_fraction: float = 0.0
     funding_caps: Mapping[str, float] = field(default_factory=dict)
-    # None of the five venues publishes the order in which a cross account's perpetual
+    # None of the venues publishes the order in which a cross account's perpetual
     # positions are closed; largest maintenance margin first is what frees the most
     # requirement per close, the aim of the venues' laddered procedures.
     cross_close_order: int = layout.CROSS_ORDER_LARGEST_MAINTENANCE
@@ -618,6 +619,177 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
                 "*": dydx_funding_cap(_OTHER["dydx"]),
             },
             basis_average_s=0.0,  # mark is the oracle price
+        ),
+        # --- the five venues of issue 15 (read 2026-12-03; sources also in docs/model.md) ----
+        "bitmex": VenueProfile(
+            name="bitmex",
+            tier_tables=_TABLES["bitmex"],
+            default_tiers=_OTHER["bitmex"],
+            # BitMEX "Liquidation" and the Swaps Guide (bitmex.com/app/swapsGuide): positions
+            # are marked by Fair Price Marking, the index plus a basis that funding implies; the
+            # basis formula was not read here and is small on a perpetual: the index stands in.
+            mark_rule=layout.MARK_INDEX,
+            # bitmex.com/app/liquidationExamples: on a higher risk limit a FillOrKill order
+            # brings the position below a lower risk limit first; the rest is taken over and
+            # worked with a limit order at the bankruptcy price; what cannot be closed with the
+            # insurance fund's help is auto-deleveraged (bitmex.com/app/liquidation).
+            partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
+            limit_mode=layout.LIMIT_BANKRUPTCY,
+            takeover_mode=layout.TAKEOVER_INSURANCE,
+            # Not exact: BitMEX ranks profitable positions by PnL % on the entry value x
+            # effective leverage (bitmex.com/app/autoDeleveraging, read 2026-12-03); the engine's
+            # PnL % is on the margin, which orders positions differently by their entry leverage.
+            # No ADL_RANK_* code matches; the nearest stands in (docs/model.md, issue 15).
+            adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,
+            # Same pages: the maintenance margin left at takeover goes to the fund; no fee.
+            liquidation_fee_rate=LIQUIDATION_FEES["bitmex"].default,
+            liquidation_fees=LIQUIDATION_FEES["bitmex"].by_asset,
+            liquidation_fee_source=LIQUIDATION_FEES["bitmex"].source,
+            slippage_limit=0.0,
+            # Swaps Guide: funding every 8 h (04:00, 12:00, 20:00 UTC), 8-hour figures paid whole.
+            funding_interval_s=EIGHT_HOURS_S,
+            funding_premium_period_s=EIGHT_HOURS_S,
+            # F = P + clamp(I - P, +-0.05 %), I = (quote rate - base rate) / 3 (BitMEX's formula
+            # as copied by tradingcenter.org and blog.btcmex.com; BitMEX's own page not read):
+            # 0.01 % per 8 h is XBTUSD's (0.06 % - 0.03 %) / 3, an estimate for XBTUSDT.
+            funding_interest_rate=0.0001,
+            funding_clamp=0.0005,
+            # BitMEX blog "Important changes to Bitcoin / USD swap funding": at an 8-hour interval
+            # at most +-1.125 % a day, 0.375 % per interval = 75 % x (IM 1 % - MM 0.5 %). XBTUSD's
+            # cap; the same for XBTUSDT and every other asset is an estimate.
+            funding_cap=0.00375,
+            basis_average_s=0.0,  # the index stands in for the fair price
+        ),
+        "htx": VenueProfile(
+            name="htx",
+            tier_tables=_TABLES["htx"],
+            default_tiers=_OTHER["htx"],
+            # Estimate: HTX's mark-price rule was not read; index + basis average stands in.
+            mark_rule=layout.MARK_INDEX_BASIS,
+            # HTX "Liquidation Rules for Futures Trading" (htx.com/id-id/support/24959973437846,
+            # undated): liquidated when the margin ratio exceeds 100 %; tiered liquidation
+            # reduces the position step by step by lowering the adjustment-factor level; the
+            # system takes the position over and executes it in the market, any profit goes to
+            # the insurance fund.
+            partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
+            limit_mode=layout.LIMIT_BANKRUPTCY,
+            takeover_mode=layout.TAKEOVER_INSURANCE,
+            adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,  # estimate: HTX's ranking not read
+            liquidation_fee_rate=LIQUIDATION_FEES["htx"].default,
+            liquidation_fees=LIQUIDATION_FEES["htx"].by_asset,
+            liquidation_fee_source=LIQUIDATION_FEES["htx"].source,
+            slippage_limit=0.0,
+            # HTX "Trading Rules of USDⓈ-Margined Contracts" (htx.com/support/900003247446):
+            # settled every 8 hours, at 00:00, 08:00 and 16:00 UTC.
+            funding_interval_s=EIGHT_HOURS_S,
+            funding_premium_period_s=EIGHT_HOURS_S,
+            funding_interest_rate=0.0001,  # estimate: not read; Binance's 0.01 % per 8 h
+            funding_clamp=0.0005,  # estimate: not read; Binance's +-0.05 %
+            funding_cap=0.00375,  # estimate: not read; OKX's BTC cap
+            basis_average_s=60.0,  # estimate: window not read
+            # Same page: contracts with cross and isolated margin (BTCUSDT, ETHUSDT, LTCUSDT ...)
+            # share one USDT insurance fund; isolated-only contracts have one each.
+            shared_fund="htx-usdt",
+        ),
+        "bitget": VenueProfile(
+            name="bitget",
+            tier_tables=_TABLES["bitget"],
+            default_tiers=_OTHER["bitget"],
+            # Estimate: Bitget liquidates on its "fair mark price", whose rule was not read;
+            # index + basis average stands in.
+            mark_rule=layout.MARK_INDEX_BASIS,
+            # Bitget "Leverage and risk management" (bitget research 360058821652): cancel,
+            # net, then partial liquidation two tiers at a time (cross margin; isolated
+            # positions are not stepped down), then the rest as a flash order. The engine steps
+            # one tier at a time. "Understanding the Insurance Fund" (support 360059239211,
+            # 2025-10-21): the position is settled at the bankruptcy price, the fund takes the
+            # difference either way, which lowers the risk of ADL.
+            partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
+            limit_mode=layout.LIMIT_BANKRUPTCY,
+            takeover_mode=layout.TAKEOVER_INSURANCE,
+            adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,  # estimate: Bitget's ranking not read
+            # Bitget "Position Tier" (support 360052911052): margin rate = (position margin +
+            # unrealised PnL) / position value at the fair mark price; liquidation when it falls
+            # to the tier's maintenance rate.
+            mm_basis=layout.MM_BASIS_MARK,
+            liquidation_fee_rate=LIQUIDATION_FEES["bitget"].default,
+            liquidation_fees=LIQUIDATION_FEES["bitget"].by_asset,
+            liquidation_fee_source=LIQUIDATION_FEES["bitget"].source,
+            slippage_limit=0.0,
+            # Bitget "USDT-M/USDC-M Futures trading details" (support 12560603818084, 2025-05-27):
+            # funding is settled every eight hours.
+            funding_interval_s=EIGHT_HOURS_S,
+            funding_premium_period_s=EIGHT_HOURS_S,
+            funding_interest_rate=0.0001,  # estimate: not read; Binance's 0.01 % per 8 h
+            funding_clamp=0.0005,  # estimate: not read; Binance's +-0.05 %
+            funding_cap=0.00375,  # estimate: not read; OKX's BTC cap
+            basis_average_s=60.0,  # estimate: window not read
+        ),
+        "gate": VenueProfile(
+            name="gate",
+            tier_tables=_TABLES["gate"],
+            default_tiers=_OTHER["gate"],
+            mark_rule=layout.MARK_INDEX_BASIS,  # estimate: Gate's mark rule not read
+            # Gate help "Liquidation Process" (futures-logic/22159): when the margin ratio falls
+            # to 100 %, orders are cancelled, the risk limit is lowered one tier and the part
+            # above it liquidated, and the ratio re-checked; help "Insurance Fund"
+            # (futures-logic/22081): liquidation orders go to the book at the bankruptcy price,
+            # the fund takes what is unfilled at the bankruptcy price, then ADL.
+            partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
+            limit_mode=layout.LIMIT_BANKRUPTCY,
+            takeover_mode=layout.TAKEOVER_INSURANCE,
+            adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,  # estimate: Gate's ranking not read
+            # Gate "Leverage and Margin": maintenance margin by gradient on position value.
+            mm_basis=layout.MM_BASIS_MARK,
+            liquidation_fee_rate=LIQUIDATION_FEES["gate"].default,
+            liquidation_fees=LIQUIDATION_FEES["gate"].by_asset,
+            liquidation_fee_source=LIQUIDATION_FEES["gate"].source,
+            slippage_limit=0.0,
+            funding_interval_s=EIGHT_HOURS_S,  # estimate: Gate's BTC_USDT interval not read
+            funding_premium_period_s=EIGHT_HOURS_S,
+            # gate.io/futures/introduction/funding-rate-history: F = P + clamp(interest spread
+            # - P, 0.05 %, -0.05 %); the spread itself was not read: 0.01 % per 8 h, estimate.
+            funding_interest_rate=0.0001,
+            funding_clamp=0.0005,
+            funding_cap=0.00375,  # estimate: not read; OKX's BTC cap
+            basis_average_s=60.0,  # estimate: window not read
+        ),
+        "deribit": VenueProfile(
+            name="deribit",
+            tier_tables=_TABLES["deribit"],
+            default_tiers=_OTHER["deribit"],
+            # Estimate: a 30-second EMA in the mark price is a third party's account
+            # (skimall.net "Deribit Funding"); Deribit's own mark page was not read.
+            mark_rule=layout.MARK_INDEX_BASIS,
+            # Deribit "Insurance Fund" (support.deribit.com 25944777576477) and "Futures leverage
+            # and margin" (deribit.freshdesk.com 1000197257): liquidation is incremental, in small
+            # steps until maintenance margin is below equity again. Nearest here: the tier
+            # step-down on the size tiers of the table (one chord per step), then an order at the
+            # bankruptcy price; the fund covers negative equity. Deribit socialises a loss the
+            # fund cannot cover among that day's winners; the engine deleverages instead (its
+            # nearest procedure, docs/model.md).
+            partial_mode=layout.PARTIAL_TIER_STEP_DOWN,
+            limit_mode=layout.LIMIT_BANKRUPTCY,
+            takeover_mode=layout.TAKEOVER_INSURANCE,
+            adl_rank_rule=layout.ADL_RANK_PNL_LEVERAGE,  # no ADL at Deribit: stands in
+            # "Linear Perpetual": margins are calculated on the index price of the underlying.
+            mm_basis=layout.MM_BASIS_MARK,
+            liquidation_fee_rate=LIQUIDATION_FEES["deribit"].default,
+            liquidation_fees=LIQUIDATION_FEES["deribit"].by_asset,
+            liquidation_fee_source=LIQUIDATION_FEES["deribit"].source,
+            slippage_limit=0.0,
+            # Deribit "Funding Specifications" (support.deribit.com 31424939178397): an 8-hour
+            # rate from premium = (mark - index) / index, with a +-0.025 % damper, paid
+            # continuously (every millisecond); here paid every hour, an eighth each time.
+            funding_interval_s=HOUR_S,
+            funding_premium_period_s=EIGHT_HOURS_S,
+            # The damper max(0.025 %, P) + min(-0.025 %, P) is P + clamp(0 - P, +-0.025 %).
+            funding_interest_rate=0.0,
+            funding_clamp=0.00025,
+            # Same page: the cap "can vary by instrument"; BTC_USDC's was not read. 0.5 % per
+            # 8 h is an estimate; per paid hour an eighth of it.
+            funding_cap=0.005 / 8.0,
+            basis_average_s=30.0,  # estimate: see the mark rule
         ),
     }
 )

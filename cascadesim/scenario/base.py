@@ -6,7 +6,20 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-VENUE_NAMES = ("binance", "bybit", "okx", "hyperliquid", "dydx")
+# Every profile of cascadesim.model.venues.VENUES (kept literal for the scenario schema; a test
+# checks that the two agree).
+VENUE_NAMES = (
+    "binance",
+    "bybit",
+    "okx",
+    "hyperliquid",
+    "dydx",
+    "bitmex",
+    "htx",
+    "bitget",
+    "gate",
+    "deribit",
+)
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 PositiveFloat = Annotated[float, Field(gt=0)]
