@@ -188,11 +188,13 @@ def test_scenarios_lists_the_bundled_scenarios(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     names = [line.split()[0] for line in lines]
-    assert names == ["default", "contagion", "gentle", "liquidity_vacuum"]  # default first
+    assert names == ["default", "contagion", "gentle", "inverse_vs_linear", "liquidity_vacuum"]
     assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # each has a description
 
 
-@pytest.mark.parametrize("name", ["contagion", "default", "gentle", "liquidity_vacuum"])
+@pytest.mark.parametrize(
+    "name", ["contagion", "default", "gentle", "inverse_vs_linear", "liquidity_vacuum"]
+)
 def test_bundled_scenarios_validate_and_build(name):
     scenario = Scenario.from_toml(bundled_scenarios()[name])
     assert scenario.name == name

@@ -407,7 +407,7 @@ class Result:
                 currency == name,
             )
         usd = books.pop("USD", None)
-        ledger = dict(usd) if usd is not None else {"total": 0.0}
+        ledger: dict[str, Any] = dict(usd) if usd is not None else {"total": 0.0}
         for name, book in books.items():
             rate = float(self.setup.markets[int(np.argmax(currency == name))].price)
             ledger["total"] += book["total"] * rate

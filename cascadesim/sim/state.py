@@ -105,7 +105,33 @@ def validate_setup(setup: EngineSetup) -> int:
     if n_accounts is None:
         n_accounts = int(np.max(setup.positions.account)) + 1 if len(setup.positions) else 0
     validate_positions(setup.positions, n_markets, max(n_accounts, 1))
+    check_one_currency_per_account(setup)
     return max(n_accounts, 1)
+
+
+def check_one_currency_per_account(setup: EngineSetup) -> None:
+    """An account is one wallet: its positions are all linear or all inverse in one coin.
+
+    The engine keeps one wallet balance per account; a coin-margined position's released
+    margin is coin and a linear one's USD, so they need accounts of their own.
+    """
+    currencies = [settlement_currency(spec) for spec in setup.markets]
+    if len(set(currencies)) < 2 or not len(setup.positions):
+        return
+    code = {name: k for k, name in enumerate(sorted(set(currencies)))}
+    of_row = np.asarray([code[name] for name in currencies])[setup.positions.market]
+    account = np.asarray(setup.positions.account)
+    first = np.full(int(account.max()) + 1, -1)
+    first[account[::-1]] = of_row[::-1]  # the currency of each account's first row
+    mixed = first[account] != of_row
+    if mixed.any():
+        k = int(np.argmax(mixed))
+        raise invalid(
+            f"positions.account[{k}]",
+            int(account[k]),
+            "an account whose positions are all in one settlement currency (USD-margined, "
+            "or coin-margined in one coin): give inverse positions accounts of their own",
+        )
 
 
 def check_start_margins(setup: EngineSetup, params: np.recarray) -> None:
