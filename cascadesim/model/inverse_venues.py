@@ -40,13 +40,15 @@ class CoinTiers:
     maintenance_amount_coin: tuple[float, ...] | None = None
 
 
-# USD face value of one contract, by venue and asset, from the contract specifications.
+# USD face value of one contract, by venue and asset.
 CONTRACT_SIZES_USD: dict[str, dict[str, float]] = {
-    # Binance COIN-M contract specifications: BTCUSD_PERP 100 USD, other coins 10 USD.
+    # Estimate: BTCUSD_PERP 100 USD and 10 USD for other coins is Binance COIN-M's usual
+    # specification, not re-read on Binance's page in this session.
     "binance": {"BTC": 100.0, "*": 10.0},
-    # Bybit inverse perpetuals (BTCUSD, ETHUSD): one contract is 1 USD.
+    # Bybit "Introduction to Inverse Perpetual Contract": minimum order size 1 USD per
+    # contract (BTCUSD, ETHUSD).
     "bybit": {"*": 1.0},
-    # OKX coin-margined swaps: BTC-USD-SWAP 100 USD, other coins 10 USD.
+    # Estimate: OKX BTC-USD-SWAP 100 USD, other coins 10 USD, not re-read in this session.
     "okx": {"BTC": 100.0, "*": 10.0},
     # Hyperliquid and dYdX list no inverse contracts: 1 USD keeps contracts = USD face.
     "hyperliquid": {"*": 1.0},
