@@ -26,7 +26,8 @@ from cascadesim.cli.console import (
 from cascadesim.engine.compile_cache import record_compile_seconds
 from cascadesim.events.modes import scenario_for_mode
 from cascadesim.model.calculator import liquidation_price
-from cascadesim.model.inverse_calculator import inverse_liquidation_price
+from cascadesim.model.inverse_calculator import MARGIN_MODES, inverse_liquidation_price
+from cascadesim.model.market import CONTRACT_TYPES
 from cascadesim.model.resources import RunBudget
 from cascadesim.report.output import (
     check_output_folder,
@@ -64,10 +65,10 @@ def liqprice_command(
     position with the whole balance as margin is the same computation, so ``cross`` passes
     through); an inverse one goes to :mod:`cascadesim.model.inverse_calculator`.
     """
-    if contract not in ("linear", "inverse"):
-        raise invalid("contract", contract, "linear or inverse")
-    if margin_mode not in ("isolated", "cross"):
-        raise invalid("margin_mode", margin_mode, "isolated or cross")
+    if contract not in CONTRACT_TYPES:
+        raise invalid("contract", contract, " or ".join(CONTRACT_TYPES))
+    if margin_mode not in MARGIN_MODES:
+        raise invalid("margin_mode", margin_mode, " or ".join(MARGIN_MODES))
     if contract == "inverse":
         if max_leverage is not None:
             raise invalid("max_leverage", max_leverage, "none for an inverse contract")

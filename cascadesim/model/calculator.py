@@ -141,24 +141,10 @@ def _tier_table(
     """The table to use: a single tier from ``mmr`` or Hyperliquid's ``max_leverage``, else
     the venue's table for ``asset`` (a table tiered by position size, OKX's, with its USD
     floors at the ``entry`` price)."""
-    if maintenance_amount is not None and mmr is None:
-        raise invalid("maintenance_amount", maintenance_amount, "only together with mmr")
     cap = np.inf if max_leverage is None else _positive("max_leverage", max_leverage)
-    if mmr is not None:
-        rate = _number(
-            "mmr", mmr, "a maintenance margin rate in (0, 1)", lambda number: 0.0 < number < 1.0
-        )
-        amount = (
-            0.0
-            if maintenance_amount is None
-            else _number(
-                "maintenance_amount",
-                maintenance_amount,
-                "finite USD >= 0",
-                lambda number: number >= 0.0,
-            )
-        )
-        return TierTable.single(rate, amount, cap, "mmr given")
+    given = _given_tier(mmr, maintenance_amount, cap, "USD")
+    if given is not None:
+        return given
     if max_leverage is not None and venue == "hyperliquid":
         return TierTable.from_max_leverage([0.0], [cap], "max_leverage given")
     try:
@@ -171,6 +157,30 @@ def _tier_table(
         capped = np.full(len(table), cap)
         return TierTable(table.floors, table.mmr, table.maintenance_amount, capped, table.source)
     return table
+
+
+def _given_tier(
+    mmr: float | None, maintenance_amount: float | None, cap: float, unit: str
+) -> TierTable | None:
+    """One tier from ``mmr`` (and a deduction in ``unit``), or None when no rate is given."""
+    if maintenance_amount is not None and mmr is None:
+        raise invalid("maintenance_amount", maintenance_amount, "only together with mmr")
+    if mmr is None:
+        return None
+    rate = _number(
+        "mmr", mmr, "a maintenance margin rate in (0, 1)", lambda number: 0.0 < number < 1.0
+    )
+    amount = (
+        0.0
+        if maintenance_amount is None
+        else _number(
+            "maintenance_amount",
+            maintenance_amount,
+            f"finite {unit} >= 0",
+            lambda number: number >= 0.0,
+        )
+    )
+    return TierTable.single(rate, amount, cap, "mmr given")
 
 
 def _check_leverage(

@@ -28,14 +28,15 @@ from cascadesim.engine import layout
 from cascadesim.engine import margin as kernels
 from cascadesim.model.calculator import (
     CONVENTIONS,
+    _given_tier,
+    _market_record,
     _number,
     _positive,
     _side_sign,
     _venue_name,
 )
 from cascadesim.model.inverse_venues import contract_size_usd, inverse_tiers
-from cascadesim.model.market import write_tiers
-from cascadesim.model.venues import VENUES, TierTable
+from cascadesim.model.venues import TierTable
 
 MARGIN_MODES = ("isolated", "cross")
 
@@ -165,7 +166,9 @@ def inverse_liquidation_price(
     )
     price_tick = None if tick is None else _positive("tick", tick)
     table = _coin_table(venue_name, asset, entry, mmr, maintenance_amount)
-    market = _reciprocal_record(venue_name, asset, table, entry)
+    # No tick in x: the USD liquidation price is rounded below; x = entry at entry, so a
+    # size-tiered table reads its floors at Q / entry.
+    market = _market_record(venue_name, asset, table, entry, None)
     # K = entry^2: x = entry at entry, the position is (face / K) units in x, side swapped.
     scale = entry * entry
     quantity_x = face / scale
@@ -228,16 +231,9 @@ def _coin_table(
     venue: str, asset: str, entry: float, mmr: float | None, amount: float | None
 ) -> TierTable:
     """The tier table in coin: one tier from ``mmr``, else the venue's inverse table."""
-    if amount is not None and mmr is None:
-        raise invalid("maintenance_amount", amount, "only together with mmr")
-    if mmr is not None:
-        rate = _number("mmr", mmr, "a maintenance margin rate in (0, 1)", lambda r: 0.0 < r < 1.0)
-        deduction = (
-            0.0
-            if amount is None
-            else _number("maintenance_amount", amount, "finite coin >= 0", lambda a: a >= 0.0)
-        )
-        return TierTable.single(rate, deduction, np.inf, "mmr given")
+    given = _given_tier(mmr, amount, np.inf, "coin")
+    if given is not None:
+        return given
     usd = inverse_tiers(venue, asset, entry)
     return TierTable(
         usd.floors / entry,
@@ -246,15 +242,3 @@ def _coin_table(
         usd.max_leverage,
         usd.source,
     )
-
-
-def _reciprocal_record(venue: str, asset: str, table: TierTable, entry: float):
-    """Parameter record of the linear market in x that carries the venue's basis."""
-    profile = VENUES[venue]
-    params = np.zeros(1, dtype=layout.market_params_dtype(len(table)))
-    row = params[0]
-    row["mm_basis"] = profile.mm_basis
-    row["liquidation_fee_rate"] = profile.liquidation_fee_for(asset)
-    row["tier_price_usd"] = entry  # x = entry at entry: a size-tiered table reads Q / entry
-    write_tiers(row, table.floors, table.mmr, table.maintenance_amount, table.max_leverage)
-    return row

@@ -19,8 +19,9 @@ from cascadesim.sim.outcome import BookSnapshot, PathOutcome
 LIQUIDATION_KINDS = (layout.KIND_BOOK, layout.KIND_INSURANCE, layout.KIND_BACKSTOP, layout.KIND_ADL)
 
 
-def reciprocal(scale: float, x: np.ndarray) -> np.ndarray:
-    """USD price of reciprocal price ``x``: K / x, with x <= 0 at infinity and inf at 0."""
+def reciprocal(scale, x) -> np.ndarray:
+    """USD price of reciprocal price ``x``: K / x (K a number or an array like ``x``); x = 0
+    gives inf and x < 0 (no liquidation price in x) gives 0."""
     x = np.asarray(x, dtype=np.float64)
     with np.errstate(divide="ignore"):
         return np.where(x > 0.0, scale / np.where(x > 0.0, x, 1.0), np.where(x == 0, np.inf, 0.0))
@@ -72,9 +73,9 @@ def view_events(events: np.ndarray, scale: np.ndarray) -> np.ndarray:
     part["side"] = -events["side"][rows]
     part["quantity"] = events["notional"][rows]  # coin: (Q / K) x x at the fill
     part["notional"] = face
-    part["fill_price"] = reciprocal(1.0, events["fill_price"][rows]) * k
-    part["bankruptcy_price"] = reciprocal(1.0, events["bankruptcy_price"][rows]) * k
-    part["mark_price"] = reciprocal(1.0, events["mark_price"][rows]) * k
+    part["fill_price"] = reciprocal(k, events["fill_price"][rows])
+    part["bankruptcy_price"] = reciprocal(k, events["bankruptcy_price"][rows])
+    part["mark_price"] = reciprocal(k, events["mark_price"][rows])
     out[rows] = part
     return out
 
@@ -148,8 +149,8 @@ def view_positions(positions: layout.Positions, scale: np.ndarray) -> layout.Pos
     kr = k[rows]
     side[rows] = -positions.side[rows]
     quantity[rows] = positions.quantity[rows] * positions.entry_price[rows]
-    entry[rows] = reciprocal(1.0, positions.entry_price[rows]) * kr
-    liquidation[rows] = reciprocal(1.0, positions.liquidation_price[rows]) * kr
+    entry[rows] = reciprocal(kr, positions.entry_price[rows])
+    liquidation[rows] = reciprocal(kr, positions.liquidation_price[rows])
     return positions._replace(
         side=side, quantity=quantity, entry_price=entry, liquidation_price=liquidation
     )

@@ -314,8 +314,9 @@ class Result:
         shorts = float(positions.quantity[rows & (positions.side < 0)].sum())
         spec = self.setup.markets[m]
         stated = 0.0 if spec.open_interest_usd is None else spec.open_interest_usd / spec.price
-        # An inverse market's engine units are face / K: face / price is its coin at the start.
-        return max(stated, longs, shorts) * (spec.reciprocal_scale / spec.price or 1.0)
+        # An inverse market's engine units are face / K with K = price^2: coin at the start
+        # is face / price, the units times the price.
+        return max(stated, longs, shorts) * (spec.price if spec.inverse else 1.0)
 
     @cached_property
     def summary(self) -> dict:
