@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from cascadesim.engine import layout
 from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
 from cascadesim.sim.driver import simulate
+from tests.collateral_strategies import collateral_setups
 from tests.engine_strategies import engine_setups
 from tests.reference.engine_reference import reference_run
 
@@ -440,3 +441,17 @@ def test_sell_programme_through_the_whole_book_hits_the_price_floor():
     assert reference["flags"] & layout.STATUS_FLAG_BOOK_EXHAUSTED
     assert result.outcome.timeline["last_price"].min() == pytest.approx(2.0)
     assert reference["status"][0] == layout.STATUS_LIQUIDATED
+
+
+# --- hedge mode and multi-asset collateral -----------------------------------------------
+@given(collateral_setups(max_steps=200))
+@settings(DIFFERENTIAL, max_examples=20)
+def test_kernel_matches_reference_with_hedge_pairs_and_collateral(setup):
+    """Collateral revaluation and hedge-pair netting agree with the reference too."""
+    result, reference = assert_same_run(setup)
+    close(
+        [result.outcome.collateral_repriced_usd],
+        [reference["collateral_repriced_usd"]],
+        "collateral_repriced_usd",
+        float(np.sum(setup.positions.margin)),
+    )

@@ -26,6 +26,7 @@ from cascadesim.model.market import (
 from cascadesim.sim.driver import run_path, simulate
 from cascadesim.sim.result import ledger_value
 from cascadesim.sim.state import cross_accounts, sort_population, validate_setup
+from tests.collateral_strategies import collateral_setups
 from tests.engine_strategies import engine_setups
 from tests.reference.engine_reference import Market
 
@@ -40,10 +41,12 @@ def audited_run(setup: EngineSetup):
     positions, groups, _ = sort_population(setup.positions, params)
     snapshots = []
 
-    def observe(step, state, live_positions, wallet):
+    def observe(step, state, live_positions, wallet, collateral):
         ledger = ledger_value(
             live_positions, state, float(wallet.sum()), state.mark_price, state.funding_per_unit
         )
+        # What collateral prices added came from outside the market.
+        ledger["total"] -= float(collateral.repriced_usd[0])
         snapshots.append(
             {
                 "step": step,
@@ -93,6 +96,24 @@ def money_in_play(setup: EngineSetup) -> float:
 @given(engine_setups())
 @settings(max_examples=25)
 def test_the_ledger_balances_at_every_step(setup):
+    assert_ledger_balances(setup)
+
+
+@given(collateral_setups())
+@settings(max_examples=15)
+def test_the_ledger_balances_with_hedge_pairs_and_collateral(setup):
+    """Money is conserved with collateral that reprices (counted as an outside source) and
+    hedge pairs netted against each other, at every step; the engine's own ledger says so."""
+    assert_ledger_balances(setup)
+    result = simulate(setup, counterfactual=False)
+    before, after = result.ledger(False), result.ledger()
+    assert after["collateral_repricing"] == -result.outcome.collateral_repriced_usd
+    assert abs(after["total"] - before["total"]) <= RELATIVE * (
+        money_in_play(setup) + abs(before["total"])
+    )
+
+
+def assert_ledger_balances(setup):
     result = simulate(setup, counterfactual=False)
     start = result.ledger(False)["total"]
     outcome, snapshots = audited_run(setup)

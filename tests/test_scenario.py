@@ -188,12 +188,20 @@ def test_scenarios_lists_the_bundled_scenarios(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     names = [line.split()[0] for line in lines]
-    assert names == ["default", "contagion", "gentle", "inverse_vs_linear", "liquidity_vacuum"]
+    assert names == [
+        "default",
+        "contagion",
+        "gentle",
+        "inverse_vs_linear",
+        "liquidity_vacuum",
+        "stablecoin_depeg",
+    ]
     assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # each has a description
 
 
 @pytest.mark.parametrize(
-    "name", ["contagion", "default", "gentle", "inverse_vs_linear", "liquidity_vacuum"]
+    "name",
+    ["contagion", "default", "gentle", "inverse_vs_linear", "liquidity_vacuum", "stablecoin_depeg"],
 )
 def test_bundled_scenarios_validate_and_build(name):
     scenario = Scenario.from_toml(bundled_scenarios()[name])
@@ -205,7 +213,11 @@ def test_bundled_scenarios_validate_and_build(name):
     if scenario.population.isolated_share == 1.0:
         assert len(setup.positions) == setup.n_accounts  # one isolated account per position
     else:
-        assert setup.n_accounts < len(setup.positions)  # cross accounts hold several
+        venues = [market.venue for market in scenario.markets.values()]
+        if len(set(venues)) < len(venues):
+            assert setup.n_accounts < len(setup.positions)  # cross accounts hold several
+        else:  # one market per venue: a cross account holds one position there
+            assert setup.n_accounts == len(setup.positions)
     assert setup.labels["provenance"]["scenario_hash"] == scenario.hash()
 
 

@@ -363,7 +363,18 @@ def print_summary(console, summary: dict, name: str, directory: Path, written) -
         ),
         ("seed / scenario hash", f"{summary['seed']} / {summary['scenario_hash']}"),
     ]
+    collateral = summary.get("collateral")
+    if collateral is not None:
+        rows[4:4] = [
+            (
+                "collateral accounts liquidated",
+                f"{collateral['accounts_liquidated']:,} of {collateral['accounts']:,} "
+                f"({collateral['accounts_liquidated_without_loss']:,} with no loss on the index)",
+            )
+        ]
     for label, value in rows:
         table.add_row(label, value)
     console.print(table)
+    for note in summary.get("estimates", []):
+        console.print(f"estimate: {note}")
     console.print(f"{len(written)} files in {directory}/ (open report.html)")

@@ -10,6 +10,11 @@ its equity spread over its positions in proportion to their maintenance margin, 
 safe on its own again; a position whose liquidation price came closer than its sorted
 threshold by that goes on the watch list with its new threshold, so thresholds stay bounds.
 
+An account in hedge mode holds a long and a short in one market. Binance counts each side's
+maintenance margin on its own and closes each as a position; Bybit liquidates only the net
+position ("a fully hedged position will not be liquidated"): the overlap is first closed
+against itself at the mark, outside the book, and the rest is liquidated as usual.
+
 Closing follows the venue's order (largest maintenance margin or largest loss first). To
 close position j, every other position keeps exactly its maintenance margin and j carries
 the rest of the account's equity; j's bankruptcy price is then the account's, as in the
@@ -25,15 +30,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from cascadesim.engine.account_rows import release_to_account
 from cascadesim.engine.layout import (
     CROSS_ORDER_LARGEST_LOSS,
+    HEDGE_NET_FIRST,
+    KIND_NETTED,
+    STATUS_LIQUIDATED,
     STATUS_OPEN,
     STATUS_WATCHED,
     TAKEOVER_BACKSTOP,
 )
 from cascadesim.engine.liquidation import liquidate_position
 from cascadesim.engine.margin import maintenance_requirement
-from cascadesim.engine.orders import effective_margin
+from cascadesim.engine.orders import effective_margin, record_event, reduce_position
 from cascadesim.engine.takeover import backstop_takeover
 from cascadesim.engine.watch_list import keep_threshold_a_bound, watch
 
@@ -165,6 +174,64 @@ def close_order(params, positions, state, crosses, slot):
 
 
 @njit(cache=True)
+def close_netted(positions, scratch, crosses, i):
+    """Settle row i, closed by netting: its margin stays with the account (the venue
+    closed it at the mark, not as a liquidation order), in an open row or its wallet."""
+    if release_to_account(positions, scratch, crosses, i) < 0:
+        scratch.account_wallet[positions.account[i]] += positions.margin[i]
+        positions.margin[i] = 0.0
+    positions.status[i] = STATUS_LIQUIDATED
+
+
+@njit(cache=True)
+def net_hedged_pairs(time, params, positions, state, scratch, crosses, slot, events, event_count):
+    """Close the overlap of each long and short the account holds in one market of a venue
+    that liquidates the net position (``HEDGE_NET_FIRST``), against each other at the mark.
+
+    Both legs are reduced at the same price, so the account's equity and the market's open
+    interest balance stay as they were; each leg is logged as a ``netted`` event.
+    """
+    first = crosses.offsets[slot]
+    last = crosses.offsets[slot + 1]
+    for a in range(first, last):
+        i = np.int64(crosses.rows[a])
+        if positions.side[i] < 0 or not is_open(positions, i):
+            continue
+        m = np.int64(positions.market[i])
+        if params[m].hedge_liquidation != HEDGE_NET_FIRST:
+            continue
+        for b in range(first, last):
+            j = np.int64(crosses.rows[b])
+            if positions.market[j] != m or positions.side[j] > 0 or not is_open(positions, j):
+                continue
+            quantity = min(positions.quantity[i], positions.quantity[j])
+            mark = state[m].mark_price
+            account = positions.account[i]
+            for row in (i, j):
+                events = record_event(
+                    events,
+                    event_count,
+                    time,
+                    m,
+                    account,
+                    row,
+                    positions.side[row],
+                    KIND_NETTED,
+                    quantity,
+                    quantity * mark,
+                    mark,
+                    mark,
+                    mark,
+                )
+                reduce_position(positions, state, row, quantity, mark)
+            scratch.account_liquidated[account] = True
+            for row in (i, j):
+                if positions.quantity[row] <= 0.0:
+                    close_netted(positions, scratch, crosses, row)
+    return events
+
+
+@njit(cache=True)
 def liquidate_account(
     time,
     dt,
@@ -214,6 +281,10 @@ def liquidate_account(
                 step_liquidated,
             )
         return events
+    events = net_hedged_pairs(
+        time, params, positions, state, scratch, crosses, slot, events, event_count
+    )
+    rows = close_order(params, positions, state, crosses, slot)
     for j in rows:
         if not is_open(positions, j):
             continue

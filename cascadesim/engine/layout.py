@@ -31,7 +31,11 @@ KIND_INSURANCE = 1  # unfilled rest taken over by the insurance fund at the bank
 KIND_BACKSTOP = 2  # position and collateral taken over by the backstop vault
 KIND_ADL = 3  # liquidated rest closed at the bankruptcy price against ADL counterparties
 KIND_ADL_COUNTERPARTY = 4  # a profitable opposite position closed by auto-deleveraging
-KIND_NAMES = ("book", "insurance", "backstop", "adl", "adl_counterparty")
+KIND_NETTED = 5  # hedge mode: closed against the account's own opposite position at the mark
+KIND_NAMES = ("book", "insurance", "backstop", "adl", "adl_counterparty", "netted")
+# The kinds that are liquidations of the position they close (what venues and aggregators
+# count); ADL counterparties and netted hedge legs are closed without being liquidated.
+LIQUIDATION_KINDS = (KIND_BOOK, KIND_INSURANCE, KIND_BACKSTOP, KIND_ADL)
 
 # --- venue rule codes ----------------------------------------------------------------------
 MARK_BINANCE = 0  # median(index*(1+F*tau/interval), index + basis average, last)
@@ -68,6 +72,11 @@ ADL_RANK_NAMES = ("pnl_leverage", "hyperliquid")
 CROSS_ORDER_LARGEST_MAINTENANCE = 0  # close the position with the largest maintenance first
 CROSS_ORDER_LARGEST_LOSS = 1  # close the position with the largest unrealised loss first
 CROSS_ORDER_NAMES = ("largest_maintenance", "largest_loss")
+
+# What a cross account liquidated in hedge mode (a long and a short in one market) does first.
+HEDGE_EACH_SIDE = 0  # each side is closed as a position of its own (Binance)
+HEDGE_NET_FIRST = 1  # the overlap is closed against itself at the mark, then the net (Bybit)
+HEDGE_LIQUIDATION_NAMES = ("each_side", "net_first")
 
 # What maintenance margin is computed on, and where the tier is read (see engine/margin.py).
 MM_BASIS_MARK = 0  # notional at the mark, tier by that notional (Binance, Hyperliquid, dYdX)
@@ -197,6 +206,7 @@ def market_params_dtype(n_tiers: int) -> np.dtype:
             ("fund_unwind_usd_per_s", np.float64),  # USD/s the fund/backstop sells into the book
             ("passive_leverage", np.float64),  # leverage of the hedged counterparty for ADL rank
             ("cross_close_order", np.int64),  # CROSS_ORDER_* code: a cross account's close order
+            ("hedge_liquidation", np.int64),  # HEDGE_* code: a hedge-mode account's first close
             ("adl_price_rule", np.int64),  # ADL_PRICE_* code
             ("fund_pool", np.int64),  # market whose record holds this market's fund cash
             ("backstop_pool", np.int64),  # market whose record holds its backstop vault's cash
@@ -352,6 +362,38 @@ class CrossAccounts(NamedTuple):
     offsets: np.ndarray  # int64 (n_cross + 1,)
     rows: np.ndarray  # int32 (n_cross_positions,), position rows of each cross account
     ready_time: np.ndarray  # float64 (n_cross,) s, end of a liquidation cooldown
+
+
+class Collateral(NamedTuple):
+    """Cross accounts whose margin is a basket of coins valued at each venue's own price.
+
+    Collateral account c is cross slot ``slot[c]``; its holdings are rows
+    ``offsets[c]:offsets[c + 1]`` of ``feed`` and ``units``. A feed is one coin on one venue.
+    Its USD price at step row r is ``factor[r, f]`` times the index of asset
+    ``feed_asset[f]`` (a coin that is a simulated asset), or times ``feed_price[f]`` when
+    ``feed_asset[f]`` is -1; a factor below 1 is that venue's own price below the index (a
+    depeg). Of ``u`` coins held the venue counts the sum over the feed's tiers of the part
+    of ``u`` inside the tier times the tier's ratio. The positions' margins hold the counted
+    value at the start; each step the change of the counted value is credited to them
+    (``value`` is what has been credited so far, in USD). An account stops being revalued
+    (``active`` False) once it has no open position: its collateral was settled into the
+    account's USD balance then. ``repriced_usd[0]`` is the money that collateral prices
+    added to the traders, the ledger's outside source.
+    """
+
+    factor: np.ndarray  # float64 (n_steps + 1, n_feeds) venue price / reference price
+    feed_asset: np.ndarray  # int64 (n_feeds,) asset whose index is the reference, or -1
+    feed_price: np.ndarray  # float64 (n_feeds,) USD reference price of a coin not simulated
+    tier_floor_units: np.ndarray  # float64 (n_feeds, n_tiers) coins where each tier starts
+    tier_ratio: np.ndarray  # float64 (n_feeds, n_tiers) counted fraction inside each tier
+    tier_count: np.ndarray  # int64 (n_feeds,) tiers used
+    slot: np.ndarray  # int32 (n_collateral,) cross slot of each collateral account
+    offsets: np.ndarray  # int64 (n_collateral + 1,)
+    feed: np.ndarray  # int32 (n_holdings,) feed of each holding
+    units: np.ndarray  # float64 (n_holdings,) coins held, >= 0
+    value: np.ndarray  # float64 (n_collateral,) counted USD value credited so far
+    active: np.ndarray  # bool (n_collateral,) revalued while the account has open positions
+    repriced_usd: np.ndarray  # float64 (1,) USD credited by collateral prices so far
 
 
 class Watchlist(NamedTuple):

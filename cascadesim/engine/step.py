@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from cascadesim.engine.book import depth_within
+from cascadesim.engine.collateral import revalue_collateral
 from cascadesim.engine.cross_margin import (
     account_figures,
     at_maintenance,
@@ -459,6 +460,7 @@ def run_steps(
     watchlist,
     scratch,
     crosses,
+    collateral,
     events,
     event_count,
     timeline,
@@ -476,6 +478,8 @@ def run_steps(
     index_path : float64 (n_steps + 1, n_assets), exogenous index in USD; row 0 is the start
     taker_flow_usd : float64 (n_steps, n_markets), signed exogenous taker USD per step
     crosses : CrossAccounts, the cross-margin accounts (empty arrays when all are isolated)
+    collateral : Collateral, the cross accounts margined by a basket of coins (empty arrays
+        when none is)
     events : LIQUIDATION_EVENT_DTYPE array, grown as needed; event_count : int64 (1,)
     timeline : TIMELINE_DTYPE array (n_steps, n_markets), written
     walk_out : float64 (5,), flags : int64 (1,) scratch
@@ -489,6 +493,10 @@ def run_steps(
     for step in range(first_step, last_step):
         time = (step + 1) * dt
         update_index(step, dt, assets, index_path)
+        if collateral.slot.shape[0] > 0:
+            revalue_collateral(
+                step, time, index_path, params, positions, state, watchlist, crosses, collateral
+            )
         for m in range(n_markets):
             state[m].previous_mark_price = state[m].mark_price
             state[m].step_taker_flow_usd = 0.0

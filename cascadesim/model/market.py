@@ -14,6 +14,7 @@ import numpy as np
 
 from cascadesim._util.errors import invalid
 from cascadesim.engine import layout
+from cascadesim.model.collateral import CollateralHoldings
 
 MARK_RULES = {name: code for code, name in enumerate(layout.MARK_RULE_NAMES)}
 PARTIAL_MODES = {name: code for code, name in enumerate(layout.PARTIAL_MODE_NAMES)}
@@ -21,6 +22,7 @@ LIMIT_MODES = {name: code for code, name in enumerate(layout.LIMIT_MODE_NAMES)}
 TAKEOVER_MODES = {name: code for code, name in enumerate(layout.TAKEOVER_NAMES)}
 ADL_RANK_RULES = {name: code for code, name in enumerate(layout.ADL_RANK_NAMES)}
 CROSS_CLOSE_ORDERS = {name: code for code, name in enumerate(layout.CROSS_ORDER_NAMES)}
+HEDGE_LIQUIDATIONS = {name: code for code, name in enumerate(layout.HEDGE_LIQUIDATION_NAMES)}
 ADL_PRICE_RULES = {name: code for code, name in enumerate(layout.ADL_PRICE_NAMES)}
 MM_BASES = {name: code for code, name in enumerate(layout.MM_BASIS_NAMES)}
 BANKRUPTCY_ROUNDINGS = {name: code for code, name in enumerate(layout.BANKRUPTCY_ROUNDING_NAMES)}
@@ -33,6 +35,7 @@ CODED_FIELDS = {
     "takeover_mode": TAKEOVER_MODES,
     "adl_rank_rule": ADL_RANK_RULES,
     "cross_close_order": CROSS_CLOSE_ORDERS,
+    "hedge_liquidation": HEDGE_LIQUIDATIONS,
     "adl_price_rule": ADL_PRICE_RULES,
     "mm_basis": MM_BASES,
     "bankruptcy_rounding": BANKRUPTCY_ROUNDINGS,
@@ -140,6 +143,9 @@ class MarketSpec:
     fund_unwind_usd_per_s: float = 1e6
     passive_leverage: float = 2.0
     cross_close_order: str = "largest_maintenance"
+    # A cross account holding a long and a short in this market (hedge mode), liquidated:
+    # "each_side" closes each as its own position, "net_first" closes the overlap first
+    hedge_liquidation: str = "each_side"
     adl_price_rule: str = "bankruptcy"
     # Markets with the same non-empty label share one insurance fund (or backstop vault):
     # its balance is the sum of their insurance_fund_usd (backstop_usd)
@@ -286,7 +292,8 @@ class PositionArrays:
     margin : float64 array (n,), margin USD > 0: the isolated margin, or for a position of
         a cross-margin account its share of the account's wallet
     cross : bool array (n,) or None, True for positions of cross-margin accounts (one
-        wallet over at most one position per market of one venue); None: all isolated
+        wallet over the positions of one venue: at most one long and one short per market,
+        both at once being hedge mode); None: all isolated
     """
 
     market: np.ndarray
@@ -308,6 +315,8 @@ class EngineSetup:
     index_path : float64 (n_steps + 1, n_assets), exogenous index in USD; row 0 is the start.
     taker_flow_usd : float64 (n_steps, n_markets) or None, signed taker USD per step
         (negative sells), e.g. an aggressive sell programme.
+    collateral : CollateralHoldings or None, the coins cross accounts hold as margin and
+        their price on each venue (None: every wallet is in the settlement coin)
     """
 
     markets: list[MarketSpec]
@@ -320,6 +329,7 @@ class EngineSetup:
     iteration_cap: int = 64
     n_accounts: int | None = None
     labels: dict = field(default_factory=dict)
+    collateral: CollateralHoldings | None = None
 
     @property
     def n_steps(self) -> int:

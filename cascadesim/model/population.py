@@ -260,6 +260,7 @@ class MarketPopulation:
     accounts: int | None = None
     venue: str = ""
     isolated_share: float = 1.0
+    hedged_pair_share: float = 0.0  # of the smaller side's cross positions, paired (hedge mode)
     mm_basis: int = layout.MM_BASIS_MARK
     liquidation_fee_rate: float = 0.0  # in maintenance margin on OKX's basis only
 
@@ -343,12 +344,12 @@ def synthesize(
             f"at least the {sum(counts):,} accounts the open interest needs (raise it, "
             "or lower open interest or raise account_size.median_usd)",
         )
-    # Child m is market m's stream, child n the cross-account draw: adding cross accounts
-    # leaves every market's positions as they were.
-    streams = np.random.SeedSequence(seed).spawn(len(markets) + 1)
+    # Child m is market m's stream, child n the cross-account draw, child n + 1 the hedge
+    # pairs: adding cross accounts or pairs leaves every market's positions as they were.
+    streams = np.random.SeedSequence(seed).spawn(len(markets) + 2)
     parts, diagnostics = [], []
     offset = 0
-    for m, (market, count, stream) in enumerate(zip(markets, counts, streams[:-1], strict=True)):
+    for m, (market, count, stream) in enumerate(zip(markets, counts, streams[:-2], strict=True)):
         part, info = synthesize_market(np.random.default_rng(stream), market, count)
         part["market"] = np.full(count, m, dtype=np.int32)
         part["account"] = np.arange(offset, offset + count, dtype=np.int64)
@@ -363,8 +364,18 @@ def synthesize(
     n_accounts = offset
     if any(market.isolated_share < 1.0 for market in markets):
         cross, columns["account"], n_accounts = cross_accounts(
-            np.random.default_rng(streams[-1]), markets, counts, diagnostics
+            np.random.default_rng(streams[-2]), markets, counts, diagnostics
         )
+        if any(market.hedged_pair_share > 0.0 for market in markets):
+            columns["account"], n_accounts = pair_hedged(
+                np.random.default_rng(streams[-1]),
+                markets,
+                counts,
+                columns["side"],
+                cross,
+                columns["account"],
+                diagnostics,
+            )
     positions = PositionArrays(
         market=columns["market"],
         account=columns["account"],
@@ -419,6 +430,41 @@ def cross_accounts(
         account[rows] = next_account + compact
         next_account += used.size
     return cross, account, next_account
+
+
+def pair_hedged(
+    rng: np.random.Generator,
+    markets: list[MarketPopulation],
+    counts: list[int],
+    side: np.ndarray,
+    cross: np.ndarray,
+    account: np.ndarray,
+    diagnostics: list[dict],
+):
+    """Hedge mode: move some cross shorts into the accounts of cross longs of one market.
+
+    In market m, ``hedged_pair_share`` of the smaller side's cross positions are paired: as
+    many longs and shorts are drawn, and each short joins its long's account (which held no
+    short there: cross accounts are dealt one position per market). Accounts left empty are
+    dropped and the cross accounts renumbered in order. Returns (accounts, number of accounts).
+    """
+    account = account.copy()
+    first_row = np.concatenate([[0], np.cumsum(counts)])
+    for m, market in enumerate(markets):
+        rows = first_row[m] + np.flatnonzero(cross[first_row[m] : first_row[m + 1]])
+        longs = rows[side[rows] > 0]
+        shorts = rows[side[rows] < 0]
+        pairs = int(round(market.hedged_pair_share * min(longs.size, shorts.size)))
+        diagnostics[m]["hedged_pairs"] = pairs
+        if pairs == 0:
+            continue
+        chosen_longs = rng.choice(longs, size=pairs, replace=False)
+        chosen_shorts = rng.choice(shorts, size=pairs, replace=False)
+        account[chosen_shorts] = account[chosen_longs]
+    isolated = int((~cross).sum())
+    used, compact = np.unique(account[cross], return_inverse=True)
+    account[cross] = isolated + compact
+    return account, isolated + used.size
 
 
 def synthesize_market(

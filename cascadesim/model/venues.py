@@ -372,6 +372,10 @@ class VenueProfile:
     # positions are closed; largest maintenance margin first is what frees the most
     # requirement per close, the aim of the venues' laddered procedures.
     cross_close_order: int = layout.CROSS_ORDER_LARGEST_MAINTENANCE
+    # Hedge mode (a long and a short in one market per account) and what a cross
+    # liquidation does with such a pair (HEDGE_* code); sources in docs/model.md.
+    hedge_mode: bool = False
+    hedge_liquidation: int = layout.HEDGE_EACH_SIDE
     adl_price_rule: int = layout.ADL_PRICE_BANKRUPTCY
     fund_drawdown_trigger: float = 0.0
     fund_drawdown_window_s: float = EIGHT_HOURS_S
@@ -467,6 +471,9 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             # own and one fund for the altcoins is an **estimate** of those categories.
             shared_fund="binance-altcoins",
             own_fund_assets=("BTC", "ETH"),
+            # "How to Calculate Liquidation Price of USDⓈ-M Futures Contracts" (2021-07-19):
+            # LONG and SHORT legs each with their own MMR and maintenance amount, summed.
+            hedge_mode=True,
         ),
         "bybit": VenueProfile(
             name="bybit",
@@ -505,9 +512,17 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
             # Same page: a 5-minute moving average sampled every second, 300 points 0..299 s
             # old: centre of mass 149.5 s.
             basis_average_s=149.5,
+            # "Liquidation Process (USDT Contract)": under cross margin "only the net long or
+            # net short position may be liquidated. A fully hedged position will not be
+            # liquidated."
+            hedge_mode=True,
+            hedge_liquidation=layout.HEDGE_NET_FIRST,
         ),
         "okx": VenueProfile(
             name="okx",
+            # The venue offers long/short mode; how a cross liquidation treats a hedged pair is not
+            # published: each side on its own, as Binance publishes (estimate, docs/model.md).
+            hedge_mode=True,
             tier_tables=_TABLES["okx"],
             default_tiers=_OTHER["okx"],
             mark_rule=layout.MARK_INDEX_BASIS,
@@ -662,6 +677,9 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
         ),
         "htx": VenueProfile(
             name="htx",
+            # The venue offers hedge mode; how a cross liquidation treats a hedged pair is not
+            # published: each side on its own, as Binance publishes (estimate, docs/model.md).
+            hedge_mode=True,
             tier_tables=_TABLES["htx"],
             default_tiers=_OTHER["htx"],
             # Estimate: HTX's mark-price rule was not read; index + basis average stands in.
@@ -693,6 +711,9 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
         ),
         "bitget": VenueProfile(
             name="bitget",
+            # The venue offers hedge mode; how a cross liquidation treats a hedged pair is not
+            # published: each side on its own, as Binance publishes (estimate, docs/model.md).
+            hedge_mode=True,
             tier_tables=_TABLES["bitget"],
             default_tiers=_OTHER["bitget"],
             # Estimate: Bitget liquidates on its "fair mark price", whose rule was not read;
@@ -727,6 +748,9 @@ VENUES: Mapping[str, VenueProfile] = MappingProxyType(
         ),
         "gate": VenueProfile(
             name="gate",
+            # The venue offers dual mode; how a cross liquidation treats a hedged pair is not
+            # published: each side on its own, as Binance publishes (estimate, docs/model.md).
+            hedge_mode=True,
             tier_tables=_TABLES["gate"],
             default_tiers=_OTHER["gate"],
             mark_rule=layout.MARK_INDEX_BASIS,  # estimate: Gate's mark rule not read

@@ -34,6 +34,7 @@ from cascadesim.model.population import (
 from cascadesim.model.resources import MemoryEstimate, check_memory
 from cascadesim.model.shocks import add_idiosyncratic_noise, shock_arrays
 from cascadesim.model.venues import VENUES
+from cascadesim.scenario.collateral import collateral_holdings, estimated_rules
 
 # MarketSpec field -> the scenario key that sets it, for error paths.
 SCENARIO_KEY = {
@@ -94,6 +95,7 @@ def market_spec(name: str, market, vault_markets: int = 1) -> MarketSpec:
         "takeover_mode": layout.TAKEOVER_NAMES[venue.takeover_mode],
         "adl_rank_rule": layout.ADL_RANK_NAMES[venue.adl_rank_rule],
         "cross_close_order": layout.CROSS_ORDER_NAMES[venue.cross_close_order],
+        "hedge_liquidation": layout.HEDGE_LIQUIDATION_NAMES[venue.hedge_liquidation],
         "adl_price_rule": layout.ADL_PRICE_NAMES[venue.adl_price_rule],
         "fund_pool": venue.fund_pool_for(market.asset),
         "backstop_pool": venue.shared_vault,
@@ -275,6 +277,9 @@ def build_setup(scenario, seed: int) -> EngineSetup:
         index_path = add_idiosyncratic_noise(index_path, volatility, scenario.step_s, noise_rng)
     generated = synthesize(inputs, seed, scenario.population.max_accounts)
     check_generated(scenario, generated.positions)
+    holdings = collateral_holdings(
+        scenario, specs, generated.positions, generated.n_accounts, index_path, seed
+    )
     for info, name in zip(generated.diagnostics, scenario.markets, strict=True):
         info["market"] = name
         info["isolated_share"] = scenario.population_for(name).isolated_share
@@ -291,7 +296,9 @@ def build_setup(scenario, seed: int) -> EngineSetup:
         labels={
             "provenance": scenario.provenance(seed),
             "population": generated.diagnostics,
+            "estimates": estimated_rules(holdings, scenario),
         },
+        collateral=holdings,
     )
 
 
@@ -344,6 +351,7 @@ def market_population(scenario, spec: MarketSpec, name: str):
         accounts=population.accounts,
         venue=f"{spec.venue}:{spec.asset}-inverse" if spec.reciprocal_scale else spec.venue,
         isolated_share=population.isolated_share,
+        hedged_pair_share=population.hedged_pair_share,
         mm_basis=MM_BASES[spec.mm_basis],
         liquidation_fee_rate=spec.liquidation_fee_rate,
     )

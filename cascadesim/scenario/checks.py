@@ -10,6 +10,7 @@ from cascadesim._util.errors import CascadesimInputError, invalid
 from cascadesim.model.market import check_book_levels, check_start_price, check_tick_size
 from cascadesim.model.resources import MAX_STEPS
 from cascadesim.scenario.build import long_share, market_spec
+from cascadesim.scenario.collateral import check_collateral
 from cascadesim.scenario.shock import Shock
 
 
@@ -47,6 +48,7 @@ def check_scenario(scenario) -> None:
     for name, market in scenario.markets.items():
         check_market(scenario, name, market, start[market.asset])
     check_shock(scenario)
+    check_collateral(scenario)
 
 
 def check_market(scenario, name: str, market, index_usd: float) -> None:

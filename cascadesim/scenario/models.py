@@ -43,6 +43,7 @@ from cascadesim.scenario.base import (
 )
 from cascadesim.scenario.build import build_setup, market_spec
 from cascadesim.scenario.checks import check_event, check_scenario
+from cascadesim.scenario.collateral import CollateralCoin, basket_shares
 from cascadesim.scenario.event import Event, Reported, Reporting
 from cascadesim.scenario.files import prefixed, read_text_file, validate_toml
 from cascadesim.scenario.profiles import apply_profile
@@ -200,6 +201,40 @@ class Population(StrictModel):
     max_accounts: int = Field(
         20_000_000, ge=1, description="refuse to generate more accounts than this in total"
     )
+    hedged_pair_share: Fraction = Field(
+        0.0,
+        description="hedge mode: fraction of the smaller side's cross positions in each "
+        "market held by an account that also holds a position of the other side there",
+    )
+    collateral: dict[str, Fraction] | None = Field(
+        None,
+        description="cross accounts' margin as a basket of coins, fractions of its market "
+        "value, e.g. { USDT = 0.6, BTC = 0.3, USDE = 0.1 }; default: the settlement coin",
+    )
+    collateral_accounts_share: Fraction = Field(
+        1.0, description="fraction of the cross accounts that hold the collateral basket"
+    )
+
+    @field_validator("collateral")
+    @classmethod
+    def collateral_shares(cls, basket: dict[str, float] | None) -> dict[str, float] | None:
+        return None if basket is None else basket_shares(basket)
+
+    @model_serializer(mode="wrap")
+    def omit_new_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Keys at their default dump as before they existed: scenario hashes stay the same.
+        data = handler(self)
+        for key, default in NEW_POPULATION_DEFAULTS.items():
+            if key in data and data[key] == default:
+                del data[key]
+        return data
+
+
+NEW_POPULATION_DEFAULTS = {
+    "hedged_pair_share": 0.0,
+    "collateral": None,
+    "collateral_accounts_share": 1.0,
+}
 
 
 # --- markets and assets -------------------------------------------------------------------
@@ -433,6 +468,11 @@ class Scenario(StrictModel):
     reporting: Reporting | None = Field(
         None, description="event scenarios: how aggregators counted liquidations"
     )
+    collateral: dict[str, CollateralCoin] | None = Field(
+        None,
+        description="coins held as collateral: reference price of a coin not among [assets], "
+        "and a haircut of the scenario's own (see cascadesim.scenario.collateral)",
+    )
     profile: str | None = Field(
         None,
         description="population profile whose values fill in unset keys: a bundled profile's "
@@ -455,6 +495,14 @@ class Scenario(StrictModel):
         if isinstance(data, dict) and data.get("profile") is not None:
             context = info.context if isinstance(info.context, dict) else {}
             return apply_profile(data, context.get("base_dir"))
+        return data
+
+    @model_serializer(mode="wrap")
+    def omit_absent_collateral(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Without coins the scenario dumps as before the key existed (hashes unchanged).
+        data = handler(self)
+        if data.get("collateral", ...) is None:
+            del data["collateral"]
         return data
 
     @model_validator(mode="after")

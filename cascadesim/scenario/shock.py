@@ -6,9 +6,15 @@ validated shock into the engine's index path and taker flow.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from cascadesim.scenario.base import (
     NonNegativeFloat,
@@ -17,9 +23,28 @@ from cascadesim.scenario.base import (
     TimePoint,
     check_points,
 )
+from cascadesim.scenario.collateral import CollateralMove
 
 
-class IndexJump(StrictModel):
+class ShockBase(StrictModel):
+    """What every shock kind may add: collateral prices that move on one venue or on all."""
+
+    collateral: list[CollateralMove] = Field(
+        default_factory=list,
+        description="[[shock.collateral]] moves of a collateral coin's price on a venue "
+        "(a depeg of that venue's own price)",
+    )
+
+    @model_serializer(mode="wrap")
+    def omit_no_collateral(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A shock without collateral moves dumps as before the key existed (hashes unchanged).
+        data = handler(self)
+        if data.get("collateral", ...) == []:
+            del data["collateral"]
+        return data
+
+
+class IndexJump(ShockBase):
     """The index of one asset (or all) drops by a fraction at a time, at once or over a ramp."""
 
     kind: Literal["index_jump"]
@@ -31,7 +56,7 @@ class IndexJump(StrictModel):
     ramp_s: NonNegativeFloat = Field(0.0, description="seconds over which the move happens")
 
 
-class IndexPath(StrictModel):
+class IndexPath(ShockBase):
     """A piecewise-linear index path as a fraction of the start price."""
 
     kind: Literal["index_path"]
@@ -62,7 +87,7 @@ class IndexPath(StrictModel):
         return self
 
 
-class SellProgramme(StrictModel):
+class SellProgramme(ShockBase):
     """An aggressive seller: ``usd`` of market sells spread evenly over a window."""
 
     kind: Literal["sell_programme"]
@@ -72,7 +97,7 @@ class SellProgramme(StrictModel):
     start_s: NonNegativeFloat = Field(0.0, description="seconds after the start")
 
 
-class RecordedPath(StrictModel):
+class RecordedPath(ShockBase):
     """A recorded index path: a CSV file (time_s, price_usd) or inline points."""
 
     kind: Literal["recorded_path"]

@@ -16,7 +16,7 @@ import numpy as np
 from cascadesim.engine import layout
 from cascadesim.sim.outcome import BookSnapshot, PathOutcome
 
-LIQUIDATION_KINDS = (layout.KIND_BOOK, layout.KIND_INSURANCE, layout.KIND_BACKSTOP, layout.KIND_ADL)
+LIQUIDATION_KINDS = layout.LIQUIDATION_KINDS
 
 
 def reciprocal(scale, x) -> np.ndarray:

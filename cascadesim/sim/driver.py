@@ -19,6 +19,11 @@ from cascadesim.engine.step import TOTAL_COLUMNS, run_steps
 from cascadesim.model.contracts import engine_space
 from cascadesim.model.market import EngineSetup, market_params
 from cascadesim.model.resources import MemoryEstimate, RunBudget, check_memory
+from cascadesim.sim.collateral_state import (
+    check_collateral,
+    collateral_accounts,
+    fresh_collateral,
+)
 from cascadesim.sim.outcome import BookSnapshot, PathOutcome
 from cascadesim.sim.result import Result
 from cascadesim.sim.state import (
@@ -33,8 +38,9 @@ from cascadesim.sim.state import (
 )
 
 ProgressCallback = Callable[[int, int], None]  # (steps done, steps total)
-# (steps done, market state, positions, cross-account wallets); sees the live arrays
-ChunkObserver = Callable[[int, np.recarray, layout.Positions, np.ndarray], None]
+# (steps done, market state, positions, cross-account wallets, collateral); sees the live
+# arrays
+ChunkObserver = Callable[[int, np.recarray, layout.Positions, np.ndarray, layout.Collateral], None]
 
 
 def run_path(
@@ -48,11 +54,13 @@ def run_path(
     chunk_steps: int | None = None,
     crosses: layout.CrossAccounts | None = None,
     observe: ChunkObserver | None = None,
+    collateral: layout.Collateral | None = None,
 ) -> PathOutcome:
     """Step one path to the end; returns the raw arrays of its outcome.
 
     ``crosses`` (from :func:`cross_accounts`, built once per population) is reset before
-    use; None builds it from ``positions``. ``observe`` is called after every chunk with the
+    use; None builds it from ``positions``; ``collateral`` (from
+    :func:`collateral_accounts`) likewise. ``observe`` is called after every chunk with the
     live state (the ledger tests audit the books step by step with ``chunk_steps=1``).
     """
     n_steps = setup.n_steps
@@ -61,6 +69,9 @@ def run_path(
         cross_accounts(positions, n_accounts, setup.markets)
         if crosses is None
         else fresh_cross_accounts(crosses)
+    )
+    collateral = fresh_collateral(
+        collateral_accounts(setup, crosses, n_accounts) if collateral is None else collateral
     )
     state, assets, watchlist, scratch = engine_inputs(setup, params, positions, n_accounts)
     index_path = np.ascontiguousarray(setup.index_path, dtype=np.float64)
@@ -95,6 +106,7 @@ def run_path(
             watchlist,
             scratch,
             crosses,
+            collateral,
             events,
             event_count,
             timeline,
@@ -104,7 +116,7 @@ def run_path(
         )
         snapshots.append(book_snapshot(last, state, params))
         if observe is not None:
-            observe(last, state, positions, scratch.account_wallet)
+            observe(last, state, positions, scratch.account_wallet, collateral)
         if progress is not None:
             progress(last, n_steps)
     return PathOutcome(
@@ -118,6 +130,8 @@ def run_path(
         account_wallet=scratch.account_wallet,
         watchlist_size=int(np.count_nonzero(positions.status == layout.STATUS_WATCHED)),
         book_snapshots=snapshots,
+        collateral_repriced_usd=float(collateral.repriced_usd[0]),
+        collateral_value_usd=collateral.value.copy(),
     )
 
 
@@ -159,6 +173,7 @@ def simulate(
     if not isinstance(setup, EngineSetup):
         setup = setup.build(seed=seed)
     n_accounts = validate_setup(setup)
+    check_collateral(setup, n_accounts)
     setup = engine_space(setup)  # inverse markets as the linear markets the engine runs
     total = setup.n_steps * (2 if counterfactual else 1)
     # The population exists already; what is checked is what the engine will add to it.
@@ -187,6 +202,7 @@ def simulate(
     check_start_margins(setup, params)
     positions, groups, original_row = sort_population(setup.positions, params)
     crosses = cross_accounts(positions, n_accounts, setup.markets)
+    collateral = collateral_accounts(setup, crosses, n_accounts)
     initial_positions = copy_positions(positions)
     baseline = None
     if counterfactual:
@@ -200,11 +216,20 @@ def simulate(
             False,
             first_half,
             crosses=crosses,
+            collateral=collateral,
         )
     offset = total - setup.n_steps
     second_half = None if progress is None else (lambda done, _: progress(offset + done, total))
     outcome = run_path(
-        setup, params, positions, groups, n_accounts, True, second_half, crosses=crosses
+        setup,
+        params,
+        positions,
+        groups,
+        n_accounts,
+        True,
+        second_half,
+        crosses=crosses,
+        collateral=collateral,
     )
     return Result(
         setup=setup,

@@ -40,6 +40,10 @@ class PathOutcome(NamedTuple):
     account_wallet : float64 array (accounts,), cross accounts' final wallets, USD
     watchlist_size : int, positions on the watch list at the end
     book_snapshots : list of BookSnapshot, about 100 through the path
+    collateral_repriced_usd : float, USD that collateral prices credited to the traders
+        (negative: taken), the ledger's outside source
+    collateral_value_usd : float64 array (collateral accounts,), each basket's counted USD
+        value when it was last revalued (in ascending cross-slot order)
     """
 
     state: np.recarray
@@ -52,3 +56,5 @@ class PathOutcome(NamedTuple):
     account_wallet: np.ndarray
     watchlist_size: int
     book_snapshots: list[BookSnapshot]
+    collateral_repriced_usd: float = 0.0
+    collateral_value_usd: np.ndarray = np.zeros(0)

@@ -13,11 +13,12 @@ from cascadesim._version import __version__
 from cascadesim.engine import layout
 from cascadesim.model.contracts import settlement_currency
 from cascadesim.model.market import EngineSetup
+from cascadesim.sim.collateral_summary import collateral_summary
 from cascadesim.sim.contract_view import usd_view, view_positions
 from cascadesim.sim.outcome import PathOutcome
 from cascadesim.sim.state import initial_state
 
-LIQUIDATION_KINDS = (layout.KIND_BOOK, layout.KIND_INSURANCE, layout.KIND_BACKSTOP, layout.KIND_ADL)
+LIQUIDATION_KINDS = layout.LIQUIDATION_KINDS
 
 # Bad debt below a dollar is floating-point residue of the engine's ledger (about 1e-9 USD
 # where ADL covered the whole shortfall), not a loss anybody would report.
@@ -85,6 +86,15 @@ def ledger_value(
     for holder in ("maker", "passive", "taker", "fund", "backstop"):
         net = net + getattr(state, f"{holder}_quantity")
     ledger["net_quantity"] = [float(x) for x in net]
+    return ledger
+
+
+def with_collateral(ledger: dict[str, Any], repriced_usd: float | None) -> dict[str, Any]:
+    """The USD ledger with ``collateral_repricing`` (minus what collateral prices added to
+    the traders) when the setup has collateral (``repriced_usd`` not None)."""
+    if repriced_usd is not None:
+        ledger["collateral_repricing"] = -repriced_usd
+        ledger["total"] -= repriced_usd
     return ledger
 
 
@@ -367,6 +377,12 @@ class Result:
         total["scenario_hash"] = self.provenance.get("scenario_hash")
         if "event_mode" in self.provenance:  # an event scenario, driven as validate drives it
             total["event_mode"] = self.provenance["event_mode"]
+        collateral = collateral_summary(self)
+        if collateral is not None:
+            total["collateral"] = collateral
+        estimates = self.setup.labels.get("estimates")
+        if estimates:
+            total["estimates"] = list(estimates)
         total["version"] = __version__
         return total
 
@@ -394,8 +410,14 @@ class Result:
             price = np.asarray([spec.price for spec in self.setup.markets])
             funding = np.zeros(n_markets)
         currency = np.asarray([settlement_currency(spec) for spec in self.setup.markets])
+        # Collateral prices add money to (or take it from) the traders from outside the
+        # market: the ledger counts it as a holder of its own, so the total stays conserved.
+        repriced = None
+        if self.setup.collateral is not None:
+            repriced = self.engine_outcome.collateral_repriced_usd if final else 0.0
         if (currency == "USD").all():
-            return ledger_value(positions, state, float(wallets.sum()), price, funding)
+            usd_only = ledger_value(positions, state, float(wallets.sum()), price, funding)
+            return with_collateral(usd_only, repriced)
         account_currency = self.account_currency(currency)
         books = {}
         for name in dict.fromkeys(currency.tolist()):
@@ -408,7 +430,9 @@ class Result:
                 currency == name,
             )
         usd = books.pop("USD", None)
-        ledger: dict[str, Any] = dict(usd) if usd is not None else {"total": 0.0}
+        ledger: dict[str, Any] = (
+            with_collateral(dict(usd), repriced) if usd is not None else {"total": 0.0}
+        )
         for name, book in books.items():
             rate = float(self.setup.markets[int(np.argmax(currency == name))].price)
             ledger["total"] += book["total"] * rate

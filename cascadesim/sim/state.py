@@ -258,8 +258,8 @@ def cross_accounts(
     """Cross-margin accounts of sorted positions: slots and each account's rows.
 
     Each cross account's rows are listed in ascending row order. ``markets`` (the
-    MarketSpecs) enables the checks that an account holds at most one position per market
-    and all on one venue.
+    MarketSpecs) enables the checks that an account holds at most one long and one short
+    per market (both: hedge mode) and all on one venue.
     """
     slot = np.full(n_accounts, -1, dtype=np.int32)
     rows = np.flatnonzero(positions.cross).astype(np.int32)
@@ -287,18 +287,22 @@ def cross_accounts(
     if rows.size and markets is not None:
         market_of_row = positions.market[rows]
         owner = inverse[order]
-        pairs = owner.astype(np.int64) * len(markets) + market_of_row
-        # Sorted positions are grouped by market, so the pairs are usually in order already
-        # and a repeat shows as two equal neighbours.
+        # At most one long and one short per market (hedge mode holds both).
+        pairs = (owner.astype(np.int64) * len(markets) + market_of_row) * 2 + (
+            positions.side[rows] < 0
+        )
+        # Sorted positions are grouped by market and side, so the pairs are usually in order
+        # already and a repeat shows as two equal neighbours.
         in_order = bool((np.diff(pairs) >= 0).all())
         repeated = (np.diff(pairs) == 0).any() if in_order else np.unique(pairs).size != pairs.size
         if repeated:
             duplicated = np.flatnonzero(np.diff(np.sort(pairs)) == 0)[0]
-            account = int(unique[np.sort(pairs)[duplicated] // len(markets)])
+            account = int(unique[np.sort(pairs)[duplicated] // 2 // len(markets)])
             raise invalid(
                 "positions.cross",
-                f"account {account} with two positions in one market",
-                "at most one position per market in a cross account",
+                f"account {account} with two positions on one side of one market",
+                "at most one long and one short per market in a cross account (a long and a "
+                "short together: hedge mode)",
             )
         # One wallet: one venue, and one settlement currency (a coin-margined wallet is
         # apart from the venue's USD one, as at Binance COIN-M and Bybit's inverse account).

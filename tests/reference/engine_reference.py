@@ -341,6 +341,7 @@ class ReferenceEngine:
             else np.asarray(flow, dtype=np.float64)
         ).tolist()
         self.load_positions(setup)
+        self.load_collateral(setup)
         self.chunk_cooldown_end: dict[int, float] = {}  # per user, end of a chunk's cooldown
         self.backstop_adl: list[tuple] = []  # self-check: (market, vault, equity) per ADL
         self.events: list[tuple] = []
@@ -399,6 +400,72 @@ class ReferenceEngine:
             stated = market.spec.open_interest_usd
             total = max(longs, shorts, 0.0 if stated is None else stated / market.spec.price)
             market.hedged = {"long": total - longs, "short": total - shorts}
+
+    def load_collateral(self, setup: EngineSetup) -> None:
+        """Each collateral account's holdings [(feed, units)] and its counted start value."""
+        holdings = setup.collateral
+        self.holdings: dict[int, list[tuple[int, float]]] = {}
+        self.collateral_value: dict[int, float] = {}
+        self.collateral_active: dict[int, bool] = {}
+        self.collateral_repriced = 0.0
+        if holdings is None:
+            return
+        self.feed_holdings = holdings
+        for a, f, u in zip(holdings.account, holdings.feed, holdings.units, strict=True):
+            self.holdings.setdefault(int(a), []).append((int(f), float(u)))
+        for account in self.holdings:
+            self.collateral_value[account] = self.basket_value(account, 0)
+            self.collateral_active[account] = True
+
+    def feed_price(self, f: int, row: int) -> float:
+        holdings = self.feed_holdings
+        asset = holdings.feed_asset[f]
+        reference = self.index_path[row][asset] if asset >= 0 else holdings.feed_price[f]
+        return float(holdings.factor[row, f]) * reference
+
+    def basket_value(self, account: int, row: int) -> float:
+        """Counted USD value of the account's coins at step row ``row``: the part of the
+        amount inside each haircut tier times its ratio, times the venue's price."""
+        total = 0.0
+        for f, units in self.holdings[account]:
+            floors, ratios = self.feed_holdings.haircuts[f]
+            bounds = [*floors, math.inf]
+            counted = 0.0
+            for k, ratio in enumerate(ratios):
+                if units <= bounds[k]:
+                    break
+                counted += (min(units, bounds[k + 1]) - bounds[k]) * ratio
+            total += self.feed_price(f, row) * counted
+        return total
+
+    def revalue_collateral(self, step: int) -> None:
+        """Credit each collateral account with open positions the change of its basket's
+        counted value, in proportion to each position's maintenance margin."""
+        row = step + 1
+        for account in sorted(self.holdings):
+            if not self.collateral_active[account]:
+                continue
+            if all(
+                self.feed_price(f, row) == self.feed_price(f, row - 1)
+                for f, _ in self.holdings[account]
+            ):
+                continue
+            rows = self.open_rows(account)
+            if not rows:
+                self.collateral_active[account] = False
+                continue
+            value = self.basket_value(account, row)
+            change = value - self.collateral_value[account]
+            self.collateral_value[account] = value
+            if change == 0.0:
+                continue
+            self.collateral_repriced += change
+            required = sum(self.position_figures(j)[1] for j in rows)
+            if required > 0.0:
+                for j in rows:
+                    self.margin[j] += change * (self.position_figures(j)[1] / required)
+            else:
+                self.margin[rows[0]] += change
 
     # --- margin -----------------------------------------------------------------------------
     def effective_margin(self, i: int) -> float:
@@ -960,7 +1027,16 @@ class ReferenceEngine:
                 self.account_liquidated[account] = True
                 self.backstop_takeover(time, j, self.markets[self.market[j]].mark_price)
             return
-        for j in rows:
+        self.net_hedged_pairs(time, account)
+        keyed = []
+        for j in self.open_rows(account):
+            e, r = self.position_figures(j)
+            if self.markets[self.market[j]].spec.cross_close_order == "largest_loss":
+                keyed.append((e - self.effective_margin(j), j))
+            else:
+                keyed.append((-r, j))
+        keyed.sort(key=lambda pair: pair[0])
+        for j in [j for _, j in keyed]:
             if not (self.status[j] == OPEN and self.quantity[j] > 0.0):
                 continue
             equity, required, _ = self.account_figures(account)
@@ -978,6 +1054,47 @@ class ReferenceEngine:
         equity, required, count = self.account_figures(account)
         if count > 0:
             self.spread_equity(account, equity, required)
+
+    def net_hedged_pairs(self, time: float, account: int) -> None:
+        """Hedge mode on a venue that liquidates the net position: each long and short of
+        one market are first closed against each other at the mark, by their overlap."""
+        rows = self.account_rows[account]
+        for i in rows:
+            if self.side[i] < 0 or not (self.status[i] == OPEN and self.quantity[i] > 0.0):
+                continue
+            m = self.market[i]
+            market = self.markets[m]
+            if market.spec.hedge_liquidation != "net_first":
+                continue
+            for j in rows:
+                if self.market[j] != m or self.side[j] > 0:
+                    continue
+                if not (self.status[j] == OPEN and self.quantity[j] > 0.0):
+                    continue
+                quantity = min(self.quantity[i], self.quantity[j])
+                mark = market.mark_price
+                for row in (i, j):
+                    self.record(
+                        time,
+                        m,
+                        account,
+                        row,
+                        self.side[row],
+                        layout.KIND_NETTED,
+                        quantity,
+                        quantity * mark,
+                        mark,
+                        mark,
+                        mark,
+                    )
+                    self.reduce(row, quantity, mark)
+                self.account_liquidated[account] = True
+                for row in (i, j):
+                    if self.quantity[row] <= 0.0:
+                        if not self.release_to_account(row):
+                            self.account_wallet[account] += self.margin[row]
+                            self.margin[row] = 0.0
+                        self.status[row] = LIQUIDATED
 
     def cross_triggers(self, time: float, i: int, mark: float) -> bool:
         """Cross row i stands for its account: checked exactly when i is breached at its own
@@ -1309,6 +1426,8 @@ class ReferenceEngine:
         """One time step, in the documented order."""
         time = (step + 1) * self.dt
         self.update_index(step)
+        if self.holdings:
+            self.revalue_collateral(step)
         for m, market in enumerate(self.markets):
             market.previous_mark_price = market.mark_price
             market.step_taker_flow_usd = 0.0
@@ -1406,6 +1525,7 @@ class ReferenceEngine:
             "books": books,
             "adl_fund_equity": list(self.adl_fund_equity),
             "backstop_adl": list(self.backstop_adl),
+            "collateral_repriced_usd": self.collateral_repriced,
         }
 
 
