@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -207,3 +208,19 @@ def test_liqprice_rejects_a_bad_contract_in_one_line(tmp_path):
     )
     assert done.returncode == 2
     assert "contract" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_bitmex_xbtusd_risk_limit_steps_in_xbt():
+    """BitMEX risk-limits examples: a 180 XBT position needs 0.90 XBT of maintenance (0.5 %);
+    derived from "maintenance margin becomes 0.50% + (# of Steps x 0.50%)" on the whole
+    position, 250 XBT (one step) need 2.5 XBT and 600 XBT (three steps) 12 XBT."""
+    from cascadesim.model.inverse_venues import inverse_tiers
+
+    price = 40_000.0
+    table = inverse_tiers("bitmex", "BTC", price)
+    assert not table.is_estimate
+    for xbt, expected in ((180.0, 0.90), (250.0, 2.5), (600.0, 12.0)):
+        usd = xbt * price
+        tier = int(np.searchsorted(table.floors, usd, side="right")) - 1
+        required_usd = usd * table.mmr[tier] - table.maintenance_amount[tier]
+        assert required_usd / price == pytest.approx(expected, rel=1e-12)

@@ -50,12 +50,34 @@ CONTRACT_SIZES_USD: dict[str, dict[str, float]] = {
     "bybit": {"*": 1.0},
     # Estimate: OKX BTC-USD-SWAP 100 USD, other coins 10 USD, not re-read in this session.
     "okx": {"BTC": 100.0, "*": 10.0},
+    # Estimate: XBTUSD is 1 USD per contract (BitMEX's contract specification, not re-read
+    # in this session).
+    "bitmex": {"*": 1.0},
     # Hyperliquid and dYdX list no inverse contracts: 1 USD keeps contracts = USD face.
     "hyperliquid": {"*": 1.0},
     "dydx": {"*": 1.0},
 }
 
-COIN_TIERS: dict[str, dict[str, CoinTiers]] = {}
+COIN_TIERS: dict[str, dict[str, CoinTiers]] = {
+    "bitmex": {
+        # BitMEX "Risk Limits" examples (bitmex.com/app/riskLimitsExamples, legacy page,
+        # undated): XBTUSD base maintenance 0.50 %, base initial 1.00 %, each step of the risk
+        # limit adds 0.50 % to both: < 200 XBT 0.5 % / 1 %, < 350 XBT 1 % / 1.5 %, < 500 XBT
+        # 1.5 % / 2 %, < 650 XBT 2 % / 2.5 %; its worked example: 180 XBT need 0.90 XBT. Later
+        # announcements changed the numbers (base MM 0.40 % from 2020-05-05, a 150 XBT step from
+        # 2021-08-31); the legacy table is the one published in full.
+        "BTC": CoinTiers(
+            floors_coin=(0.0, 200.0, 350.0, 500.0),
+            mmr=(0.005, 0.010, 0.015, 0.020),
+            max_leverage=(100.0, 1.0 / 0.015, 50.0, 40.0),
+            # The step's rate applies to the whole position (no deduction): 250 XBT need
+            # 1 % x 250 = 2.5 XBT.
+            maintenance_amount_coin=(0.0, 0.0, 0.0, 0.0),
+            source="BitMEX risk limits examples (legacy XBTUSD table: base 200 XBT, step "
+            "150 XBT, MM 0.5 % + 0.5 % per step; later changes in docs/model.md)",
+        ),
+    },
+}
 
 
 def contract_size_usd(venue: str, asset: str) -> float:
