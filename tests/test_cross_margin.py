@@ -165,7 +165,7 @@ def test_hyperliquid_account_below_two_thirds_of_maintenance_goes_to_the_backsto
 @pytest.mark.parametrize(
     "change, message",
     [
-        ("two_in_one_market", "at most one position per market"),
+        ("two_in_one_market", "at most one long and one short per market"),
         ("mixed_modes", "one margin mode per account"),
         ("two_venues", "on one venue"),
     ],

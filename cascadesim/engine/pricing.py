@@ -7,7 +7,7 @@ follows the last price only once the index or the basis average moves too.
 
 Funding is ``F = P + clamp(I - P, -clamp, +clamp)``, where P is the time-average premium of the
 perp mid over the index since the last settlement and I the interest rate. F, I and the clamp
-are quoted for the venue's premium period (8 h at all five venues); what is paid at each
+are quoted for the venue's premium period (8 h at every venue profile); what is paid at each
 settlement is ``F x interval / period`` capped at +/- cap, the cap being per paid interval.
 Binance, Bybit and OKX pay every 8 h (interval = period, so F is paid whole); Hyperliquid and
 dYdX pay an eighth of it every hour. Positive F: longs pay shorts.

@@ -3,7 +3,7 @@
 A cold numba compile of the engine takes minutes on two cores; a warm start loads it from
 the cache in a second (:mod:`cascadesim.engine.compile_cache` keeps that cache valid across
 reinstalls of the same engine). :func:`warm_up` runs one small scenario that reaches every
-procedure the engine has (five venues, isolated and cross accounts, the counterfactual, the
+procedure the engine has (five venue families, isolated and cross accounts, the counterfactual, the
 insurance funds, the backstop vault and auto-deleveraging) and the liquidation-price
 calculator of every venue, so that a Dask worker, a CI image or a classroom machine can
 compile once before the first real run. It lives with the sweeps because their process and
@@ -19,6 +19,7 @@ from typing import NamedTuple
 from cascadesim._util.formatting import format_duration
 from cascadesim.engine import compile_cache
 from cascadesim.model.calculator import liquidation_price
+from cascadesim.model.venues import VENUES as VENUE_PROFILES
 from cascadesim.scenario.models import Scenario
 from cascadesim.sim.driver import simulate
 
@@ -88,7 +89,8 @@ at_s = 30
 ramp_s = 60
 """
 
-VENUES = ("binance", "bybit", "okx", "hyperliquid", "dydx")
+# The calculator of every profile (the scenario above covers each rule code once).
+VENUES = tuple(VENUE_PROFILES)
 # What a cold compile took on the project's 2-core machine, until this machine has its own.
 DEFAULT_COMPILE_ESTIMATE_S = 120.0
 
