@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cascadesim._util.errors import CascadesimInputError
 from cascadesim.engine import layout
-from cascadesim.engine.collateral import counted_units
+from cascadesim.engine.collateral import basket_value
 from cascadesim.model.collateral import CollateralHoldings, basket_units, counted_values
 from cascadesim.model.collateral_tables import collateral_rule
 from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
@@ -41,16 +41,26 @@ def python_counted(floors, ratios, units):
     st.floats(0.0, 500.0),
 )
 @settings(max_examples=200)
-def test_counted_units_kernel_matches_the_reference(gaps, ratios, units):
+def test_basket_value_kernel_matches_the_reference(gaps, ratios, units):
     floors = np.concatenate(([0.0], np.cumsum(gaps)))
     ratios = np.asarray(ratios[: floors.size])
-    padded_floors = np.zeros(8)
-    padded_ratios = np.zeros(8)
-    padded_floors[: floors.size] = floors
-    padded_ratios[: floors.size] = ratios
+    # Feed 1 of a table padded to 8 tiers (feed 0, another coin's, is held too), at 2 USD.
+    padded_floors = np.zeros((2, 8))
+    padded_ratios = np.full((2, 8), 0.5)
+    padded_floors[1, : floors.size] = floors
+    padded_ratios[1, : floors.size] = ratios
     expected = python_counted(list(floors), list(ratios), units)
-    kernel = counted_units(padded_floors, padded_ratios, floors.size, units)
-    assert kernel == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    kernel = basket_value(
+        np.asarray([3.0, 2.0]),
+        padded_floors,
+        padded_ratios,
+        np.asarray([1, floors.size]),
+        np.asarray([0, 2]),
+        np.asarray([0, 1], dtype=np.int32),
+        np.asarray([10.0, units]),
+        0,
+    )
+    assert kernel == pytest.approx(3.0 * 5.0 + 2.0 * expected, rel=1e-12, abs=1e-12)
     assert counted_values(floors, ratios, np.asarray([units]))[0] == pytest.approx(
         expected, rel=1e-12, abs=1e-12
     )

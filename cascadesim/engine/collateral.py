@@ -3,14 +3,15 @@
 A collateral account's margin is a basket of coins, each counted at the venue's own price
 for it times a tiered haircut (Binance Multi-Assets mode, Bybit's unified account). The
 basket's counted value at the start is inside the positions' ``margin`` columns; at each
-step the change of the counted value since it was last credited is added to them, in
-proportion to each position's maintenance margin. A fall of a coin's price on one venue alone
+step the change of the counted value since it was last credited is added to the account's
+first open position. A fall of a coin's price on one venue alone
 (a depeg of that venue's internal price) therefore lowers the equity of accounts whose
 positions have not lost anything, and the usual cross-account check liquidates them.
 
-The positions' thresholds (liquidation prices at their allocated margin) are kept bounds by
-:func:`cascadesim.engine.cross_margin.keep_thresholds_conservative`: a row whose liquidation
-price came closer goes on the watch list, where the exact account check decides.
+That row's threshold (its liquidation price at its allocated margin) is kept a bound by
+:func:`cascadesim.engine.watch_list.keep_threshold_a_bound`: when its liquidation price came
+closer it goes on the watch list, where the exact account check decides (and re-spreads the
+account's equity over its rows by maintenance margin when it is safe).
 """
 
 from __future__ import annotations
@@ -20,96 +21,88 @@ import math
 import numpy as np
 from numba import njit
 
-from cascadesim.engine.cross_margin import (
-    account_figures,
-    is_open,
-    keep_thresholds_conservative,
-    position_figures,
-)
+from cascadesim.engine.layout import STATUS_OPEN, STATUS_WATCHED
+from cascadesim.engine.watch_list import keep_threshold_a_bound
 
 
 @njit(cache=True, inline="always")
-def counted_units(tier_floor_units, tier_ratio, tier_count, units):
-    """Coins a venue counts out of ``units`` held: each tier's part times its ratio.
+def feed_price(factor, feed_asset, feed_price_usd, index_path, row, f):
+    """USD price of feed f at step row ``row``: its factor times its reference price."""
+    asset = feed_asset[f]
+    reference = index_path[row, asset] if asset >= 0 else feed_price_usd[f]
+    return factor[row, f] * reference
 
-    Tiers are by amount of the coin (Bybit's tiered collateral value ratio); a flat haircut
-    (Binance Multi-Assets mode) is one tier.
+
+@njit(cache=True, inline="always")
+def basket_value(prices, tier_floor_units, tier_ratio, tier_count, offsets, feed, units, c):
+    """Counted value (USD) of collateral account c's basket at the feeds' ``prices``.
+
+    Of ``u`` coins of feed f the venue counts, over f's tiers (by amount of the coin, as
+    Bybit's tiered collateral value ratio; a flat haircut as Binance's is one tier), the part
+    of ``u`` inside each tier times its ratio, at f's price.
 
     Parameters
     ----------
-    tier_floor_units : float64 (n_tiers,), coins where each tier starts, 0 first, increasing
-    tier_ratio : float64 (n_tiers,), counted fraction inside each tier, in [0, 1]
-    tier_count : int, tiers used
-    units : float, coins held, >= 0
+    prices : float64 (n_feeds,), USD per coin this step
+    tier_floor_units : float64 (n_feeds, n_tiers), coins where each tier starts, 0 first
+    tier_ratio : float64 (n_feeds, n_tiers), counted fraction inside each tier, in [0, 1]
+    tier_count : int64 (n_feeds,), tiers used
+    offsets, feed, units : the holdings of every account (layout.Collateral)
+    c : int, the collateral account
 
     Returns
     -------
-    float, the counted amount in coins (times the venue's price: the counted USD value)
+    float, USD
+
+    The kernels here take the collateral's arrays, not its tuple, and read the tables in
+    place: passing the tuple, or a row view, counts references to arrays on every call,
+    which costs more than the sum itself.
     """
     total = 0.0
-    for k in range(tier_count):
-        low = tier_floor_units[k]
-        if units <= low:
-            break
-        high = tier_floor_units[k + 1] if k + 1 < tier_count else math.inf
-        total += (min(units, high) - low) * tier_ratio[k]
+    for h in range(offsets[c], offsets[c + 1]):
+        f = np.int64(feed[h])
+        held = units[h]
+        counted = 0.0
+        for k in range(tier_count[f]):
+            low = tier_floor_units[f, k]
+            if held <= low:
+                break
+            high = tier_floor_units[f, k + 1] if k + 1 < tier_count[f] else math.inf
+            counted += (min(held, high) - low) * tier_ratio[f, k]
+        total += prices[f] * counted
     return total
 
 
 @njit(cache=True, inline="always")
-def feed_price(collateral, index_path, row, f):
-    """USD price of feed f at step row ``row``: its factor times its reference price."""
-    asset = collateral.feed_asset[f]
-    reference = index_path[row, asset] if asset >= 0 else collateral.feed_price[f]
-    return collateral.factor[row, f] * reference
-
-
-@njit(cache=True)
-def basket_value(collateral, index_path, c, row):
-    """Counted value (USD) of collateral account c's basket at step row ``row``."""
-    total = 0.0
-    for h in range(collateral.offsets[c], collateral.offsets[c + 1]):
-        f = np.int64(collateral.feed[h])
-        total += feed_price(collateral, index_path, row, f) * counted_units(
-            collateral.tier_floor_units[f],
-            collateral.tier_ratio[f],
-            collateral.tier_count[f],
-            collateral.units[h],
-        )
-    return total
-
-
-@njit(cache=True, inline="always")
-def basket_moved(collateral, index_path, c, row):
-    """True when a price of account c's basket differs between rows ``row - 1`` and ``row``."""
-    for h in range(collateral.offsets[c], collateral.offsets[c + 1]):
-        f = np.int64(collateral.feed[h])
-        if feed_price(collateral, index_path, row, f) != feed_price(
-            collateral, index_path, row - 1, f
-        ):
+def basket_moved(moved, offsets, feed, c):
+    """True when a feed of account c's basket moved this step (``moved`` per feed)."""
+    for h in range(offsets[c], offsets[c + 1]):
+        if moved[feed[h]]:
             return True
     return False
 
 
 @njit(cache=True)
-def credit_account(params, positions, state, crosses, slot, amount, required):
-    """Add ``amount`` (USD) to the open positions of cross account ``slot``, by maintenance.
+def price_feeds(factor, feed_asset, feed_price_usd, index_path, row, prices, moved):
+    """Each feed's USD price at step row ``row`` into ``prices``, whether it moved since the
+    row before into ``moved``; True when any did."""
+    any_moved = False
+    for f in range(prices.shape[0]):
+        now = feed_price(factor, feed_asset, feed_price_usd, index_path, row, f)
+        moved[f] = now != feed_price(factor, feed_asset, feed_price_usd, index_path, row - 1, f)
+        prices[f] = now
+        any_moved |= moved[f]
+    return any_moved
 
-    ``required`` is the account's summed maintenance margin; when it is zero (no tier with a
-    rate) the first open position takes it all, so that nothing is lost.
-    """
-    first = -1
-    for k in range(crosses.offsets[slot], crosses.offsets[slot + 1]):
-        j = np.int64(crosses.rows[k])
-        if not is_open(positions, j):
-            continue
-        if first < 0:
-            first = j
-        if required > 0.0:
-            _, position_required = position_figures(params, positions, state, j)
-            positions.margin[j] += amount * (position_required / required)
-    if required <= 0.0 and first >= 0:
-        positions.margin[first] += amount
+
+@njit(cache=True, inline="always")
+def first_open_row(offsets, rows, quantity, status, slot):
+    """First open row of cross account ``slot`` (offsets and rows of CrossAccounts); -1."""
+    for k in range(offsets[slot], offsets[slot + 1]):
+        j = np.int64(rows[k])
+        if quantity[j] > 0.0 and (status[j] == STATUS_OPEN or status[j] == STATUS_WATCHED):
+            return j
+    return -1
 
 
 @njit(cache=True)
@@ -120,9 +113,9 @@ def revalue_collateral(
 
     Called once per step after the index update, at price row ``step + 1``. A coin that is
     a simulated asset is priced off the exogenous index, not the index after the spot impact
-    of the run's own hedging: what collateral is worth is the scenario's input. An account with
-    no open position left is no longer revalued: its collateral was settled into its USD
-    balance when its last position closed.
+    of the run's own hedging: what collateral is worth is the scenario's input. An account
+    with no open position left is no longer revalued: its collateral was settled into its
+    USD balance when its last position closed.
 
     Parameters
     ----------
@@ -132,20 +125,54 @@ def revalue_collateral(
     params, positions, state, watchlist, crosses : the engine's state tuples
     collateral : layout.Collateral, updated in place (``value``, ``active``, ``repriced_usd``)
     """
-    row = step + 1
-    for c in range(collateral.slot.shape[0]):
-        if not collateral.active[c] or not basket_moved(collateral, index_path, c, row):
+    prices = collateral.feed_now
+    moved = collateral.feed_moved
+    if not price_feeds(
+        collateral.factor,
+        collateral.feed_asset,
+        collateral.feed_price,
+        index_path,
+        step + 1,
+        prices,
+        moved,
+    ):
+        return
+    offsets = collateral.offsets
+    feed = collateral.feed
+    value = collateral.value
+    active = collateral.active
+    slots = collateral.slot
+    margin = positions.margin
+    quantity = positions.quantity
+    status = positions.status
+    repriced = 0.0
+    for c in range(slots.shape[0]):
+        if not active[c] or not basket_moved(moved, offsets, feed, c):
             continue
-        slot = np.int64(collateral.slot[c])
-        _, required, count = account_figures(params, positions, state, crosses, slot)
-        if count == 0:
-            collateral.active[c] = False
+        keeper = first_open_row(crosses.offsets, crosses.rows, quantity, status, slots[c])
+        if keeper < 0:
+            active[c] = False
             continue
-        value = basket_value(collateral, index_path, c, row)
-        change = value - collateral.value[c]
-        collateral.value[c] = value
+        now = basket_value(
+            prices,
+            collateral.tier_floor_units,
+            collateral.tier_ratio,
+            collateral.tier_count,
+            offsets,
+            feed,
+            collateral.units,
+            c,
+        )
+        change = now - value[c]
+        value[c] = now
         if change == 0.0:
             continue
-        collateral.repriced_usd[0] += change
-        credit_account(params, positions, state, crosses, slot, change, required)
-        keep_thresholds_conservative(time, params, positions, watchlist, crosses, slot, -1)
+        repriced += change
+        # The account's first open row takes the change: any split of a cross wallet over its
+        # rows is valid (the account is checked as a whole once a row is breached at its own
+        # margin, and then re-spread by maintenance), and one row costs one threshold.
+        margin[keeper] += change
+        if change < 0.0:
+            # A gain moves the row's liquidation price away: its threshold stays a bound.
+            keep_threshold_a_bound(time, params, positions, watchlist, keeper)
+    collateral.repriced_usd[0] += repriced

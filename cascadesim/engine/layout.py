@@ -394,6 +394,8 @@ class Collateral(NamedTuple):
     value: np.ndarray  # float64 (n_collateral,) counted USD value credited so far
     active: np.ndarray  # bool (n_collateral,) revalued while the account has open positions
     repriced_usd: np.ndarray  # float64 (1,) USD credited by collateral prices so far
+    feed_now: np.ndarray  # float64 (n_feeds,) scratch: each feed's price this step
+    feed_moved: np.ndarray  # bool (n_feeds,) scratch: whether it moved since the last step
 
 
 class Watchlist(NamedTuple):

@@ -108,6 +108,8 @@ def collateral_accounts(
         value=value[accounts],
         active=np.ones(slots.size, dtype=np.bool_),
         repriced_usd=np.zeros(1),
+        feed_now=np.zeros(len(holdings.feeds)),
+        feed_moved=np.zeros(len(holdings.feeds), dtype=np.bool_),
     )
 
 
@@ -127,6 +129,8 @@ def empty_collateral(n_steps: int) -> layout.Collateral:
         value=np.zeros(0),
         active=np.zeros(0, dtype=np.bool_),
         repriced_usd=np.zeros(1),
+        feed_now=np.zeros(0),
+        feed_moved=np.zeros(0, dtype=np.bool_),
     )
 
 
@@ -137,4 +141,6 @@ def fresh_collateral(collateral: layout.Collateral) -> layout.Collateral:
         value=collateral.value.copy(),
         active=np.ones(collateral.slot.shape, dtype=np.bool_),
         repriced_usd=np.zeros(1),
+        feed_now=np.zeros_like(collateral.feed_now),
+        feed_moved=np.zeros_like(collateral.feed_moved),
     )

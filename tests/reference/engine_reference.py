@@ -440,8 +440,9 @@ class ReferenceEngine:
 
     def revalue_collateral(self, step: int) -> None:
         """Credit each collateral account with open positions the change of its basket's
-        counted value, in proportion to each position's maintenance margin."""
+        counted value, to its first open row."""
         row = step + 1
+        repriced = 0.0
         for account in sorted(self.holdings):
             if not self.collateral_active[account]:
                 continue
@@ -459,13 +460,9 @@ class ReferenceEngine:
             self.collateral_value[account] = value
             if change == 0.0:
                 continue
-            self.collateral_repriced += change
-            required = sum(self.position_figures(j)[1] for j in rows)
-            if required > 0.0:
-                for j in rows:
-                    self.margin[j] += change * (self.position_figures(j)[1] / required)
-            else:
-                self.margin[rows[0]] += change
+            repriced += change
+            self.margin[rows[0]] += change
+        self.collateral_repriced += repriced
 
     # --- margin -----------------------------------------------------------------------------
     def effective_margin(self, i: int) -> float:
