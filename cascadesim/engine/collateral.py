@@ -97,7 +97,11 @@ def price_feeds(factor, feed_asset, feed_price_usd, index_path, row, prices, mov
 
 @njit(cache=True, inline="always")
 def first_open_row(offsets, rows, quantity, status, slot):
-    """First open row of cross account ``slot`` (offsets and rows of CrossAccounts); -1."""
+    """First open row of cross account ``slot`` (offsets and rows of CrossAccounts); -1.
+
+    :func:`cascadesim.engine.account_rows.open_in_account` on arrays instead of the tuples,
+    for the per-step loop over every collateral account (see :func:`basket_value`).
+    """
     for k in range(offsets[slot], offsets[slot + 1]):
         j = np.int64(rows[k])
         if quantity[j] > 0.0 and (status[j] == STATUS_OPEN or status[j] == STATUS_WATCHED):

@@ -190,7 +190,13 @@ def net_hedged_pairs(time, params, positions, state, scratch, crosses, slot, eve
 
     Both legs are reduced at the same price, so the account's equity and the market's open
     interest balance stay as they were; each leg is logged as a ``netted`` event.
+
+    Returns
+    -------
+    events : the (possibly reallocated) event buffer
+    netted : bool, True when a pair was netted (the account's close order changed)
     """
+    netted = False
     first = crosses.offsets[slot]
     last = crosses.offsets[slot + 1]
     for a in range(first, last):
@@ -225,10 +231,11 @@ def net_hedged_pairs(time, params, positions, state, scratch, crosses, slot, eve
                 )
                 reduce_position(positions, state, row, quantity, mark)
             scratch.account_liquidated[account] = True
+            netted = True
             for row in (i, j):
                 if positions.quantity[row] <= 0.0:
                     close_netted(positions, scratch, crosses, row)
-    return events
+    return events, netted
 
 
 @njit(cache=True)
@@ -281,10 +288,11 @@ def liquidate_account(
                 step_liquidated,
             )
         return events
-    events = net_hedged_pairs(
+    events, netted = net_hedged_pairs(
         time, params, positions, state, scratch, crosses, slot, events, event_count
     )
-    rows = close_order(params, positions, state, crosses, slot)
+    if netted:
+        rows = close_order(params, positions, state, crosses, slot)
     for j in rows:
         if not is_open(positions, j):
             continue

@@ -1003,11 +1003,8 @@ class ReferenceEngine:
             e, r = self.position_figures(j)
             self.margin[j] += r * ratio - e
 
-    def liquidate_account(self, time: float, account: int) -> None:
-        """Close the account's positions in the venue's order until it is safe."""
-        equity, required, count = self.account_figures(account)
-        if count == 0:
-            return
+    def close_order(self, account: int) -> list[int]:
+        """The account's open rows in the venue's close order (ties keep row order)."""
         keyed = []
         for j in self.open_rows(account):
             e, r = self.position_figures(j)
@@ -1016,7 +1013,14 @@ class ReferenceEngine:
             else:
                 keyed.append((-r, j))
         keyed.sort(key=lambda pair: pair[0])  # stable: ties keep row order
-        rows = [j for _, j in keyed]
+        return [j for _, j in keyed]
+
+    def liquidate_account(self, time: float, account: int) -> None:
+        """Close the account's positions in the venue's order until it is safe."""
+        equity, required, count = self.account_figures(account)
+        if count == 0:
+            return
+        rows = self.close_order(account)
         spec = self.markets[self.market[rows[0]]].spec
         if spec.takeover_mode == "backstop" and equity < spec.backstop_equity_fraction * required:
             self.spread_equity(account, equity, required)
@@ -1025,15 +1029,7 @@ class ReferenceEngine:
                 self.backstop_takeover(time, j, self.markets[self.market[j]].mark_price)
             return
         self.net_hedged_pairs(time, account)
-        keyed = []
-        for j in self.open_rows(account):
-            e, r = self.position_figures(j)
-            if self.markets[self.market[j]].spec.cross_close_order == "largest_loss":
-                keyed.append((e - self.effective_margin(j), j))
-            else:
-                keyed.append((-r, j))
-        keyed.sort(key=lambda pair: pair[0])
-        for j in [j for _, j in keyed]:
+        for j in self.close_order(account):
             if not (self.status[j] == OPEN and self.quantity[j] > 0.0):
                 continue
             equity, required, _ = self.account_figures(account)
