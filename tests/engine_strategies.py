@@ -17,6 +17,7 @@ import dataclasses
 import numpy as np
 from hypothesis import strategies as st
 
+from cascadesim.model.flow import FlowMarket, draw_flow
 from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
 from tests.reference import margin_reference
 
@@ -252,11 +253,13 @@ def engine_setups(
     levels=(512,),
     tier_counts=(1, 2, 3),
     cross_margin=(False, True),
+    opening_flow=(False, True),
 ):
     """A small random :class:`EngineSetup` (1-3 markets, 1-3 assets).
 
     With cross margin drawn, every market is on one venue and part of the positions belong
     to cross-margin accounts holding at most one position per market.
+    With an opening flow drawn, positions open during the run (see :func:`opening_flow_of`).
     ``levels`` and ``tier_counts`` are kept to a few values by default: each distinct
     (book levels, tier count) pair is a new record dtype and so a new numba compilation.
     """
@@ -280,6 +283,7 @@ def engine_setups(
     sell_programme = draw(st.booleans())
     dt = draw(st.sampled_from([0.5, 1.0, 2.0]))
     iteration_cap = draw(st.sampled_from([2, 64]))
+    with_flow = draw(st.sampled_from(opening_flow))
     rng = np.random.default_rng(seed)
 
     asset_price = [float(log_uniform(rng, 20.0, 200_000.0)) for _ in range(n_assets)]
@@ -361,6 +365,9 @@ def engine_setups(
         if multiple is not None:
             specs[m] = dataclasses.replace(specs[m], open_interest_usd=multiple * oi_notional[m])
     return EngineSetup(
+        flow=opening_flow_of(specs, n_steps * dt, dt, typical_notional, seed)
+        if with_flow
+        else None,
         markets=specs,
         assets=assets,
         positions=PositionArrays(
@@ -386,3 +393,40 @@ def with_market(setup: EngineSetup, **changes) -> EngineSetup:
     return dataclasses.replace(
         setup, markets=[dataclasses.replace(spec, **changes) for spec in setup.markets]
     )
+
+
+def opening_flow_of(specs, duration_s, dt, typical_notional, seed):
+    """An opening flow for every market: a few to a few hundred positions over the run.
+
+    Drawn from its own generator (on the setup's seed), so that the rest of a setup is the
+    same with and without a flow. Gains and momentum of either sign, re-entries from none to
+    all, leverage up to 100x capped by the tiers.
+    """
+    rng = np.random.default_rng([seed, 7])
+    markets = []
+    for spec in specs:
+        opened_per_run = float(log_uniform(rng, 2.0, 200.0))
+        size = typical_notional * float(log_uniform(rng, 0.2, 5.0))
+        markets.append(
+            FlowMarket(
+                opening_usd_per_s=opened_per_run * size / duration_s,
+                activity_gain=float(rng.choice([0.0, log_uniform(rng, 0.1, 3.0)])),
+                sigma_step=float(log_uniform(rng, 1e-5, 1e-3)),
+                activity_half_life_s=float(rng.uniform(1.0, 60.0)),
+                trend_half_life_s=float(rng.uniform(10.0, 600.0)),
+                trend_scale=float(log_uniform(rng, 1e-3, 0.05)),
+                long_bias=float(rng.uniform(-1.0, 1.0)),
+                momentum=float(rng.uniform(-3.0, 3.0)),
+                reentry_share=float(rng.choice([0.0, rng.uniform(0.0, 1.0)])),
+                reentry_half_life_s=float(rng.uniform(5.0, 300.0)),
+                leverage_values=np.asarray([2.0, 5.0, 10.0, 25.0, 50.0, 100.0]),
+                leverage_weights=rng.uniform(0.1, 1.0, 6),
+                size_median_usd=size,
+                size_log_std=float(rng.uniform(0.0, 1.5)),
+                size_max_usd=size * 20.0,
+                tier_floor_usd=np.asarray(spec.tier_floor_usd),
+                tier_max_leverage=np.asarray(spec.tier_max_leverage),
+                leveraged_usd=size * opened_per_run,
+            )
+        )
+    return draw_flow(rng, markets, duration_s, dt)

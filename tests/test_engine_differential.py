@@ -106,6 +106,10 @@ def assert_same_outcome(
         + np.sum(positions.margin)
         + sum(s.insurance_fund_usd + s.backstop_usd for s in setup.markets)
     )
+    if setup.flow is not None:
+        prices = np.asarray([spec.price for spec in setup.markets])
+        money_scale += float(setup.flow.notional_usd.sum())
+        quantity_scale += float((setup.flow.notional_usd / prices[setup.flow.market]).sum())
     timeline = outcome.timeline
     for name in layout.TIMELINE_DTYPE.names:
         if timeline.dtype[name].kind in "iu":
@@ -155,6 +159,23 @@ def assert_same_outcome(
     close(
         by_original_row(original_row, positions.margin), reference["margin"], "margin", money_scale
     )
+    # The opening flow's rows: the side and entry each opened with, and the money brought in.
+    assert np.array_equal(by_original_row(original_row, positions.side), reference["side"])
+    close(
+        by_original_row(original_row, positions.entry_price),
+        reference["entry"],
+        "entry_price",
+        max(spec.price for spec in setup.markets),
+    )
+    close(
+        np.asarray([outcome.flow_deposited_usd]),
+        np.asarray([reference["flow_deposited_usd"]]),
+        "flow_deposited_usd",
+        money_scale,
+    )
+    assert np.array_equal(
+        outcome.flow_opened_time, reference["flow_opened_time"], equal_nan=True
+    ), "opening times differ"
     status = by_original_row(original_row, positions.status)
     status = np.where(status == layout.STATUS_WATCHED, layout.STATUS_OPEN, status)
     assert np.array_equal(status, reference["status"]), "final statuses differ"

@@ -20,6 +20,7 @@ import numpy as np
 from hypothesis import given, settings
 
 from cascadesim.engine import layout
+from cascadesim.model.market import PositionArrays
 from cascadesim.sim.driver import simulate
 from tests.engine_strategies import engine_setups, with_market
 from tests.reference import margin_reference
@@ -128,15 +129,53 @@ def test_book_quantities_never_go_negative(setup):
     assert (timeline["ask_depth_1pct_usd"] >= 0.0).all()
 
 
+def opened_columns(result, settlements) -> PositionArrays:
+    """Every position as it opened, by original row: the setup's rows, then the flow's.
+
+    A flow row opened at its recorded time with the side and entry the run gave it, the
+    quantity notional / entry, and the margin the engine stores (notional / leverage plus
+    the funding already accrued, ``side * q * F``, which the run charges back).
+    """
+    setup = result.setup
+    positions = setup.positions
+    flow = setup.flow
+    if flow is None or flow.n_rows == 0:
+        return positions
+    n0 = len(positions)
+    by_row = np.empty(len(result.original_row), dtype=np.int64)
+    by_row[result.original_row] = np.arange(len(result.original_row))
+    rows = by_row[n0:]
+    side = result.outcome.positions.side[rows].astype(np.int8)
+    entry = result.outcome.positions.entry_price[rows]
+    opened = np.isfinite(result.outcome.flow_opened_time)
+    quantity = np.where(opened, flow.notional_usd / np.where(opened, entry, 1.0), 0.0)
+    accrued = np.zeros(flow.n_rows)
+    for k in np.flatnonzero(opened):
+        times, cumulative = settlements[int(flow.market[k])]
+        paid = cumulative[times < result.outcome.flow_opened_time[k]]
+        accrued[k] = float(paid[-1]) if paid.size else 0.0
+    margin = flow.notional_usd / flow.leverage + side * quantity * accrued
+    cross = np.zeros(n0, bool) if positions.cross is None else np.asarray(positions.cross)
+    return PositionArrays(
+        market=np.concatenate([positions.market, flow.market]).astype(np.int32),
+        account=np.concatenate([positions.account, -1 - np.arange(flow.n_rows)]),
+        side=np.concatenate([positions.side, side]).astype(np.int8),
+        quantity=np.concatenate([positions.quantity, quantity]),
+        entry_price=np.concatenate([positions.entry_price, entry]),
+        margin=np.concatenate([positions.margin, margin]),
+        cross=np.concatenate([cross, np.zeros(flow.n_rows, bool)]),
+    )
+
+
 @given(engine_setups())
 @PROPERTIES
 def test_positions_are_liquidated_only_when_breached_and_at_most_once(setup):
     result = run(setup)
     events = original_events(result)
-    positions = setup.positions
-    final_status = np.empty(len(positions), dtype=np.int8)
-    final_status[result.original_row] = result.outcome.positions.status
     settlements = [funding_per_unit_before(result, m) for m in range(len(setup.markets))]
+    positions = opened_columns(result, settlements)
+    final_status = np.empty(len(result.original_row), dtype=np.int8)
+    final_status[result.original_row] = result.outcome.positions.status
     for row in np.unique(events["position"][events["position"] >= 0]):
         mine = events[events["position"] == row]
         m = int(positions.market[row])

@@ -52,7 +52,7 @@ def inverse_variant(setup):
     )
 
 
-@given(engine_setups(cross_margin=(False,)))
+@given(engine_setups(cross_margin=(False,), opening_flow=(False,)))
 @settings(max_examples=15, deadline=None)
 def test_money_is_conserved_in_each_currency_with_inverse_markets(setup):
     variant = inverse_variant(setup)

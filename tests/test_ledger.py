@@ -24,6 +24,7 @@ from cascadesim.model.market import (
     market_params,
 )
 from cascadesim.sim.driver import run_path, simulate
+from cascadesim.sim.flow_state import insert_flow_rows
 from cascadesim.sim.result import ledger_value
 from cascadesim.sim.state import cross_accounts, sort_population, validate_setup
 from tests.collateral_strategies import collateral_setups
@@ -38,15 +39,25 @@ def audited_run(setup: EngineSetup):
     """Run the liquidation path one step per chunk; returns per-step ledger snapshots."""
     n_accounts = validate_setup(setup)
     params = market_params(setup.markets, setup.assets)
-    positions, groups, _ = sort_population(setup.positions, params)
+    positions, groups, original_row = sort_population(setup.positions, params)
+    positions, groups, _, flow, n_accounts = insert_flow_rows(
+        positions,
+        groups,
+        original_row,
+        setup.flow,
+        len(setup.markets),
+        n_accounts,
+        setup.step_seconds,
+    )
     snapshots = []
 
-    def observe(step, state, live_positions, wallet, collateral):
+    def observe(step, state, live_positions, wallet, collateral, live_flow):
         ledger = ledger_value(
             live_positions, state, float(wallet.sum()), state.mark_price, state.funding_per_unit
         )
-        # What collateral prices added came from outside the market.
-        ledger["total"] -= float(collateral.repriced_usd[0])
+        # What collateral prices added, and the margin new positions brought, came from
+        # outside the market.
+        ledger["total"] -= float(collateral.repriced_usd[0]) + float(live_flow.deposited_usd[0])
         snapshots.append(
             {
                 "step": step,
@@ -73,6 +84,7 @@ def audited_run(setup: EngineSetup):
         chunk_steps=1,
         crosses=cross_accounts(positions, n_accounts, setup.markets),
         observe=observe,
+        flow=flow,
     )
     return outcome, snapshots
 
@@ -86,9 +98,11 @@ def pooled(pool, cash, quantity, state) -> np.ndarray:
 def money_in_play(setup: EngineSetup) -> float:
     price = np.asarray([spec.price for spec in setup.markets])[setup.positions.market]
     positions = setup.positions
+    flow = 0.0 if setup.flow is None else float(setup.flow.notional_usd.sum())
     return float(
         np.sum(positions.quantity * price)
         + np.sum(positions.margin)
+        + flow
         + sum(spec.insurance_fund_usd + spec.backstop_usd for spec in setup.markets)
     )
 

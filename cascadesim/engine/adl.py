@@ -106,10 +106,21 @@ def rank_adl_candidates(params, positions, groups, state, scratch, m, counter_si
     slot = 0 if counter_side > 0 else 1
     first = groups.start[(m * 2 + slot) * n_tiers]
     last = groups.end[(m * 2 + slot) * n_tiers + n_tiers - 1]
+    # Rows of the opening flow follow the market's last group, up to the next market's rows.
+    flow_first = groups.end[(m * 2 + 2) * n_tiers - 1]
+    flow_last = (
+        groups.start[(m + 1) * 2 * n_tiers]
+        if m + 1 < params.shape[0]
+        else positions.quantity.shape[0]
+    )
     rule = params[m].adl_rank_rule
     count = 0
-    for j in range(first, last):
+    n_side_rows = last - first
+    for n in range(n_side_rows + flow_last - flow_first):
+        j = first + n if n < n_side_rows else flow_first + (n - n_side_rows)
         if positions.status[j] != STATUS_OPEN and positions.status[j] != STATUS_WATCHED:
+            continue
+        if n >= n_side_rows and positions.side[j] != counter_side:
             continue
         if positions.quantity[j] <= 0.0:
             continue

@@ -24,6 +24,7 @@ STATUS_OPEN = 0  # open, tracked by its sorted-threshold group pointer
 STATUS_WATCHED = 1  # open, crossed its conservative threshold, rechecked exactly each step
 STATUS_LIQUIDATED = 2  # closed by the liquidation engine (book, insurance or backstop)
 STATUS_DELEVERAGED = 3  # closed by auto-deleveraging as the profitable counterparty
+STATUS_PENDING = 4  # a position of the opening flow that has not opened yet (see Flow)
 
 # --- liquidation event kinds ---------------------------------------------------------------
 KIND_BOOK = 0  # liquidation order filled in the order book
@@ -94,6 +95,7 @@ BANKRUPTCY_ROUNDING_NAMES = ("exact", "tick_against_trader")
 STATUS_FLAG_ITERATION_CAP = 1  # the liquidation fixed point hit its iteration cap in a step
 STATUS_FLAG_BOOK_EXHAUSTED = 2  # a walk reached the price floor with quantity unfilled
 STATUS_FLAG_BAD_DEBT = 4  # a loss exceeded the insurance fund and ADL capacity
+STATUS_FLAG_FLOW_EXHAUSTED = 8  # a market's opening flow used its last pre-drawn row
 
 # Watch-list entries per block (a power of two): small enough that an entry crossed by the
 # mark makes only its own few neighbours be read, large enough that a market's blocks are
@@ -362,6 +364,53 @@ class CrossAccounts(NamedTuple):
     offsets: np.ndarray  # int64 (n_cross + 1,)
     rows: np.ndarray  # int32 (n_cross_positions,), position rows of each cross account
     ready_time: np.ndarray  # float64 (n_cross,) s, end of a liquidation cooldown
+
+
+class Flow(NamedTuple):
+    """Positions that open during the run: pre-drawn rows and each market's opening rate.
+
+    Market m's flow rows are position rows ``start[m]:end[m]``, placed right after its sorted
+    rows (outside every sorted group) with status ``STATUS_PENDING``; ``pointer[m]`` is the
+    next one to open. Their draws are ``arrival``, ``side_draw``, ``notional_usd`` and
+    ``leverage`` at ``first[m] + (row - start[m])``. Row k opens when the market's
+    accumulated intensity (expected arrivals) passes ``arrival[k]``, a running sum of unit
+    exponentials: the time change of a Poisson process whose rate follows the market.
+
+    Rate of market m (arrivals per second) at a step:
+    ``base_rate * (1 + activity_gain * activity / sigma_step)`` opening fresh positions, long
+    with probability ``1 / (1 + exp(-(long_bias + momentum * trend)))``, plus re-entries
+    ``reentry_share * liquidated_usd_per_s / mean_notional_usd`` per side, on the side that
+    was liquidated. ``activity`` is an average of the mark's absolute log return per step,
+    ``trend`` the mark's log distance from its slow average over ``trend_scale``.
+    """
+
+    start: np.ndarray  # int64 (n_markets,) first flow row of each market
+    end: np.ndarray  # int64 (n_markets,)
+    pointer: np.ndarray  # int64 (n_markets,) next row to open
+    first: np.ndarray  # int64 (n_markets,) index of start[m]'s draws
+    arrival: np.ndarray  # float64 (n_flow,) cumulative unit exponentials per market
+    side_draw: np.ndarray  # float64 (n_flow,) uniform [0, 1)
+    notional_usd: np.ndarray  # float64 (n_flow,) USD at opening
+    leverage: np.ndarray  # float64 (n_flow,) initial leverage
+    opened_time: np.ndarray  # float64 (n_flow,) s, when the row opened (NaN: never)
+    base_rate: np.ndarray  # float64 (n_markets,) fresh openings per second in a calm market
+    activity_gain: np.ndarray  # float64 (n_markets,)
+    sigma_step: np.ndarray  # float64 (n_markets,) calm absolute log return per step
+    activity_keep: np.ndarray  # float64 (n_markets,) weight of the old average per step
+    trend_keep: np.ndarray  # float64 (n_markets,)
+    trend_scale: np.ndarray  # float64 (n_markets,) log distance counted as one unit of trend
+    long_bias: np.ndarray  # float64 (n_markets,)
+    momentum: np.ndarray  # float64 (n_markets,)
+    reentry_share: np.ndarray  # float64 (n_markets,) liquidated notional that re-enters
+    reentry_keep: np.ndarray  # float64 (n_markets,)
+    mean_notional_usd: np.ndarray  # float64 (n_markets,) mean of the flow's notional draws
+    intensity: np.ndarray  # float64 (n_markets,) accumulated expected arrivals
+    activity: np.ndarray  # float64 (n_markets,)
+    trend_level: np.ndarray  # float64 (n_markets,) slow average of the log mark
+    last_log_mark: np.ndarray  # float64 (n_markets,)
+    reentry_long_usd: np.ndarray  # float64 (n_markets,) average long liquidations, USD/s
+    reentry_short_usd: np.ndarray  # float64 (n_markets,)
+    deposited_usd: np.ndarray  # float64 (1,) margin brought in by opened rows (outside money)
 
 
 class Collateral(NamedTuple):

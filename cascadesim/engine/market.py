@@ -129,6 +129,20 @@ def market_flow(params, assets, m, usd):
     return -usd / assets[params[m].asset].index_price
 
 
+@njit(cache=True, inline="always")
+def passive_trade(state, m, direction, quantity, notional):
+    """The passive counterparty of market m buys (direction +1) or sells ``quantity`` base
+    units for ``notional`` USD; its average entry follows (ADL ranks it by that entry)."""
+    held = state[m].passive_quantity
+    if held * direction >= 0.0:
+        total = abs(held) + quantity
+        state[m].passive_entry_price = (abs(held) * state[m].passive_entry_price + notional) / total
+    elif abs(held) < quantity:
+        state[m].passive_entry_price = notional / quantity
+    state[m].passive_quantity = held + direction * quantity
+    state[m].passive_cash -= direction * notional
+
+
 @njit(cache=True)
 def arbitrage(dt, m, params, assets, state, walk_out, flags):
     """Hedged arbitrageurs close the perp's gap to the index beyond the no-trade band.
@@ -154,14 +168,7 @@ def arbitrage(dt, m, params, assets, state, walk_out, flags):
     filled, notional = execute_order(params, state, m, direction, capacity, limit, walk_out, flags)
     if filled <= 0.0:
         return
-    held = state[m].passive_quantity
-    if held * direction >= 0.0:
-        total = abs(held) + filled
-        state[m].passive_entry_price = (abs(held) * state[m].passive_entry_price + notional) / total
-    elif abs(held) < filled:
-        state[m].passive_entry_price = notional / filled
-    state[m].passive_quantity = held + direction * filled
-    state[m].passive_cash -= direction * notional
+    passive_trade(state, m, direction, filled, notional)
     bought_usd = usd_buy_notional(params, assets, m, direction * notional)
     impact = bounded_impact(
         assets[a].spot_impact_log,

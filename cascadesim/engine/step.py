@@ -30,6 +30,7 @@ from cascadesim.engine.cross_margin import (
     liquidate_account,
     spread_equity,
 )
+from cascadesim.engine.flow import open_arrivals, record_liquidations
 from cascadesim.engine.layout import (
     STATUS_FLAG_ITERATION_CAP,
     STATUS_OPEN,
@@ -461,6 +462,7 @@ def run_steps(
     scratch,
     crosses,
     collateral,
+    flow,
     events,
     event_count,
     timeline,
@@ -480,6 +482,7 @@ def run_steps(
     crosses : CrossAccounts, the cross-margin accounts (empty arrays when all are isolated)
     collateral : Collateral, the cross accounts margined by a basket of coins (empty arrays
         when none is)
+    flow : Flow, the positions that open during the run (no rows when none do)
     events : LIQUIDATION_EVENT_DTYPE array, grown as needed; event_count : int64 (1,)
     timeline : TIMELINE_DTYPE array (n_steps, n_markets), written
     walk_out : float64 (5,), flags : int64 (1,) scratch
@@ -503,10 +506,13 @@ def run_steps(
             state[m].step_fill_count = 0
             reprice_quotes(dt, m, params, assets, state)
             if taker_flow_usd[step, m] != 0.0:
-                flow = market_flow(params, assets, m, taker_flow_usd[step, m])
-                exogenous_flow(flow, m, state, params, walk_out, flags)
+                taker = market_flow(params, assets, m, taker_flow_usd[step, m])
+                exogenous_flow(taker, m, state, params, walk_out, flags)
         for m in range(n_markets):
             arbitrage(dt, m, params, assets, state, walk_out, flags)
+        if flow.arrival.shape[0] > 0:
+            for m in range(n_markets):
+                open_arrivals(time, dt, m, params, positions, state, watchlist, flow, flags)
         step_totals[:, :] = 0.0
         for m in range(n_markets):
             step_totals[m, TOTAL_ADL_BEFORE] = state[m].adl_notional_usd
@@ -551,6 +557,10 @@ def run_steps(
         for m in range(n_markets):
             # After every market ran: a cross account's closes reach other markets' funds.
             cover_deficits(params, state, m, flags)
+            if flow.arrival.shape[0] > 0:
+                record_liquidations(
+                    dt, m, flow, step_totals[m, TOTAL_LONG_USD], step_totals[m, TOTAL_SHORT_USD]
+                )
             track_fund_peak(time, m, params, state)
             mid, index, bid, ask = quote_snapshot(m, params, assets, state)
             record_step(

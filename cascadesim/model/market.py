@@ -15,6 +15,7 @@ import numpy as np
 from cascadesim._util.errors import invalid
 from cascadesim.engine import layout
 from cascadesim.model.collateral import CollateralHoldings
+from cascadesim.model.flow import OpeningFlow
 
 MARK_RULES = {name: code for code, name in enumerate(layout.MARK_RULE_NAMES)}
 PARTIAL_MODES = {name: code for code, name in enumerate(layout.PARTIAL_MODE_NAMES)}
@@ -317,6 +318,8 @@ class EngineSetup:
         (negative sells), e.g. an aggressive sell programme.
     collateral : CollateralHoldings or None, the coins cross accounts hold as margin and
         their price on each venue (None: every wallet is in the settlement coin)
+    flow : OpeningFlow or None, positions that open during the run (None: every position
+        exists before the first step)
     """
 
     markets: list[MarketSpec]
@@ -330,6 +333,7 @@ class EngineSetup:
     n_accounts: int | None = None
     labels: dict = field(default_factory=dict)
     collateral: CollateralHoldings | None = None
+    flow: OpeningFlow | None = None
 
     @property
     def n_steps(self) -> int:

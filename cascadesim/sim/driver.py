@@ -24,6 +24,7 @@ from cascadesim.sim.collateral_state import (
     collateral_accounts,
     fresh_collateral,
 )
+from cascadesim.sim.flow_state import check_flow, empty_flow, fresh_flow, insert_flow_rows
 from cascadesim.sim.outcome import BookSnapshot, PathOutcome
 from cascadesim.sim.result import Result
 from cascadesim.sim.state import (
@@ -38,9 +39,11 @@ from cascadesim.sim.state import (
 )
 
 ProgressCallback = Callable[[int, int], None]  # (steps done, steps total)
-# (steps done, market state, positions, cross-account wallets, collateral); sees the live
-# arrays
-ChunkObserver = Callable[[int, np.recarray, layout.Positions, np.ndarray, layout.Collateral], None]
+# (steps done, market state, positions, cross-account wallets, collateral, opening flow);
+# sees the live arrays
+ChunkObserver = Callable[
+    [int, np.recarray, layout.Positions, np.ndarray, layout.Collateral, layout.Flow], None
+]
 
 
 def run_path(
@@ -55,6 +58,7 @@ def run_path(
     crosses: layout.CrossAccounts | None = None,
     observe: ChunkObserver | None = None,
     collateral: layout.Collateral | None = None,
+    flow: layout.Flow | None = None,
 ) -> PathOutcome:
     """Step one path to the end; returns the raw arrays of its outcome.
 
@@ -74,8 +78,9 @@ def run_path(
         collateral_accounts(setup, crosses, n_accounts) if collateral is None else collateral
     )
     state, assets, watchlist, scratch = engine_inputs(setup, params, positions, n_accounts)
+    flow = fresh_flow(empty_flow(n_markets) if flow is None else flow, state.mark_price.copy())
     index_path = np.ascontiguousarray(setup.index_path, dtype=np.float64)
-    flow = (
+    taker_flow = (
         np.zeros((n_steps, n_markets))
         if setup.taker_flow_usd is None
         else np.ascontiguousarray(setup.taker_flow_usd, dtype=np.float64)
@@ -99,7 +104,7 @@ def run_path(
             params,
             assets,
             index_path,
-            flow,
+            taker_flow,
             positions,
             groups,
             state,
@@ -107,6 +112,7 @@ def run_path(
             scratch,
             crosses,
             collateral,
+            flow,
             events,
             event_count,
             timeline,
@@ -116,7 +122,7 @@ def run_path(
         )
         snapshots.append(book_snapshot(last, state, params))
         if observe is not None:
-            observe(last, state, positions, scratch.account_wallet, collateral)
+            observe(last, state, positions, scratch.account_wallet, collateral, flow)
         if progress is not None:
             progress(last, n_steps)
     return PathOutcome(
@@ -132,6 +138,9 @@ def run_path(
         book_snapshots=snapshots,
         collateral_repriced_usd=float(collateral.repriced_usd[0]),
         collateral_value_usd=collateral.value.copy(),
+        flow_deposited_usd=float(flow.deposited_usd[0]),
+        flow_opened=int((flow.pointer - flow.start).sum()),
+        flow_opened_time=flow.opened_time,
     )
 
 
@@ -174,12 +183,13 @@ def simulate(
         setup = setup.build(seed=seed)
     n_accounts = validate_setup(setup)
     check_collateral(setup, n_accounts)
+    check_flow(setup.flow, len(setup.markets), [spec.inverse for spec in setup.markets])
     setup = engine_space(setup)  # inverse markets as the linear markets the engine runs
     total = setup.n_steps * (2 if counterfactual else 1)
     # The population exists already; what is checked is what the engine will add to it.
     check_memory(
         MemoryEstimate(
-            positions=len(setup.positions),
+            positions=len(setup.positions) + (0 if setup.flow is None else setup.flow.n_rows),
             steps=setup.n_steps,
             markets=len(setup.markets),
             assets=len(setup.assets),
@@ -201,6 +211,15 @@ def simulate(
     params = market_params(setup.markets, setup.assets)
     check_start_margins(setup, params)
     positions, groups, original_row = sort_population(setup.positions, params)
+    positions, groups, original_row, flow, n_accounts = insert_flow_rows(
+        positions,
+        groups,
+        original_row,
+        setup.flow,
+        len(setup.markets),
+        n_accounts,
+        setup.step_seconds,
+    )
     crosses = cross_accounts(positions, n_accounts, setup.markets)
     collateral = collateral_accounts(setup, crosses, n_accounts)
     initial_positions = copy_positions(positions)
@@ -217,6 +236,7 @@ def simulate(
             first_half,
             crosses=crosses,
             collateral=collateral,
+            flow=flow,
         )
     offset = total - setup.n_steps
     second_half = None if progress is None else (lambda done, _: progress(offset + done, total))
@@ -230,6 +250,7 @@ def simulate(
         second_half,
         crosses=crosses,
         collateral=collateral,
+        flow=flow,
     )
     return Result(
         setup=setup,

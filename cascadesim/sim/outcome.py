@@ -44,6 +44,10 @@ class PathOutcome(NamedTuple):
         (negative: taken), the ledger's outside source
     collateral_value_usd : float64 array (collateral accounts,), each basket's counted USD
         value when it was last revalued (in ascending cross-slot order)
+    flow_deposited_usd : float, margin the opening flow's new positions brought in (USD),
+        the ledger's second outside source
+    flow_opened : int, positions the opening flow opened
+    flow_opened_time : float64 array (flow rows,), s, when each draw opened (NaN: never)
     """
 
     state: np.recarray
@@ -58,3 +62,6 @@ class PathOutcome(NamedTuple):
     book_snapshots: list[BookSnapshot]
     collateral_repriced_usd: float = 0.0
     collateral_value_usd: np.ndarray = np.zeros(0)
+    flow_deposited_usd: float = 0.0
+    flow_opened: int = 0
+    flow_opened_time: np.ndarray = np.zeros(0)

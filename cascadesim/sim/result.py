@@ -89,12 +89,17 @@ def ledger_value(
     return ledger
 
 
-def with_collateral(ledger: dict[str, Any], repriced_usd: float | None) -> dict[str, Any]:
-    """The USD ledger with ``collateral_repricing`` (minus what collateral prices added to
-    the traders) when the setup has collateral (``repriced_usd`` not None)."""
-    if repriced_usd is not None:
-        ledger["collateral_repricing"] = -repriced_usd
-        ledger["total"] -= repriced_usd
+def with_outside_money(
+    ledger: dict[str, Any], repriced_usd: float | None, deposited_usd: float | None
+) -> dict[str, Any]:
+    """The USD ledger with the money that came from outside the market counted as holders:
+    ``collateral_repricing`` (minus what collateral prices added to the traders) when the
+    setup has collateral, ``flow_deposits`` (minus the margin new positions brought in) when
+    it has an opening flow (each None when the setup has none)."""
+    for name, value in (("collateral_repricing", repriced_usd), ("flow_deposits", deposited_usd)):
+        if value is not None:
+            ledger[name] = -value
+            ledger["total"] -= value
     return ledger
 
 
@@ -412,12 +417,14 @@ class Result:
         currency = np.asarray([settlement_currency(spec) for spec in self.setup.markets])
         # Collateral prices add money to (or take it from) the traders from outside the
         # market: the ledger counts it as a holder of its own, so the total stays conserved.
-        repriced = None
+        repriced = deposited = None
         if self.setup.collateral is not None:
             repriced = self.engine_outcome.collateral_repriced_usd if final else 0.0
+        if self.setup.flow is not None:
+            deposited = self.engine_outcome.flow_deposited_usd if final else 0.0
         if (currency == "USD").all():
             usd_only = ledger_value(positions, state, float(wallets.sum()), price, funding)
-            return with_collateral(usd_only, repriced)
+            return with_outside_money(usd_only, repriced, deposited)
         account_currency = self.account_currency(currency)
         books = {}
         for name in dict.fromkeys(currency.tolist()):
@@ -431,7 +438,9 @@ class Result:
             )
         usd = books.pop("USD", None)
         ledger: dict[str, Any] = (
-            with_collateral(dict(usd), repriced) if usd is not None else {"total": 0.0}
+            with_outside_money(dict(usd), repriced, deposited)
+            if usd is not None
+            else {"total": 0.0}
         )
         for name, book in books.items():
             rate = float(self.setup.markets[int(np.argmax(currency == name))].price)

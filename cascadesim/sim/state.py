@@ -510,9 +510,12 @@ def fresh_cross_accounts(crosses: layout.CrossAccounts) -> layout.CrossAccounts:
 
 
 def copy_positions(positions: layout.Positions) -> layout.Positions:
-    """A fresh copy of every column a run writes (quantity, margin, status, and the
-    threshold and tier that the watch list refreshes), so that no run changes another's."""
+    """A fresh copy of every column a run writes (quantity, margin, status, the threshold
+    and tier that the watch list refreshes, and the side and entry the opening flow sets),
+    so that no run changes another's."""
     return positions._replace(
+        side=positions.side.copy(),
+        entry_price=positions.entry_price.copy(),
         quantity=positions.quantity.copy(),
         margin=positions.margin.copy(),
         status=positions.status.copy(),

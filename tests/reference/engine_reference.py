@@ -43,6 +43,7 @@ STEP_DOWN_INSIDE = 1.0 - 1e-9  # a step-down stays a hair inside the lower tier
 FUNDING_TIME_SLACK = 1e-9  # s, a settlement is due at next_funding_time minus this
 
 OPEN = layout.STATUS_OPEN
+PENDING = layout.STATUS_PENDING
 LIQUIDATED = layout.STATUS_LIQUIDATED
 DELEVERAGED = layout.STATUS_DELEVERAGED
 
@@ -341,6 +342,7 @@ class ReferenceEngine:
             else np.asarray(flow, dtype=np.float64)
         ).tolist()
         self.load_positions(setup)
+        self.load_flow(setup)
         self.load_collateral(setup)
         self.chunk_cooldown_end: dict[int, float] = {}  # per user, end of a chunk's cooldown
         self.backstop_adl: list[tuple] = []  # self-check: (market, vault, equity) per ADL
@@ -400,6 +402,121 @@ class ReferenceEngine:
             stated = market.spec.open_interest_usd
             total = max(longs, shorts, 0.0 if stated is None else stated / market.spec.price)
             market.hedged = {"long": total - longs, "short": total - shorts}
+
+    def load_flow(self, setup: EngineSetup) -> None:
+        """The opening flow's rows, appended as pending rows after every population row.
+
+        Each market's flow rows follow its population rows in its processing order, as they
+        do in the engine; a row's original row is ``n_population + k`` for its draw k.
+        """
+        self.flow = setup.flow
+        self.flow_rows: list[list[int]] = [[] for _ in self.markets]
+        self.flow_draw: dict[int, int] = {}
+        self.deposited = 0.0
+        if setup.flow is None:
+            return
+        flow = setup.flow
+        self.opened_time = [math.nan] * flow.n_rows
+        n_population = len(self.original_row)
+        n_accounts = len(self.account_wallet)
+        for k in range(flow.n_rows):
+            m = int(flow.market[k])
+            i = len(self.market)
+            self.original_row.append(n_population + k)
+            self.market.append(m)
+            self.account.append(n_accounts + k)
+            self.side.append(1)
+            self.quantity.append(0.0)
+            self.entry.append(0.0)
+            self.margin.append(0.0)
+            self.status.append(PENDING)
+            self.ready_time.append(-math.inf)
+            self.cross.append(False)
+            self.rows_of_market[m].append(i)
+            self.flow_rows[m].append(i)
+            self.flow_draw[i] = k
+        self.account_wallet += [0.0] * flow.n_rows
+        self.account_liquidated += [False] * flow.n_rows
+        self.flow_next = [0] * len(self.markets)
+        self.flow_intensity = [0.0] * len(self.markets)
+        self.flow_activity = [float(x) for x in flow.sigma_step]
+        log_mark = [math.log(market.mark_price) for market in self.markets]
+        self.flow_trend = list(log_mark)
+        self.flow_last_log = list(log_mark)
+        self.flow_reentry = [[0.0, 0.0] for _ in self.markets]
+
+    def open_arrivals(self, time: float, m: int) -> None:
+        """Open market m's flow rows whose arrival its accumulated intensity has passed."""
+        flow = self.flow
+        market = self.markets[m]
+        dt = self.dt
+        log_mark = math.log(market.mark_price)
+        step_return = log_mark - self.flow_last_log[m]
+        self.flow_last_log[m] = log_mark
+        keep = 0.5 ** (dt / flow.activity_half_life_s[m])
+        self.flow_activity[m] = keep * self.flow_activity[m] + (1.0 - keep) * abs(step_return)
+        keep = 0.5 ** (dt / flow.trend_half_life_s[m])
+        self.flow_trend[m] = keep * self.flow_trend[m] + (1.0 - keep) * log_mark
+        trend = (log_mark - self.flow_trend[m]) / flow.trend_scale[m]
+        fresh = flow.base_rate[m] * (
+            1.0 + flow.activity_gain[m] * self.flow_activity[m] / flow.sigma_step[m]
+        )
+        exponent = min(max(flow.long_bias[m] + flow.momentum[m] * trend, -50.0), 50.0)
+        long_probability = 1.0 / (1.0 + math.exp(-exponent))
+        per_usd = flow.reentry_share[m] / flow.mean_notional_usd[m]
+        reentry_long = per_usd * self.flow_reentry[m][0]
+        reentry_short = per_usd * self.flow_reentry[m][1]
+        rate = fresh + reentry_long + reentry_short
+        if rate <= 0.0:
+            return
+        self.flow_intensity[m] += rate * dt
+        long_weight = (fresh * long_probability + reentry_long) / rate
+        rows = self.flow_rows[m]
+        while self.flow_next[m] < len(rows):
+            i = rows[self.flow_next[m]]
+            k = self.flow_draw[i]
+            if flow.arrival[k] > self.flow_intensity[m]:
+                break
+            side = 1 if flow.side_draw[k] < long_weight else -1
+            price = market.mark_price
+            notional = float(flow.notional_usd[k])
+            quantity = notional / price
+            deposit = notional / float(flow.leverage[k])
+            self.side[i] = side
+            self.quantity[i] = quantity
+            self.entry[i] = price
+            # Funding accrued before the opening is not owed: credited to the margin.
+            self.margin[i] = deposit + side * quantity * market.funding_per_unit
+            self.status[i] = OPEN
+            self.ready_time[i] = time
+            self.deposited += deposit
+            self.opened_time[k] = time
+            market.hedged["short" if side > 0 else "long"] += quantity
+            self.passive_trade(market, -side, quantity, quantity * price)
+            self.flow_next[m] += 1
+        if self.flow_next[m] == len(rows) and rows:
+            self.flags |= layout.STATUS_FLAG_FLOW_EXHAUSTED
+
+    def record_flow_liquidations(self, m: int) -> None:
+        """Fold the step's liquidated notional of market m into its re-entry averages."""
+        keep = 0.5 ** (self.dt / self.flow.reentry_half_life_s[m])
+        for slot in range(2):
+            self.flow_reentry[m][slot] = (
+                keep * self.flow_reentry[m][slot]
+                + (1.0 - keep) * self.step_liquidated[m][slot] / self.dt
+            )
+
+    @staticmethod
+    def passive_trade(market, direction: int, quantity: float, notional: float) -> None:
+        """The passive counterparty buys (+1) or sells ``quantity`` for ``notional`` USD."""
+        held = market.quantity["passive"]
+        if held * direction >= 0.0:
+            total = abs(held) + quantity
+            market.passive_entry_price = (abs(held) * market.passive_entry_price + notional) / total
+        elif abs(held) < quantity:
+            market.passive_entry_price = notional / quantity
+        market.quantity["passive"] = held + direction * quantity
+        market.cash["passive"] -= direction * notional
 
     def load_collateral(self, setup: EngineSetup) -> None:
         """Each collateral account's holdings [(feed, units)] and its counted start value."""
@@ -1187,14 +1304,7 @@ class ReferenceEngine:
         filled, notional = self.execute(m, direction, capacity, limit)
         if filled <= 0.0:
             return
-        held = market.quantity["passive"]
-        if held * direction >= 0.0:
-            total = abs(held) + filled
-            market.passive_entry_price = (abs(held) * market.passive_entry_price + notional) / total
-        elif abs(held) < filled:
-            market.passive_entry_price = notional / filled
-        market.quantity["passive"] = held + direction * filled
-        market.cash["passive"] -= direction * notional
+        self.passive_trade(market, direction, filled, notional)
         impact = bounded_impact(
             self.spot_impact_log[a],
             -direction * spec.spot_impact_share * notional / self.spot_depth[a] * 0.01,
@@ -1430,6 +1540,9 @@ class ReferenceEngine:
                 self.exogenous_flow(m, self.taker_flow[step][m])
         for m in range(len(self.markets)):
             self.arbitrage(m)
+        if self.flow is not None and self.flow.n_rows:
+            for m in range(len(self.markets)):
+                self.open_arrivals(time, m)
         # A cross account's closes land in their own markets' rows, so every market is
         # recorded once all markets have run.
         self.step_liquidated = [[0.0, 0.0] for _ in self.markets]
@@ -1456,6 +1569,8 @@ class ReferenceEngine:
             market.basis_average += alpha * ((mid - index) - market.basis_average)
         for m, market in enumerate(self.markets):
             self.cover_deficits(m)
+            if self.flow is not None and self.flow.n_rows:
+                self.record_flow_liquidations(m)
             if market.spec.fund_drawdown_trigger > 0.0 and market.pools["fund"] == m:
                 equity = self.pool_value(m, "fund")
                 peak, since = market.fund_peak
@@ -1473,7 +1588,11 @@ class ReferenceEngine:
         quantity = np.zeros(n)
         margin_out = np.zeros(n)
         status = np.zeros(n, dtype=np.int8)
+        side_out = np.zeros(n, dtype=np.int8)
+        entry_out = np.zeros(n)
         for i, row in enumerate(self.original_row):
+            side_out[row] = self.side[i]
+            entry_out[row] = self.entry[i]
             quantity[row] = self.quantity[i]
             margin_out[row] = self.margin[i]
             status[row] = self.status[i]
@@ -1519,6 +1638,10 @@ class ReferenceEngine:
             "adl_fund_equity": list(self.adl_fund_equity),
             "backstop_adl": list(self.backstop_adl),
             "collateral_repriced_usd": self.collateral_repriced,
+            "flow_deposited_usd": self.deposited,
+            "flow_opened_time": np.asarray(getattr(self, "opened_time", [])),
+            "side": side_out,
+            "entry": entry_out,
         }
 
 
