@@ -35,6 +35,7 @@ from cascadesim.model.resources import MemoryEstimate, check_memory
 from cascadesim.model.shocks import add_idiosyncratic_noise, shock_arrays
 from cascadesim.model.venues import VENUES
 from cascadesim.scenario.collateral import collateral_holdings, estimated_rules
+from cascadesim.scenario.flow import estimated_flow, opening_flow
 
 # MarketSpec field -> the scenario key that sets it, for error paths.
 SCENARIO_KEY = {
@@ -296,9 +297,10 @@ def build_setup(scenario, seed: int) -> EngineSetup:
         labels={
             "provenance": scenario.provenance(seed),
             "population": generated.diagnostics,
-            "estimates": estimated_rules(holdings, scenario),
+            "estimates": estimated_rules(holdings, scenario) + estimated_flow(scenario),
         },
         collateral=holdings,
+        flow=opening_flow(scenario, specs, seed),
     )
 
 

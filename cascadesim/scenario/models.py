@@ -46,6 +46,7 @@ from cascadesim.scenario.checks import check_event, check_scenario
 from cascadesim.scenario.collateral import CollateralCoin, basket_shares
 from cascadesim.scenario.event import Event, Reported, Reporting
 from cascadesim.scenario.files import prefixed, read_text_file, validate_toml
+from cascadesim.scenario.flow import FlowSettings, check_flow
 from cascadesim.scenario.profiles import apply_profile
 from cascadesim.scenario.shock import Shock
 
@@ -393,6 +394,11 @@ class Market(StrictModel):
         description="false: every liquidation closes the whole position at once "
         "(partial_mode 'none'); true: the venue's partial procedure",
     )
+    volume_24h_usd: PositiveFloat | None = Field(
+        None,
+        description="traded volume over the 24 h before the run, USD (observed): with a "
+        "[flow] table, the rate at which new leveraged positions open on this market",
+    )
     population: Population | None = Field(
         None,
         description="per-market changes to [population]: the keys given replace the global ones",
@@ -419,6 +425,8 @@ class Market(StrictModel):
             del data["contract"]
         if data.get("contract_size_usd", ...) is None:
             del data["contract_size_usd"]
+        if data.get("volume_24h_usd", ...) is None:
+            del data["volume_24h_usd"]
         return data
 
     @field_validator("overrides")
@@ -473,6 +481,11 @@ class Scenario(StrictModel):
         description="coins held as collateral: reference price of a coin not among [assets], "
         "and a haircut of the scenario's own (see cascadesim.scenario.collateral)",
     )
+    flow: FlowSettings | None = Field(
+        None,
+        description="positions that open during the run on markets that state "
+        "volume_24h_usd (see cascadesim.scenario.flow); none without the table",
+    )
     profile: str | None = Field(
         None,
         description="population profile whose values fill in unset keys: a bundled profile's "
@@ -503,12 +516,16 @@ class Scenario(StrictModel):
         data = handler(self)
         if data.get("collateral", ...) is None:
             del data["collateral"]
+        if data.get("flow", ...) is None:
+            del data["flow"]
         return data
 
     @model_validator(mode="after")
     def cross_checks(self) -> Scenario:
         """Checks that span several tables; errors name the offending field path."""
         check_scenario(self)
+        if self.flow is not None:
+            check_flow(self)
         if self.event is not None or self.reported is not None or self.reporting is not None:
             check_event(self)
         return self

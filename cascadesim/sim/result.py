@@ -15,6 +15,7 @@ from cascadesim.model.contracts import settlement_currency
 from cascadesim.model.market import EngineSetup
 from cascadesim.sim.collateral_summary import collateral_summary
 from cascadesim.sim.contract_view import usd_view, view_positions
+from cascadesim.sim.flow_summary import flow_summary
 from cascadesim.sim.outcome import PathOutcome
 from cascadesim.sim.state import initial_state
 
@@ -385,6 +386,9 @@ class Result:
         collateral = collateral_summary(self)
         if collateral is not None:
             total["collateral"] = collateral
+        flow = flow_summary(self)
+        if flow is not None:
+            total["flow"] = flow
         estimates = self.setup.labels.get("estimates")
         if estimates:
             total["estimates"] = list(estimates)
