@@ -27,13 +27,15 @@ import numpy as np
 
 from cascadesim._util.errors import invalid
 
-# Rows drawn per market: this many times the expected openings (calm rate times the
-# activity a hard day reaches, plus re-entries of every leveraged position), so that the flow
-# runs out only on a path far outside the day it was sized for (the run then says so).
-ROW_HEADROOM = 3.0
+# Rows drawn per market: this many times the expected openings (calm rate at the activity
+# below, plus re-entries of every leveraged position), so that the flow runs out only on a
+# path far outside the one it was sized for (the run then says so: rows_exhausted). Each row
+# costs about 120 bytes in the engine, so the headroom is what memory allows on a day.
+ROW_HEADROOM = 2.0
 # Activity the sizing assumes: a path whose absolute returns average this many times the
-# calm ones over the whole run (a crash day's 1-s returns average 3-5x a calm day's).
-SIZING_ACTIVITY = 5.0
+# calm ones over the whole run (a crash hour's 1-s returns average 3-5x calm ones; over a
+# whole day the hours around it are calm).
+SIZING_ACTIVITY = 2.0
 
 
 @dataclass

@@ -30,6 +30,7 @@ from pydantic import (
 from cascadesim._util.toml import dump_toml
 from cascadesim._version import __version__
 from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec
+from cascadesim.model.observables import leveraged_share, long_share
 from cascadesim.model.population import SizeDistribution
 from cascadesim.scenario.base import (
     NAME_PATTERN,
@@ -47,6 +48,12 @@ from cascadesim.scenario.collateral import CollateralCoin, basket_shares
 from cascadesim.scenario.event import Event, Reported, Reporting
 from cascadesim.scenario.files import prefixed, read_text_file, validate_toml
 from cascadesim.scenario.flow import FlowSettings, check_flow
+from cascadesim.scenario.observed import (
+    Observed,
+    PopulationModelSettings,
+    check_no_scale_keys,
+    market_observables,
+)
 from cascadesim.scenario.profiles import apply_profile
 from cascadesim.scenario.shock import Shock
 
@@ -394,6 +401,11 @@ class Market(StrictModel):
         description="false: every liquidation closes the whole position at once "
         "(partial_mode 'none'); true: the venue's partial procedure",
     )
+    observed: Observed | None = Field(
+        None,
+        description="what was observable before the day (open-interest and price changes, "
+        "account ratio) with its source; read by [population_model]",
+    )
     volume_24h_usd: PositiveFloat | None = Field(
         None,
         description="traded volume over the 24 h before the run, USD (observed): with a "
@@ -427,6 +439,8 @@ class Market(StrictModel):
             del data["contract_size_usd"]
         if data.get("volume_24h_usd", ...) is None:
             del data["volume_24h_usd"]
+        if data.get("observed", ...) is None:
+            del data["observed"]
         return data
 
     @field_validator("overrides")
@@ -481,6 +495,11 @@ class Scenario(StrictModel):
         description="coins held as collateral: reference price of a coin not among [assets], "
         "and a haircut of the scenario's own (see cascadesim.scenario.collateral)",
     )
+    population_model: PopulationModelSettings | None = Field(
+        None,
+        description="leveraged and long shares from each market's observables and a few "
+        "global parameters (see cascadesim.scenario.observed); none: the [population] keys",
+    )
     flow: FlowSettings | None = Field(
         None,
         description="positions that open during the run on markets that state "
@@ -518,6 +537,8 @@ class Scenario(StrictModel):
             del data["collateral"]
         if data.get("flow", ...) is None:
             del data["flow"]
+        if data.get("population_model", ...) is None:
+            del data["population_model"]
         return data
 
     @model_validator(mode="after")
@@ -526,6 +547,8 @@ class Scenario(StrictModel):
         check_scenario(self)
         if self.flow is not None:
             check_flow(self)
+        if self.population_model is not None:
+            check_no_scale_keys(self)
         if self.event is not None or self.reported is not None or self.reporting is not None:
             check_event(self)
         return self
@@ -658,10 +681,18 @@ class Scenario(StrictModel):
     def population_for(self, market_name: str) -> Population:
         """The [population] table with a market's own keys applied."""
         own = self.markets[market_name].population
-        if own is None:
+        if own is None and self.population_model is None:
             return self.population
         merged = self.population.model_dump()
-        merged.update(own.model_dump(include=own.model_fields_set))
+        if own is not None:
+            merged.update(own.model_dump(include=own.model_fields_set))
+        if self.population_model is not None:
+            market = self.markets[market_name]
+            interval = market_spec(market_name, market).funding_interval_s
+            observed = market_observables(market, interval)
+            model = self.population_model.model()
+            merged["leveraged_share_of_open_interest"] = leveraged_share(model, observed)
+            merged["long_share"] = long_share(model, observed)
         return Population.model_validate(merged)
 
     def build(self, seed: int | None = None) -> EngineSetup:
