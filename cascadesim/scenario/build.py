@@ -300,7 +300,7 @@ def build_setup(scenario, seed: int) -> EngineSetup:
             "estimates": estimated_rules(holdings, scenario) + estimated_flow(scenario),
         },
         collateral=holdings,
-        flow=opening_flow(scenario, specs, seed),
+        flow=opening_flow(scenario, specs, inputs, seed),
     )
 
 

@@ -24,7 +24,6 @@ import numpy as np
 from pydantic import Field
 
 from cascadesim.model.flow import FlowMarket, OpeningFlow, draw_flow
-from cascadesim.model.population import long_share_from_funding
 from cascadesim.scenario.base import NonNegativeFloat, PositiveFloat, StrictModel
 
 SECONDS_PER_DAY = 86_400.0
@@ -71,17 +70,17 @@ class FlowSettings(StrictModel):
     )
 
 
-def flow_markets(scenario, specs) -> list[FlowMarket]:
-    """Each market's opening flow (a zero rate where the market states no volume)."""
+def flow_markets(scenario, specs, inputs) -> list[FlowMarket]:
+    """Each market's opening flow (a zero rate where the market states no volume).
+
+    ``inputs`` are the markets' population inputs (``MarketPopulation``, from
+    :func:`cascadesim.scenario.build.market_population`): new positions take their leverage
+    mix, size body, tiers and long share from there.
+    """
     settings = scenario.flow
     markets = []
-    for spec, (name, market) in zip(specs, scenario.markets.items(), strict=True):
-        population = scenario.population_for(name)
-        size = population.account_size
-        mix = population.leverage
-        values = np.asarray(mix.values, dtype=np.float64)
-        if mix.max is not None:
-            values = np.minimum(values, mix.max)
+    for spec, population, market in zip(specs, inputs, scenario.markets.values(), strict=True):
+        sizes = population.sizes
         flow_market = FlowMarket(
             opening_usd_per_s=0.0,
             activity_gain=settings.activity_gain,
@@ -89,18 +88,18 @@ def flow_markets(scenario, specs) -> list[FlowMarket]:
             activity_half_life_s=settings.activity_half_life_s,
             trend_half_life_s=settings.trend_half_life_s,
             trend_scale=settings.trend_scale,
-            long_bias=long_bias(population, spec),
+            long_bias=log_odds(population.long_share),
             momentum=settings.momentum,
             reentry_share=settings.reentry_share,
             reentry_half_life_s=settings.reentry_half_life_s,
-            leverage_values=values,
-            leverage_weights=np.asarray(mix.weights, dtype=np.float64),
-            size_median_usd=size.median_usd,
-            size_log_std=size.body_log_std,
-            size_max_usd=size.max_usd,
-            tier_floor_usd=np.asarray(spec.tier_floor_usd, dtype=np.float64),
-            tier_max_leverage=np.asarray(spec.tier_max_leverage, dtype=np.float64),
-            leveraged_usd=market.open_interest_usd * population.leveraged_share_of_open_interest,
+            leverage_values=population.leverage_values,
+            leverage_weights=population.leverage_weights,
+            size_median_usd=sizes.median_usd,
+            size_log_std=sizes.body_log_std,
+            size_max_usd=sizes.max_usd,
+            tier_floor_usd=population.tier_floor_usd,
+            tier_max_leverage=population.tier_max_leverage,
+            leveraged_usd=population.open_interest_usd * population.leveraged_share,
         )
         if market.volume_24h_usd is None:
             flow_market.reentry_share = 0.0  # no flow at all where no volume is stated
@@ -112,13 +111,9 @@ def flow_markets(scenario, specs) -> list[FlowMarket]:
     return markets
 
 
-def long_bias(population, spec) -> float:
+def log_odds(share: float) -> float:
     """Log-odds of a fresh opening being long in a flat market: the population's long share
-    (stated, or implied by funding) as log-odds, clipped to 1-99 %."""
-    if population.long_share is not None:
-        share = population.long_share
-    else:
-        share = long_share_from_funding(spec.funding_rate_initial, spec.funding_interval_s)
+    (stated, or implied by funding) clipped to 1-99 %."""
     share = min(max(share, 0.01), 0.99)
     return math.log(share / (1.0 - share))
 
@@ -148,11 +143,12 @@ def check_flow(scenario) -> None:
             )
 
 
-def opening_flow(scenario, specs, seed: int) -> OpeningFlow | None:
+def opening_flow(scenario, specs, inputs, seed: int) -> OpeningFlow | None:
     """The scenario's drawn flow, or None without a ``[flow]`` table or any stated volume."""
     if scenario.flow is None:
         return None
     if all(market.volume_24h_usd is None for market in scenario.markets.values()):
         return None
     rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
-    return draw_flow(rng, flow_markets(scenario, specs), scenario.duration_s, scenario.step_s)
+    markets = flow_markets(scenario, specs, inputs)
+    return draw_flow(rng, markets, scenario.duration_s, scenario.step_s)

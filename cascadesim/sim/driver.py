@@ -139,7 +139,6 @@ def run_path(
         collateral_repriced_usd=float(collateral.repriced_usd[0]),
         collateral_value_usd=collateral.value.copy(),
         flow_deposited_usd=float(flow.deposited_usd[0]),
-        flow_opened=int((flow.pointer - flow.start).sum()),
         flow_opened_time=flow.opened_time,
     )
 

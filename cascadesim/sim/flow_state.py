@@ -48,16 +48,14 @@ def insert_flow_rows(
     n_population = positions.quantity.shape[0]
     rows_per_market = np.bincount(flow.market, minlength=n_markets).astype(np.int64)
     market_end = np.searchsorted(positions.market, np.arange(n_markets), side="right")
-    # Flow rows of the markets before m shift market m's rows; its own follow its rows.
-    shift = np.concatenate(([0], np.cumsum(rows_per_market)[:-1])).astype(np.int64)
-    flow_start = market_end + shift
-    old_rows = np.arange(n_population) + shift[positions.market]
-    n = n_population + flow.n_rows
-    new_rows = np.empty(flow.n_rows, dtype=np.int64)
+    # Market m's first draw: the flow rows of the markets before it, which is also how far
+    # they shift market m's rows; its own rows follow its sorted ones.
     draw_first = np.concatenate(([0], np.cumsum(rows_per_market)[:-1])).astype(np.int64)
-    for m in range(n_markets):
-        count = rows_per_market[m]
-        new_rows[draw_first[m] : draw_first[m] + count] = flow_start[m] + np.arange(count)
+    flow_start = market_end + draw_first
+    old_rows = np.arange(n_population) + draw_first[positions.market]
+    n = n_population + flow.n_rows
+    draw_market = flow.market.astype(np.int64)
+    new_rows = flow_start[draw_market] + np.arange(flow.n_rows) - draw_first[draw_market]
 
     def spread(column: np.ndarray, fill) -> np.ndarray:
         out = np.empty(n, dtype=column.dtype)
@@ -78,7 +76,7 @@ def insert_flow_rows(
         cross=spread(positions.cross, False),
     )
     group_market = np.arange(groups.start.shape[0]) // (groups.start.shape[0] // n_markets)
-    moved = shift[group_market]
+    moved = draw_first[group_market]
     shifted = layout.Groups(
         start=groups.start + moved, end=groups.end + moved, pointer=groups.pointer + moved
     )

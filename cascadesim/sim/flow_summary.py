@@ -20,9 +20,8 @@ def flow_summary(result) -> dict | None:
     outcome = result.engine_outcome
     opened = np.isfinite(outcome.flow_opened_time)
     n_population = len(result.setup.positions)
-    by_row = np.empty(len(result.original_row), dtype=np.int64)
-    by_row[result.original_row] = np.arange(len(result.original_row))
-    rows = by_row[n_population:]
+    # Flow rows lie in the order of their draws (grouped by market, as the draws are).
+    rows = np.flatnonzero(result.original_row >= n_population)
     side = outcome.positions.side[rows]
     notional = flow.notional_usd
     events = outcome.events

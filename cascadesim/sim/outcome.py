@@ -46,7 +46,6 @@ class PathOutcome(NamedTuple):
         value when it was last revalued (in ascending cross-slot order)
     flow_deposited_usd : float, margin the opening flow's new positions brought in (USD),
         the ledger's second outside source
-    flow_opened : int, positions the opening flow opened
     flow_opened_time : float64 array (flow rows,), s, when each draw opened (NaN: never)
     """
 
@@ -63,5 +62,9 @@ class PathOutcome(NamedTuple):
     collateral_repriced_usd: float = 0.0
     collateral_value_usd: np.ndarray = np.zeros(0)
     flow_deposited_usd: float = 0.0
-    flow_opened: int = 0
     flow_opened_time: np.ndarray = np.zeros(0)
+
+    @property
+    def flow_opened(self) -> int:
+        """Positions the opening flow opened."""
+        return int(np.isfinite(self.flow_opened_time).sum())
