@@ -821,7 +821,10 @@ class ReferenceEngine:
                         self.account_wallet[account] += self.margin[j]
                         self.margin[j] = 0.0
             else:
-                kept_margin = self.margin[j] * (self.quantity[j] - size) / self.quantity[j]
+                # The engine's order of operations: ties between equal ADL scores are broken
+                # by row, so a rounding difference here would reorder the queue.
+                kept_share = (self.quantity[j] - size) / self.quantity[j]
+                kept_margin = self.margin[j] * kept_share
                 self.reduce(j, size, price)
                 wallet_share = self.margin[j] - kept_margin
                 if self.quantity[j] <= 0.0:
