@@ -283,8 +283,57 @@ def calibrate(
         help="Processes sharing each evaluation's event runs (the same fit as one); "
         "default: one per core, at most one per event.",
     ),
+    cross_validate: bool = typer.Option(
+        False,
+        "--cross-validate",
+        help="Fit the population model's and the opening flow's global parameters to the "
+        "library on a response surface, refit with each event left out, and print the "
+        "in-sample and leave-one-out tables; writes a library profile (--out, default "
+        "./library.toml).",
+    ),
+    design_points: int = typer.Option(
+        4, "--design-points", help="--cross-validate: Sobol points besides the start."
+    ),
+    seeds: int = typer.Option(
+        2, "--seeds", help="--cross-validate: populations at the start point (seed spread)."
+    ),
+    report: str | None = typer.Option(
+        None, "--report", help="--cross-validate: write the whole record as JSON here."
+    ),
+    markdown: str | None = typer.Option(
+        None, "--markdown", help="--cross-validate: write the tables as Markdown here."
+    ),
+    runs_cache: str | None = typer.Option(
+        None,
+        "--runs-cache",
+        help="--cross-validate: keep every event run in this JSON file and reuse the runs "
+        "it holds (an interrupted fit resumes).",
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="--cross-validate: run the events on Dask: 'local' (a LocalCluster of "
+        "--workers processes) or a scheduler address (tcp://host:8786).",
+    ),
 ) -> None:
-    """Fit leverage mix, size tail, entry spread, withdrawal to the event library."""
+    """Fit the library's global parameters to the event library (see --cross-validate)."""
+    if cross_validate:
+        from cascadesim.cli.cross_validate import cross_validate_command
+        from cascadesim.cli.validate import resolve_events
+
+        cross_validate_command(
+            resolve_events(scenarios),
+            design_points=design_points,
+            seeds=seeds,
+            out=out,
+            report_path=report,
+            markdown_path=markdown,
+            runs_cache=runs_cache,
+            json_output=json_output,
+            workers=workers,
+            scheduler=scheduler,
+        )
+        return
     from cascadesim.cli.validate import calibrate_command  # lazy: keeps --help instant
 
     calibrate_command(

@@ -10,6 +10,11 @@ a calibration starts it, and loads the kernels in each worker, once rather than 
 evaluation. The caller runs one event in its own process first: the kernels are then
 compiled once, into the cache every worker loads from (concurrent compiles into one cache
 folder can corrupt it).
+
+With ``scheduler`` (``"local"``: a new LocalCluster of ``workers`` processes; an address: a
+running Dask scheduler) the runs go to Dask workers instead (``calibrate --cross-validate
+--scheduler``); results still come back in order. Every worker needs the event files at the
+same paths (the jobs carry paths, not files).
 """
 
 from __future__ import annotations
@@ -38,9 +43,12 @@ def check_workers(workers: int | None, runs: int = 1) -> int:
 class EventWorkers:
     """Map event runs over ``workers`` processes (1: in this process), results in order."""
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, scheduler: str | None = None) -> None:
         self.workers = check_workers(workers)
+        self.scheduler = scheduler
         self.pool: ProcessPoolExecutor | None = None
+        self.client: Any = None
+        self.cluster: Any = None
 
     def __enter__(self) -> EventWorkers:
         return self
@@ -50,6 +58,13 @@ class EventWorkers:
 
     def map(self, function: Callable[[Any], Any], items: Sequence[Any]) -> list:
         """``[function(item) for item in items]``, on the pool when there is one to use."""
+        if self.scheduler is not None:
+            if self.client is None:
+                from cascadesim._util.dask_client import connect  # lazy: Dask is optional
+
+                self.client, self.cluster = connect(self.scheduler, self.workers)
+            futures = self.client.map(function, list(items), pure=False)
+            return list(self.client.gather(futures))
         if self.workers == 1 or len(items) < 2:
             return [function(item) for item in items]
         if self.pool is None:
@@ -57,6 +72,11 @@ class EventWorkers:
         return list(self.pool.map(function, items))
 
     def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+            self.client = self.cluster = None
         if self.pool is not None:
             # An interrupted calibration must not wait for the queued runs.
             self.pool.shutdown(wait=True, cancel_futures=True)

@@ -64,6 +64,8 @@ class Figure:
     ratio: float | None
     band: str
     passed: bool | None
+    low: float | None = None  # a reported range's ends (span figures only)
+    high: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +85,22 @@ def ratio_figure(
     ratio = safe_ratio(simulated, reported)
     passed = None if ratio is None else (1 / factor - TOLERANCE <= ratio <= factor + TOLERANCE)
     return Figure(name, simulated, reported, ratio, f"x{factor:g}", passed)
+
+
+def span_figure(
+    name: str, simulated: float | None, low: float, high: float, factor: float = RATIO_BAND
+) -> Figure:
+    """A reported range of snapshots: pass when simulated is within [low / factor, high * factor].
+
+    The figure's ``reported`` is the range's geometric middle (its ratio is to that).
+    """
+    middle = math.sqrt(low * high)
+    ratio = safe_ratio(simulated, middle)
+    passed = None
+    if simulated is not None:
+        passed = low / factor * (1 - TOLERANCE) <= simulated <= high * factor * (1 + TOLERANCE)
+    band = f"{low:,.4g}-{high:,.4g} x{factor:g}"
+    return Figure(name, simulated, middle, ratio, band, passed, float(low), float(high))
 
 
 def minimum_figure(
@@ -165,8 +183,17 @@ def compare(simulated: dict, reported, assets: dict[str, float]) -> list[Figure]
     open-interest change, prices
     """
     out: list[Figure] = []
-    if reported.liquidated_total_usd is not None:
+    total_range = reported.liquidated_total_range_usd
+    if total_range is not None:
+        out.append(span_figure("total_usd", simulated["total_usd"], *total_range))
+    elif reported.liquidated_total_usd is not None:
         out.append(ratio_figure("total_usd", simulated["total_usd"], reported.liquidated_total_usd))
+    elif reported.liquidated_total_min_usd is not None:
+        out.append(
+            minimum_figure(
+                "total_usd_min", simulated["total_usd"], reported.liquidated_total_min_usd
+            )
+        )
     if reported.liquidated_long_usd is not None:
         out.append(ratio_figure("long_usd", simulated["long_usd"], reported.liquidated_long_usd))
     if reported.liquidated_short_usd is not None:
@@ -180,9 +207,18 @@ def compare(simulated: dict, reported, assets: dict[str, float]) -> list[Figure]
                 "long_share_min", simulated["long_share"], reported.long_share_min, lower_bound=True
             )
         )
-    if reported.traders_liquidated is not None:
+    if reported.traders_liquidated_range is not None:
+        low, high = reported.traders_liquidated_range
+        out.append(span_figure("accounts", simulated["accounts"], float(low), float(high)))
+    elif reported.traders_liquidated is not None:
         out.append(
             ratio_figure("accounts", simulated["accounts"], float(reported.traders_liquidated))
+        )
+    elif reported.traders_liquidated_min is not None:
+        out.append(
+            minimum_figure(
+                "accounts_min", simulated["accounts"], float(reported.traders_liquidated_min)
+            )
         )
     if reported.largest_single_usd is not None:
         out.append(
@@ -190,6 +226,10 @@ def compare(simulated: dict, reported, assets: dict[str, float]) -> list[Figure]
                 "largest_single_usd", simulated["largest_single_usd"], reported.largest_single_usd
             )
         )
+    market = reported.largest_single_market
+    if reported.largest_single_usd is not None and market is not None:
+        largest = simulated.get("largest_by_market", {}).get(market)
+        out.append(ratio_figure(f"largest_single.{market}", largest, reported.largest_single_usd))
     venues = simulated["by_venue"]
     for venue, usd in reported.venue_total_usd.items():
         out.append(
@@ -206,6 +246,16 @@ def compare(simulated: dict, reported, assets: dict[str, float]) -> list[Figure]
     for group, usd in reported.asset_total_usd.items():
         totals = group_totals(simulated["by_asset"], group_assets(reported, group, assets))
         out.append(ratio_figure(f"asset.{group}.total_usd", totals["total_usd"], usd))
+    for group, usd in reported.asset_long_usd.items():
+        long = group_totals(simulated["by_asset"], group_assets(reported, group, assets))[
+            "long_usd"
+        ]
+        out.append(ratio_figure(f"asset.{group}.long_usd", long, usd))
+    for group, usd in reported.asset_short_usd.items():
+        totals = group_totals(simulated["by_asset"], group_assets(reported, group, assets))
+        out.append(
+            ratio_figure(f"asset.{group}.short_usd", totals["total_usd"] - totals["long_usd"], usd)
+        )
     for group, share in reported.asset_long_share.items():
         totals = group_totals(simulated["by_asset"], group_assets(reported, group, assets))
         long_share = totals["long_usd"] / totals["total_usd"] if totals["total_usd"] > 0 else None
@@ -219,6 +269,20 @@ def compare(simulated: dict, reported, assets: dict[str, float]) -> list[Figure]
         )
     else:
         out.append(Figure("open_interest_change", change, None, None, "not reported", None))
+    for group, reported_change in reported.asset_open_interest_change.items():
+        members = group_assets(reported, group, assets)
+        out.append(
+            share_figure(
+                f"asset.{group}.open_interest_change",
+                open_interest_change_of(simulated.get("open_interest_by_asset", {}), members),
+                reported_change,
+                OPEN_INTEREST_BAND,
+            )
+        )
+    for venue, usd in reported.venue_adl_usd.items():
+        out.append(
+            ratio_figure(f"venue.{venue}.adl_usd", simulated["adl_by_venue"].get(venue, 0.0), usd)
+        )
     lows = simulated["price_low"]
     for asset, low in reported.price_low_usd.items():
         before = reported.price_before_usd.get(asset, assets[asset])
@@ -233,6 +297,13 @@ def compare(simulated: dict, reported, assets: dict[str, float]) -> list[Figure]
         drop = None if lows.get(asset) is None else 1.0 - lows[asset] / before
         out.append(range_figure(f"price_drop.{asset}", drop, low, high))
     return out
+
+
+def open_interest_change_of(by_asset: dict, members: list[str]) -> float | None:
+    """Change of the open contracts of a group's assets (valued at their start prices)."""
+    before = sum(by_asset.get(name, {}).get("before", 0.0) for name in members)
+    after = sum(by_asset.get(name, {}).get("after", 0.0) for name in members)
+    return after / before - 1.0 if before > 0 else None
 
 
 def group_totals(by_asset: dict, members: list[str]) -> dict:
@@ -277,6 +348,16 @@ def simulated_figures(result, scenario, count: str = "aggregator") -> dict:
         if len(rows):
             price_low[asset] = float(rows["index_price"].min())
             perp_low[asset] = float(np.minimum(rows["mid_price"], rows["last_price"]).min())
+    open_interest: dict[str, dict[str, float]] = {}
+    adl_by_venue: dict[str, float] = {}
+    largest_by_market: dict[str, float] = {}
+    for row in result.summary["markets"]:
+        book = open_interest.setdefault(row["asset"], {"before": 0.0, "after": 0.0})
+        book["before"] += row["open_interest_before_contracts"] * row["price_start"]
+        book["after"] += row["open_interest_after_contracts"] * row["price_start"]
+        label = venues.get(row["market"], row["venue"])
+        adl_by_venue[label] = adl_by_venue.get(label, 0.0) + row["adl_notional_usd"]
+        largest_by_market[row["market"]] = row["largest_liquidation_usd"]
     return {
         "total_usd": chosen["total_usd"],
         "long_usd": chosen["long_usd"],
@@ -293,6 +374,9 @@ def simulated_figures(result, scenario, count: str = "aggregator") -> dict:
         # Contracts, all markets: what the venues' open-interest series show (true figure;
         # aggregators read it from the venues, not from the liquidation streams).
         "open_interest_change": float(result.summary["open_interest_change"]),
+        "open_interest_by_asset": open_interest,
+        "adl_by_venue": adl_by_venue,
+        "largest_by_market": largest_by_market,
         "reporting": {
             "true_total_usd": view["true"]["total_usd"],
             "visible_total_usd": view["visible"]["total_usd"],

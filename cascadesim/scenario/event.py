@@ -50,7 +50,21 @@ class Reported(EventModel):
     long_share_min: Share | None = Field(
         None, description="lower bound on the long share, when only 'over X %' was reported"
     )
+    liquidated_total_range_usd: list[PositiveUsd] | None = Field(
+        None,
+        description="[low, high] of the total over the day's snapshots, USD (the "
+        "aggregators' 24-h windows roll: snapshots hours apart differ)",
+    )
+    liquidated_total_min_usd: PositiveUsd | None = Field(
+        None, description="lower bound on the total, when only 'more than X' was reported"
+    )
     traders_liquidated: int | None = Field(None, ge=1, description="accounts liquidated")
+    traders_liquidated_range: list[Annotated[int, Field(ge=1)]] | None = Field(
+        None, description="[low, high] of the accounts liquidated over the day's snapshots"
+    )
+    traders_liquidated_min: int | None = Field(
+        None, ge=1, description="lower bound on the accounts liquidated ('more than X')"
+    )
     largest_single_usd: PositiveUsd | None = Field(
         None, description="largest single liquidation order, USD"
     )
@@ -68,6 +82,19 @@ class Reported(EventModel):
     )
     asset_long_share: dict[str, Share] = Field(
         default_factory=dict, description="long share of liquidations per asset group"
+    )
+    asset_long_usd: dict[str, PositiveUsd] = Field(
+        default_factory=dict, description="longs liquidated per asset group, USD"
+    )
+    asset_short_usd: dict[str, PositiveUsd] = Field(
+        default_factory=dict, description="shorts liquidated per asset group, USD"
+    )
+    asset_open_interest_change: dict[str, Annotated[float, Field(ge=-1, le=1)]] = Field(
+        default_factory=dict,
+        description="change of open interest per asset group over the event, fraction",
+    )
+    venue_adl_usd: dict[str, PositiveUsd] = Field(
+        default_factory=dict, description="auto-deleveraging fills per venue label, USD"
     )
     asset_groups: dict[str, list[str]] = Field(
         default_factory=dict,
@@ -99,6 +126,13 @@ class Reported(EventModel):
         description="reported fall as a [low, high] range per scenario asset, fractions",
     )
 
+    @field_validator("liquidated_total_range_usd", "traders_liquidated_range")
+    @classmethod
+    def ordered_range(cls, pair: list | None) -> list | None:
+        if pair is not None and (len(pair) != 2 or pair[0] > pair[1]):
+            raise ValueError("[low, high] with low <= high")
+        return pair
+
     @field_validator("drop_range")
     @classmethod
     def ordered_ranges(cls, ranges: dict[str, list[float]]) -> dict[str, list[float]]:
@@ -125,14 +159,18 @@ class Reported(EventModel):
         return self
 
     def long_share(self) -> float | None:
-        """Reported long share: longs / total, else longs / (longs + shorts), else None."""
+        """Reported long share: longs / (longs + shorts), else longs / total, else None.
+
+        Longs and shorts are read from one snapshot where both are given; a total may be
+        another snapshot's (the headline), so it is only the fallback.
+        """
         long = self.liquidated_long_usd
         if long is None:
             return None
-        if self.liquidated_total_usd is not None:
-            return long / self.liquidated_total_usd
         if self.liquidated_short_usd is not None:
             return long / (long + self.liquidated_short_usd)
+        if self.liquidated_total_usd is not None:
+            return long / self.liquidated_total_usd
         return None
 
 

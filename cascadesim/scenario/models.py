@@ -691,8 +691,14 @@ class Scenario(StrictModel):
             interval = market_spec(market_name, market).funding_interval_s
             observed = market_observables(market, interval)
             model = self.population_model.model()
-            merged["leveraged_share_of_open_interest"] = leveraged_share(model, observed)
-            merged["long_share"] = long_share(model, observed)
+            longs = long_share(model, observed)
+            # The model's share is capped where the crowded side would hold the whole open
+            # interest (a hot on-chain market): the rest of its OI is then the hedged pool.
+            feasible = (1.0 - 1e-9) / (2.0 * max(longs, 1.0 - longs))
+            merged["leveraged_share_of_open_interest"] = min(
+                leveraged_share(model, observed), feasible
+            )
+            merged["long_share"] = longs
         return Population.model_validate(merged)
 
     def build(self, seed: int | None = None) -> EngineSetup:

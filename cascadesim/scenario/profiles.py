@@ -6,7 +6,10 @@ ends in ``.toml`` or contains ``/`` is a path, absolute or relative to the scena
 folder (to the current folder for a scenario that has no file). The profile is taken as
 defaults under the scenario's own keys: its ``[population]`` tables fill in whatever the
 scenario's ``[population]`` does not set, and its ``[market_defaults]`` fill in market keys
-(``withdrawal_flow_sensitivity``, ...) that a market does not set. ``cascadesim calibrate``
+(``withdrawal_flow_sensitivity``, ...) that a market does not set. Its ``[population_model]``
+and ``[flow]`` tables fill in the parameters of those tables where the scenario has them
+(an empty ``[flow]`` in the scenario switches the opening flow on with the profile's
+parameters; a scenario without the table gets no flow). ``cascadesim calibrate``
 writes the fitted parameters into such a profile file (see :mod:`cascadesim.events.calibrate`).
 """
 
@@ -20,7 +23,10 @@ from cascadesim.scenario.bundled import bundled_directory
 from cascadesim.scenario.files import describe_toml_error
 
 MARKET_DEFAULT_KEYS = ("withdrawal_flow_sensitivity", "withdrawal_vol_sensitivity")
-PROFILE_TABLES = ("population", "market_defaults", "calibration")
+PROFILE_TABLES = ("population", "market_defaults", "population_model", "flow", "calibration")
+# Tables a profile fills in only where the scenario opts in by having the table: a
+# [population_model] or [flow] table switches a model on, the profile sets its parameters.
+OPT_IN_TABLES = ("population_model", "flow")
 
 
 def profile_directory() -> Path:
@@ -131,6 +137,9 @@ def apply_profile(data: dict, base_dir: Path | None = None) -> dict:
     population = data.get("population", {})
     if isinstance(population, dict):
         merged["population"] = merge_under(population, profile.get("population", {}))
+    for table in OPT_IN_TABLES:
+        if isinstance(data.get(table), dict):
+            merged[table] = merge_under(data[table], profile.get(table, {}))
     defaults = profile.get("market_defaults", {})
     if defaults and isinstance(data.get("markets"), dict):
         merged["markets"] = {

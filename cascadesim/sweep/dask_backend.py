@@ -16,19 +16,16 @@ its seeds, the retried chunk returns the same table.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Generator
 
-import dask
-from distributed import Client, LocalCluster, WorkerPlugin, as_completed
+from distributed import WorkerPlugin, as_completed
 
+from cascadesim._util.dask_client import connect
 from cascadesim._util.errors import CascadesimInputError
 from cascadesim._version import __version__
 from cascadesim.sweep.tasks import run_chunk, warm_up
 
 RETRIES = 3
-# Settings of a LocalCluster's workers (passed to the worker processes by their nannies).
-LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 
 
 class KernelWarmup(WorkerPlugin):
@@ -46,30 +43,6 @@ class KernelWarmup(WorkerPlugin):
 def worker_version() -> str:
     """cascadesim's version on a worker."""
     return __version__
-
-
-def connect(scheduler: str, workers: int) -> tuple[Client, LocalCluster | None]:
-    """A client of a new LocalCluster (``"local"``) or of the scheduler at an address."""
-    if scheduler == "local":
-        # The workers share this machine's numba cache, warmed by the caller beforehand so
-        # that they load the kernels instead of compiling them all at once. Each worker's
-        # statistical profiler samples every thread's stack 100 times a second, holding the
-        # GIL: on a machine whose cores all run workers that is time taken from the paths.
-        with dask.config.set(LOCAL_WORKER_CONFIG):
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
-        return Client(cluster), cluster
-    try:
-        return Client(scheduler, timeout="20s"), None
-    except (OSError, TimeoutError, ValueError) as error:
-        raise CascadesimInputError(
-            f"--scheduler = {scheduler!r}: cannot reach a Dask scheduler there ({error})"
-        ) from None
 
 
 def execute_dask(
