@@ -92,7 +92,9 @@ def test_parameters_map_to_the_unit_box_and_back():
             assert parameter.from_unit(unit) == pytest.approx(value)
     tables = lf.tables_for({p.name: p.start for p in lf.PARAMETERS})
     model = tables["population_model"]
-    assert model["base_share_onchain"] == pytest.approx(lf.ONCHAIN_RATIO * model["base_share_major"])
+    assert model["base_share_onchain"] == pytest.approx(
+        lf.ONCHAIN_RATIO * model["base_share_major"]
+    )
 
 
 @pytest.mark.parametrize("path", EVENTS, ids=[p.stem for p in EVENTS])

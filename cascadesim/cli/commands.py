@@ -318,8 +318,9 @@ def calibrate(
 ) -> None:
     """Fit the library's global parameters to the event library (see --cross-validate)."""
     if cross_validate:
+        # lazy: keeps --help instant
         from cascadesim.cli.cross_validate import cross_validate_command
-        from cascadesim.cli.validate import resolve_events
+        from cascadesim.cli.validate import resolve_events  # lazy: keeps --help instant
 
         cross_validate_command(
             resolve_events(scenarios),

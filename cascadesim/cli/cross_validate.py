@@ -152,9 +152,10 @@ def record(fit: CrossValidation) -> dict:
 
 def output_path(option: str, value: str | None, default: str | None) -> Path | None:
     """A file to write (refused before any run: a folder, a missing folder, a bundled file)."""
-    if value is None and default is None:
+    chosen = value if value is not None else default
+    if chosen is None:
         return None
-    target = Path(value if value is not None else default).expanduser()
+    target = Path(chosen).expanduser()
     bundled = profile_directory().parent.resolve()
     if target.resolve().is_relative_to(bundled):
         raise invalid(option, str(target), "a file outside the installed package's bundled files")

@@ -19,8 +19,9 @@ Loss
     For a set of events, the mean over their figures of :func:`figure_term`: a figure on the
     edge of its band adds 1, inside a reported range or above a reported lower bound 0;
     beyond two bands a term grows linearly in the miss instead of squared (:func:`huber`), so
-    that a day the model cannot reach does not drag every parameter after it. ``scipy.optimize.minimize`` (L-BFGS-B within the box)
-    minimises the surrogate loss from the best design points.
+    that a day the model cannot reach does not drag every parameter after it.
+    ``scipy.optimize.minimize`` (L-BFGS-B within the box) minimises the surrogate loss from
+    the best design points.
 
 Cross-validation
     The in-sample fit uses every event; for each event the fit is repeated without it (on
@@ -152,11 +153,7 @@ def figure_term(figure: dict, simulated: float) -> float:
     """A figure's squared miss in units of its band (Huber beyond two bands); 0 inside a
     reported range or above a reported lower bound."""
     name = figure["name"]
-    low, high = figure.get("low"), figure.get("high")
-    if low is None:
-        low = high = figure["reported"]
-    if name.endswith("_min"):
-        high = math.inf  # a lower bound: anything above it is inside
+    low, high = reported_bounds(figure)
     if is_share(name):
         band = OPEN_INTEREST_BAND if "open_interest" in name else SHARE_BAND
         gap = low - simulated if simulated < low else max(simulated - high, 0.0)
@@ -183,12 +180,18 @@ def huber(term: float) -> float:
 
 def covers(figure: dict, lower: float, upper: float) -> bool:
     """Whether [lower, upper] meets the reported figure (its range, or above its bound)."""
-    low, high = figure.get("low"), figure.get("high")
-    if low is None:
-        low = high = figure["reported"]
-    if figure["name"].endswith("_min"):
-        return upper >= low
+    low, high = reported_bounds(figure)
     return lower <= high and upper >= low
+
+
+def reported_bounds(figure: dict) -> tuple[float, float]:
+    """The reported interval of a figure: its range, a point, or a lower bound to infinity."""
+    low, high = figure.get("low"), figure.get("high")
+    if low is None or high is None:
+        low = high = float(figure["reported"])
+    if figure["name"].endswith("_min"):
+        high = math.inf  # a lower bound: anything above it is inside
+    return float(low), float(high)
 
 
 # --- runs -----------------------------------------------------------------------------------
@@ -251,8 +254,9 @@ def build_surface(event: str, design: np.ndarray, runs: list[dict]) -> EventSurf
     names = [f["name"] for f in runs[0]["figures"] if fitted(f)]
     figures, surfaces = [], []
     for name in names:
-        rows = [next((f for f in run["figures"] if f["name"] == name), None) for run in runs]
-        if any(row is None or row.get("simulated") is None for row in rows):
+        found = [next((f for f in run["figures"] if f["name"] == name), None) for run in runs]
+        rows = [row for row in found if row is not None and row.get("simulated") is not None]
+        if len(rows) < len(runs):
             continue
         y = np.asarray([transform(name, row["simulated"]) for row in rows])
         surfaces.append(
@@ -367,12 +371,10 @@ def figure_kind(name: str) -> str:
 def residual(row: dict) -> float:
     """Transformed prediction minus transformed reported (0 inside a range or bound)."""
     name = row["name"]
-    low, high = row.get("low"), row.get("high")
-    if low is None:
-        low = high = row["reported"]
+    low, high = reported_bounds(row)
     value = row["transformed"]
     lo = transform(name, low)
-    hi = math.inf if name.endswith("_min") else transform(name, high)
+    hi = math.inf if math.isinf(high) else transform(name, high)
     if value < lo:
         return value - lo
     if value > hi:
