@@ -252,12 +252,12 @@ class EventSurface:
 def build_surface(event: str, design: np.ndarray, runs: list[dict]) -> EventSurface:
     """Interpolate an event's figures over the design points (one run per point)."""
     names = [f["name"] for f in runs[0]["figures"] if fitted(f)]
+    by_name = [{f["name"]: f for f in run["figures"]} for run in runs]
     figures, surfaces = [], []
     for name in names:
-        found = [next((f for f in run["figures"] if f["name"] == name), None) for run in runs]
-        rows = [row for row in found if row is not None and row.get("simulated") is not None]
+        rows = [run[name] for run in by_name if run.get(name, {}).get("simulated") is not None]
         if len(rows) < len(runs):
-            continue
+            continue  # a figure some design point did not simulate has no surface
         y = np.asarray([transform(name, row["simulated"]) for row in rows])
         surfaces.append(
             RBFInterpolator(design, y, kernel="thin_plate_spline", degree=1, smoothing=SMOOTHING)
