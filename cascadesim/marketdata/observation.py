@@ -101,3 +101,31 @@ class Snapshot:
     command: str = ""
     problems: list[str] = field(default_factory=list)
     index_path: Sourced | None = None
+
+
+@dataclass(frozen=True)
+class NamedPosition:
+    """A position a venue publishes for an address (Hyperliquid's ``clearinghouseState``).
+
+    account : the address
+    market : the scenario's market name ('BTC-hyperliquid')
+    side : 'long' or 'short'
+    quantity : coin
+    entry_price : USD
+    margin : USD, the margin the venue reports for it (isolated), or its share of the
+        account's value (cross)
+    margin_mode : 'isolated' or 'cross'
+    leverage : the leverage the venue reports
+    source : where and when it was read (its ``value`` is the venue's liquidation price,
+        or None)
+    """
+
+    account: str
+    market: str
+    side: str
+    quantity: float
+    entry_price: float
+    margin: float
+    margin_mode: str
+    leverage: float
+    source: Sourced
