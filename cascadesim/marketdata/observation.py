@@ -20,7 +20,7 @@ def utc_text(milliseconds: float | None) -> str:
     """ISO 8601 UTC time of a millisecond timestamp, to the second ('2025-09-22T00:00:00Z')."""
     if milliseconds is None:
         return "unknown time"
-    moment = dt.datetime.fromtimestamp(milliseconds / 1000.0, tz=dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(milliseconds / 1000.0, tz=dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

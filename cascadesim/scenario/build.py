@@ -298,6 +298,7 @@ def build_setup(scenario, seed: int) -> EngineSetup:
             "provenance": scenario.provenance(seed),
             "population": generated.diagnostics,
             "estimates": estimated_rules(holdings, scenario) + estimated_flow(scenario),
+            "snapshot": None if scenario.snapshot is None else scenario.snapshot.summary(),
         },
         collateral=holdings,
         flow=opening_flow(scenario, specs, inputs, seed),

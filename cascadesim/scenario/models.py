@@ -55,6 +55,7 @@ from cascadesim.scenario.observed import (
     market_observables,
 )
 from cascadesim.scenario.profiles import apply_profile
+from cascadesim.scenario.provenance import SnapshotProvenance
 from cascadesim.scenario.shock import Shock
 
 
@@ -505,6 +506,11 @@ class Scenario(StrictModel):
         description="positions that open during the run on markets that state "
         "volume_24h_usd (see cascadesim.scenario.flow); none without the table",
     )
+    snapshot: SnapshotProvenance | None = Field(
+        None,
+        description="scenarios built by `cascadesim snapshot`: where each value was read "
+        "(venue, endpoint, UTC time) and which are estimates",
+    )
     profile: str | None = Field(
         None,
         description="population profile whose values fill in unset keys: a bundled profile's "
@@ -539,6 +545,8 @@ class Scenario(StrictModel):
             del data["flow"]
         if data.get("population_model", ...) is None:
             del data["population_model"]
+        if data.get("snapshot", ...) is None:
+            del data["snapshot"]
         return data
 
     @model_validator(mode="after")

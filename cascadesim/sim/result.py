@@ -392,6 +392,9 @@ class Result:
         estimates = self.setup.labels.get("estimates")
         if estimates:
             total["estimates"] = list(estimates)
+        snapshot = self.setup.labels.get("snapshot")
+        if snapshot:  # a scenario built from market data: where each input was read
+            total["snapshot"] = snapshot
         total["version"] = __version__
         return total
 

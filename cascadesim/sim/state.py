@@ -11,7 +11,7 @@ import numpy as np
 from cascadesim._util.errors import invalid
 from cascadesim.engine import layout
 from cascadesim.engine.book import depth_within, fill_levels, tabulate_profile
-from cascadesim.engine.margin import liquidation_prices, maintenance_requirements
+from cascadesim.engine.margin import liquidation_prices
 from cascadesim.engine.population import (
     gather_positions,
     make_thresholds_monotone,
@@ -28,6 +28,7 @@ from cascadesim.model.market import (
     check_start_price,
     check_tick_size,
 )
+from cascadesim.model.position_book import start_breaches
 
 INITIAL_EVENT_CAPACITY = 4096
 SETTLED_BOOK = 1 << 40  # quiet steps of a book that starts at its target profile
@@ -140,27 +141,12 @@ def check_start_margins(setup: EngineSetup, params: np.recarray) -> None:
     A position already breached before the shock would be liquidated at the first step, which
     is never what a setup means; the first such row is named.
     """
-    positions = setup.positions
-    start_price = np.asarray([spec.price for spec in setup.markets])[positions.market]
-    notional = positions.quantity * start_price
-    equity = positions.margin + positions.side * positions.quantity * (
-        start_price - positions.entry_price
-    )
-    required = np.empty_like(notional)
-    maintenance_requirements(
-        np.ascontiguousarray(positions.market, dtype=np.int32),
-        np.ascontiguousarray(positions.quantity, dtype=np.float64),
-        np.ascontiguousarray(positions.entry_price, dtype=np.float64),
-        np.ascontiguousarray(start_price, dtype=np.float64),
-        params,
-        required,
-    )
-    bad = equity <= required
+    bad, required = start_breaches(setup, setup.positions, params)
     if bad.any():
         k = int(np.argmax(bad))
         raise invalid(
             f"positions.margin[{k}]",
-            float(positions.margin[k]),
+            float(setup.positions.margin[k]),
             f"above the maintenance margin at the start price ({required[k]:.6g} USD)",
         )
 
