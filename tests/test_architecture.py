@@ -28,7 +28,8 @@ BELOW["sim"] = BELOW["model"] | {"model"}
 BELOW["report"] = BELOW["sim"] | {"sim", "scenario"}
 BELOW["events"] = BELOW["report"] - {"report"}
 BELOW["sweep"] = BELOW["report"] | {"report"}
-BELOW["cli"] = BELOW["sweep"] | {"sweep", "events"}
+BELOW["marketdata"] = BELOW["sim"] | {"sim", "scenario"}
+BELOW["cli"] = BELOW["sweep"] | {"sweep", "events", "marketdata"}
 ALLOWED = {layer: below | {layer} for layer, below in BELOW.items()}
 ALLOWED["cascadesim"] = set(BELOW) | {"cascadesim"}
 

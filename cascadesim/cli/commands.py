@@ -151,6 +151,13 @@ def run(
         "them, or as-written (the file's \\[shock] with every coupling on); default: the "
         "file's event.mode.",
     ),
+    positions: str | None = typer.Option(
+        None,
+        "--positions",
+        help="A position book (.csv or .parquet: account, market, side, quantity, "
+        "entry_price, margin; optional margin_mode, leverage, collateral) that replaces the "
+        "synthetic population: an exchange's own positions.",
+    ),
 ) -> None:
     """Run a scenario; write summary, timeline, liquidations, plots and report.html."""
     from cascadesim.cli.run import run_command  # lazy: keeps --help instant
@@ -163,6 +170,7 @@ def run(
         max_steps=max_steps,
         time_budget=time_budget,
         mode=mode,
+        positions=positions,
     )
 
 
@@ -398,7 +406,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="cascadesim", standalone_mode=False)
     except CascadesimInputError as error:
-        print(f"cascadesim: error: {error}", file=sys.stderr)
+        for line in str(error).splitlines() or [""]:  # a position book: one line per bad row
+            print(f"cascadesim: error: {line}", file=sys.stderr)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         print("cascadesim: interrupted", file=sys.stderr)

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -25,9 +26,12 @@ from cascadesim.cli.console import (
 )
 from cascadesim.engine.compile_cache import record_compile_seconds
 from cascadesim.events.modes import scenario_for_mode
+from cascadesim.marketdata.exposure import breached_table, exposure_by_tier
+from cascadesim.marketdata.positions_file import MAX_REPORTED, read_position_book
 from cascadesim.model.calculator import liquidation_price
 from cascadesim.model.inverse_calculator import MARGIN_MODES, inverse_liquidation_price
 from cascadesim.model.market import CONTRACT_TYPES
+from cascadesim.model.position_book import place_book
 from cascadesim.model.resources import RunBudget
 from cascadesim.report.output import (
     check_output_folder,
@@ -149,8 +153,14 @@ def run_command(
     max_steps: int | None,
     time_budget: float | None,
     mode: str | None = None,
+    positions: str | None = None,
 ) -> None:
     """Body of ``cascadesim run``: load, check, simulate with a progress bar, write, print.
+
+    With ``positions`` (a CSV or Parquet book) the book's positions replace the synthetic
+    population; its rows already below maintenance at the start are listed on stderr and in
+    ``below_maintenance_at_start.csv``, and ``book_exposure.csv`` and the summary's ``book``
+    give what the run did to the book's accounts by tier.
 
     An event scenario runs in its ``event.mode`` (or ``mode``) exactly as ``cascadesim
     validate`` drives it, and says so on stderr: run as written, its replayed path would be
@@ -178,6 +188,10 @@ def run_command(
             )
             check()
             setup = driven.build(seed=seed)  # validates everything before anything is written
+            placement = None
+            if positions is not None:
+                placement = place_position_book(positions, setup, list(loaded.markets))
+                setup = placement.setup
             check()
             if event_mode is not None:
                 typer.echo(EVENT_NOTES[event_mode].format(name=loaded.name), err=True)
@@ -187,7 +201,12 @@ def run_command(
             result = simulate_with_bar(setup, bar, budget, check)
             if event_mode is not None:
                 result.provenance["event_mode"] = event_mode
-            written = write_with_bar(result, directory, loaded.to_toml_text(), bar, check)
+            tables = {}
+            if placement is not None:
+                tables = book_tables(result, placement, list(loaded.markets), positions)
+            written = write_with_bar(
+                result, directory, loaded.to_toml_text(), bar, check, tables=tables
+            )
     except (KeyboardInterrupt, SystemError) as error:
         if not interrupted(error):
             raise
@@ -315,7 +334,54 @@ def simulate_with_bar(setup, bar: DelayedProgress, budget=None, check=None):
     return result
 
 
-def write_with_bar(result, directory: Path, scenario_toml: str, bar: DelayedProgress, check=None):
+def place_position_book(path: str, setup, market_names: list[str]):
+    """The setup with a book's positions as its population; breached rows said on stderr."""
+    book = read_position_book(path, market_names, setup.markets)
+    placement = place_book(setup, book, replace=True)
+    breached = placement.breached
+    if len(breached):
+        typer.echo(
+            f"cascadesim: {len(breached):,} of {len(book):,} positions of {book.source} are at "
+            "or below maintenance margin at the start price and are not run (listed in "
+            "below_maintenance_at_start.csv):",
+            err=True,
+        )
+        names = breached.account_names
+        for k in range(min(len(breached), MAX_REPORTED)):
+            market = market_names[int(breached.market[k])]
+            side = "long" if breached.side[k] > 0 else "short"
+            typer.echo(
+                f"  {book.source}:{int(breached.row[k])}: {names[int(breached.account[k])]} "
+                f"{market} {side} {breached.quantity[k]:g} at {breached.entry_price[k]:g}, "
+                f"margin {breached.margin[k]:g}",
+                err=True,
+            )
+        if len(breached) > MAX_REPORTED:
+            typer.echo(f"  ... and {len(breached) - MAX_REPORTED:,} more", err=True)
+    return placement
+
+
+def book_tables(result, placement, market_names: list[str], path: str) -> dict:
+    """The book's figures into the summary (``book``) and its two tables into the outputs."""
+    exposure = exposure_by_tier(result, placement)
+    breached = breached_table(placement, market_names)
+    placed = placement.placed
+    result.summary["book"] = {
+        "file": str(path),
+        "positions_run": len(placed),
+        "accounts": int(np.unique(placed.account).size),
+        "below_maintenance_at_start": len(breached),
+        "by_account_tier": exposure.to_dict(orient="records"),
+    }
+    return {
+        "book_exposure.csv": exposure,
+        "below_maintenance_at_start.csv": breached,
+    }
+
+
+def write_with_bar(
+    result, directory: Path, scenario_toml: str, bar: DelayedProgress, check=None, tables=None
+):
     stages = ["summary", "timeline", "liquidations", "plots", "report"]
 
     def on_stage(name: str) -> None:
@@ -323,7 +389,7 @@ def write_with_bar(result, directory: Path, scenario_toml: str, bar: DelayedProg
         if check is not None:
             check()
 
-    return write_outputs(result, directory, scenario_toml, on_stage=on_stage)
+    return write_outputs(result, directory, scenario_toml, on_stage=on_stage, tables=tables)
 
 
 def print_summary(console, summary: dict, name: str, directory: Path, written) -> None:

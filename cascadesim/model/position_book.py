@@ -222,18 +222,9 @@ def place_book(setup: EngineSetup, book: PositionBook, replace: bool) -> BookPla
     BookPlacement
     """
     first_account = 0 if replace else int(setup.n_accounts or 0)
-    rows, owner = engine_rows(book, setup.markets, first_account)
-    breached, _ = start_breaches(setup, rows)
-    keep = ~breached
-    rows = PositionArrays(
-        market=rows.market[keep],
-        account=rows.account[keep],
-        side=rows.side[keep],
-        quantity=rows.quantity[keep],
-        entry_price=rows.entry_price[keep],
-        margin=rows.margin[keep],
-        cross=None if rows.cross is None else rows.cross[keep],
-    )
+    breached, _ = start_breaches(setup, engine_rows(book, setup.markets)[0])
+    placed = book.subset(~breached)  # numbered again: a breached row's account holds nothing
+    rows, owner = engine_rows(placed, setup.markets, first_account)
     if replace:
         positions, first_row = rows, 0
         n_accounts = first_account + owner.size
@@ -252,6 +243,6 @@ def place_book(setup: EngineSetup, book: PositionBook, replace: bool) -> BookPla
         setup=placed_setup,
         owner=owners,
         breached=book.subset(breached),
-        placed=book.subset(keep),
+        placed=placed,
         first_row=first_row,
     )

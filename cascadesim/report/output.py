@@ -239,6 +239,7 @@ def write_outputs(
     plots: bool = True,
     report: bool = True,
     on_stage: Callable[[str], None] | None = None,
+    tables: dict | None = None,
 ) -> list[Path]:
     """Write summary, timeline, liquidations, plots and report into ``directory``.
 
@@ -249,6 +250,8 @@ def write_outputs(
     scenario_toml : str or None, the scenario text embedded in the report
     plots, report : bool, whether to write the PNG plots and ``report.html``
     on_stage : callable(str) or None, told the name of each stage as it starts
+    tables : dict of file name -> pandas.DataFrame, further tables written as CSV (a
+        position book's exposure by tier and its rows below maintenance at the start)
 
     Returns
     -------
@@ -269,6 +272,8 @@ def write_outputs(
         write_parquet(result.timeline, staging / TIMELINE_FILE, provenance)
         stage("liquidations")
         write_parquet(result.liquidations, staging / LIQUIDATIONS_FILE, provenance)
+        for name, frame in (tables or {}).items():
+            frame.to_csv(staging / name, index=False)
         rendered: list[RenderedPlot] = []
         if plots:
             render_plots, save_plots = load_plotting()
