@@ -36,6 +36,7 @@ from cascadesim.model.shocks import add_idiosyncratic_noise, shock_arrays
 from cascadesim.model.venues import VENUES
 from cascadesim.scenario.collateral import collateral_holdings, estimated_rules
 from cascadesim.scenario.flow import estimated_flow, opening_flow
+from cascadesim.scenario.named import with_named_positions
 
 # MarketSpec field -> the scenario key that sets it, for error paths.
 SCENARIO_KEY = {
@@ -284,7 +285,7 @@ def build_setup(scenario, seed: int) -> EngineSetup:
     for info, name in zip(generated.diagnostics, scenario.markets, strict=True):
         info["market"] = name
         info["isolated_share"] = scenario.population_for(name).isolated_share
-    return EngineSetup(
+    setup = EngineSetup(
         markets=specs,
         assets=assets,
         positions=generated.positions,
@@ -303,6 +304,7 @@ def build_setup(scenario, seed: int) -> EngineSetup:
         collateral=holdings,
         flow=opening_flow(scenario, specs, inputs, seed),
     )
+    return with_named_positions(scenario, setup)
 
 
 def market_population(scenario, spec: MarketSpec, name: str):

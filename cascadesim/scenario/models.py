@@ -48,6 +48,7 @@ from cascadesim.scenario.collateral import CollateralCoin, basket_shares
 from cascadesim.scenario.event import Event, Reported, Reporting
 from cascadesim.scenario.files import prefixed, read_text_file, validate_toml
 from cascadesim.scenario.flow import FlowSettings, check_flow
+from cascadesim.scenario.named import NamedPositionRow, check_named_markets
 from cascadesim.scenario.observed import (
     Observed,
     PopulationModelSettings,
@@ -506,6 +507,12 @@ class Scenario(StrictModel):
         description="positions that open during the run on markets that state "
         "volume_24h_usd (see cascadesim.scenario.flow); none without the table",
     )
+    named_positions: list[NamedPositionRow] | None = Field(
+        None,
+        max_length=100_000,
+        description="positions of named accounts (addresses a venue publishes) added to the "
+        "synthetic population (see cascadesim.scenario.named)",
+    )
     snapshot: SnapshotProvenance | None = Field(
         None,
         description="scenarios built by `cascadesim snapshot`: where each value was read "
@@ -547,12 +554,15 @@ class Scenario(StrictModel):
             del data["population_model"]
         if data.get("snapshot", ...) is None:
             del data["snapshot"]
+        if data.get("named_positions", ...) is None:
+            del data["named_positions"]
         return data
 
     @model_validator(mode="after")
     def cross_checks(self) -> Scenario:
         """Checks that span several tables; errors name the offending field path."""
         check_scenario(self)
+        check_named_markets(self)
         if self.flow is not None:
             check_flow(self)
         if self.population_model is not None:
