@@ -439,7 +439,11 @@ class MarketReader:
                 (floor, float(tier["maintenanceMarginRate"]), float(tier["maxLeverage"]), amount)
             )
         floors = [row[0] for row in rows]
-        if not rows or floors[0] != 0.0 or any(b <= a for a, b in zip(floors, floors[1:])):
+        if (
+            not rows
+            or floors[0] != 0.0
+            or any(b <= a for a, b in zip(floors, floors[1:], strict=False))
+        ):
             raise ValueError(f"floors {floors} do not start at 0 and increase")
         return rows
 
@@ -450,7 +454,7 @@ class MarketReader:
         rows = [
             (float(floor), float(mmr), float(leverage), float(amount))
             for floor, mmr, leverage, amount in zip(
-                table.floors, table.mmr, table.max_leverage, table.maintenance_amount
+                table.floors, table.mmr, table.max_leverage, table.maintenance_amount, strict=True
             )
         ]
         self.problem("tiers", f"the venue profile's table is used ({table.source})")
@@ -533,8 +537,13 @@ def _number(value: Any) -> float | None:
 
 
 def _levels(levels: Any, contract_size: float) -> np.ndarray:
-    rows = np.asarray([(level[0], level[1]) for level in levels or []], dtype=np.float64)
+    """(price, coin) rows of ccxt's [price, amount, ...] levels; ValueError if unparsable."""
+    if not isinstance(levels, list):
+        raise ValueError(f"levels are {type(levels).__name__}, not a list")
+    rows = np.asarray([(level[0], level[1]) for level in levels], dtype=np.float64)
     rows = rows.reshape(-1, 2)
+    if not np.all(np.isfinite(rows) & (rows > 0.0)):
+        raise ValueError("a level's price or amount is not a positive number")
     rows[:, 1] *= contract_size
     return rows
 
