@@ -10,17 +10,14 @@ Expected figures are worked by hand from the fixture rows.
 
 from __future__ import annotations
 
-import json
 import socket
-import urllib.parse
-from pathlib import Path
 
 import ccxt
 import pytest
 
-from cascadesim.marketdata.live import fetch_addresses, new_exchange, take_snapshot
+from cascadesim.marketdata.live import fetch_addresses, take_snapshot
+from tests.ccxt_fixtures import FixtureFetch, offline
 
-FIXTURES = Path(__file__).parent / "fixtures" / "ccxt"
 NOW_MS = 1758499200000.0  # 2025-09-22T00:00:00Z
 VENUES = ["binance", "bybit", "okx", "hyperliquid"]
 
@@ -35,44 +32,6 @@ def no_socket(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-
-
-class FixtureFetch:
-    """Stands in for ``Exchange.fetch``: fixture JSON by path, NetworkError for the rest.
-
-    ``failing`` maps a path (or 'POST /info <type>') to the ccxt error class it raises.
-    A fixture named ``<path>@<key>=<value>.json`` answers requests with that query value.
-    """
-
-    def __init__(self, venue: str, failing: dict | None = None) -> None:
-        self.folder = FIXTURES / venue
-        self.failing = failing or {}
-        self.requested: list[str] = []
-
-    def __call__(self, url, method="GET", headers=None, body=None):
-        parts = urllib.parse.urlparse(url)
-        name = parts.path.strip("/").replace("/", "_")
-        request = f"{method} {parts.path}"
-        if body:
-            kind = json.loads(body)["type"]
-            name, request = f"{name}_{kind}", f"{request} {kind}"
-        self.requested.append(request)
-        if request in self.failing:
-            raise self.failing[request](f"fixture says {request} failed")
-        for key, value in urllib.parse.parse_qsl(parts.query):
-            special = self.folder / f"{name}@{key}={value}.json"
-            if special.exists():
-                return json.loads(special.read_text())
-        path = self.folder / f"{name}.json"
-        if not path.exists():
-            raise ccxt.NetworkError(f"no fixture for {request}")
-        return json.loads(path.read_text())
-
-
-def offline(venue: str, failing: dict | None = None):
-    exchange = new_exchange(venue, enableRateLimit=False)
-    exchange.fetch = FixtureFetch(venue, failing)
-    return exchange
 
 
 def snapshot(venues=VENUES, assets=("BTC",), failing=None):

@@ -175,6 +175,58 @@ def run(
 
 
 @app.command()
+def snapshot(
+    out: str = typer.Option(..., "--out", help="The scenario file to write (.toml)."),
+    venues: str = typer.Option(
+        "binance,bybit,okx,hyperliquid",
+        "--venues",
+        help="Venues read live through ccxt (pip install 'cascadesim[live]').",
+    ),
+    assets: str = typer.Option("BTC,ETH,SOL", "--assets", help="Assets, comma-separated."),
+    from_files: str | None = typer.Option(
+        None,
+        "--from-files",
+        help="A folder of the exchanges' downloaded data files (Binance metrics, bookDepth, "
+        "klines, mark and index klines, fundingRate) instead of the live APIs; with --date.",
+    ),
+    date: str | None = typer.Option(
+        None, "--date", help="With --from-files: the day (YYYY-MM-DD, UTC) the scenario starts."
+    ),
+    addresses: str | None = typer.Option(
+        None,
+        "--addresses",
+        help="A file of Hyperliquid addresses, one per line: their published positions are "
+        "added as named accounts.",
+    ),
+    drop: float = typer.Option(0.05, "--drop", help="Index drop of the stress (0.05 = 5 %)."),
+    at: float = typer.Option(300.0, "--at", help="Seconds before the drop begins."),
+    ramp: float = typer.Option(300.0, "--ramp", help="Seconds over which the index falls."),
+    duration: float = typer.Option(3600.0, "--duration", help="Simulated seconds."),
+    name: str | None = typer.Option(None, "--name", help="Scenario name; default from the time."),
+    history_days: int = typer.Option(
+        30, "--history-days", help="Days of candles and open-interest history read."
+    ),
+) -> None:
+    """Write a scenario of today's market (or a past day's start) from venue data."""
+    from cascadesim.cli.snapshot import snapshot_command  # lazy: keeps --help instant
+
+    snapshot_command(
+        venues=venues,
+        assets=assets,
+        out=out,
+        from_files=from_files,
+        date=date,
+        addresses=addresses,
+        drop=drop,
+        at_s=at,
+        ramp_s=ramp,
+        duration_s=duration,
+        name=name,
+        history_days=history_days,
+    )
+
+
+@app.command()
 def sweep(
     sweep_file: str = typer.Argument(
         ...,

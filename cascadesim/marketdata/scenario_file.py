@@ -32,6 +32,8 @@ FUND_ESTIMATES_USD = {
     "hyperliquid": 0.0,
 }
 BACKSTOP_ESTIMATES_USD = {"hyperliquid": 4.0e8}
+# How the live reader marks tiers that came from the venue profile, not from the venue.
+PROFILE_TIERS = "venue profile"
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,9 @@ def write_market(writer: Writer, market: MarketSnapshot, fund: float, backstop: 
 def write_tiers(writer: Writer, market: MarketSnapshot, path: str) -> None:
     if market.tiers is None:
         return
+    if market.tiers.endpoint.startswith(PROFILE_TIERS):  # the profile applies it already
+        writer.lines.append(f"# tiers: {market.tiers.endpoint}")
+        return
     rows = list(market.tiers.value)
     writer.table(f"{path}.tiers", f"{market.venue}'s leverage tiers for {market.symbol}")
     source = market.tiers.comment()
@@ -329,6 +334,7 @@ def scenario_text(
             + (f" ({problems[0]})" if problems else "")
         )
     taken = utc_text(snapshot.taken_ms)
+    replay = snapshot.index_path is not None
     writer = Writer()
     venues = sorted({m.venue for m in markets})
     assets = list(dict.fromkeys(m.asset for m in markets))
@@ -341,14 +347,19 @@ def scenario_text(
     ]
     writer.lines += [f"# not read: {line}" for line in problems]
     writer.plain("name", name, "also the default output folder")
+    what = (
+        "the day replayed"
+        if replay
+        else (f"index -{shock.drop_fraction:.1%} over {shock.ramp_s:g} s")
+    )
     writer.plain(
         "description",
-        f"{'/'.join(assets)} on {', '.join(venues)} at {taken}: index -{shock.drop_fraction:.1%} "
-        f"over {shock.ramp_s:g} s",
+        f"{'/'.join(assets)} on {', '.join(venues)} at {taken}: {what}",
         "shown by `cascadesim scenarios`",
     )
     writer.plain("seed", seed, "root seed of the population's random streams")
-    writer.plain("duration_s", float(shock.duration_s), "simulated seconds")
+    duration = 86_400.0 if replay else float(shock.duration_s)
+    writer.plain("duration_s", duration, "simulated seconds (a replayed day: 24 h)")
     writer.plain("step_s", 1.0, "one-second steps")
     writer.plain("profile", "library", "the event library's fitted population and flow")
     depth = {}
@@ -358,6 +369,14 @@ def scenario_text(
         depth[market.asset] = depth.get(market.asset, 0.0) + (bid + ask) / 2.0
     for asset in assets:
         writer.table(f"assets.{asset}")
+        indexed = next((m for m in markets if m.asset == asset and m.index is not None), None)
+        if indexed is not None and indexed.index is not None:
+            writer.value(
+                f"assets.{asset}",
+                "price_usd",
+                significant(float(indexed.index.value)),
+                indexed.index.comment(),
+            )
         writer.estimate(
             f"assets.{asset}",
             "spot_depth_1pct_usd",
@@ -371,6 +390,36 @@ def scenario_text(
         write_market(writer, market, funds[market.name], backstop)
     for position in named:
         write_named(writer, position)
+    if snapshot.index_path is not None and any(a in snapshot.index_path.value for a in assets):
+        write_replay(writer, snapshot, assets)
+    else:
+        write_stress(writer, shock)
+    write_provenance(writer, taken, snapshot.command, data, problems)
+    text = "\n".join(writer.lines).lstrip("\n") + "\n"
+    Scenario.from_toml_text(text, source=f"{name}.toml")  # what is written must load
+    return text
+
+
+def write_replay(writer: Writer, snapshot: Snapshot, assets: list[str]) -> None:
+    """The day's index path from the data files, as fractions of each asset's first price."""
+    assert snapshot.index_path is not None
+    paths = snapshot.index_path.value
+    writer.table(
+        "shock",
+        "The day replayed: each asset's index path from the data files (fractions of its "
+        "first price; an asset without one stays at its start price).",
+    )
+    writer.plain("kind", "index_path", "the index follows the day's path")
+    writer.table("shock.per_asset", snapshot.index_path.comment())
+    for asset in assets:
+        points = paths.get(asset) or [(0.0, 1.0), (86_400.0, 1.0)]
+        first = points[0][1]
+        fractions = [[round(t, 3), round(p / first, 8)] for t, p in points]
+        writer.sources[f"shock.per_asset.{asset}"] = snapshot.index_path.comment()
+        writer.lines.append(f"{asset} = {toml_value(fractions)}")
+
+
+def write_stress(writer: Writer, shock: StressShock) -> None:
     writer.table(
         "shock",
         "The stress: every asset's index falls by drop_fraction over ramp_s (a risk team's "
@@ -381,10 +430,6 @@ def scenario_text(
     writer.plain("drop_fraction", shock.drop_fraction, "fraction of the index lost")
     writer.plain("at_s", shock.at_s, "seconds of calm first")
     writer.plain("ramp_s", shock.ramp_s, "seconds over which it falls")
-    write_provenance(writer, taken, snapshot.command, data, problems)
-    text = "\n".join(writer.lines).lstrip("\n") + "\n"
-    Scenario.from_toml_text(text, source=f"{name}.toml")  # what is written must load
-    return text
 
 
 def write_named(writer: Writer, position: NamedPosition) -> None:
