@@ -293,7 +293,9 @@ def test_addresses_give_the_published_positions():
     assert problems == []
     long, short = positions
     assert (long.account, long.market, long.side) == (ADDRESS, "BTC-hyperliquid", "long")
-    assert (long.quantity, long.entry_price, long.margin) == (1.0, 58000.0, 6000.8)
+    # The only cross position holds the cross wallet: account value 25,000 less its
+    # unrealised PnL of 2,008 (the engine adds the PnL back as the price moves).
+    assert (long.quantity, long.entry_price, long.margin) == (1.0, 58000.0, 25000.0 - 2008.0)
     assert (long.margin_mode, long.leverage) == ("cross", 10.0)
     assert long.source.value == 52841.5
     assert long.source.endpoint == "POST /info clearinghouseState"

@@ -202,7 +202,7 @@ def run_command(
             if event_mode is not None:
                 result.provenance["event_mode"] = event_mode
             tables = {}
-            if placement is not None:
+            if placement is not None and positions is not None:
                 tables = book_tables(result, placement, list(loaded.markets), positions)
             written = write_with_bar(
                 result, directory, loaded.to_toml_text(), bar, check, tables=tables
@@ -441,6 +441,39 @@ def print_summary(console, summary: dict, name: str, directory: Path, written) -
     for label, value in rows:
         table.add_row(label, value)
     console.print(table)
+    if "book" in summary:
+        console.print(book_table(summary["book"]))
     for note in summary.get("estimates", []):
         console.print(f"estimate: {note}")
+    snapshot = summary.get("snapshot")
+    if snapshot:
+        console.print(
+            f"inputs: {snapshot['data']} market data of {snapshot['taken_utc']}: "
+            f"{len(snapshot['sources'])} values read (venue, endpoint, time in summary.json), "
+            f"{len(snapshot['estimates'])} estimated"
+        )
+        for path, reason in snapshot["estimates"].items():
+            console.print(f"estimate: {path}: {reason}")
     console.print(f"{len(written)} files in {directory}/ (open report.html)")
+
+
+def book_table(book: dict) -> Table:
+    """The position book's accounts by tier: what the run liquidated and who paid."""
+    table = Table(
+        title=f"{Path(book['file']).name}: {book['positions_run']:,} positions run, "
+        f"{book['below_maintenance_at_start']:,} below maintenance at the start"
+    )
+    for column in ("tier (USD)", "accounts", "liquidated", "liq. accts", "shortfall", "bad debt"):
+        table.add_column(column, justify="left" if column == "tier (USD)" else "right")
+    table.add_column("ADL", justify="right")
+    for row in book["by_account_tier"]:
+        table.add_row(
+            row["tier"],
+            f"{row['accounts']:,}",
+            format_usd(row["liquidated_long_usd"] + row["liquidated_short_usd"]),
+            f"{row['accounts_liquidated']:,}",
+            format_usd(row["shortfall_usd"]),
+            format_usd(row["bad_debt_usd"]),
+            f"{row['adl_closes']:,}",
+        )
+    return table

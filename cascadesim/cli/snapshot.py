@@ -17,7 +17,7 @@ from cascadesim._util.errors import CascadesimInputError, invalid
 from cascadesim._util.files import write_atomically
 from cascadesim.marketdata.data_files import snapshot_from_files
 from cascadesim.marketdata.live import ADDRESS, fetch_addresses, take_snapshot
-from cascadesim.marketdata.observation import utc_text
+from cascadesim.marketdata.observation import NamedPosition, utc_text
 from cascadesim.marketdata.scenario_file import StressShock, scenario_text
 from cascadesim.scenario.base import NAME_PATTERN
 
@@ -108,7 +108,7 @@ def snapshot_command(
                 raise invalid("--venues", venue, "venues read live: " + ", ".join(LIVE_VENUES))
         snapshot = take_snapshot(venue_list, asset_list, history_days=history_days, command=command)
         data = "live"
-    named = []
+    named: list[NamedPosition] = []
     if wanted:
         named, problems = fetch_addresses(wanted, asset_list, now_ms=snapshot.taken_ms)
         snapshot.problems.extend(problems)

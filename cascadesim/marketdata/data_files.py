@@ -153,7 +153,9 @@ def text_time_ms(values: pd.Series) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(dtype=np.float64)
     stamps = pd.to_datetime(values, utc=True, errors="coerce")
-    return (stamps.astype("int64") // 1_000_000).to_numpy(dtype=np.float64)
+    # The parsed unit follows the text (seconds here); count milliseconds from the epoch.
+    epoch = pd.Timestamp(0, tz="UTC")
+    return ((stamps - epoch) / pd.Timedelta(milliseconds=1)).to_numpy(dtype=np.float64)
 
 
 def require(frame: pd.DataFrame, data_file: DataFile, names: tuple[str, ...]) -> None:
@@ -279,7 +281,10 @@ class BinanceDay:
                 when,
             )
         earlier = rows[rows["time_ms"] <= self.start_ms]
-        hourly = earlier.iloc[::12]  # 5-minute rows: one an hour keeps the file readable
+        # 5-minute rows: the first of each hour keeps the history readable (and the start).
+        hours = (earlier["time_ms"] // 3_600_000).astype(np.int64)
+        hourly = pd.concat([earlier.groupby(hours).head(1), earlier.iloc[-1:]])
+        hourly = hourly.drop_duplicates("time_ms")
         points = [
             (float(t), float(v))
             for t, v in zip(hourly["time_ms"], hourly["sum_open_interest_value"], strict=True)
@@ -352,16 +357,18 @@ class BinanceDay:
         klines = klines[klines["open_time"] < self.start_ms]
         if not len(klines):
             return
+        # The price at each day's start (its first open), then the last close at the start.
         days = (klines["open_time"] // DAY_MS).astype(np.int64)
-        closes = klines.groupby(days).tail(1)
+        firsts = klines.groupby(days).head(1)
         points = [
-            (float(t), float(c)) for t, c in zip(closes["open_time"], closes["close"], strict=True)
+            (float(t), float(p)) for t, p in zip(firsts["open_time"], firsts["open"], strict=True)
         ]
+        points.append((self.start_ms, float(klines["close"].iloc[-1])))
         market.candles = Sourced(
             points,
             "binance",
-            "data files klines, each day's last close",
-            float(klines["open_time"].iloc[-1]),
+            "data files klines, each day's first open and the last close",
+            self.start_ms,
         )
         last_day = klines[klines["open_time"] >= self.start_ms - DAY_MS]
         if "quote_volume" in klines.columns and len(last_day):

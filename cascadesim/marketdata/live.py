@@ -589,15 +589,30 @@ def fetch_addresses(
 
 
 def account_positions(address: str, state: dict, read_ms: float) -> list[NamedPosition]:
-    """NamedPositions of one ``clearinghouseState`` response (sizes of zero skipped)."""
+    """NamedPositions of one ``clearinghouseState`` response (sizes of zero skipped).
+
+    An isolated position's margin is its ``marginUsed``. Cross positions share the cross
+    wallet: the cross account value less their unrealised PnL (the engine adds PnL to the
+    margin itself), spread over them in proportion to their ``marginUsed``.
+    """
     stamp = float(state.get("time") or read_ms)
+    entries = [
+        e["position"] for e in state.get("assetPositions", []) if float(e["position"]["szi"])
+    ]
+    cross = [p for p in entries if (p.get("leverage") or {}).get("type", "cross") == "cross"]
+    summary = state.get("crossMarginSummary") or {}
+    wallet = _number(summary.get("accountValue"))
+    if wallet is not None:
+        wallet -= sum(_number(p.get("unrealizedPnl")) or 0.0 for p in cross)
+    used = sum(float(p["marginUsed"]) for p in cross)
     positions = []
-    for entry in state.get("assetPositions", []):
-        position = entry["position"]
+    for position in entries:
         size = float(position["szi"])
-        if size == 0.0:
-            continue
         leverage = position.get("leverage") or {}
+        mode = str(leverage.get("type", "cross"))
+        margin = float(position["marginUsed"])
+        if mode == "cross" and wallet is not None and wallet > 0 and used > 0:
+            margin = wallet * margin / used
         positions.append(
             NamedPosition(
                 account=address,
@@ -605,8 +620,8 @@ def account_positions(address: str, state: dict, read_ms: float) -> list[NamedPo
                 side="long" if size > 0 else "short",
                 quantity=abs(size),
                 entry_price=float(position["entryPx"]),
-                margin=float(position["marginUsed"]),
-                margin_mode=str(leverage.get("type", "cross")),
+                margin=margin,
+                margin_mode=mode,
                 leverage=float(leverage.get("value", 0.0)),
                 source=Sourced(
                     _number(position.get("liquidationPx")),

@@ -15,6 +15,7 @@ import json
 import math
 from dataclasses import dataclass
 
+from cascadesim._util.errors import CascadesimInputError
 from cascadesim.marketdata.observation import MarketSnapshot, NamedPosition, Snapshot, utc_text
 from cascadesim.model.venues import VENUES
 from cascadesim.scenario.models import Scenario
@@ -324,8 +325,6 @@ def scenario_text(
     CascadesimInputError
         when no market has price, open interest and depth (nothing to simulate)
     """
-    from cascadesim._util.errors import CascadesimInputError
-
     markets, dropped = usable(snapshot)
     problems = [*snapshot.problems, *dropped]
     if not markets:
@@ -362,7 +361,18 @@ def scenario_text(
     writer.plain("duration_s", duration, "simulated seconds (a replayed day: 24 h)")
     writer.plain("step_s", 1.0, "one-second steps")
     writer.plain("profile", "library", "the event library's fitted population and flow")
-    depth = {}
+    writer.table(
+        "population_model",
+        "Leveraged and long shares of each market from its observables (funding, open-interest\n"
+        "and price changes, account ratios): the parameters are the profile's, fitted on the\n"
+        "event library.",
+    )
+    writer.table(
+        "flow",
+        "Positions that open during the run at a rate tied to each market's 24-h volume\n"
+        "(the profile's fitted rates).",
+    )
+    depth: dict[str, float] = {}
     for market in markets:
         assert market.depth_usd is not None
         bid, ask = market.depth_usd.value[0.01]
