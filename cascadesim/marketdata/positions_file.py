@@ -158,10 +158,17 @@ def texts(table: pa.Table, name: str, default: str = "") -> pa.Array:
     return pc.fill_null(column, default)
 
 
-def codes(column: pa.Array, allowed: list[str]) -> np.ndarray:
-    """Index of each value in ``allowed`` (-1 where it is not there)."""
-    index = pc.index_in(column, value_set=pa.array(allowed, type=pa.string()))
-    return pc.fill_null(index, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+def codes(column: pa.Array, allowed: list[str], fold=None) -> np.ndarray:
+    """Index of each value in ``allowed`` (-1 where it is not there).
+
+    ``fold`` (a pyarrow compute function such as ``pc.utf8_lower``) is applied to the
+    distinct values only: a column of 1e7 rows holds a handful of sides or markets.
+    """
+    encoded = pc.dictionary_encode(column)
+    values = encoded.dictionary if fold is None else fold(encoded.dictionary)
+    index = pc.index_in(values, value_set=pa.array(allowed, type=pa.string()))
+    lookup = pc.fill_null(index, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return lookup[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 def read_position_book(
@@ -208,15 +215,17 @@ def read_position_book(
     )
 
     side_text = texts(table, "side")
-    side_code = codes(pc.utf8_lower(side_text), ["long", "short"])
+    side_code = codes(side_text, ["long", "short"], pc.utf8_lower)
     bad = np.flatnonzero(side_code < 0)
     errors.add(
         bad, "side", [side_text[int(k)].as_py() for k in bad[: MAX_REPORTED + 1]], "long or short"
     )
 
     account_text = texts(table, "account")
-    length = pc.utf8_length(account_text).to_numpy(zero_copy_only=False)
-    bad = np.flatnonzero((length == 0) | (length > MAX_ACCOUNT_CHARS))
+    account_codes = pc.dictionary_encode(account_text)
+    account = account_codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    length = pc.utf8_length(account_codes.dictionary).to_numpy(zero_copy_only=False)
+    bad = np.flatnonzero(((length == 0) | (length > MAX_ACCOUNT_CHARS))[account])
     errors.add(
         bad,
         "account",
@@ -242,7 +251,7 @@ def read_position_book(
         )
 
     mode_text = texts(table, "margin_mode", "isolated")
-    mode = codes(pc.utf8_lower(pc.utf8_trim_whitespace(mode_text)), ["isolated", "cross", ""])
+    mode = codes(mode_text, ["isolated", "cross", ""], fold_mode)
     bad = np.flatnonzero(mode < 0)
     errors.add(
         bad,
@@ -252,8 +261,6 @@ def read_position_book(
     )
     check_collateral(table, market, markets, errors)
 
-    account_codes = pc.dictionary_encode(account_text)
-    account = account_codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     side = np.where(side_code == 1, -1, 1).astype(np.int8)
     check_duplicates(account, market, side, account_text, market_names, errors)
     errors.raise_if_any()
@@ -270,6 +277,10 @@ def read_position_book(
         row=np.arange(n, dtype=np.int64) + first_line,
         source=source,
     )
+
+
+def fold_mode(values: pa.Array) -> pa.Array:
+    return pc.utf8_lower(pc.utf8_trim_whitespace(values))
 
 
 def unit_text(name: str) -> str:

@@ -99,9 +99,13 @@ def engine_accounts(book: PositionBook, markets: list[MarketSpec], first: int = 
     wallet_code = {key: k for k, key in enumerate(sorted(set(wallet)))}
     wallet_of_row = np.asarray([wallet_code[key] for key in wallet], dtype=np.int64)[book.market]
     key = (book.account.astype(np.int64) * 2 + book.cross) * len(wallet_code) + wallet_of_row
-    unique, ids = np.unique(key, return_inverse=True)
-    owner = unique // len(wallet_code) // 2
-    return ids.astype(np.int64) + first, owner
+    # Keys are bounded by twice the accounts times the wallets: numbering the keys present
+    # by a running count is linear, where np.unique would sort 1e7 rows.
+    present = np.zeros(int(key.max()) + 1 if key.size else 0, dtype=bool)
+    present[key] = True
+    number = np.cumsum(present, dtype=np.int64) - 1
+    owner = np.flatnonzero(present) // len(wallet_code) // 2
+    return number[key] + first, owner
 
 
 def engine_rows(book: PositionBook, markets: list[MarketSpec], first_account: int = 0):
@@ -222,9 +226,12 @@ def place_book(setup: EngineSetup, book: PositionBook, replace: bool) -> BookPla
     BookPlacement
     """
     first_account = 0 if replace else int(setup.n_accounts or 0)
-    breached, _ = start_breaches(setup, engine_rows(book, setup.markets)[0])
-    placed = book.subset(~breached)  # numbered again: a breached row's account holds nothing
-    rows, owner = engine_rows(placed, setup.markets, first_account)
+    rows, owner = engine_rows(book, setup.markets, first_account)
+    breached, _ = start_breaches(setup, rows)
+    placed = book
+    if breached.any():  # numbered again: a breached row's account may hold nothing else
+        placed = book.subset(~breached)
+        rows, owner = engine_rows(placed, setup.markets, first_account)
     if replace:
         positions, first_row = rows, 0
         n_accounts = first_account + owner.size
