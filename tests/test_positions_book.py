@@ -252,3 +252,22 @@ def test_cli_refuses_a_bad_book_with_exit_2_and_writes_nothing(tmp_path):
     ]
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_account_keeps_its_other_rows_when_one_is_below_maintenance(tmp_path, scenario, setup):
+    path = write_book(
+        tmp_path / "book.csv",
+        [
+            "a,BTC-binance,long,1,100000,300,isolated",  # 0.3 %: below Binance's 0.5 %
+            "b,BTC-binance,long,1,100000,20000,isolated",
+            "a,BTC-binance,short,1,100000,20000,isolated",
+        ],
+    )
+    book = read_position_book(path, list(scenario.markets), setup.markets)
+    placement = place_book(setup, book, replace=True)
+    rows = placement.setup.positions
+    assert list(rows.side) == [1, -1]
+    assert sorted(rows.account.tolist()) == [0, 1]
+    names = [str(book.account_names[int(k)]) for k in placement.owner[rows.account]]
+    assert names == ["b", "a"]  # each kept row still belongs to its own account
+    assert int(placement.breached.row[0]) == 2

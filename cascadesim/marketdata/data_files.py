@@ -16,9 +16,9 @@ Binance publishes daily files for its USDⓈ-M futures at data.binance.vision
 
 Bybit publishes its trades per day at public.bybit.com/trading/<SYMBOL>/ (``timestamp,
 symbol, side, size, price, tickDirection, trdMatchID, grossValue, homeNotional,
-foreignNotional``); they give a market's prices, its 24-h volume and the replayed path, not
-its open interest or book, so a Bybit market needs those from Binance-style files or it is
-left out with a line saying so.
+foreignNotional``) and OKX its trades, candles and funding; neither publishes open
+interest or book depth as files, so their markets cannot be built from files: a Bybit trade
+file found is named in one line and left out (the live snapshot reads those venues).
 
 Files may sit anywhere under the folder, zipped (.zip, one CSV inside) or not, in the folders
 Binance names them by (the three kline kinds share file names, so their folder tells them
@@ -431,6 +431,11 @@ def snapshot_from_files(
         path = day.index_path()
         if path is not None and pair[0] not in paths:
             paths[pair[0]] = path
+    for symbol in sorted({f.symbol for f in index.files if f.venue == "bybit" and f.date == date}):
+        problems.append(
+            f"bybit {symbol}: its trade files hold no open interest or book: not read (a Bybit "
+            "market needs the live snapshot)"
+        )
     if not markets:
         raise CascadesimInputError(
             f"--from-files = {str(folder)!r}: no Binance data file of {date} found (names like "

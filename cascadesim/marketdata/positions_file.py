@@ -97,7 +97,9 @@ def read_csv(path: Path) -> pa.Table:
     """A CSV book; text columns stay text so that '1e3' in ``account`` is an account."""
     import pyarrow.csv as pcsv  # lazy: only CSV books need the reader
 
-    header = pcsv.read_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 16)).schema.names
+    # The streaming reader parses only the first block to learn the column names.
+    with pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 16)) as reader:
+        header = reader.schema.names
     text = {name: pa.string() for name in header if name not in NUMERIC}
     numeric = {name: pa.float64() for name in header if name in NUMERIC}
     try:

@@ -176,6 +176,24 @@ def start_breaches(
     return equity <= required, required
 
 
+def renumbered(rows: PositionArrays, keep: np.ndarray, owner: np.ndarray, first: int):
+    """The kept rows, their engine accounts numbered again from ``first`` without gaps (an
+    account whose only rows were dropped disappears), and the owners of those accounts."""
+    account = rows.account[keep] - first
+    present = np.bincount(account, minlength=owner.size) > 0
+    number = np.cumsum(present, dtype=np.int64) - 1
+    kept = PositionArrays(
+        market=rows.market[keep],
+        account=number[account] + first,
+        side=rows.side[keep],
+        quantity=rows.quantity[keep],
+        entry_price=rows.entry_price[keep],
+        margin=rows.margin[keep],
+        cross=None if rows.cross is None else rows.cross[keep],
+    )
+    return kept, owner[present]
+
+
 def concatenate(first: PositionArrays, second: PositionArrays) -> PositionArrays:
     """Rows of ``first`` then ``second`` (cross flags False where one side has none)."""
 
@@ -229,9 +247,10 @@ def place_book(setup: EngineSetup, book: PositionBook, replace: bool) -> BookPla
     rows, owner = engine_rows(book, setup.markets, first_account)
     breached, _ = start_breaches(setup, rows)
     placed = book
-    if breached.any():  # numbered again: a breached row's account may hold nothing else
-        placed = book.subset(~breached)
-        rows, owner = engine_rows(placed, setup.markets, first_account)
+    if breached.any():
+        keep = ~breached
+        placed = book.subset(keep)
+        rows, owner = renumbered(rows, keep, owner, first_account)
     if replace:
         positions, first_row = rows, 0
         n_accounts = first_account + owner.size
