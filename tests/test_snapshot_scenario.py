@@ -12,6 +12,7 @@ import re
 import socket
 
 import ccxt
+import pandas as pd
 import pytest
 
 from cascadesim._util.toml import load_toml
@@ -178,3 +179,17 @@ def test_a_bad_address_names_its_file_and_line(tmp_path):
         done.stderr.strip()
         == "cascadesim: error: a.txt:2 = '0x123': an address: 0x and 40 hex digits"
     )
+
+
+def test_a_sweep_runs_on_the_snapshot_unchanged(written):
+    folder, _ = written
+    (folder / "drops.toml").write_text(
+        'name = "drops"\nscenario = "today.toml"\npaths = 2\nseed = 1\n\n[fixed]\n'
+        'duration_s = 900\n\n[shock]\nkind = "index_jump"\n'
+        'drop_fraction = {distribution = "uniform", low = 0.03, high = 0.06}\nat_s = 30\n'
+        "ramp_s = 60\n"
+    )
+    done = run_cli("sweep", "drops.toml", "--out", "sweep", cwd=folder)
+    assert done.returncode == 0, done.stderr
+    paths = pd.read_parquet(folder / "sweep" / "paths.parquet")
+    assert len(paths) == 2

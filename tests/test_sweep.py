@@ -467,3 +467,28 @@ def test_a_path_does_not_depend_on_the_paths_run_before_it_in_the_process(tmp_pa
     together, _ = tasks.run_chunk(job, 0, 6)
     for path, table in enumerate(alone):
         assert together.slice(path, 1).equals(table), f"path {path} changed by the paths before it"
+
+
+def test_a_sweep_keeps_per_market_tables_and_the_population_model_as_written(tmp_path):
+    """A point's scenario is the file's keys, not every default: a market's own
+    [population] table must not bring default leverage mixes over the profile's."""
+    from cascadesim.scenario.bundled import bundled_directory
+    from cascadesim.scenario.models import Scenario
+    from cascadesim.sweep.spec import load_sweep
+    from cascadesim.sweep.tasks import point_jobs
+
+    event = bundled_directory() / "events" / "2025-09-22-monday-long-flush.toml"
+    text = event.read_text() + "\n[markets.BTC-binance.population.entry]\nspread_fraction = 0.02\n"
+    (tmp_path / "event.toml").write_text(text)
+    (tmp_path / "s.toml").write_text(
+        'name = "s"\nscenario = "event.toml"\npaths = 1\nseed = 1\n\n[fixed]\nduration_s = 7200\n'
+        '\n[design]\nkind = "grid"\n[design.parameters]\n"markets.*.mmr_scale" = [1.0, 1.5]\n'
+    )
+    original = Scenario.from_toml(tmp_path / "event.toml")
+    sweep = load_sweep(tmp_path / "s.toml")
+    job = point_jobs(sweep)[1]
+    rebuilt = Scenario.from_data(job.scenario, tmp_path / "event.toml")
+    for name in original.markets:
+        assert rebuilt.population_for(name) == original.population_for(name), name
+    assert rebuilt.population_for("BTC-binance").entry.spread_fraction == 0.02
+    assert rebuilt.markets["ETH-binance"].mmr_scale == 1.5

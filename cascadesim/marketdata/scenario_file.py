@@ -15,10 +15,12 @@ import json
 import math
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from cascadesim._util.errors import CascadesimInputError
 from cascadesim.marketdata.observation import MarketSnapshot, NamedPosition, Snapshot, utc_text
 from cascadesim.model.venues import VENUES
-from cascadesim.scenario.models import Scenario
+from cascadesim.scenario.models import MarketTiers, Scenario
 
 DAY_S = 86_400.0
 
@@ -33,6 +35,13 @@ FUND_ESTIMATES_USD = {
     "hyperliquid": 0.0,
 }
 BACKSTOP_ESTIMATES_USD = {"hyperliquid": 4.0e8}
+# What [markets.X.observed] accepts (cascadesim.scenario.observed.Observed).
+OBSERVED_RANGE = {
+    "open_interest_change_7d": (-1.0, 10.0),
+    "open_interest_change_30d": (-1.0, 10.0),
+    "price_change_7d": (-1.0, 10.0),
+    "long_short_account_ratio": (1e-6, 100.0),
+}
 # How the live reader marks tiers that came from the venue profile, not from the venue.
 PROFILE_TIERS = "venue profile"
 
@@ -268,7 +277,13 @@ def write_observed(writer: Writer, market: MarketSnapshot, path: str) -> None:
     where = f"{path}.observed"
     writer.table(where, "what was observable before the start: read by the population model")
     for key, (value, source) in figures.items():
-        writer.value(where, key, round(max(value, -1.0), 6), source)
+        low, high = OBSERVED_RANGE[key]
+        if not math.isfinite(value):
+            continue
+        shown = round(min(max(value, low), high), 6)
+        if shown != round(value, 6):
+            source += f" (read {value:.6g}, held to the model's range {low:g} to {high:g})"
+        writer.value(where, key, shown, source)
         sources.append(f"{key}: {source}")
     writer.plain("source", "; ".join(sources), "where each figure above was read")
 
@@ -289,6 +304,32 @@ def shares(markets: list[MarketSnapshot], totals: dict[str, float]) -> dict[str,
     return out
 
 
+def tier_trouble(market: MarketSnapshot) -> str | None:
+    """Why a tier table read from a venue cannot be a scenario's, or None when it can."""
+    if market.tiers is None or market.tiers.endpoint.startswith(PROFILE_TIERS):
+        return None
+    rows = list(market.tiers.value)
+    try:
+        MarketTiers(
+            floors_usd=[float(r[0]) for r in rows],
+            mmr=[float(r[1]) for r in rows],
+            max_leverage=[float(r[2]) for r in rows],
+            maintenance_amount_usd=(
+                [float(r[3]) for r in rows] if all(r[3] is not None for r in rows) else None
+            ),
+        )
+    except (ValidationError, TypeError, ValueError, IndexError) as error:
+        return first_error(error)
+    return None
+
+
+def first_error(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        detail = error.errors()[0]
+        return f"{'.'.join(str(p) for p in detail['loc'])}: {detail['msg']}"
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
 def usable(snapshot: Snapshot) -> tuple[list[MarketSnapshot], list[str]]:
     """Markets with what a scenario needs (price, open interest, depth), and why others not."""
     kept, dropped = [], []
@@ -304,8 +345,28 @@ def usable(snapshot: Snapshot) -> tuple[list[MarketSnapshot], list[str]]:
         ]
         if missing:
             dropped.append(f"{market.name}: left out: no {', no '.join(missing)}")
-        else:
-            kept.append(market)
+            continue
+        priced = market.mark or market.price
+        assert priced is not None and market.open_interest_usd is not None
+        assert market.depth_usd is not None
+        figures = {
+            "price": float(priced.value),
+            "open interest": float(market.open_interest_usd.value),
+            "depth within 1 %": sum(market.depth_usd.value.get(0.01, (0.0, 0.0))),
+        }
+        empty = [
+            label for label, value in figures.items() if not (math.isfinite(value) and value > 0)
+        ]
+        if empty:
+            dropped.append(f"{market.name}: left out: {', '.join(empty)} not above zero")
+            continue
+        trouble = tier_trouble(market)
+        if trouble is not None:
+            dropped.append(
+                f"{market.name}: tiers read but not usable ({trouble}): the venue profile's apply"
+            )
+            market.tiers = None
+        kept.append(market)
     return kept, dropped
 
 

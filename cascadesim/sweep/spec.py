@@ -327,7 +327,7 @@ def resolve_sweep(spec: SweepFile, source: Path | None, text: str) -> Sweep:
             "a scenario file (relative to the sweep file) or a bundled scenario name",
         )
     original = Scenario.from_toml(candidate)
-    data = original.model_dump()
+    data = original.model_dump(exclude_unset=True)
     for key, value in spec.fixed.items():
         where = f"fixed.{quoted(key)}"
         set_path(data, key, value, where)
@@ -394,7 +394,7 @@ def check_each_value(base: Scenario, trials: list[tuple[str, str, Any]]) -> None
 
     trials : (dotted path, where in the sweep file, value), from :func:`design_points`
     """
-    data = base.model_dump()
+    data = base.model_dump(exclude_unset=True)
     for key, where, value in trials:
         trial = copy.deepcopy(data)
         set_path(trial, key, value, where)

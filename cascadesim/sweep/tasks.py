@@ -60,7 +60,9 @@ class PointJob:
     Attributes
     ----------
     point : int, index of the design point
-    scenario : dict, the point's scenario (``Scenario.model_dump()``)
+    scenario : dict, the point's scenario (``Scenario.model_dump(exclude_unset=True)``: the
+        keys the file set, so that per-market tables and the population model read as
+        written)
     source : str or None, the base scenario file (recorded paths are relative to it)
     key : str, the point scenario's hash (the worker's cache key)
     seed : int, the sweep's root seed
@@ -88,7 +90,7 @@ def point_jobs(sweep) -> list[PointJob]:
     return [
         PointJob(
             point=k,
-            scenario=scenario.model_dump(),
+            scenario=scenario.model_dump(exclude_unset=True),
             source=None if scenario.source is None else str(scenario.source),
             key=scenario.hash(),
             seed=spec.seed,
