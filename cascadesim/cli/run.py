@@ -382,7 +382,7 @@ def book_tables(result, placement, market_names: list[str], path: str) -> dict:
 def write_with_bar(
     result, directory: Path, scenario_toml: str, bar: DelayedProgress, check=None, tables=None
 ):
-    stages = ["summary", "timeline", "liquidations", "plots", "report"]
+    stages = ["summary", "timeline", "liquidations", "plots", "report", "explorer"]
 
     def on_stage(name: str) -> None:
         bar.update(f"writing {name}", stages.index(name), len(stages))

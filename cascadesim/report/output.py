@@ -42,6 +42,8 @@ SUMMARY_FILE = "summary.json"
 TIMELINE_FILE = "timeline.parquet"
 LIQUIDATIONS_FILE = "liquidations.parquet"
 REPORT_FILE = "report.html"
+EXPLORER_FILE = "explorer.html"
+SCENARIO_FILE = "scenario.toml"
 
 
 def json_default(value):
@@ -240,6 +242,7 @@ def write_outputs(
     report: bool = True,
     on_stage: Callable[[str], None] | None = None,
     tables: dict | None = None,
+    explorer: bool = True,
 ) -> list[Path]:
     """Write summary, timeline, liquidations, plots and report into ``directory``.
 
@@ -248,7 +251,9 @@ def write_outputs(
     result : cascadesim.sim.result.Result
     directory : output folder; created (with its parents) only when everything is written
     scenario_toml : str or None, the scenario text embedded in the report
-    plots, report : bool, whether to write the PNG plots and ``report.html``
+    plots, report, explorer : bool, whether to write the PNG plots, ``report.html`` and
+        ``explorer.html`` (the run played second by second); the scenario's text is kept as
+        ``scenario.toml``, so that ``cascadesim explore`` and ``explain`` can run it again
     on_stage : callable(str) or None, told the name of each stage as it starts
     tables : dict of file name -> pandas.DataFrame, further tables written as CSV (a
         position book's exposure by tier and its rows below maintenance at the start)
@@ -284,4 +289,13 @@ def write_outputs(
         if report:
             stage("report")
             write_report(result, staging, scenario_toml or "", rendered)
+        if explorer:
+            stage("explorer")
+            # lazy: Bokeh takes about half a second to import; only the explorer needs it
+            from cascadesim.report.explorer import explorer_html
+
+            title = f"cascadesim explorer: {provenance.get('scenario', 'run')}"
+            (staging / EXPLORER_FILE).write_text(explorer_html(result, title), encoding="utf-8")
+        if scenario_toml:
+            (staging / SCENARIO_FILE).write_text(scenario_toml, encoding="utf-8")
         return commit(staging, directory)

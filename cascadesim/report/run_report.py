@@ -23,6 +23,7 @@ from cascadesim.report.page import (
     recorded,
     write_page,
 )
+from cascadesim.report.story import cascade_story
 
 REPORT_NAME = "report.html"
 
@@ -183,6 +184,13 @@ def warnings(summary: dict) -> str:
     return "".join(f'<p class="warning">{escape(note)}</p>' for note in notes)
 
 
+def story_html(result) -> str:
+    """The numbered story (cascadesim.report.story) as an ordered list."""
+    lines, _ = cascade_story(result)
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+    return f'<ol class="story">{items}</ol><p>Play it second by second in explorer.html.</p>'
+
+
 def render_report(result, scenario_toml: str, plots: Iterable[PlotSource]) -> str:
     """The report's HTML text (see :func:`write_report`)."""
     summary = result.summary
@@ -201,6 +209,8 @@ def render_report(result, scenario_toml: str, plots: Iterable[PlotSource]) -> st
 <p class="provenance">{provenance}</p>
 <p class="headline">{headline(summary)}</p>
 {warnings(summary)}
+<h2>The cascade, step by step</h2>
+{story_html(result)}
 <h2>Summary</h2>
 {totals_table(summary)}
 <h2>By market</h2>
