@@ -227,6 +227,38 @@ def snapshot(
 
 
 @app.command()
+def explain(
+    target: str | None = typer.Argument(
+        None,
+        help="A result folder of `cascadesim run` (run again from its scenario.toml and "
+        "seed), or a scenario file or bundled name; default: the bundled default.",
+    ),
+    json_output: bool = typer.Option(
+        False, "--json", help="One JSON object: the numbered story and the waves as a list."
+    ),
+) -> None:
+    """The cascade as a short numbered story: shock, first liquidations, waves, why it stopped."""
+    from cascadesim.cli.explain import explain_command  # lazy: keeps --help instant
+
+    explain_command(target, json_output)
+
+
+@app.command()
+def explore(
+    target: str = typer.Argument(
+        ..., help="A result folder of `cascadesim run`, or a scenario file or bundled name."
+    ),
+    out: str | None = typer.Option(
+        None, "--out", help="The page to write; default explorer.html in the result folder."
+    ),
+) -> None:
+    """Write explorer.html: the run played second by second (opens offline in a browser)."""
+    from cascadesim.cli.explain import explore_command  # lazy: keeps --help instant
+
+    explore_command(target, out)
+
+
+@app.command()
 def sweep(
     sweep_file: str = typer.Argument(
         ...,

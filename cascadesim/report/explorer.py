@@ -26,19 +26,15 @@ import math
 import numpy as np
 from bokeh.embed import file_html
 from bokeh.layouts import column, row
-from bokeh.models import (
-    BoxAnnotation,
+from bokeh.models import ColumnDataSource, CustomJS, NumeralTickFormatter
+from bokeh.models.annotations import BoxAnnotation, Legend, LegendItem, Span
+from bokeh.models.widgets import (
     Button,
-    ColumnDataSource,
-    CustomJS,
     DataTable,
     Div,
-    Legend,
     NumberFormatter,
-    NumeralTickFormatter,
     Select,
     Slider,
-    Span,
     TableColumn,
 )
 from bokeh.plotting import figure
@@ -90,7 +86,7 @@ def counters(result, m: int | None, times: np.ndarray, steps: np.ndarray) -> dic
     events = result.outcome.events
     mine = np.ones(events.size, dtype=bool) if m is None else events["market"] == m
     liquidated = mine & liquidation_kinds(events) & (events["account"] >= 0)
-    first = {}
+    first: dict[int, float] = {}
     for account, time in zip(
         events["account"][liquidated], events["time"][liquidated], strict=True
     ):
@@ -392,8 +388,8 @@ def explorer_html(result, title: str) -> str:
     counter_stores = {}
     for m, name in enumerate(names):
         prices[name] = {key: store(v) for key, v in market_payload(result, m, steps).items()}
-        book = book_frames(result, m)
-        books[name] = {key: store(v) for key, v in book.items()}
+        frames = book_frames(result, m)
+        books[name] = {key: store(v) for key, v in frames.items()}
         mapped = liquidation_map(result, m, snapshot_times)
         maps[name] = {key: store(v) for key, v in mapped.items() if key != "width"}
         counter_stores[name] = {
@@ -431,7 +427,8 @@ def explorer_html(result, title: str) -> str:
         ),
     ]
     price.yaxis.formatter = NumeralTickFormatter(format="0,0.[00]")
-    price.add_layout(Legend(items=[(k, [r]) for k, r in renderers], location="top_right"))
+    items = [LegendItem(label=k, renderers=[r]) for k, r in renderers]
+    price.add_layout(Legend(items=items, location="top_right"))
     waves, _ = run_waves(result)
     for wave in waves:
         price.add_layout(

@@ -71,7 +71,8 @@ def detect_waves(
     breaks = np.flatnonzero(np.diff(time_s[active]) > quiet_s + step_s / 2) + 1
     groups = np.split(active, breaks)
     grand = float(total.sum())
-    waves, minor = [], 0
+    waves: list[Wave] = []
+    minor = 0
     for group in groups:
         first, last = int(group[0]), int(group[-1])
         span = slice(first, last + 1)
