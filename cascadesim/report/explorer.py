@@ -427,7 +427,8 @@ def explorer_html(result, title: str) -> str:
         ),
     ]
     price.yaxis.formatter = NumeralTickFormatter(format="0,0.[00]")
-    items = [LegendItem(label=k, renderers=[r]) for k, r in renderers]
+    # Bokeh's stubs type renderers by glyph; a Line renderer is one.
+    items = [LegendItem(label=k, renderers=[r]) for k, r in renderers]  # type: ignore[list-item]
     price.add_layout(Legend(items=items, location="top_right"))
     waves, _ = run_waves(result)
     for wave in waves:
