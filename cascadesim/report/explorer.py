@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from bokeh.document import Document
 from bokeh.embed import file_html
 from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, CustomJS, NumeralTickFormatter
@@ -613,8 +614,10 @@ if (window._cascade_timer) {
         sizing_mode="stretch_width",
     )
     # The first frame is drawn when the page loads, by the same code the slider runs.
-    page.js_on_event("document_ready", update)
-    html = file_html(page, INLINE, title=title)
+    document = Document()
+    document.add_root(page)
+    document.js_on_event("document_ready", update)
+    html = file_html(document, INLINE, title=title)
     # After the charset line, the first thing in the head (a "</head>" appears inside BokehJS).
     charset = '<meta charset="utf-8">'
     return html.replace(charset, charset + PAGE_STYLE, 1)

@@ -52,7 +52,7 @@ def shock_line(result, m: int) -> str | None:
     timeline = result.outcome.timeline[:, m]
     index = timeline["index_price"]
     start = float(result.setup.markets[m].price)
-    moved = np.flatnonzero(np.abs(index / start - 1.0) > 1e-3)
+    moved = np.flatnonzero(np.abs(index / start - 1.0) > 1e-5)
     if not moved.size:
         return None
     low = int(np.argmin(index))
