@@ -214,7 +214,8 @@ def stop_line(result, m: int) -> str | None:
     nearest = nearest_liquidation(result, m)
     if nearest is not None and nearest < 1e-3:
         reasons.append(
-            "the longs still open sat within 0.1 % of their liquidation prices at the low"
+            "the price turned before the next longs (their liquidation prices within 0.1 % "
+            "below the low)"
         )
     elif nearest is not None:
         reasons.append(
