@@ -332,8 +332,8 @@ def test_a_scenario_too_large_for_memory_is_refused_before_allocating(monkeypatc
     with pytest.raises(CascadesimInputError) as error:
         Scenario.from_toml(path).build()
     message = str(error.value)
-    assert message.startswith(f"{path}: scenario gentle needs about 2.51 GB")
-    assert "10,000,000 x 247 B" in message and "than the 2 GB available" in message
+    assert message.startswith(f"{path}: scenario gentle needs about 2.83 GB")
+    assert "10,000,000 x 279 B" in message and "than the 2 GB available" in message
     assert "\n" not in message
 
 

@@ -21,7 +21,9 @@ from cascadesim.engine.layout import (
     STATUS_WATCHED,
 )
 from cascadesim.engine.orders import (
+    NO_FIGURES,
     effective_margin,
+    event_figures,
     hedged_pool_trade,
     record_event,
     reduce_position,
@@ -197,6 +199,8 @@ def auto_deleverage(
             cache[3] = adl_pop(scratch, cache[3])
             continue
         size = available if available < remaining else remaining
+        # The counterparty as it stands before its close (the aggregate has no figures).
+        counter_figures = event_figures(params, positions, state, j, mark) if j >= 0 else NO_FIGURES
         if j < 0:
             hedged_pool_trade(state, m, side * size)
             state[m].passive_quantity += side * size
@@ -246,9 +250,11 @@ def auto_deleverage(
             price,
             price,
             mark,
+            counter_figures,
         )
         state[m].adl_count += 1
         state[m].adl_notional_usd += size * price
+        figures = event_figures(params, positions, state, i, mark)
         reduce_position(positions, state, i, size, price)
         events = record_event(
             events,
@@ -264,6 +270,7 @@ def auto_deleverage(
             price,
             price,
             mark,
+            figures,
         )
         remaining -= size
         if size >= available:

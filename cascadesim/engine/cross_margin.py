@@ -42,7 +42,12 @@ from cascadesim.engine.layout import (
 )
 from cascadesim.engine.liquidation import liquidate_position
 from cascadesim.engine.margin import maintenance_requirement
-from cascadesim.engine.orders import effective_margin, record_event, reduce_position
+from cascadesim.engine.orders import (
+    effective_margin,
+    event_figures,
+    record_event,
+    reduce_position,
+)
 from cascadesim.engine.takeover import backstop_takeover
 from cascadesim.engine.watch_list import keep_threshold_a_bound, watch
 
@@ -228,6 +233,7 @@ def net_hedged_pairs(time, params, positions, state, scratch, crosses, slot, eve
                     mark,
                     mark,
                     mark,
+                    event_figures(params, positions, state, row, mark),
                 )
                 reduce_position(positions, state, row, quantity, mark)
             scratch.account_liquidated[account] = True

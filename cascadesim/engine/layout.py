@@ -115,6 +115,12 @@ LIQUIDATION_EVENT_DTYPE = np.dtype(
         ("fill_price", np.float64),  # USD, VWAP of this event's fills
         ("bankruptcy_price", np.float64),  # USD
         ("mark_price", np.float64),  # USD, mark at the trigger
+        # The closed position as it stood just before this event's close (see
+        # orders.event_figures); NaN for aggregate agents (position -1).
+        ("entry_price", np.float64),  # USD, its entry price
+        ("liquidation_price", np.float64),  # USD, at its margin net of funding
+        ("equity_usd", np.float64),  # USD, margin net of funding + PnL at mark_price
+        ("leverage", np.float64),  # quantity x mark_price / that margin; inf when <= 0
     ]
 )
 

@@ -19,7 +19,12 @@ from cascadesim.engine.layout import (
     LIMIT_FILLABLE,
     STATUS_FLAG_BOOK_EXHAUSTED,
 )
-from cascadesim.engine.margin import bankruptcy_price, maintenance_requirement, margin_shortfall
+from cascadesim.engine.margin import (
+    bankruptcy_price,
+    liquidation_price,
+    maintenance_requirement,
+    margin_shortfall,
+)
 
 
 @njit(cache=True, inline="always")
@@ -37,8 +42,25 @@ def record_event(
     fill_price,
     bankruptcy,
     mark,
+    figures,
 ):
-    """Append one liquidation event, doubling the buffer when full; returns the buffer."""
+    """Append one liquidation event, doubling the buffer when full; returns the buffer.
+
+    Parameters
+    ----------
+    events : LIQUIDATION_EVENT_DTYPE array; event_count : int64 (1,), rows written so far
+    time : float, s; market : int; account : int (-1: an aggregate agent)
+    position : int, row (-1: an aggregate agent); side : int, +1/-1 of what is closed
+    kind : int, KIND_* code
+    quantity, notional, fill_price, bankruptcy, mark : float, base units, USD, USD, USD, USD
+    figures : tuple of four floats, the closed position as it stood before this event's
+        close: (entry price, liquidation price, equity, leverage), from
+        :func:`event_figures` (:data:`NO_FIGURES` for an aggregate agent)
+
+    Returns
+    -------
+    events : the buffer (a new, larger one when it was full)
+    """
     n = event_count[0]
     if n >= events.shape[0]:
         grown = np.empty(max(2 * events.shape[0], 1024), dtype=events.dtype)
@@ -56,8 +78,56 @@ def record_event(
     row["fill_price"] = fill_price
     row["bankruptcy_price"] = bankruptcy
     row["mark_price"] = mark
+    row["entry_price"] = figures[0]
+    row["liquidation_price"] = figures[1]
+    row["equity_usd"] = figures[2]
+    row["leverage"] = figures[3]
     event_count[0] = n + 1
     return events
+
+
+# The figures of an event that closes an aggregate agent's holding (no position row).
+NO_FIGURES = (np.nan, np.nan, np.nan, np.nan)
+
+
+@njit(cache=True)
+def event_figures(params, positions, state, i, mark):
+    """What an event records of position i as it stands now, before the event's close.
+
+    Every figure is read from the row as the engine holds it when the event is recorded,
+    before the event's quantity is removed: for a position closed by several events (a book
+    fill and the insurance fund, ADL in pieces) each event describes what was left before
+    it. Margin is the engine's effective margin, net of the funding the position paid or
+    received (:func:`effective_margin`); for a cross position it is the share of the wallet
+    the account's spreading or pooling left in the row.
+
+    Parameters
+    ----------
+    params, positions, state : engine arrays; i : int, row; mark : float, USD, the event's
+        mark price (its market's mark at the trigger)
+
+    Returns
+    -------
+    entry : float, USD, the entry price
+    liquidation : float, USD, the liquidation price of the row's quantity and effective
+        margin under its venue's rule (:func:`cascadesim.engine.margin.liquidation_price`):
+        the price at which its equity, funding included, equals its maintenance margin.
+        Where the stored threshold is current this is the funding-shifted threshold the
+        trigger compared with the mark (``positions.liquidation_price[i]`` plus
+        ``funding_shift``); it is computed afresh, so after a partial close or a change of
+        a cross row's allocated margin it is the price that now applies, not a stale bound.
+        0.0 for a long that no positive price liquidates.
+    equity : float, USD, effective margin + side x quantity x (mark - entry)
+    leverage : float, quantity x mark / effective margin; inf where that margin is <= 0
+    """
+    m = np.int64(positions.market[i])
+    quantity = positions.quantity[i]
+    entry = positions.entry_price[i]
+    margin = effective_margin(positions, state, i)
+    liquidation, _ = liquidation_price(params[m], positions.side[i], quantity, entry, margin)
+    equity = margin + positions.side[i] * quantity * (mark - entry)
+    leverage = quantity * mark / margin if margin > 0.0 else np.inf
+    return entry, liquidation, equity, leverage
 
 
 @njit(cache=True, inline="always")
@@ -297,6 +367,7 @@ def send_liquidation_order(
     if filled > 0.0:
         hedged_pool_trade(state, m, side * filled)
         price = notional / filled
+        figures = event_figures(params, positions, state, i, mark)
         reduce_position(positions, state, i, filled, price)
         fee = params[m].liquidation_fee_rate * notional
         available = effective_margin(positions, state, i)
@@ -319,6 +390,7 @@ def send_liquidation_order(
             price,
             bankrupt,
             mark,
+            figures,
         )
         step_liquidated[m, 0 if side > 0 else 1] += notional
     return events, filled

@@ -28,6 +28,7 @@ from cascadesim.engine.layout import (
 from cascadesim.engine.margin import bankruptcy_price
 from cascadesim.engine.orders import (
     effective_margin,
+    event_figures,
     execute_order,
     hedged_pool_trade,
     record_event,
@@ -194,6 +195,7 @@ def fund_takeover(
     if absorb > 0.0:
         state[m].fund_quantity += side * absorb
         state[params[m].fund_pool].fund_cash -= side * absorb * bankrupt
+        figures = event_figures(params, positions, state, i, mark)
         reduce_position(positions, state, i, absorb, bankrupt)
         events = record_event(
             events,
@@ -209,6 +211,7 @@ def fund_takeover(
             bankrupt,
             bankrupt,
             mark,
+            figures,
         )
         step_liquidated[m, 0 if side > 0 else 1] += absorb * bankrupt
     if positions.quantity[i] > 0.0:
@@ -232,6 +235,7 @@ def fund_takeover(
             # Nobody left to deleverage against: the fund must hold it, whatever its balance.
             state[m].fund_quantity += side * unmatched
             state[params[m].fund_pool].fund_cash -= side * unmatched * bankrupt
+            figures = event_figures(params, positions, state, i, mark)
             reduce_position(positions, state, i, unmatched, bankrupt)
             # Its loss at the mark is beyond the fund's equity (else the fund would have
             # absorbed the whole position): cover_deficits books it as bad debt.
@@ -250,6 +254,7 @@ def fund_takeover(
                 bankrupt,
                 bankrupt,
                 mark,
+                figures,
             )
             step_liquidated[m, 0 if side > 0 else 1] += unmatched * bankrupt
     return events
@@ -336,6 +341,7 @@ def backstop_takeover(
     quantity = positions.quantity[i]
     margin = effective_margin(positions, state, i)
     bankrupt = bankruptcy_price(params[m], side, quantity, positions.entry_price[i], margin)
+    figures = event_figures(params, positions, state, i, mark)
     state[m].backstop_quantity += side * quantity
     state[params[m].backstop_pool].backstop_cash += (
         margin - side * quantity * positions.entry_price[i]
@@ -361,6 +367,7 @@ def backstop_takeover(
         mark,
         bankrupt,
         mark,
+        figures,
     )
     step_liquidated[m, 0 if side > 0 else 1] += quantity * mark
     return events

@@ -22,9 +22,9 @@ from cascadesim._util.formatting import format_bytes
 
 # Engine peak per position (sorted columns, original columns during the sort, per-position
 # scratch: benchmarks/README.md measures 139 B), plus the population as generated (37 B of
-# columns) and one liquidation event row (70 B), which a deep cascade can write for most
+# columns) and one liquidation event row (102 B), which a deep cascade can write for most
 # positions.
-BYTES_PER_POSITION = 140 + 37 + 70
+BYTES_PER_POSITION = 140 + 37 + 102
 BYTES_PER_BOOK_LEVEL = 3 * 8  # profile, bids and asks: float64 per level and market
 SNAPSHOTS_PER_PATH = 200  # book snapshots kept per path: at most about 2 x 100 chunks
 BYTES_PER_TIMELINE_ROW = 170  # one step of one market (numpy record and its DataFrame row)

@@ -61,7 +61,13 @@ def usd_view(outcome: PathOutcome, params: np.recarray) -> PathOutcome:
 
 
 def view_events(events: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Liquidation events of inverse markets in USD prices, coin quantities, USD face."""
+    """Liquidation events of inverse markets in USD prices, coin quantities, USD face.
+
+    The closed position's figures: ``entry_price`` and ``liquidation_price`` go back to USD
+    like the other prices (an x liquidation price of 0, a long in x no price liquidates, is
+    a USD short's inf), ``equity_usd`` from the coin to USD at the event's USD mark, and
+    ``leverage`` (coin notional over coin margin) stays as it is; NaN stays NaN.
+    """
     out = events.copy()
     k = scale[events["market"]]
     rows = k > 0.0
@@ -76,6 +82,11 @@ def view_events(events: np.ndarray, scale: np.ndarray) -> np.ndarray:
     part["fill_price"] = reciprocal(k, events["fill_price"][rows])
     part["bankruptcy_price"] = reciprocal(k, events["bankruptcy_price"][rows])
     part["mark_price"] = reciprocal(k, events["mark_price"][rows])
+    # The closed position's figures (NaN for aggregate agents stays NaN).
+    for name in ("entry_price", "liquidation_price"):
+        x = events[name][rows]
+        part[name] = np.where(np.isnan(x), np.nan, reciprocal(k, x))
+    part["equity_usd"] = events["equity_usd"][rows] * part["mark_price"]
     out[rows] = part
     return out
 

@@ -210,7 +210,14 @@ class Result:
 
     @cached_property
     def liquidations(self) -> pd.DataFrame:
-        """Every liquidation event (time s, market, account, side, kind, quantity, USD)."""
+        """Every liquidation event (time s, market, account, side, kind, quantity, USD).
+
+        Every field of ``LIQUIDATION_EVENT_DTYPE`` is a column, among them what the closed
+        position was just before the event's close: ``entry_price``,
+        ``liquidation_price``, ``equity_usd`` (USD at the event's mark, inverse markets
+        included) and ``leverage`` (NaN for the hedged aggregate, position -1; inf where
+        the margin was <= 0); see :func:`cascadesim.engine.orders.event_figures`.
+        """
         events = self.outcome.events
         frame = pd.DataFrame(
             {name: events[name] for name in layout.LIQUIDATION_EVENT_DTYPE.names or ()}

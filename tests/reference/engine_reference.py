@@ -9,7 +9,8 @@ against. It is written naively and on purpose shares none of the engine's optimi
   is eligible when the time has come;
 - no best-quote hints: the book is two dicts keyed by absolute tick, and the best bid and ask
   are found by scanning the whole window;
-- no closed-form liquidation prices at all: only equity against maintenance margin.
+- no closed-form liquidation prices at all: only equity against maintenance margin (the
+  liquidation price an event records is found by bisection on that condition).
 
 It does share the model: the venue procedures, the arithmetic of fills, fees and transfers
 (written in the same order, so that the floating-point results agree to rounding), and the
@@ -616,11 +617,42 @@ class ReferenceEngine:
         )
 
     # --- events and transfers ---------------------------------------------------------------
-    def record(self, time, m, account, i, side, kind, quantity, notional, fill, bankrupt, mark):
-        """Append one event; ``i`` is a processing-order row (-1: the hedged aggregate)."""
+    def figures(self, i: int, mark: float) -> tuple[float, float, float, float]:
+        """What an event records of position i as it stands, before the event's close.
+
+        (entry price, liquidation price, equity at ``mark``, leverage): the liquidation price
+        is found by bisection at the funding-adjusted margin (the engine solves it in closed
+        form), equity is that margin plus the PnL at ``mark``, leverage ``quantity x mark``
+        over that margin (inf where the margin is <= 0).
+        """
+        market = self.markets[self.market[i]]
+        side = self.side[i]
+        quantity = self.quantity[i]
+        entry = self.entry[i]
+        collateral = self.effective_margin(i)
+        liquidation = margin.liquidation_price(
+            side,
+            quantity,
+            entry,
+            collateral,
+            market.floors,
+            market.mmr,
+            market.amounts,
+            market.convention,
+        )
+        equity = collateral + side * quantity * (mark - entry)
+        leverage = quantity * mark / collateral if collateral > 0.0 else math.inf
+        return entry, liquidation, equity, leverage
+
+    def record(
+        self, time, m, account, i, side, kind, quantity, notional, fill, bankrupt, mark, figures
+    ):
+        """Append one event; ``i`` is a processing-order row (-1: the hedged aggregate, whose
+        ``figures`` are NaN)."""
         position = self.original_row[i] if i >= 0 else -1
         self.events.append(
             (time, m, account, position, side, kind, quantity, notional, fill, bankrupt, mark)
+            + tuple(figures)
         )
 
     def reduce(self, i: int, quantity: float, price: float) -> None:
@@ -730,6 +762,7 @@ class ReferenceEngine:
         if filled > 0.0:
             market.pool_trade(side * filled)
             price = notional / filled
+            figures = self.figures(i, mark)
             self.reduce(i, filled, price)
             fee = market.spec.liquidation_fee_rate * notional
             available = self.effective_margin(i)
@@ -750,6 +783,7 @@ class ReferenceEngine:
                 price,
                 bankrupt,
                 mark,
+                figures,
             )
             self.step_liquidated[m][0 if side > 0 else 1] += notional
         return filled
@@ -806,6 +840,7 @@ class ReferenceEngine:
                 ranking[1] += 1
                 continue
             size = available if available < remaining else remaining
+            counter_figures = self.figures(j, mark) if j >= 0 else (math.nan,) * 4
             if j < 0:
                 market.pool_trade(side * size)
                 market.quantity["passive"] += side * size
@@ -846,9 +881,11 @@ class ReferenceEngine:
                 price,
                 price,
                 mark,
+                counter_figures,
             )
             market.adl_count += 1
             market.adl_notional_usd += size * price
+            figures = self.figures(i, mark)
             self.reduce(i, size, price)
             self.record(
                 time,
@@ -862,6 +899,7 @@ class ReferenceEngine:
                 price,
                 price,
                 mark,
+                figures,
             )
             remaining -= size
             if size >= available:
@@ -895,6 +933,7 @@ class ReferenceEngine:
         if absorb > 0.0:
             market.quantity["fund"] += side * absorb
             self.pool_market(m, "fund").cash["fund"] -= side * absorb * bankrupt
+            figures = self.figures(i, mark)
             self.reduce(i, absorb, bankrupt)
             self.record(
                 time,
@@ -908,6 +947,7 @@ class ReferenceEngine:
                 bankrupt,
                 bankrupt,
                 mark,
+                figures,
             )
             self.step_liquidated[m][0 if side > 0 else 1] += absorb * bankrupt
         rest = self.quantity[i]
@@ -922,6 +962,7 @@ class ReferenceEngine:
             if unmatched > 0.0:
                 market.quantity["fund"] += side * unmatched
                 self.pool_market(m, "fund").cash["fund"] -= side * unmatched * bankrupt
+                figures = self.figures(i, mark)
                 self.reduce(i, unmatched, bankrupt)
                 self.flags |= layout.STATUS_FLAG_BAD_DEBT
                 self.record(
@@ -936,6 +977,7 @@ class ReferenceEngine:
                     bankrupt,
                     bankrupt,
                     mark,
+                    figures,
                 )
                 self.step_liquidated[m][0 if side > 0 else 1] += unmatched * bankrupt
 
@@ -979,6 +1021,7 @@ class ReferenceEngine:
         quantity = self.quantity[i]
         collateral = self.effective_margin(i)
         bankrupt = self.bankruptcy(i)
+        figures = self.figures(i, mark)
         market.quantity["backstop"] += side * quantity
         self.pool_market(m, "backstop").cash["backstop"] += (
             collateral - side * quantity * self.entry[i]
@@ -998,6 +1041,7 @@ class ReferenceEngine:
             mark,
             bankrupt,
             mark,
+            figures,
         )
         self.step_liquidated[m][0 if side > 0 else 1] += quantity * mark
 
@@ -1199,6 +1243,7 @@ class ReferenceEngine:
                         mark,
                         mark,
                         mark,
+                        self.figures(row, mark),
                     )
                     self.reduce(row, quantity, mark)
                 self.account_liquidated[account] = True

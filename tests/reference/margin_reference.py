@@ -156,7 +156,9 @@ def liquidation_price(
     """USD mark price at which equity equals maintenance margin, by bisection.
 
     Longs: the largest price with shortfall <= 0 (0.0 when none is positive). Shorts: the
-    smallest price with shortfall <= 0. Requires shortfall > 0 at the entry price.
+    smallest price with shortfall <= 0 (0.0 when shortfall <= 0 at every price >= 0). A
+    position already at or below maintenance at its entry price (a breached one: the root
+    lies beyond the entry) is bracketed by doubling past the entry.
     """
 
     def gap(price: float) -> float:
@@ -167,9 +169,15 @@ def liquidation_price(
     if side > 0:
         if gap(0.0) > 0.0:
             return 0.0
+        high = entry_price
+        while gap(high) <= 0.0:
+            high *= 2.0
         # Bisect on "shortfall > 0" and step back to the last price still liquidatable.
-        return math.nextafter(_bisect(lambda price: gap(price) > 0.0, 0.0, entry_price), 0.0)
+        return math.nextafter(_bisect(lambda price: gap(price) > 0.0, 0.0, high), 0.0)
+    if gap(0.0) <= 0.0:
+        return 0.0
+    low = entry_price if gap(entry_price) > 0.0 else 0.0
     high = entry_price
     while gap(high) > 0.0:
         high *= 2.0
-    return _bisect(lambda price: gap(price) <= 0.0, entry_price, high)
+    return _bisect(lambda price: gap(price) <= 0.0, low, high)
