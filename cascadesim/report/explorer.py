@@ -226,13 +226,19 @@ def event_table(result) -> dict:
             "leverage": f32(leverage),
             "liquidation": f32(liquidation),
             "fill": f32(events["fill_price"][chosen]),
+            "equity": f32(
+                events["equity_usd"][chosen]
+                if "equity_usd" in (events.dtype.names or ())
+                else np.full(chosen.size, np.nan)
+            ),
         },
     }
 
 
 def teaching_fields(result, rows: np.ndarray):
-    """Entry, leverage and liquidation price of event rows: the event log's own where it
-    records them, else the position's at the start (NaN for the aggregate agents)."""
+    """Entry, leverage and liquidation price of event rows: the event log's own (each event's
+    position just before its close), else the position's at the start (NaN for the aggregate
+    agents)."""
     events = result.outcome.events
     names = events.dtype.names or ()
     if {"entry_price", "leverage", "liquidation_price"} <= set(names):
@@ -516,6 +522,7 @@ def explorer_html(result, title: str) -> str:
             ),
             TableColumn(field="liquidation", title="liquidation price", formatter=price_format),
             TableColumn(field="fill", title="fill price", formatter=price_format),
+            TableColumn(field="equity", title="equity at trigger", formatter=money),
             TableColumn(field="kind", title="kind"),
         ],
         sizing_mode="stretch_width",
