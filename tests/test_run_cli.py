@@ -41,7 +41,14 @@ SUMMARY_KEYS = {
     "version",
 }
 MARKET_KEYS = SUMMARY_KEYS - {"markets", "seed", "scenario_hash", "version"} | {"asset", "venue"}
-OUTPUT_FILES = {"summary.json", "timeline.parquet", "liquidations.parquet", "report.html"}
+OUTPUT_FILES = {
+    "summary.json",
+    "timeline.parquet",
+    "liquidations.parquet",
+    "report.html",
+    "explorer.html",
+    "scenario.toml",
+}
 
 
 def is_compile_notice(line: str) -> bool:
@@ -137,7 +144,7 @@ def test_interrupted_rewrite_keeps_the_previous_complete_files(
     gentle_result, tmp_path, monkeypatch
 ):
     target = tmp_path / "gentle"
-    write_outputs(gentle_result, target, "", plots=False, report=False)
+    write_outputs(gentle_result, target, "", plots=False, report=False, explorer=False)
     before = {p.name: p.read_bytes() for p in target.iterdir()}
     assert set(before) == {"summary.json", "timeline.parquet", "liquidations.parquet"}
 
@@ -146,7 +153,7 @@ def test_interrupted_rewrite_keeps_the_previous_complete_files(
 
     monkeypatch.setattr(output, "write_parquet", failing_parquet)
     with pytest.raises(OSError):
-        write_outputs(gentle_result, target, "", plots=False, report=False)
+        write_outputs(gentle_result, target, "", plots=False, report=False, explorer=False)
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert [n for n in os.listdir(tmp_path) if n != "gentle"] == []
 

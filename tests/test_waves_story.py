@@ -76,6 +76,10 @@ def fake_run(bursts: dict[tuple[int, int], float], low_fraction: float = 0.95):
     for k, values in enumerate(rows):
         for name, value in zip(layout.LIQUIDATION_EVENT_DTYPE.names, values, strict=False):
             events[k][name] = value
+    events["entry_price"] = START
+    events["leverage"] = 20.0  # what the engine records: q x mark / margin at the trigger
+    events["liquidation_price"] = 9.0e4
+    events["equity_usd"] = 1e3
     n = max(len(rows), 1)
     initial = SimpleNamespace(
         market=np.zeros(n, dtype=np.int32),
