@@ -146,3 +146,21 @@ def test_the_market_picker_switches_a_multi_market_explorer(browser, tmp_path):
     assert 1_000 < price < 10_000  # ETH's mark, not BTC's
     assert opened.errors == [] and opened.blocked == []
     opened.context.close()
+
+
+def test_the_second_column_sums_a_venue_or_an_asset(browser, tmp_path):
+    path = explorer_of("contagion", tmp_path)
+    opened = OpenedPage(browser, path)
+    page = opened.page
+    page.evaluate("() => { Bokeh.documents[0].get_model_by_name('cursor').value = 1500; }")
+    page.wait_for_timeout(300)
+    table = page.locator(".counters").first
+    everything = table.inner_text()
+    options = page.locator("select").nth(1).locator("option").all_inner_texts()
+    assert "venue: binance" in options and "asset: BTC" in options
+    page.locator("select").nth(1).select_option("asset: BTC")
+    page.wait_for_timeout(300)
+    btc = table.inner_text()
+    assert "asset: BTC" in btc and btc != everything
+    assert opened.errors == [] and opened.blocked == []
+    opened.context.close()

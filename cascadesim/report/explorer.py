@@ -75,17 +75,18 @@ def liquidation_kinds(events: np.ndarray) -> np.ndarray:
     return np.isin(events["kind"], layout.LIQUIDATION_KINDS)
 
 
-def counters(result, m: int | None, times: np.ndarray, steps: np.ndarray) -> dict:
-    """Running figures at each frame, for market m or all markets (None)."""
+def counters(result, m, times: np.ndarray, steps: np.ndarray) -> dict:
+    """Running figures at each frame, for market m, a list of markets, or all (None)."""
     timeline = result.outcome.timeline
-    columns = slice(None) if m is None else slice(m, m + 1)
+    chosen = list(range(timeline.shape[1])) if m is None else ([m] if isinstance(m, int) else m)
+    columns = np.asarray(chosen, dtype=np.int64)
     part = timeline[steps][:, columns]
     whole = timeline[:, columns]
     long_usd = np.cumsum(whole["liquidated_long_usd"].sum(axis=1))[steps]
     short_usd = np.cumsum(whole["liquidated_short_usd"].sum(axis=1))[steps]
     adl_usd = np.cumsum(whole["adl_notional_usd"].sum(axis=1))[steps]
     events = result.outcome.events
-    mine = np.ones(events.size, dtype=bool) if m is None else events["market"] == m
+    mine = np.isin(events["market"], columns)
     liquidated = mine & liquidation_kinds(events) & (events["account"] >= 0)
     first: dict[int, float] = {}
     for account, time in zip(
@@ -105,6 +106,16 @@ def counters(result, m: int | None, times: np.ndarray, steps: np.ndarray) -> dic
         "adl": f32(np.searchsorted(adl_times, times, side="right")),
         "adl_usd": f32(adl_usd),
     }
+
+
+def market_groups(result) -> dict[str, list[int]]:
+    """'venue: binance' and 'asset: BTC' -> their markets, where a group has two or more."""
+    groups: dict[str, list[int]] = {}
+    for m, spec in enumerate(result.setup.markets):
+        groups.setdefault(f"venue: {spec.venue}", []).append(m)
+    for m, spec in enumerate(result.setup.markets):
+        groups.setdefault(f"asset: {spec.asset}", []).append(m)
+    return {label: members for label, members in groups.items() if len(members) > 1}
 
 
 def book_frames(result, m: int) -> dict:
@@ -317,14 +328,15 @@ const ps = prices[m];
 price_src.data = {t: times.data.v, index: ps.index.data.v, mark: ps.mark.data.v,
                   last: ps.last.data.v, counterfactual: ps.counterfactual.data.v};
 // Counters: the chosen market and all markets.
-const c = counters[m], all = counters["all markets"];
+const group = grouping ? grouping.value : "all markets";
+const c = counters[m], all = counters[group];
 const line = (label, key, fmt, name) =>
   `<tr><td>${label}</td><td class="value" data-name="${name}">${fmt(c[key].data.v[k])}</td>` +
   (names.length > 1 ? `<td class="value">${fmt(all[key].data.v[k])}</td>` : "") + "</tr>";
 const n = (x) => Math.round(x).toLocaleString("en-US");
 counters_div.text = `<div class="counters"><table>` +
   `<tr><td><b>t = ${t.toFixed(0)} s</b></td><td class="value"><b>${m}</b></td>` +
-  (names.length > 1 ? `<td class="value"><b>all markets</b></td>` : "") + `</tr>` +
+  (names.length > 1 ? `<td class="value"><b>${group}</b></td>` : "") + `</tr>` +
   `<tr><td>mark</td><td class="value" data-name="mark">${p(ps.mark.data.v[k])}</td>` +
   (names.length > 1 ? "<td></td>" : "") + "</tr>" +
   line("liquidated longs", "long", f, "liquidated_long") +
@@ -336,7 +348,7 @@ counters_div.text = `<div class="counters"><table>` +
   line("ADL notional", "adl_usd", f, "adl_usd") +
   `<tr><td>bad debt (end of run)</td>` +
   `<td class="value" data-name="bad_debt">${f(bad_debt[m])}</td>` +
-  (names.length > 1 ? `<td class="value">${f(bad_debt["all markets"])}</td>` : "") + "</tr>" +
+  (names.length > 1 ? `<td class="value">${f(bad_debt[group])}</td>` : "") + "</tr>" +
   `</table></div>`;
 // The book snapshot at or before the cursor.
 const b = books[m];
@@ -407,6 +419,12 @@ def explorer_html(result, title: str) -> str:
     }
     bad_debt = {row["market"]: row["bad_debt_usd"] for row in result.summary["markets"]}
     bad_debt["all markets"] = result.summary["bad_debt_usd"]
+    groups = market_groups(result)
+    for label, members in groups.items():
+        counter_stores[label] = {
+            key: store(v) for key, v in counters(result, members, times, steps).items()
+        }
+        bad_debt[label] = sum(result.summary["markets"][k]["bad_debt_usd"] for k in members)
     table = event_table(result)
     first = names[0]
 
@@ -551,6 +569,17 @@ def explorer_html(result, title: str) -> str:
         if len(names) > 1
         else None
     )
+    grouping = (
+        Select(
+            title="second column: all markets, a venue or an asset",
+            value="all markets",
+            options=list[str | None](["all markets", *groups]),
+            width=260,
+            name="grouping",
+        )
+        if len(names) > 1
+        else None
+    )
     counters_div = Div(text="", width=420, name="counters")
     book_div = Div(text="", name="book_summary")
     table_store = {
@@ -561,6 +590,7 @@ def explorer_html(result, title: str) -> str:
         times=store(times),
         names=names,
         picker=picker,
+        grouping=grouping,
         cursor=cursor,
         prices=prices,
         counters=counter_stores,
@@ -584,6 +614,8 @@ def explorer_html(result, title: str) -> str:
     slider.js_on_change("value", update)
     if picker is not None:
         picker.js_on_change("value", update)
+    if grouping is not None:
+        grouping.js_on_change("value", update)
     play.js_on_click(
         CustomJS(
             args=dict(slider=slider, play=play, every=PLAY_MS),
@@ -608,7 +640,7 @@ if (window._cascade_timer) {
         "waves of liquidations.</p>",
         sizing_mode="stretch_width",
     )
-    controls = row([play, slider] + ([picker] if picker is not None else []),
+    controls = row([play, slider] + [w for w in (picker, grouping) if w is not None],
                    sizing_mode="stretch_width")  # fmt: skip
     page = column(
         heading,
