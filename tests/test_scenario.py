@@ -183,11 +183,16 @@ def test_schema_prints_valid_json_schema(tmp_path):
     assert "Market" in schema["$defs"]
 
 
-def test_scenarios_lists_the_bundled_scenarios(tmp_path):
+def test_scenarios_lists_the_bundled_files_by_kind(tmp_path):
     result = run_cli("scenarios", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
-    names = [line.split()[0] for line in lines]
+    sections = result.stdout.strip().split("\n\n")
+    headings = [section.splitlines()[0] for section in sections]
+    assert headings[0].startswith("teaching and stress scenarios")
+    assert headings[1].startswith("real days of the event library")
+    assert headings[2].startswith("sweeps")
+    assert headings[3].startswith("population profiles") and "library" in headings[3]
+    names = [line.split()[0] for line in sections[0].splitlines()[1:]]
     assert names == [
         "default",
         "contagion",
@@ -196,7 +201,22 @@ def test_scenarios_lists_the_bundled_scenarios(tmp_path):
         "liquidity_vacuum",
         "stablecoin_depeg",
     ]
-    assert all(len(line.split(maxsplit=1)) == 2 for line in lines)  # each has a description
+    events = [line.split()[0] for line in sections[1].splitlines()[1:]]
+    assert len(events) == 14 and "2025-11-btc-98k" in events
+    assert [line.split()[0] for line in sections[2].splitlines()[1:]] == [
+        "exchange_tuning",
+        "leverage_fat_tails",
+    ]
+    for section in sections[:3]:  # each file has a description, none invalid
+        for line in section.splitlines()[1:]:
+            assert len(line.split(maxsplit=1)) == 2 and "(invalid" not in line
+
+
+def test_an_event_runs_by_name(tmp_path):
+    from cascadesim.scenario.bundled import bundled_directory, resolve_scenario
+
+    expected = bundled_directory() / "events" / "2025-11-btc-98k.toml"
+    assert resolve_scenario("2025-11-btc-98k") == expected
 
 
 @pytest.mark.parametrize(
@@ -536,3 +556,10 @@ def test_a_missing_profile_file_is_one_line_exit_2(tmp_path):
     )
     assert line.startswith("cascadesim: error: bad.toml: profile = ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]  # nothing written
+
+
+def test_tables_written_to_a_pipe_keep_their_cells_whole(tmp_path):
+    # OKX's BTC table has long source notes: rich cut them to 80 columns off a terminal.
+    result = run_cli("tiers", "okx", "BTC", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "…" not in result.stdout

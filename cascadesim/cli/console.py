@@ -170,3 +170,19 @@ def report_command_line_error(error: typer.TyperException) -> int:
         return 2
     print(f"cascadesim: error: {one_line(message)}", file=sys.stderr)
     return int(getattr(error, "exit_code", 1) or 1)
+
+
+# Tables printed to a pipe or a file are as wide as their cells, not cut to 80 columns.
+PIPE_WIDTH = 200
+
+
+def table_console(stderr: bool = False):
+    """A rich Console for tables: the terminal's width, or ``PIPE_WIDTH`` off a terminal
+    (rich would otherwise truncate the cells of a table written to a file to 80 columns)."""
+    # lazy: rich loads only when a table is printed, so --help stays instant
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, width=PIPE_WIDTH)
+    return console

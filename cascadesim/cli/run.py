@@ -23,6 +23,7 @@ from cascadesim.cli.console import (
     deferred_interrupts,
     interrupted,
     report_interrupt,
+    table_console,
 )
 from cascadesim.engine.compile_cache import record_compile_seconds
 from cascadesim.events.modes import scenario_for_mode
@@ -39,9 +40,10 @@ from cascadesim.report.output import (
     summary_json,
     write_outputs,
 )
-from cascadesim.scenario.bundled import bundled_scenarios, resolve_scenario
+from cascadesim.scenario.bundled import bundled_kind, bundled_scenarios, resolve_scenario
 from cascadesim.scenario.models import Scenario
 from cascadesim.sim.driver import simulate
+from cascadesim.sweep.spec import load_sweep
 from cascadesim.sweep.warmup import compile_notice, warm_up
 
 
@@ -231,7 +233,7 @@ def run_command(
         typer.echo(summary_json(result.summary), nl=False)
         return
     assert directory is not None  # set before the run
-    print_summary(Console(), result.summary, loaded.name, directory, written)
+    print_summary(table_console(), result.summary, loaded.name, directory, written)
 
 
 def warmup_command(json_output: bool) -> None:
@@ -252,16 +254,34 @@ def schema_command() -> None:
     typer.echo(json.dumps(Scenario.json_schema(), indent=2))
 
 
+SCENARIO_KINDS = (
+    ("teaching and stress scenarios (cascadesim run NAME)", None),
+    ("real days of the event library (cascadesim run NAME, cascadesim validate NAME)", "events"),
+    ("sweeps (cascadesim sweep NAME)", "sweeps"),
+)
+
+
 def scenarios_command() -> None:
-    """Body of ``cascadesim scenarios``."""
-    bundled = bundled_scenarios()
-    width = max((len(name) for name in bundled), default=0)
-    for name, path in bundled.items():
-        try:
-            description = Scenario.from_toml(path).description
-        except CascadesimInputError as error:
-            description = f"(invalid: {error})"
-        typer.echo(f"{name:<{width}}  {description}")
+    """Body of ``cascadesim scenarios``: the bundled files by kind, a line each."""
+    for heading, kind in SCENARIO_KINDS:
+        files = bundled_scenarios() if kind is None else bundled_kind(kind)
+        typer.echo(f"{heading}:")
+        width = max((len(name) for name in files), default=0)
+        for name, path in files.items():
+            typer.echo(f"  {name:<{width}}  {describe_file(path, kind)}")
+        typer.echo("")
+    profiles = ", ".join(bundled_kind("profiles"))
+    typer.echo(f'population profiles (profile = "NAME" in a scenario): {profiles}')
+
+
+def describe_file(path: Path, kind: str | None) -> str:
+    """A bundled file's one-line description (a sweep's from its own table)."""
+    try:
+        if kind == "sweeps":
+            return load_sweep(path).spec.description
+        return Scenario.from_toml(path).description
+    except CascadesimInputError as error:
+        return f"(invalid: {error})"
 
 
 def print_inverse_figures(figures) -> None:
@@ -311,7 +331,7 @@ def print_margin_figures(figures) -> None:
     table.add_row("maintenance margin", f"{figures.maintenance_margin:,.2f} USD (at entry)")
     table.add_row("tier", f"{figures.tier + 1} of {figures.tier_count} (at liquidation)")
     table.add_row("convention", figures.convention)
-    Console().print(table)
+    table_console().print(table)
 
 
 def simulate_with_bar(setup, bar: DelayedProgress, budget=None, check=None):

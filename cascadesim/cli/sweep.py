@@ -17,6 +17,7 @@ from cascadesim.cli.console import (
     deferred_interrupts,
     interrupted,
     report_interrupt,
+    table_console,
 )
 from cascadesim.report.sweep_plots import format_value, short_name
 from cascadesim.sweep.run import check_backend_options, run_sweep
@@ -87,7 +88,7 @@ def sweep_command(
     if json_output:
         typer.echo(json.dumps(outcome_json(outcome), allow_nan=False))
         return
-    print_outcome(Console(), loaded, outcome)
+    print_outcome(table_console(), loaded, outcome)
 
 
 def finite(value):

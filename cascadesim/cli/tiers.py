@@ -6,10 +6,10 @@ import json
 import math
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cascadesim._util.errors import CascadesimInputError, invalid
+from cascadesim.cli.console import table_console
 from cascadesim.model.tier_tables import REFERENCE_PRICE_USD
 from cascadesim.model.venues import VENUES, TierTable, VenueProfile
 
@@ -106,7 +106,7 @@ def print_tiers(document: dict) -> None:
             f"{100 * row['mmr']:.4g} %",
             usd(row["maintenance_amount_usd"]),
         )
-    console = Console()
+    console = table_console()
     console.print(table)
     if document["price_usd"] is not None:
         reference = REFERENCE_PRICE_USD.get(document["asset"])

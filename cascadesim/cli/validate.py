@@ -11,11 +11,11 @@ import math
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cascadesim._util.errors import CascadesimInputError, invalid
 from cascadesim._util.formatting import format_fraction, format_millions
+from cascadesim.cli.console import table_console
 from cascadesim.engine.compile_cache import is_compiled
 from cascadesim.events.calibrate import (
     PARAMETERS,
@@ -159,7 +159,7 @@ def format_value(name: str, value: float | None) -> str:
 
 def print_tables(runs: list[dict]) -> None:
     """One rich table per event run, then the reporting-model gap."""
-    console = Console()
+    console = table_console()
     for run in runs:
         several = len(run["seeds"]) > 1
         where = f"median of {len(run['seeds'])} seeds" if several else f"seed {run['seeds'][0]}"

@@ -21,9 +21,16 @@ def bundled_scenarios() -> dict[str, Path]:
     return {path.stem: path for path in ordered}
 
 
+def bundled_kind(kind: str) -> dict[str, Path]:
+    """Bundled files of one kind (``events``, ``sweeps``, ``profiles``) by name, sorted."""
+    directory = bundled_directory() / kind
+    return {p.stem: p for p in sorted(directory.glob("*.toml"))} if directory.is_dir() else {}
+
+
 def resolve_scenario(argument: str | None) -> Path:
-    """A scenario argument (file path or bundled name; None = default) -> a file path."""
-    bundled = bundled_scenarios()
+    """A scenario argument (file path, bundled name or event name; None = default) -> a
+    file path."""
+    bundled = {**bundled_kind("events"), **bundled_scenarios()}
     if argument is None:
         argument = "default"
     path = Path(argument)
@@ -32,6 +39,6 @@ def resolve_scenario(argument: str | None) -> Path:
     if argument in bundled:
         return bundled[argument]
     raise CascadesimInputError(
-        f"{argument}: no such file, and not a bundled scenario "
-        f"(bundled: {', '.join(bundled) or 'none found'})"
+        f"{argument}: no such file, and not a bundled scenario or event "
+        f"(`cascadesim scenarios` lists them)"
     )
