@@ -164,3 +164,25 @@ def test_the_second_column_sums_a_venue_or_an_asset(browser, tmp_path):
     assert "asset: BTC" in btc and btc != everything
     assert opened.errors == [] and opened.blocked == []
     opened.context.close()
+
+
+def test_the_report_fits_1280_px_and_prints_to_pdf_with_every_section(browser, default_page):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    _, explorer = default_page
+    report = explorer.parent / "report.html"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(report.as_uri())
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 1280  # nothing runs off the right edge
+    headings = page.locator("h2").all_inner_texts()
+    assert "The cascade, step by step" in headings and "By market" in headings
+    pdf = PdfReader(BytesIO(page.pdf(format="A4", print_background=True)))
+    text = "\n".join(p.extract_text() for p in pdf.pages)
+    for heading in headings:
+        assert heading in text, heading
+    assert len(pdf.pages) >= len(headings)  # a page break before each section
+    context.close()

@@ -40,6 +40,17 @@ figcaption { color: #444; font-size: 0.95em; margin-top: 0.4em; }
 pre { background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.88em;
       border: 1px solid #e5e5e5; }
 footer { color: #777; font-size: 0.85em; margin-top: 2em; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 10pt; }
+  h2 { break-before: page; break-after: avoid; }
+  h2:first-of-type { break-before: auto; }
+  figure, table, .headline, ol.story { break-inside: avoid; }
+  .scroll { overflow: visible; }
+  table { font-size: 8pt; }
+  th, td { white-space: normal; padding: 0.2em 0.4em; }
+  pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 7.5pt; }
+  figure img { max-width: 100%; border: none; }
+}
 """
 
 

@@ -30,7 +30,9 @@ def bundled_kind(kind: str) -> dict[str, Path]:
 def resolve_scenario(argument: str | None) -> Path:
     """A scenario argument (file path, bundled name or event name; None = default) -> a
     file path."""
-    bundled = {**bundled_kind("events"), **bundled_scenarios()}
+    scenarios = bundled_scenarios()
+    events = bundled_kind("events")
+    bundled = {**events, **scenarios}
     if argument is None:
         argument = "default"
     path = Path(argument)
@@ -39,6 +41,7 @@ def resolve_scenario(argument: str | None) -> Path:
     if argument in bundled:
         return bundled[argument]
     raise CascadesimInputError(
-        f"{argument}: no such file, and not a bundled scenario or event "
-        f"(`cascadesim scenarios` lists them)"
+        f"{argument}: no such file, and not a bundled scenario "
+        f"(bundled: {', '.join(scenarios) or 'none found'}) or one of the {len(events)} "
+        "events (`cascadesim scenarios` lists them)"
     )
