@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -492,3 +493,26 @@ def test_a_sweep_keeps_per_market_tables_and_the_population_model_as_written(tmp
         assert rebuilt.population_for(name) == original.population_for(name), name
     assert rebuilt.population_for("BTC-binance").entry.spread_fraction == 0.02
     assert rebuilt.markets["ETH-binance"].mmr_scale == 1.5
+
+
+def test_points_carry_intervals_and_few_paths_are_said(serial_run, tmp_path):
+    from cascadesim._util.intervals import percentile_interval, probability_interval
+
+    _, outcome = serial_run
+    paths = pd.read_parquet(outcome.directory / "paths.parquet")
+    points = pd.read_parquet(outcome.directory / "points.parquet")
+    for _, row in points.iterrows():
+        mine = paths[paths["point"] == row["point"]]
+        adl = int((mine["adl_count"] > 0).sum())
+        assert (row["adl_probability_low"], row["adl_probability_high"]) == pytest.approx(
+            probability_interval(adl, len(mine))
+        )
+        low, high = percentile_interval(mine["liquidated_total_usd"].to_numpy(), 0.99)
+        assert row["liquidated_total_usd_p99_low"] == pytest.approx(low)
+        assert row["liquidated_total_usd_p99_high"] == high == float("inf")  # 3 paths
+    done = run_cli("sweep", str(write(tmp_path, "tiny.toml", TINY)), "--out", "s", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "warning: 3 paths per point cannot bound the 99th percentile" in done.stdout
+    report = (tmp_path / "s" / "report.html").read_text()
+    assert "P(ADL), 95 % interval" in report and "unbounded (too few paths)" in report
+    assert 'class="warning">3 paths per point cannot bound the 99th percentile' in report

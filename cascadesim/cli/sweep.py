@@ -12,6 +12,7 @@ from rich.table import Table
 
 from cascadesim._util.errors import CascadesimInputError
 from cascadesim._util.formatting import format_fraction, format_usd
+from cascadesim._util.intervals import too_few_paths
 from cascadesim.cli.console import (
     DelayedProgress,
     deferred_interrupts,
@@ -132,10 +133,19 @@ def print_outcome(console, sweep, outcome, max_rows: int = 20) -> None:
             format_usd(row["liquidated_total_usd_mean"]),
             format_usd(row["liquidated_total_usd_p99"]),
             format_usd(row["bad_debt_usd_p99"]),
-            format_fraction(row["adl_probability"]),
+            f"{format_fraction(row['adl_probability'])} "
+            f"[{format_fraction(row['adl_probability_low'], 0)}-"
+            f"{format_fraction(row['adl_probability_high'], 0)}]",
             format_fraction(row["max_drawdown_p99"]),
         )
     console.print(table)
+    console.print(
+        "P(ADL): share of paths with auto-deleveraging, and in brackets its exact 95 % "
+        "binomial interval"
+    )
+    warning = too_few_paths(int(outcome.provenance["paths"]), 0.99)
+    if warning is not None:
+        console.print(f"warning: {warning}; the p99 columns are the largest paths' figures")
     if len(outcome.points) > max_rows:
         console.print(f"(first {max_rows} of {len(outcome.points)} points)")
     resumed = (

@@ -12,6 +12,7 @@ import pathlib
 from collections.abc import Iterable
 
 from cascadesim._util.formatting import format_fraction, format_usd
+from cascadesim._util.intervals import too_few_paths
 from cascadesim.report.page import escape, exact, figures_html, page, write_page
 from cascadesim.report.sweep_plots import format_value, short_name
 
@@ -67,12 +68,37 @@ COLUMNS = (
     ("insurance_fund_drawdown_usd_p99", "Fund drawdown, p99", format_usd),
 )
 MAX_ROWS = 200
+# Monte Carlo error at each point (cascadesim._util.intervals): exact binomial intervals of
+# the probabilities, order-statistic intervals of the percentiles.
+INTERVALS = (
+    ("adl_probability", "P(ADL), 95 % interval"),
+    ("bad_debt_probability", "P(bad debt), 95 % interval"),
+    ("liquidated_total_usd_p99", "Liquidated p99, 95 % interval"),
+)
+
+
+def interval_text(row, column: str) -> str:
+    low, high = float(row[f"{column}_low"]), float(row[f"{column}_high"])
+    if column.endswith("probability"):
+        return f"{format_fraction(low, 0)} to {format_fraction(high, 0)}"
+    upper = "unbounded (too few paths)" if math.isinf(high) else format_usd(high)
+    return f"{format_usd(low)} to {upper}"
+
+
+def sample_warning(paths: int) -> str:
+    """The report's warning when the paths cannot bound the p99 columns."""
+    warning = too_few_paths(paths, 0.99)
+    if warning is None:
+        return ""
+    text = f"{warning[0].upper()}{warning[1:]}: read the p99 columns as the largest paths."
+    return f'<p class="warning">{escape(text)}</p>'
 
 
 def points_table(sweep, points) -> str:
     """One row per design point: swept values, then the figures of :data:`COLUMNS`."""
     head = "".join(f'<th scope="col">{escape(short_name(key))}</th>' for key in sweep.parameters)
     head += "".join(f'<th scope="col">{escape(label)}</th>' for _, label, _ in COLUMNS)
+    head += "".join(f'<th scope="col">{escape(label)}</th>' for _, label in INTERVALS)
     body = []
     for _, row in points.head(MAX_ROWS).iterrows():
         cells = "".join(
@@ -82,6 +108,9 @@ def points_table(sweep, points) -> str:
             f'<td title="{escape(exact(float(row[column])))}">'
             f"{escape(formatter(float(row[column])))}</td>"
             for column, _, formatter in COLUMNS
+        )
+        cells += "".join(
+            f"<td>{escape(interval_text(row, column))}</td>" for column, _ in INTERVALS
         )
         body.append(f"<tr><td>{int(row['point'])}</td>{cells}</tr>")
     more = (
@@ -145,6 +174,7 @@ def render_sweep_report(
 <p class="headline">{escape(spec.description) if spec.description else ""}</p>
 <p>{facts}</p>
 <h2>Design points</h2>
+{sample_warning(int(provenance["paths"]))}
 {points_table(sweep, points)}
 <h2>Plots</h2>
 {figures_html(plot_paths, CAPTIONS)}

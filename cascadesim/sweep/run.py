@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 
 from cascadesim._util.errors import CascadesimInputError, invalid
 from cascadesim._util.files import write_atomically
+from cascadesim._util.intervals import percentile_interval, probability_interval
 from cascadesim._util.processes import worker_context
 from cascadesim.report.output import commit, provenance_metadata, staging_directory, write_parquet
 from cascadesim.report.sweep_plots import write_sweep_plots
@@ -410,9 +411,10 @@ def quantile_columns(values: np.ndarray, name: str) -> dict:
     finite = values[np.isfinite(values)]
     row = {f"{name}_mean": float(finite.mean()) if finite.size else math.nan}
     for q in QUANTILES:
-        row[f"{name}_p{round(100 * q)}"] = (
-            float(np.quantile(finite, q)) if finite.size else math.nan
-        )
+        label = f"{name}_p{round(100 * q)}"
+        row[label] = float(np.quantile(finite, q)) if finite.size else math.nan
+        # Its 95 % distribution-free interval (inf: too few paths to bound it).
+        row[f"{label}_low"], row[f"{label}_high"] = percentile_interval(finite, q)
     return row
 
 
@@ -459,8 +461,16 @@ def points_frame(sweep, paths_frame, price_paths):
             if name == "bad_debt_usd":
                 values = np.where(values > BAD_DEBT_TOLERANCE_USD, values, 0.0)
             row.update(quantile_columns(values, name))
-        row["adl_probability"] = float((group["adl_count"] > 0).mean())
-        row["bad_debt_probability"] = float((group["bad_debt_usd"] > BAD_DEBT_TOLERANCE_USD).mean())
+        adl = int((group["adl_count"] > 0).sum())
+        bad_debt = int((group["bad_debt_usd"] > BAD_DEBT_TOLERANCE_USD).sum())
+        row["adl_probability"] = adl / len(group)
+        row["adl_probability_low"], row["adl_probability_high"] = probability_interval(
+            adl, len(group)
+        )
+        row["bad_debt_probability"] = bad_debt / len(group)
+        row["bad_debt_probability_low"], row["bad_debt_probability_high"] = probability_interval(
+            bad_debt, len(group)
+        )
         row["insurance_fund_drawdown_max_usd"] = float(group["insurance_fund_drawdown_usd"].max())
         row["sample_return_excess_kurtosis"] = excess_kurtosis(prices_by_point[point])
         row["price_market"] = lead
