@@ -13,6 +13,11 @@ def dump_toml(data: dict[str, Any]) -> str:
     return tomli_w.dumps(_without_none(data))
 
 
+def toml_literal(value: Any) -> str:
+    """One value as TOML text, as tomli-w writes it (a long array spans several lines)."""
+    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+
+
 def load_toml(text: str) -> dict[str, Any]:
     """The table of TOML text (raises :class:`tomllib.TOMLDecodeError`)."""
     return tomllib.loads(text)

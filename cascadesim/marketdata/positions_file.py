@@ -40,6 +40,7 @@ class BookErrors:
         self.source = source
         self.first_line = first_line  # the file line of row 0
         self.found: list[tuple[int, str]] = []
+        self.unlisted = 0  # bad rows past the first MAX_REPORTED + 1 of one check
 
     def add(self, rows: np.ndarray, column: str, values, allowed: str) -> None:
         """Record the rows where a check failed (``values``: their values, in order)."""
@@ -49,15 +50,13 @@ class BookErrors:
                 shown = shown[:77] + "..."
             line = int(row) + self.first_line
             self.found.append((line, f"{self.source}:{line}: {column} = {shown}: {allowed}"))
-        if rows.size > MAX_REPORTED + 1:  # counted, not listed
-            self.found.extend((-1, "") for _ in range(rows.size - MAX_REPORTED - 1))
+        self.unlisted += max(rows.size - MAX_REPORTED - 1, 0)
 
     def raise_if_any(self) -> None:
         if not self.found:
             return
-        listed = sorted((line, text) for line, text in self.found if line >= 0)
-        lines = [text for _, text in listed[:MAX_REPORTED]]
-        more = len(self.found) - len(lines)
+        lines = [text for _, text in sorted(self.found)[:MAX_REPORTED]]
+        more = len(self.found) + self.unlisted - len(lines)
         if more > 0:
             lines.append(f"{self.source}: {more:,} more bad rows")
         raise BookFileError(lines)

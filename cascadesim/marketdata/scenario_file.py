@@ -11,13 +11,13 @@ before it is written.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
 from cascadesim._util.errors import CascadesimInputError
+from cascadesim._util.toml import toml_literal
 from cascadesim.marketdata.observation import MarketSnapshot, NamedPosition, Snapshot, utc_text
 from cascadesim.model.venues import VENUES
 from cascadesim.scenario.models import MarketTiers, Scenario
@@ -56,23 +56,6 @@ class StressShock:
     duration_s: float = 3600.0
 
 
-def toml_value(value) -> str:
-    """A TOML literal of a number, string, bool or (nested) list, on one line."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value == int(value) and abs(value) < 1e15:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    raise TypeError(f"no TOML literal for {type(value).__name__}")
-
-
 def significant(value: float, digits: int = 6) -> float:
     """``value`` rounded to ``digits`` significant figures (the file stays readable)."""
     if value == 0 or not math.isfinite(value):
@@ -107,7 +90,7 @@ class Writer:
         self.put(key, value, comment)
 
     def put(self, key: str, value, comment: str) -> None:
-        literal = toml_value(value)
+        literal = toml_literal(value)
         if isinstance(value, (list, tuple)) or len(literal) + len(comment) > 90:
             self.lines.append(f"# {comment}")
             self.lines.append(f"{key} = {literal}")
@@ -487,7 +470,7 @@ def write_replay(writer: Writer, snapshot: Snapshot, assets: list[str]) -> None:
         first = points[0][1]
         fractions = [[round(t, 3), round(p / first, 8)] for t, p in points]
         writer.sources[f"shock.per_asset.{asset}"] = snapshot.index_path.comment()
-        writer.lines.append(f"{asset} = {toml_value(fractions)}")
+        writer.lines.append(f"{asset} = {toml_literal(fractions)}")
 
 
 def write_stress(writer: Writer, shock: StressShock) -> None:
@@ -508,9 +491,9 @@ def write_named(writer: Writer, position: NamedPosition) -> None:
     for key in ("account", "market", "side", "quantity", "entry_price", "margin", "margin_mode"):
         value = getattr(position, key)
         writer.lines.append(
-            f"{key} = {toml_value(significant(value) if isinstance(value, float) else value)}"
+            f"{key} = {toml_literal(significant(value) if isinstance(value, float) else value)}"
         )
-    writer.lines.append(f"leverage = {toml_value(float(position.leverage))}")
+    writer.lines.append(f"leverage = {toml_literal(float(position.leverage))}")
 
 
 def write_provenance(writer: Writer, taken: str, command: str, data: str, problems) -> None:
@@ -518,8 +501,8 @@ def write_provenance(writer: Writer, taken: str, command: str, data: str, proble
     writer.plain("taken_utc", taken, "when the snapshot was taken")
     writer.plain("command", command, "the command that wrote this file")
     writer.plain("data", data, "live APIs through ccxt, or the exchanges' data files")
-    writer.lines.append(f"problems = {toml_value(list(problems))}")
+    writer.lines.append(f"problems = {toml_literal(list(problems))}")
     writer.lines += ["", "[snapshot.sources]"]
-    writer.lines += [f"{toml_value(k)} = {toml_value(v)}" for k, v in writer.sources.items()]
+    writer.lines += [f"{toml_literal(k)} = {toml_literal(v)}" for k, v in writer.sources.items()]
     writer.lines += ["", "[snapshot.estimates]"]
-    writer.lines += [f"{toml_value(k)} = {toml_value(v)}" for k, v in writer.estimates.items()]
+    writer.lines += [f"{toml_literal(k)} = {toml_literal(v)}" for k, v in writer.estimates.items()]

@@ -88,12 +88,10 @@ def counters(result, m, times: np.ndarray, steps: np.ndarray) -> dict:
     events = result.outcome.events
     mine = np.isin(events["market"], columns)
     liquidated = mine & liquidation_kinds(events) & (events["account"] >= 0)
-    first: dict[int, float] = {}
-    for account, time in zip(
-        events["account"][liquidated], events["time"][liquidated], strict=True
-    ):
-        first.setdefault(int(account), float(time))
-    first_times = np.sort(np.fromiter(first.values(), dtype=np.float64, count=len(first)))
+    in_order = np.argsort(events["time"][liquidated], kind="stable")
+    accounts = events["account"][liquidated][in_order]
+    _, first_rows = np.unique(accounts, return_index=True)
+    first_times = np.sort(events["time"][liquidated][in_order][first_rows])
     adl_times = np.sort(events["time"][mine & (events["kind"] == layout.KIND_ADL_COUNTERPARTY)])
     open_interest = (part["long_open_interest"] * part["mark_price"]).sum(axis=1)
     fund = (part["insurance_fund_usd"] + part["backstop_usd"]).sum(axis=1)
@@ -212,15 +210,13 @@ def event_table(result) -> dict:
         seconds = np.floor(events["time"][chosen])
         order = np.lexsort((-events["notional"][chosen], seconds))
         ranked = chosen[order]
-        rank = np.zeros(ranked.size, dtype=np.int64)
         boundaries = np.flatnonzero(np.diff(seconds[order]) != 0) + 1
         starts = np.concatenate(([0], boundaries))
         lengths = np.diff(np.concatenate((starts, [ranked.size])))
-        rank = np.arange(ranked.size) - np.repeat(starts, lengths)
-        for keep in range(1, 1000):
-            if (rank < keep).sum() > MAX_EVENTS:
-                keep -= 1
-                break
+        rank = np.arange(ranked.size) - np.repeat(starts, lengths)  # 0: largest of its second
+        # The most events per second that keeps the page within MAX_EVENTS (at least one).
+        kept_within = np.cumsum(np.bincount(rank))  # events with rank < k + 1
+        keep = int(np.searchsorted(kept_within, MAX_EVENTS, side="right"))
         chosen = np.sort(ranked[rank < max(keep, 1)])[:MAX_EVENTS]
     entry, leverage, liquidation = teaching_fields(result, chosen)
     return {
@@ -411,6 +407,8 @@ def explorer_html(result, title: str) -> str:
         books[name] = {key: store(v) for key, v in frames.items()}
         mapped = liquidation_map(result, m, snapshot_times)
         maps[name] = {key: store(v) for key, v in mapped.items() if key != "width"}
+        if m == 0:  # the views open on the first market's first snapshot
+            start_book, start_map = frames, mapped
         counter_stores[name] = {
             key: store(v) for key, v in counters(result, m, times, steps).items()
         }
@@ -465,7 +463,6 @@ def explorer_html(result, title: str) -> str:
     cursor = Span(location=float(times[0]), dimension="height", line_color="#d62728", line_width=2)
     price.add_layout(cursor)
 
-    start_book = book_frames(result, 0)
     grid, mid = start_book["grid"], float(start_book["mid"][0])
     below, above = mid * (1 - grid), mid * (1 + grid)
     bid_src = ColumnDataSource(data={"x": below, "y": start_book["bids"][0]})
@@ -492,7 +489,6 @@ def explorer_html(result, title: str) -> str:
     book.xaxis.formatter = NumeralTickFormatter(format="0,0.[00]")
     book.yaxis.formatter = NumeralTickFormatter(format="$0.0a")
 
-    start_map = liquidation_map(result, 0, snapshot_times[:1])
     width = start_map["width"]
     map_src = ColumnDataSource(
         data={
