@@ -6,7 +6,7 @@ loads its fonts), then, ``--repeat`` times in the same process:
 - ``simulate``: the run itself, counterfactual included (what the outputs are made from);
 - ``tables``: the Result's lazily built frames and summary, which the first writer pays for;
 - each figure: building it and saving it as PNG into memory, as ``write_plots`` saves it;
-- ``all PNGs``: :func:`cascadesim.report.plots.write_plots` into a fresh folder;
+- ``all PNGs``: :func:`cascadesim.report.figures.write_plots` into a fresh folder;
 - ``report.html``: :func:`cascadesim.report.run_report.write_report` from those PNGs;
 - ``PNGs + report``: the two together, the figure the target (< 1 s) is about;
 - ``write_outputs``: the whole output folder (summary, Parquet files, PNGs, report), tables
@@ -49,7 +49,7 @@ from cascadesim.sim.driver import simulate  # noqa: E402
 # Imported here, after the engine, and timed: a fresh process's import of the plots module
 # (matplotlib with it) is part of what ``cascadesim run`` pays for its figures.
 IMPORT_START = time.perf_counter()
-from cascadesim.report import plots  # noqa: E402
+from cascadesim.report import figures, plots  # noqa: E402
 from cascadesim.report.output import write_outputs  # noqa: E402
 from cascadesim.report.run_report import write_report  # noqa: E402
 
@@ -100,14 +100,12 @@ def one_repeat(setup, scenario_toml: str, figure_stems: list[str]) -> dict[str, 
     seconds["simulate"] = time.perf_counter() - start
     seconds["simulate, CPU"] = cpu_seconds() - cpu_start
     seconds["tables"] = timed(lambda: build_tables(result))
-    functions = dict(plots.PLOTS)
-    if "contagion" in figure_stems:
-        functions["contagion"] = plots.plot_contagion
+    functions = dict(figures.PLOTS + figures.SEVERAL_MARKET_PLOTS)
     for stem in figure_stems:
         seconds[f"figure {stem}"] = timed(lambda stem=stem: render_png(functions[stem](result)))
     with tempfile.TemporaryDirectory(prefix="bench_outputs_") as folder:
         start, cpu_start = time.perf_counter(), cpu_seconds()
-        paths = plots.write_plots(result, Path(folder) / "plots")
+        paths = figures.write_plots(result, Path(folder) / "plots")
         seconds["all PNGs"] = time.perf_counter() - start
         seconds["report.html"] = timed(
             lambda: write_report(result, Path(folder) / "plots", scenario_toml, paths)
@@ -127,7 +125,7 @@ def first_in_process(setup, scenario_toml: str) -> dict[str, float]:
     build_tables(result)
     with tempfile.TemporaryDirectory(prefix="bench_outputs_") as folder:
         start, cpu_start = time.perf_counter(), cpu_seconds()
-        paths = plots.write_plots(result, Path(folder))
+        paths = figures.write_plots(result, Path(folder))
         write_report(result, Path(folder), scenario_toml, paths)
         wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
     return {
@@ -159,9 +157,9 @@ def main() -> None:
     scenario = Scenario.from_toml(resolve_scenario(arguments.scenario))
     scenario_toml = scenario.to_toml_text()
     setup = scenario.build()
-    stems = [stem for stem, _ in plots.PLOTS]
+    stems = [stem for stem, _ in figures.PLOTS]
     if len(setup.markets) > 1:
-        stems.append("contagion")
+        stems += [stem for stem, _ in figures.SEVERAL_MARKET_PLOTS]
     if arguments.first_only:  # the child of fresh_processes: one JSON line on stdout
         print(json.dumps(first_in_process(setup, scenario_toml)))
         return

@@ -20,8 +20,8 @@ import cascadesim.report
 from cascadesim._util.formatting import format_usd
 from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec, PositionArrays
 from cascadesim.report import plots
+from cascadesim.report.figures import render_plots, write_plots
 from cascadesim.report.output import write_outputs
-from cascadesim.report.plots import render_plots, write_plots
 from cascadesim.report.run_report import write_report
 from cascadesim.sim.driver import simulate
 
@@ -210,18 +210,31 @@ def check_outputs(result, directory, expected_stems):
 def test_single_market_plots_and_report(single_market_result, tmp_path):
     result = single_market_result
     assert result.summary["liquidated_total_usd"] > 0, "the test setup should liquidate"
-    check_outputs(result, tmp_path, ["price", "liquidation_map", "book_depth", "open_interest"])
+    check_outputs(
+        result,
+        tmp_path,
+        ["price", "liquidation_map", "liquidation_heatmap", "book_depth", "open_interest"],
+    )
 
 
-def test_two_markets_add_the_contagion_plot(two_market_result, tmp_path):
+def test_two_markets_add_the_breakdown_and_asset_panels(two_market_result, tmp_path):
     result = two_market_result
     assert len(result.market_names) == 2
-    paths = check_outputs(
+    assert sorted(result.summary["by_asset"]) == ["BTC", "ETH"]
+    check_outputs(
         result,
         tmp_path / "out",
-        ["price", "liquidation_map", "book_depth", "open_interest", "contagion"],
+        [
+            "price",
+            "breakdown",
+            "assets",
+            "asset_liquidation_maps",
+            "liquidation_map",
+            "liquidation_heatmap",
+            "book_depth",
+            "open_interest",
+        ],
     )
-    assert paths[-1].name == "contagion.png"
 
 
 @pytest.mark.parametrize(
@@ -231,7 +244,9 @@ def test_two_markets_add_the_contagion_plot(two_market_result, tmp_path):
         "plot_liquidation_map",
         "plot_book_depth",
         "plot_open_interest",
-        "plot_contagion",
+        "plot_assets",
+        "plot_breakdown",
+        "plot_liquidation_heatmap",
     ],
 )
 def test_plot_functions_return_labelled_figures(two_market_result, method):
@@ -281,7 +296,11 @@ def test_quiet_run_without_counterfactual(tmp_path):
     result = simulate(setup, counterfactual=False)
     assert result.counterfactual_timeline is None
     assert result.summary["liquidated_total_usd"] == 0
-    check_outputs(result, tmp_path, ["price", "liquidation_map", "book_depth", "open_interest"])
+    check_outputs(
+        result,
+        tmp_path,
+        ["price", "liquidation_map", "liquidation_heatmap", "book_depth", "open_interest"],
+    )
     assert "no liquidations" in cascadesim.report.plot_price(result).get_axes()[0].get_title()
 
 
@@ -377,8 +396,8 @@ def test_outputs_draw_each_figure_once_and_embed_its_bytes(
     monkeypatch.setattr(Figure, "draw", counted_draw)
     written = write_outputs(two_market_result, tmp_path / "out", SCENARIO_TOML)
     pngs = [path for path in written if path.suffix == ".png"]
-    assert len(pngs) == 5
-    assert len(draws) == 5 and len(set(map(id, draws))) == 5  # five figures, one draw each
+    assert len(pngs) == 8
+    assert len(draws) == 8 and len(set(map(id, draws))) == 8  # eight figures, one draw each
     text = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     for path in pngs:
         png_size(path)  # a PNG

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -45,6 +46,7 @@ def library_profile_text(fit: CrossValidation) -> str:
         base[table] = {**base.get(table, {}), **keys}
     base["calibration"] = {
         "status": "fitted by `cascadesim calibrate --cross-validate`",
+        "fitted_utc": datetime.now(UTC).strftime("%Y-%m-%d"),
         "events": len(fit.events),
         "runs": fit.runs,
         "loss_start": round(fit.start_loss, 4),

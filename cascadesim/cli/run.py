@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cascadesim._util.errors import CascadesimInputError, invalid
-from cascadesim._util.formatting import format_fraction, format_usd
+from cascadesim._util.formatting import format_fraction, format_price, format_usd
 from cascadesim.cli.console import (
     DelayedProgress,
     deferred_interrupts,
@@ -34,6 +34,7 @@ from cascadesim.model.inverse_calculator import MARGIN_MODES, inverse_liquidatio
 from cascadesim.model.market import CONTRACT_TYPES
 from cascadesim.model.position_book import place_book
 from cascadesim.model.resources import RunBudget
+from cascadesim.report.headlines import asset_lines, price_scope, run_headline
 from cascadesim.report.output import (
     check_output_folder,
     load_plotting,
@@ -302,8 +303,8 @@ def print_inverse_figures(figures) -> None:
             f"{figures.maintenance_margin_coin:.8g} {coin} "
             f"(tier {figures.tier + 1} of {figures.tier_count})",
         ),
-        ("liquidation price", format_price(figures.liquidation_price)),
-        ("bankruptcy price", format_price(figures.bankruptcy_price)),
+        ("liquidation price", calculator_price(figures.liquidation_price)),
+        ("bankruptcy price", calculator_price(figures.bankruptcy_price)),
         ("convention", figures.convention),
     ]
     width = max(len(label) for label, _ in rows)
@@ -311,7 +312,7 @@ def print_inverse_figures(figures) -> None:
         typer.echo(f"{label:<{width}}  {value}")
 
 
-def format_price(price: float) -> str:
+def calculator_price(price: float) -> str:
     """A USD price, or 'never' where none exists (a short no rise can liquidate)."""
     return "never" if not math.isfinite(price) else f"{price:,.2f} USD"
 
@@ -422,29 +423,45 @@ def print_summary(console, summary: dict, name: str, directory: Path, written) -
         return format_fraction(value, digits=2)
 
     amplification = summary.get("amplification")
-    table = Table(title=f"cascadesim run: {name}", show_header=False)
+    n_markets = len(summary["markets"])
+    scope = "" if n_markets == 1 else f" (all {n_markets} markets)"
+    where = price_scope(summary)
+    start = summary["price_start"]
+    table = Table(
+        title=f"cascadesim run: {name}" + (f", {where}" if n_markets == 1 else scope),
+        show_header=False,
+    )
     table.add_column(style="bold")
     table.add_column(justify="right")
     rows = [
-        ("liquidated, longs", usd(summary["liquidated_long_usd"])),
-        ("liquidated, shorts", usd(summary["liquidated_short_usd"])),
-        ("liquidated, total", usd(summary["liquidated_total_usd"])),
-        ("accounts liquidated", f"{summary['accounts_liquidated']:,}"),
-        ("largest liquidation", usd(summary["largest_liquidation_usd"])),
+        ("liquidated, longs" + scope, usd(summary["liquidated_long_usd"])),
+        ("liquidated, shorts" + scope, usd(summary["liquidated_short_usd"])),
+        ("liquidated, total" + scope, usd(summary["liquidated_total_usd"])),
+        ("accounts liquidated" + scope, f"{summary['accounts_liquidated']:,}"),
+        ("largest liquidation" + scope, usd(summary["largest_liquidation_usd"])),
         (
-            "open interest before / after",
+            "open interest before / after" + scope,
             f"{usd(summary['open_interest_before_usd'])} / "
             f"{usd(summary['open_interest_after_usd'])}",
         ),
-        ("open interest change (contracts)", fraction(summary["open_interest_change"])),
-        ("price start / low", f"{summary['price_start']:,.2f} / {summary['price_min']:,.2f} USD"),
-        ("max drawdown", fraction(summary["max_drawdown"])),
-        ("without liquidations", fraction(summary["counterfactual_max_drawdown"])),
-        ("amplification", "n/a" if amplification is None else f"{amplification:.2f} x"),
-        ("insurance fund change", usd(summary["insurance_fund_change_usd"])),
-        ("bad debt", usd(summary["bad_debt_usd"])),
+        ("open interest change (contracts)" + scope, fraction(summary["open_interest_change"])),
         (
-            "auto-deleveraged",
+            f"price start / low ({where})",
+            f"{format_price(start)} / {format_price(summary['price_min'], start)} USD",
+        ),
+        (f"max drawdown ({summary['price_market']})", fraction(summary["max_drawdown"])),
+        (
+            f"without liquidations ({summary['price_market']})",
+            fraction(summary["counterfactual_max_drawdown"]),
+        ),
+        (
+            f"amplification ({summary['price_market']})",
+            "n/a" if amplification is None else f"{amplification:.2f} x",
+        ),
+        ("insurance fund change" + scope, usd(summary["insurance_fund_change_usd"])),
+        ("bad debt" + scope, usd(summary["bad_debt_usd"])),
+        (
+            "auto-deleveraged" + scope,
             f"{summary['adl_count']:,} positions, {usd(summary['adl_notional_usd'])}",
         ),
         ("seed / scenario hash", f"{summary['seed']} / {summary['scenario_hash']}"),
@@ -461,6 +478,12 @@ def print_summary(console, summary: dict, name: str, directory: Path, written) -
     for label, value in rows:
         table.add_row(label, value)
     console.print(table)
+    console.print(run_headline(summary))
+    for line in asset_lines(summary):
+        console.print(f"  {line}")
+    for key, title in (("by_asset", "asset"), ("by_venue", "venue")):
+        if len(summary[key]) > 1:
+            console.print(breakdown_table(summary[key], title))
     if "book" in summary:
         console.print(book_table(summary["book"]))
     for note in summary.get("estimates", []):
@@ -475,6 +498,29 @@ def print_summary(console, summary: dict, name: str, directory: Path, written) -
         for path, reason in snapshot["estimates"].items():
             console.print(f"estimate: {path}: {reason}")
     console.print(f"{len(written)} files in {directory}/ (open report.html)")
+
+
+def breakdown_table(groups: dict, kind: str) -> Table:
+    """One row per venue or asset: liquidations by side, accounts, fund, ADL, bad debt."""
+    table = Table(title=f"by {kind}")
+    table.add_column(kind)
+    for column in ("longs", "shorts", "accounts", "fund change", "ADL", "bad debt", "move"):
+        table.add_column(column, justify="right")
+    order = sorted(groups, key=lambda group: -groups[group]["liquidated_total_usd"])
+    for group_name in order:
+        group = groups[group_name]
+        fund = group["insurance_fund_change_usd"]
+        table.add_row(
+            group_name,
+            format_usd(group["liquidated_long_usd"]),
+            format_usd(group["liquidated_short_usd"]),
+            f"{group['accounts_liquidated']:,}",
+            "shared" if fund is None else format_usd(fund),
+            f"{group['adl_count']:,}, {format_usd(group['adl_notional_usd'])}",
+            format_usd(group["bad_debt_usd"]),
+            f"-{format_fraction(group['max_drawdown'])} ({group['price_market']})",
+        )
+    return table
 
 
 def book_table(book: dict) -> Table:

@@ -50,6 +50,7 @@ import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -298,6 +299,7 @@ def write_profile(path: Path, fit: Fit, loss_stored: float | None = None) -> Non
         "stopping": fit.message,
         "converged": fit.converged,
         "seconds": fit.seconds,
+        "fitted_utc": datetime.now(UTC).strftime("%Y-%m-%d"),
         **{name: round(value, 5) for name, value in fit.best.items()},
         **{f"start_{name}": round(value, 5) for name, value in fit.start.items()},
     }

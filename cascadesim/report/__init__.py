@@ -2,7 +2,8 @@
 writing of every output folder.
 
 Imports ``sim`` and below (a sweep's tables are passed in, not imported); imported by
-``sweep`` and ``cli``. matplotlib is loaded by :mod:`~cascadesim.report.plots` only.
+``sweep`` and ``cli``. matplotlib is loaded by the figure modules only (``plots``,
+``asset_plots``, ``heatmap``, ``figures`` and ``sweep_plots``).
 """
 
 from importlib import import_module
@@ -16,8 +17,11 @@ _EXPORTS = {
     "plot_liquidation_map": "cascadesim.report.plots",
     "plot_book_depth": "cascadesim.report.plots",
     "plot_open_interest": "cascadesim.report.plots",
-    "plot_contagion": "cascadesim.report.plots",
-    "write_plots": "cascadesim.report.plots",
+    "plot_assets": "cascadesim.report.asset_plots",
+    "plot_breakdown": "cascadesim.report.asset_plots",
+    "plot_asset_liquidation_maps": "cascadesim.report.asset_plots",
+    "plot_liquidation_heatmap": "cascadesim.report.heatmap",
+    "write_plots": "cascadesim.report.figures",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -36,7 +36,7 @@ from cascadesim._util.errors import CascadesimInputError
 from cascadesim.report.run_report import write_report
 
 if TYPE_CHECKING:
-    from cascadesim.report.plots import RenderedPlot
+    from cascadesim.report.figures import RenderedPlot
 
 SUMMARY_FILE = "summary.json"
 TIMELINE_FILE = "timeline.parquet"
@@ -229,7 +229,7 @@ def load_plotting():
     import overlaps the loading of the compiled kernels (which releases the GIL).
     """
     # lazy: matplotlib costs about a second and only runs that draw figures need it
-    from cascadesim.report.plots import render_plots, save_plots
+    from cascadesim.report.figures import render_plots, save_plots
 
     return render_plots, save_plots
 

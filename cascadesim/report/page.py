@@ -27,6 +27,12 @@ h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #ddd;
 .provenance code { background: #f3f3f3; padding: 0.05em 0.3em; border-radius: 3px; }
 .headline { font-size: 1.1em; background: #f6f8fb; border-left: 4px solid #1f3b73;
             padding: 0.6em 1em; }
+ul.assets { margin-top: 0.4em; }
+.assumptions { background: #fafafa; border: 1px solid #ddd; padding: 0.2em 1.2em 0.6em;
+               margin-top: 1.2em; font-size: 0.92em; }
+.assumptions h2 { margin-top: 0.6em; border-bottom: none; }
+caption { caption-side: bottom; text-align: left; color: #555; font-size: 0.9em;
+          padding-top: 0.3em; }
 .warning { background: #fff4e5; border-left: 4px solid #e69500; padding: 0.5em 1em; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.92em; }
 th, td { padding: 0.3em 0.7em; border-bottom: 1px solid #e5e5e5; text-align: right;
@@ -44,7 +50,8 @@ footer { color: #777; font-size: 0.85em; margin-top: 2em; }
   body { max-width: none; padding: 0; font-size: 10pt; }
   h2 { break-before: page; break-after: avoid; }
   h2:first-of-type { break-before: auto; }
-  figure, table, .headline, ol.story { break-inside: avoid; }
+  figure, table, .headline, ol.story, .assumptions { break-inside: avoid; }
+  .assumptions h2 { break-before: auto; }
   .scroll { overflow: visible; }
   table { font-size: 8pt; }
   th, td { white-space: normal; padding: 0.2em 0.4em; }

@@ -1,26 +1,22 @@
-"""Figures of one simulated path: price, liquidation map, book depth, open interest, contagion.
+"""Figures of one market of a simulated path: price, liquidation map, book depth, open interest.
 
 Every public ``plot_*`` function takes a :class:`cascadesim.sim.result.Result` and returns a
 matplotlib :class:`~matplotlib.figure.Figure` built through the object API. pyplot is never
 imported: it keeps a global registry of figures and picks a GUI backend, neither of which is
-safe in threads, Dask workers or a headless server. :func:`render_plots` draws each figure once
-on the Agg canvas into PNG bytes (:func:`png_bytes`); :func:`write_plots` writes those bytes as
-PNG files, each atomically, and the report embeds the same bytes.
+safe in threads, Dask workers or a headless server. :func:`png_bytes` draws a figure once on
+the Agg canvas; :mod:`cascadesim.report.figures` lists, draws and writes them all.
 
-Results with several markets: the single-market plots show one market (by default the one
-with the most liquidated USD) and say so in their title; :func:`plot_contagion` shows them all.
+Results with several markets: these plots show one market (by default the one with the most
+liquidated USD) and say so in their title; :mod:`cascadesim.report.asset_plots` shows them
+all, by venue and asset.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import io
 import math
-import os
-import pathlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import NamedTuple, ParamSpec, TypeVar
 
 import matplotlib
@@ -29,7 +25,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from cascadesim._util.files import write_atomically
 from cascadesim._util.formatting import format_fraction, format_price, format_usd, price_decimals
 from cascadesim.report.book_view import cumulative_depth
 
@@ -834,222 +829,3 @@ MARKET_COLOURS = (
     "#bcbd22",
     "#7f7f7f",
 )
-
-
-@styled
-def plot_contagion(result, max_labelled: int = len(MARKET_COLOURS)) -> Figure:
-    """Every market's price change and liquidations on one time axis.
-
-    Parameters
-    ----------
-    result : cascadesim.sim.result.Result
-    max_labelled : int
-        Markets drawn in colour with a legend entry (the most liquidated); the rest are grey.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Top: perp price of each market relative to its start (%), with a dot where its first
-        liquidation happened. Bottom: liquidated USD (both sides) per time bin and market.
-    """
-    axis = time_axis(result)
-    scale = axis.scale
-    frame = result.timeline
-    summary_rows = result.summary["markets"]
-    order = sorted(
-        range(len(result.market_names)), key=lambda m: -summary_rows[m]["liquidated_total_usd"]
-    )
-    events = result.liquidations
-    # A deleveraged counterparty is not a liquidation of that market's traders.
-    events = events[events["kind"] != "adl_counterparty"]
-    first_times = events.groupby("market", observed=False)["time"].min()
-
-    figure = new_figure(11, 8)
-    price_axes, bar_axes = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1.8])
-    entries = []  # (first liquidation time, handle, label) of the markets in the legend
-    # Drawn least-liquidated first so the leaders end on top.
-    for rank, m in reversed(list(enumerate(order))):
-        name = result.market_names[m]
-        rows = market_rows(frame, name)
-        first = float(first_times.get(name, math.nan))
-        labelled = rank < max_labelled
-        colour = MARKET_COLOURS[rank] if labelled else "#c7c7c7"
-        handle = contagion_lines(
-            price_axes,
-            bar_axes,
-            rows,
-            axis,
-            float(result.setup.markets[m].price),
-            first,
-            colour,
-            labelled,
-        )
-        if labelled:
-            when = (
-                "no liquidations"
-                if math.isnan(first)
-                else f"from {first / scale:,.{1 if scale == 60 else 0}f} "
-                f"{'min' if scale == 60 else 's'}"
-            )
-            entries.append(
-                (
-                    first if math.isfinite(first) else math.inf,
-                    handle,
-                    f"{name}: {format_usd(summary_rows[m]['liquidated_total_usd'])} ({when})",
-                )
-            )
-        elif rank == max_labelled:
-            entries.append((math.inf, handle, f"{len(order) - max_labelled} other markets"))
-    # Listed in the order the markets started liquidating: the order of the contagion.
-    entries.sort(key=lambda entry: entry[0])
-    # Below the panels: inside them it would hide the lines, beside them it would take the
-    # width the time axis needs.
-    figure.legend(
-        [entry[1] for entry in entries],
-        [entry[2] for entry in entries],
-        loc="outside lower center",
-        ncols=min(len(entries), 3),
-        fontsize=9.5,
-        title="Markets in the order their liquidations started (liquidated USD, first liquidation)",
-        title_fontsize=10,
-    )
-    price_axes.axhline(0.0, color="black", linewidth=0.8)
-    price_axes.set_ylabel("Perp price change from start (%)")
-    figure.suptitle(
-        f"Contagion across {len(order)} markets: price change and liquidations "
-        f"(dots: each market's first liquidation)",
-        fontsize=12.5,
-        fontweight="bold",
-    )
-    bar_axes.yaxis.set_major_formatter(USD_FORMATTER)
-    bar_axes.set_ylim(bottom=0)
-    bar_axes.set_ylabel(f"Liquidated per {describe_width(axis.bin_seconds)}\n(USD, both sides)")
-    bar_axes.set_xlabel(axis.label)
-    bar_axes.set_xlim(0, axis.end_seconds / scale)
-    return figure
-
-
-def contagion_lines(
-    price_axes,
-    bar_axes,
-    rows,
-    axis: TimeAxis,
-    start: float,
-    first: float,
-    colour: str,
-    labelled: bool,
-):
-    """One market's price change (top) and liquidations per bin (bottom); returns the line.
-
-    Parameters
-    ----------
-    rows : pandas.DataFrame, the market's timeline rows
-    start : float, the market's start price (USD)
-    first : float, time of its first liquidation (s), NaN if none
-    """
-    change = 100.0 * (perp_price_column(rows) / start - 1.0)
-    times = rows["time"].to_numpy(dtype=np.float64)
-    (handle,) = price_axes.plot(
-        times / axis.scale,
-        change,
-        color=colour,
-        linewidth=2.0 if labelled else 0.8,
-        zorder=3 if labelled else 2,
-    )
-    if labelled and math.isfinite(first):
-        k = min(int(np.searchsorted(times, first)), len(change) - 1)
-        price_axes.plot(
-            [times[k] / axis.scale],
-            [change[k]],
-            marker="o",
-            markersize=8,
-            color=colour,
-            markeredgecolor="black",
-            zorder=4,
-        )
-    binned = binned_liquidations(rows, axis.bin_seconds, axis.n_bins)
-    total = binned["liquidated_long_usd"] + binned["liquidated_short_usd"]
-    centres = (np.arange(axis.n_bins) + 0.5) * axis.bin_seconds / axis.scale
-    bar_axes.plot(
-        centres,
-        total,
-        color=colour,
-        linewidth=1.8 if labelled else 0.8,
-        drawstyle="steps-mid",
-        zorder=3 if labelled else 2,
-    )
-    return handle
-
-
-# --- files ---------------------------------------------------------------------------------
-PLOTS = (
-    ("price", plot_price),
-    ("liquidation_map", plot_liquidation_map),
-    ("book_depth", plot_book_depth),
-    ("open_interest", plot_open_interest),
-)
-
-
-class RenderedPlot(NamedTuple):
-    """One figure of a result as PNG: the file stem it is written under, and its bytes."""
-
-    stem: str
-    png: bytes
-
-
-def plots_of(result) -> list[tuple[str, Callable[..., Figure]]]:
-    """(file stem, plot function) of every figure of a result, in the order they are shown."""
-    plots: list[tuple[str, Callable[..., Figure]]] = list(PLOTS)
-    if len(result.market_names) > 1:
-        plots.append(("contagion", plot_contagion))
-    return plots
-
-
-@contextlib.contextmanager
-def automatic_collection_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for the block, then restore its previous state.
-
-    Drawing a figure allocates tens of thousands of small objects, which set off full
-    collections over everything the process holds (after a run: about 270,000 objects of
-    the Result, pandas and numba), each a sizeable share of a figure's drawing time. The
-    figures' own cycles are freed by the next collection after the block.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def render_plots(result, dpi: int = PNG_DPI) -> list[RenderedPlot]:
-    """Every figure of a result drawn once, as PNG bytes (see :func:`write_plots`)."""
-    with automatic_collection_paused():
-        return [RenderedPlot(stem, png_bytes(plot(result), dpi)) for stem, plot in plots_of(result)]
-
-
-def save_plots(rendered: list[RenderedPlot], directory: str | os.PathLike) -> list[pathlib.Path]:
-    """Write rendered figures as ``<stem>.png`` files in ``directory``, each atomically."""
-    directory = pathlib.Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    return [write_atomically(directory / f"{plot.stem}.png", plot.png) for plot in rendered]
-
-
-def write_plots(result, directory: str | os.PathLike, dpi: int = PNG_DPI) -> list[pathlib.Path]:
-    """Render every plot of a result to PNG files in ``directory``.
-
-    Parameters
-    ----------
-    result : cascadesim.sim.result.Result
-    directory : path, created if missing
-    dpi : int, resolution of the PNG files
-
-    Returns
-    -------
-    list of pathlib.Path
-        ``price.png``, ``liquidation_map.png``, ``book_depth.png``, ``open_interest.png`` and,
-        for results with more than one market, ``contagion.png``, in that order. Each file is
-        written under a temporary name and renamed, so it is complete or absent.
-    """
-    return save_plots(render_plots(result, dpi), directory)

@@ -14,6 +14,8 @@ import tomllib
 from collections.abc import Iterable
 
 from cascadesim._util.formatting import format_fraction, format_price, format_usd
+from cascadesim.report.assumptions import run_assumptions
+from cascadesim.report.headlines import asset_lines, run_headline
 from cascadesim.report.page import (
     PlotSource,
     escape,
@@ -50,10 +52,28 @@ CAPTIONS = {
         "insurance fund, which gains when liquidations fill better than the bankruptcy price "
         "and pays when they fill worse."
     ),
-    "contagion": (
-        "Contagion: each market's price change from its start and its liquidations on one "
-        "time axis; the dots mark each market's first liquidation, so the order in which the "
-        "cascade spread can be read from left to right."
+    "breakdown": (
+        "Liquidations by venue (left) and by asset (right), longs red and shorts green, "
+        "with each bar's total, the positions auto-deleveraged and any bad debt."
+    ),
+    "assets": (
+        "One panel per asset, all on one price scale: each venue's perp price change from its "
+        "start, a dot at its first liquidation (the order the cascade spread in), the asset's "
+        "largest market without liquidations dashed, and the asset's liquidations per time "
+        "bin as grey bars (right axis)."
+    ),
+    "asset_liquidation_maps": (
+        "Liquidation map per asset, its venues added up, in % from each market's start price: "
+        "how much would be liquidated if the price reached each level. Darker bars, where "
+        "they appear, are cross-margin positions whose level at the start is on the far side "
+        "of the price: the account's other positions hold or drain its margin, so a long can "
+        "sit above the price and a short below it."
+    ),
+    "liquidation_heatmap": (
+        "Liquidation heatmap of the most liquidated market's asset (all its venues): the "
+        "colour is the notional still waiting at each liquidation level, from the positions "
+        "open before the shock at their start levels; as the price line crosses a band the "
+        "run liquidates it and the band fades. Positions opened during the run are not in it."
     ),
 }
 
@@ -109,36 +129,104 @@ def scenario_name(result, scenario_toml: str) -> str:
 
 
 def headline(summary: dict) -> str:
-    """One sentence with the figures a reader looks for first (already HTML)."""
-    text = (
-        f"Liquidations of <strong>{escape(format_usd(summary['liquidated_total_usd']))}"
-        f"</strong> ({escape(format_usd(summary['liquidated_long_usd']))} longs, "
-        f"{escape(format_usd(summary['liquidated_short_usd']))} shorts) across "
-        f"<strong>{summary['accounts_liquidated']:,}</strong> accounts. The price fell "
-        f"<strong>{escape(format_fraction(summary['max_drawdown']))}</strong>"
-    )
-    if summary.get("counterfactual_max_drawdown") is not None:
-        text += (
-            f", against {escape(format_fraction(summary['counterfactual_max_drawdown']))}"
-            " for the same shock without liquidations"
-        )
-        if summary.get("amplification") is not None:
-            text += f" (amplification <strong>{summary['amplification']:.2f}x</strong>)"
-    return text + "."
+    """The run's headline and one line per asset, each naming its scope (already HTML)."""
+    lines = asset_lines(summary)
+    text = f'<p class="headline">{escape(run_headline(summary))}</p>'
+    if lines:
+        text += '<ul class="assets">' + "".join(f"<li>{escape(line)}</li>" for line in lines)
+        text += "</ul>"
+    return text
+
+
+# Figures of the totals table quoted from one market, not summed over all of them.
+PRICE_KEYS = frozenset(
+    {"price_start", "price_min", "max_drawdown", "counterfactual_max_drawdown", "amplification"}
+)
 
 
 def totals_table(summary: dict) -> str:
-    """Two-column table of the headline figures over all markets."""
+    """Two-column table of the headline figures; each row says its market or 'all markets'."""
+    n_markets = len(summary["markets"])
     rows = []
     for key, label, formatter in FIELDS:
         if key not in summary:
             continue
         value = summary[key]
+        if n_markets > 1:
+            label += f" ({summary['price_market']})" if key in PRICE_KEYS else " (all markets)"
         rows.append(
             f'<tr><th scope="row">{escape(label)}</th>'
             f'<td title="{escape(exact(value))}">{escape(formatter(value))}</td></tr>'
         )
-    return "<table>\n" + "\n".join(rows) + "\n</table>"
+    caption = ""
+    if n_markets > 1:
+        caption = (
+            f"<caption>Sums over all {n_markets} markets; the price rows are those of "
+            f"{escape(summary['price_market'])}, the deepest fall.</caption>"
+        )
+    return "<table>" + caption + "\n" + "\n".join(rows) + "\n</table>"
+
+
+def shared_or_usd(value: float | None) -> str:
+    """A group's fund change, or 'shared' where its fund also covers other markets."""
+    return "shared" if value is None else USD(value)
+
+
+# (key, column heading, formatter) of the By-venue and By-asset tables.
+GROUP_COLUMNS = (
+    ("liquidated_long_usd", "Longs", USD),
+    ("liquidated_short_usd", "Shorts", USD),
+    ("liquidated_total_usd", "Total", USD),
+    ("accounts_liquidated", "Accounts", lambda value: f"{value:,}"),
+    ("insurance_fund_change_usd", "Fund change", lambda value: shared_or_usd(value)),
+    ("adl_count", "ADL closes", lambda value: f"{value:,}"),
+    ("adl_notional_usd", "ADL notional", USD),
+    ("bad_debt_usd", "Bad debt", USD),
+    ("max_drawdown", "Fall", format_fraction),
+    ("amplification", "Amplification", lambda value: "n/a" if value is None else f"{value:.2f}x"),
+)
+
+
+def group_table(groups: dict, kind: str) -> str:
+    """One row per venue or asset, most liquidated first (see ``sim.result.breakdown``)."""
+    order = sorted(groups, key=lambda name: -groups[name]["liquidated_total_usd"])
+    head = "".join(f'<th scope="col">{escape(label)}</th>' for _, label, _ in GROUP_COLUMNS)
+    body = []
+    for name in order:
+        group = groups[name]
+        cells = "".join(
+            f'<td title="{escape(exact(group[key]))}">{escape(formatter(group[key]))}</td>'
+            for key, _, formatter in GROUP_COLUMNS
+        )
+        body.append(
+            f"<tr><td>{escape(name)}</td><td>{escape(', '.join(group['markets']))}</td>"
+            f"<td>{escape(group['price_market'])}</td>{cells}</tr>"
+        )
+    shared = sorted({name for group in groups.values() for name in group["fund_shared_with"]})
+    note = (
+        f"<p>Fund change <em>shared</em>: the {kind}'s markets share an insurance fund with "
+        f"{escape(', '.join(shared))}, and a shared fund's loss is not split by market.</p>"
+        if shared
+        else ""
+    )
+    return (
+        f'<div class="scroll"><table>\n<thead><tr><th scope="col">{escape(kind.title())}</th>'
+        '<th scope="col">Markets</th><th scope="col">Fall quoted on</th>'
+        + head
+        + "</tr></thead>\n<tbody>\n"
+        + "\n".join(body)
+        + "\n</tbody></table></div>"
+        + note
+    )
+
+
+def assumptions_html(result) -> str:
+    """The assumptions box: profile, margin rules, data, the limits that apply."""
+    items = "".join(
+        f"<li><strong>{escape(heading)}.</strong> {escape(text)}</li>"
+        for heading, text in run_assumptions(result)
+    )
+    return f'<div class="assumptions"><h2>Assumptions</h2><ul>{items}</ul></div>'
 
 
 def markets_table(markets: list[dict]) -> str:
@@ -205,16 +293,23 @@ def render_report(result, scenario_toml: str, plots: Iterable[PlotSource]) -> st
         f"market{'s' if len(result.market_names) != 1 else ''}, "
         f"{result.setup.n_steps:,} steps of {result.setup.step_seconds:g} s"
     )
+    breakdowns = "".join(
+        f"<h2>By {kind}</h2>\n{group_table(summary[key], kind)}"
+        for key, kind in (("by_venue", "venue"), ("by_asset", "asset"))
+        if len(summary.get(key, {})) > 1
+    )
     body = f"""<h1>Liquidation cascade: {escape(name)}</h1>
 <p class="provenance">{provenance}</p>
-<p class="headline">{headline(summary)}</p>
+{headline(summary)}
 {warnings(summary)}
+{assumptions_html(result)}
 <h2>The cascade, step by step</h2>
 {story_html(result)}
 <h2>Summary</h2>
 {totals_table(summary)}
 <h2>By market</h2>
 {markets_table(summary.get("markets", []))}
+{breakdowns}
 <h2>How to read this</h2>
 <p>{HOW_TO_READ}</p>
 <h2>Plots</h2>

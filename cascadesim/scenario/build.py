@@ -37,6 +37,7 @@ from cascadesim.model.venues import VENUES
 from cascadesim.scenario.collateral import collateral_holdings, estimated_rules
 from cascadesim.scenario.flow import estimated_flow, opening_flow
 from cascadesim.scenario.named import with_named_positions
+from cascadesim.scenario.profiles import profile_path, read_profile_file
 
 # MarketSpec field -> the scenario key that sets it, for error paths.
 SCENARIO_KEY = {
@@ -300,11 +301,20 @@ def build_setup(scenario, seed: int) -> EngineSetup:
             "population": generated.diagnostics,
             "estimates": estimated_rules(holdings, scenario) + estimated_flow(scenario),
             "snapshot": None if scenario.snapshot is None else scenario.snapshot.summary(),
+            "profile": profile_record(scenario),
         },
         collateral=holdings,
         flow=opening_flow(scenario, specs, inputs, seed),
     )
     return with_named_positions(scenario, setup)
+
+
+def profile_record(scenario) -> dict | None:
+    """The adopted profile's name and calibration record, for the reports' assumptions."""
+    if scenario.profile is None:
+        return None
+    path = profile_path(scenario.profile, scenario.base_dir)
+    return {"name": scenario.profile, "calibration": read_profile_file(path).get("calibration", {})}
 
 
 def market_population(scenario, spec: MarketSpec, name: str):

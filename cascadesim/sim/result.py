@@ -104,38 +104,74 @@ def with_outside_money(
     return ledger
 
 
-def breakdown(markets: list[dict], key: str) -> dict:
-    """Liquidations (USD, by side) and accounts summed over markets sharing ``key``.
+SUMMED_FIGURES = (
+    "liquidated_long_usd",
+    "liquidated_short_usd",
+    "liquidated_total_usd",
+    "accounts_liquidated",
+    "open_interest_before_usd",
+    "open_interest_after_usd",
+    "bad_debt_usd",
+    "adl_count",
+    "adl_notional_usd",
+)
+# The move a group's headline quotes: that of its market with the most open interest.
+PRICE_FIGURES = (
+    "price_start",
+    "price_min",
+    "max_drawdown",
+    "counterfactual_max_drawdown",
+    "amplification",
+)
 
-    A venue's or an asset's first cascade time is the earliest of its markets'.
+
+def breakdown(markets: list[dict], key: str) -> dict:
+    """The figures of the markets that share ``key`` ('venue' or 'asset'), one group each.
+
+    Liquidations (USD, by side), accounts (counted per market: an account liquidated on two
+    of the group's markets counts twice), open interest, bad debt and ADL are summed. The
+    insurance-fund change counts each fund once; it is None for a group holding only part
+    of a shared fund's markets (``fund_shared_with`` names the others), since a shared
+    fund's loss is not split by market. ``price_market`` is the group's market with the most
+    open interest before the run, and the price figures are its own; ``most_amplified_market``
+    the market with the largest amplification. A group's first cascade time is the earliest
+    of its markets'.
     """
     groups: dict[str, dict] = {}
+    members: dict[str, list[dict]] = {}
     for row in markets:
-        group = groups.setdefault(
-            row[key],
-            {
-                "liquidated_long_usd": 0.0,
-                "liquidated_short_usd": 0.0,
-                "liquidated_total_usd": 0.0,
-                "accounts_liquidated": 0,
-                "cascade_start_s": None,
-            },
+        members.setdefault(row[key], []).append(row)
+    pools: dict[str, set[str]] = {}
+    for row in markets:
+        pools.setdefault(row["fund_pool"], set()).add(row["market"])
+    for name, rows in members.items():
+        group: dict = {figure: sum(row[figure] for row in rows) for figure in SUMMED_FIGURES}
+        names = {row["market"] for row in rows}
+        group["markets"] = [row["market"] for row in rows]
+        shared = sorted(set().union(*(pools[row["fund_pool"]] for row in rows)) - names)
+        group["insurance_fund_change_usd"] = (
+            None
+            if shared
+            else sum(
+                row["insurance_fund_change_usd"]
+                for row in rows
+                if row["fund_pool"] == row["market"]
+            )
         )
-        for figure in (
-            "liquidated_long_usd",
-            "liquidated_short_usd",
-            "liquidated_total_usd",
-            "accounts_liquidated",
-        ):
-            group[figure] += row[figure]
-        start = row["cascade_start_s"]
-        if start is not None and (
-            group["cascade_start_s"] is None or start < group["cascade_start_s"]
-        ):
-            group["cascade_start_s"] = start
-    for group in groups.values():
+        group["fund_shared_with"] = shared
         total = group["liquidated_total_usd"]
         group["long_share"] = group["liquidated_long_usd"] / total if total > 0 else None
+        starts = [row["cascade_start_s"] for row in rows if row["cascade_start_s"] is not None]
+        group["cascade_start_s"] = min(starts) if starts else None
+        biggest = max(rows, key=lambda row: row["open_interest_before_usd"])
+        group["price_market"] = biggest["market"]
+        for figure in PRICE_FIGURES:
+            group[figure] = biggest[figure]
+        amplified = [row for row in rows if row["amplification"] is not None]
+        group["most_amplified_market"] = (
+            max(amplified, key=lambda row: row["amplification"])["market"] if amplified else None
+        )
+        groups[name] = group
     return groups
 
 
@@ -371,20 +407,25 @@ class Result:
         total["open_interest_change"] = end_value / start_value - 1.0 if start_value > 0 else 0.0
         total["accounts_liquidated"] = int(self.outcome.account_liquidated.sum())
         total["largest_liquidation_usd"] = max(row["largest_liquidation_usd"] for row in markets)
-        lead = max(markets, key=lambda row: row["max_drawdown"])
-        for key in (
-            "price_start",
-            "price_min",
-            "max_drawdown",
-            "counterfactual_max_drawdown",
-            "amplification",
-        ):
-            total[key] = lead[key]
+        # The top-level price figures are the deepest fall's, and name its market: a sweep's
+        # drawdown percentiles are those of the worst-hit market of each path.
+        deepest = max(markets, key=lambda row: row["max_drawdown"])
+        for key in PRICE_FIGURES:
+            total[key] = deepest[key]
+        total["price_market"] = deepest["market"]
         flags = self.outcome.flags
         total["iteration_cap_hit"] = bool(flags & layout.STATUS_FLAG_ITERATION_CAP)
         total["book_exhausted"] = bool(flags & layout.STATUS_FLAG_BOOK_EXHAUSTED)
         total["by_venue"] = breakdown(markets, "venue")
         total["by_asset"] = breakdown(markets, "asset")
+        total["lead_asset"] = max(
+            total["by_asset"],
+            key=lambda asset: total["by_asset"][asset]["open_interest_before_usd"],
+        )
+        amplified = [row for row in markets if row["amplification"] is not None]
+        total["most_amplified_market"] = (
+            max(amplified, key=lambda row: row["amplification"])["market"] if amplified else None
+        )
         total["markets"] = markets
         total["seed"] = self.provenance.get("seed")
         total["scenario_hash"] = self.provenance.get("scenario_hash")
