@@ -249,3 +249,24 @@ def test_the_command_refuses_an_unknown_figure_in_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith("cascadesim: error: --target = 'adl': a figure of the points")
     assert len(done.stderr.splitlines()) == 1
+
+
+def test_no_feasible_trial_exits_1_and_still_writes_the_closest(tmp_path):
+    (tmp_path / "tiny.toml").write_text(TINY_SWEEP, encoding="utf-8")
+    # Every path of this shock liquidates someone: a mean of zero cannot be met.
+    done = run_cli(
+        "tune",
+        "tiny.toml",
+        "--target",
+        "liquidated_total_usd_mean <= 0",
+        "--trials",
+        "2",
+        "--out",
+        "none",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("No trial of 2 met every target; the closest was trial ")
+    answer = json.loads((tmp_path / "none" / "answer.json").read_text())
+    assert not answer["feasible"] and not answer["figures"][0]["met"]
+    assert not pd.read_csv(tmp_path / "none" / "trials.csv")["feasible"].any()

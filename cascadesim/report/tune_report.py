@@ -40,9 +40,10 @@ def axis_label(key: str) -> str:
     if key.endswith("_usd"):
         return name[: -len(" usd")] + " (USD)"
     if key.endswith("mmr_scale"):
-        return name + " (x the venue's maintenance-margin rates)"
+        owner = key.split(".")[-2]
+        return f"{owner}: scale on the maintenance-margin rates (x the tier table's)"
     if key.endswith("leverage.max"):
-        return name + " (x, leverage cap)"
+        return "leverage cap (x)"
     return name
 
 
