@@ -302,6 +302,99 @@ def sweep(
 
 
 @app.command()
+def stress(
+    scenario: str | None = typer.Argument(
+        None, help="Scenario TOML file or bundled name: today's market; default: default."
+    ),
+    library: str | None = typer.Option(
+        None,
+        "--library",
+        help="A folder of event TOML files (index_path shocks); default: the bundled events.",
+    ),
+    window: str = typer.Option(
+        "full",
+        "--window",
+        help="full (each day's whole path, usually 86,400 s) or compressed (the day squeezed "
+        "into the scenario's duration_s).",
+    ),
+    workers: int = typer.Option(
+        1, "--workers", help="Processes sharing the days (the same table as one)."
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="'local' (a Dask LocalCluster) or a Dask scheduler address."
+    ),
+    out: str | None = typer.Option(
+        None, "--out", help="Output folder; default ./cascadesim-out/<scenario>-stress/."
+    ),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print only the table, as a JSON list of rows."
+    ),
+) -> None:
+    """Historical stress: what each real day of the event library would flush today."""
+    from cascadesim.cli.stress import stress_command  # lazy: keeps --help instant
+
+    stress_command(
+        scenario,
+        library=library,
+        window=window,
+        workers=workers,
+        scheduler=scheduler,
+        out=out,
+        json_output=json_output,
+    )
+
+
+@app.command()
+def tune(
+    sweep_file: str = typer.Argument(
+        ..., help="Sweep TOML file or bundled sweep name: its design parameters are searched."
+    ),
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help='A constraint on a points-table figure, e.g. "adl_probability <= 0.01"; '
+            "repeat for several.",
+        ),
+    ] = None,
+    prefer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--prefer",
+            help="PARAM=low|high: the less restrictive end of a parameter the command cannot "
+            "tell (insurance funds and mmr_scale: low; leverage.max: high).",
+        ),
+    ] = None,
+    trials: int = typer.Option(40, "--trials", help="Candidate points evaluated in all."),
+    paths: int | None = typer.Option(
+        None, "--paths", help="Paths per candidate, replacing the sweep file's."
+    ),
+    workers: int = typer.Option(1, "--workers", help="Processes on this machine."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="'local' (a Dask LocalCluster) or a Dask scheduler address."
+    ),
+    out: str | None = typer.Option(
+        None, "--out", help="Output folder; default ./cascadesim-out/<sweep>-tune/."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print only answer.json."),
+) -> None:
+    """Least restrictive swept parameters that meet the targets (exit 1 if none does)."""
+    from cascadesim.cli.tune import tune_command  # lazy: keeps --help instant
+
+    tune_command(
+        sweep_file,
+        targets=target or [],
+        prefer=prefer or [],
+        trials=trials,
+        paths=paths,
+        workers=workers,
+        scheduler=scheduler,
+        out=out,
+        json_output=json_output,
+    )
+
+
+@app.command()
 def validate(
     scenarios: Annotated[
         list[str] | None,

@@ -51,6 +51,18 @@ PRICE_PATHS_FILE = "price_paths.parquet"
 SWEEP_FILE = "sweep.toml"
 MAX_CHUNK_PATHS = 25
 QUANTILES = (0.50, 0.95, 0.99)
+# Per-path figures whose mean and percentiles (with intervals) points.parquet carries.
+DISTRIBUTION_FIGURES = (
+    "liquidated_total_usd",
+    "bad_debt_usd",
+    "amplification",
+    "max_drawdown",
+    "insurance_fund_drawdown_usd",
+    "largest_sample_drop",
+)
+# Its probabilities (with exact binomial intervals) and other figures of a point.
+PROBABILITY_FIGURES = ("adl_probability", "bad_debt_probability")
+OTHER_POINT_FIGURES = ("insurance_fund_drawdown_max_usd", "sample_return_excess_kurtosis")
 
 ProgressCallback = Callable[[int, int], None]  # (tasks done, tasks total)
 
@@ -449,14 +461,7 @@ def points_frame(sweep, paths_frame, price_paths):
             **{key: sweep.point_values[point][key] for key in sweep.parameters},
             "paths": len(group),
         }
-        for name in (
-            "liquidated_total_usd",
-            "bad_debt_usd",
-            "amplification",
-            "max_drawdown",
-            "insurance_fund_drawdown_usd",
-            "largest_sample_drop",
-        ):
+        for name in DISTRIBUTION_FIGURES:
             values = group[name].to_numpy(dtype=np.float64)
             if name == "bad_debt_usd":
                 values = np.where(values > BAD_DEBT_TOLERANCE_USD, values, 0.0)
