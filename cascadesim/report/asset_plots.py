@@ -203,7 +203,8 @@ def plot_assets(result) -> Figure | None:
             fontsize=11,
         )
         axes.axhline(0.0, color="black", linewidth=0.7)
-        axes.legend(loc="lower left", fontsize=8, ncols=2, framealpha=0.85)
+        # Upper right: the lines start there at 0 and fall away; the bars are at the bottom.
+        axes.legend(loc="upper right", fontsize=8, framealpha=0.85)
     for panel in range(len(names), n_rows * n_columns):
         grid[panel // n_columns][panel % n_columns].set_visible(False)
     for row in grid:
@@ -214,8 +215,8 @@ def plot_assets(result) -> Figure | None:
     for row in grid:
         row[0].set_ylabel("Price change (%)")
     figure.suptitle(
-        f"Each asset's markets: price change from the start (lines, dots at each market's "
-        f"first liquidation) and liquidations per {describe_width(axis.bin_seconds)} "
+        f"Each asset's markets: price change from the start (dots: first liquidation)\n"
+        f"and the asset's liquidations per {describe_width(axis.bin_seconds)} "
         f"(grey bars, right axis)",
         fontsize=11.5,
         fontweight="bold",
