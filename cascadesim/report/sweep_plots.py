@@ -13,6 +13,7 @@ import pathlib
 import numpy as np
 import pyarrow.compute as pc
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from cascadesim._util.files import write_atomically
 from cascadesim._util.formatting import format_fraction, format_usd
@@ -45,6 +46,19 @@ def short_name(key: str) -> str:
     return ".".join(key.split(".")[-2:])
 
 
+def parameter_label(key: str) -> str:
+    """A swept parameter in words, with its unit: ``every market's insurance fund (USD)``."""
+    name = short_name(key).replace("_", " ").replace("*.", "")
+    if key.endswith("_usd"):
+        return name[: -len(" usd")] + " (USD)"
+    if key.endswith("mmr_scale"):
+        owner = key.split(".")[-2]
+        return f"{owner} maintenance-margin scale (x)"
+    if key.endswith("leverage.max"):
+        return "leverage cap (x)"
+    return name
+
+
 def format_value(key: str, value) -> str:
     """A swept value as a reader wants it: USD compact, fractions and scales as numbers."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
@@ -55,12 +69,12 @@ def format_value(key: str, value) -> str:
 
 
 def point_label(sweep, point: int, separator: str = ", ") -> str:
-    """``leverage.max = 10, *.insurance_fund_usd = $1.0M`` (or ``all paths`` for no design)."""
+    """``leverage cap (x) = 10, insurance fund (USD) = $1.0M`` (``all paths`` for no design)."""
     values = sweep.point_values[point]
     if not values:
         return "all paths"
     return separator.join(
-        f"{short_name(key)} = {format_value(key, value)}" for key, value in values.items()
+        f"{parameter_label(key)} = {format_value(key, value)}" for key, value in values.items()
     )
 
 
@@ -155,7 +169,25 @@ def plot_loss_distributions(sweep, paths, most: int = 3) -> Figure:
         if column == "bad_debt_usd":
             values_all = without_residue(values_all)
         top = float(np.max(values_all)) if values_all.size else 0.0
-        bins = np.linspace(0.0, top if top > 0 else 1.0, 41)
+        if top <= 0:
+            # Nothing to draw: an axis from 0 to 1 USD would suggest a distribution.
+            axes.text(
+                0.5,
+                0.5,
+                f"none in {values_all.size:,} paths",
+                ha="center",
+                va="center",
+                fontsize=14,
+                transform=axes.transAxes,
+                color="#555555",
+            )
+            axes.set_xticks([])
+            axes.set_yticks([])
+            axes.set_title(title)
+            axes.set_xlabel(f"{title.split(' per')[0]} (USD)")
+            axes.set_ylabel("Paths")
+            continue
+        bins = np.linspace(0.0, top, 41)
         for colour, point in zip(POINT_COLOURS, chosen, strict=False):
             values = paths.loc[paths["point"] == point, column].to_numpy(dtype=np.float64)
             if column == "bad_debt_usd":
@@ -172,8 +204,13 @@ def plot_loss_distributions(sweep, paths, most: int = 3) -> Figure:
         axes.xaxis.set_major_formatter(USD_FORMATTER)
         axes.set_xlabel(f"{title.split(' per')[0]} (USD)")
         axes.set_ylabel("Paths")
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_title(title)
-        axes.legend(loc="upper right", fontsize=8)
+    # Below the panels: inside, the legend covered the tallest bars.
+    handles, labels = axes_pair[0].get_legend_handles_labels()
+    longest = max((len(line) for label in labels for line in label.split("\n")), default=0)
+    columns = len(chosen) if longest * len(chosen) <= 150 else 1
+    figure.legend(handles, labels, loc="outside lower center", ncols=columns, fontsize=8.5)
     figure.suptitle("Loss distributions; dashed: VaR95, dotted: VaR99", fontweight="bold")
     return figure
 
@@ -214,18 +251,12 @@ def plot_heatmap(sweep, points) -> Figure | None:
         )
         image = axes.imshow(values, cmap=colours, aspect="auto", origin="lower")
         colourbar = figure.colorbar(image, ax=axes, shrink=0.85)
-        if usd:
-            colourbar.formatter = USD_FORMATTER
-            colourbar.update_ticks()
+        # The colour bar in the cells' own unit: USD, or percent for probabilities and falls.
+        colourbar.formatter = USD_FORMATTER if usd else PercentFormatter(xmax=1.0)
+        colourbar.update_ticks()
         low, high = np.nanmin(values), np.nanmax(values)
         for (i, j), value in np.ndenumerate(values):
-            text = (
-                format_usd(value)
-                if usd
-                else f"{value:.2f}"
-                if column.startswith("adl")
-                else format_fraction(value)
-            )
+            text = format_usd(value) if usd else format_fraction(value)
             # White on the dark end of the colour map: low values, or high ones for magma_r.
             level = (value - low) / (high - low) if high > low else 0.0
             dark = level > 0.6 if colours.endswith("_r") else level < 0.4
@@ -238,13 +269,14 @@ def plot_heatmap(sweep, points) -> Figure | None:
             rotation=30,
         )
         axes.set_yticks(range(len(row_values)), [format_value(rows_key, v) for v in row_values])
-        axes.set_xlabel(short_name(columns_key))
-        axes.set_ylabel(short_name(rows_key))
+        axes.set_xlabel(parameter_label(columns_key))
+        axes.set_ylabel(parameter_label(rows_key))
         axes.set_title(title)
         axes.grid(False)
     note = " (other parameters averaged)" if len(varying) > 2 else ""
     figure.suptitle(
-        f"Over {short_name(rows_key)} and {short_name(columns_key)}{note}", fontweight="bold"
+        f"Over {parameter_label(rows_key)} and\n{parameter_label(columns_key)}{note}",
+        fontweight="bold",
     )
     return figure
 

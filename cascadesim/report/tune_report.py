@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from cascadesim.report.output import clean, commit, staging_directory
 from cascadesim.report.page import escape, figures_html, page, write_page
 from cascadesim.report.plots import USD_FORMATTER, new_figure, png_bytes, styled
-from cascadesim.report.sweep_plots import format_value, short_name
+from cascadesim.report.sweep_plots import format_value, parameter_label, short_name
 
 TRIALS_FILE = "trials.csv"
 ANSWER_FILE = "answer.json"
@@ -34,26 +34,13 @@ CAPTION = (
 )
 
 
-def axis_label(key: str) -> str:
-    """A parameter's axis label in words, with its unit."""
-    name = short_name(key).replace("_", " ").replace("*.", "every market's ")
-    if key.endswith("_usd"):
-        return name[: -len(" usd")] + " (USD)"
-    if key.endswith("mmr_scale"):
-        owner = key.split(".")[-2]
-        return f"{owner}: scale on the maintenance-margin rates (x the tier table's)"
-    if key.endswith("leverage.max"):
-        return "leverage cap (x)"
-    return name
-
-
 def figure_label(column: str) -> str:
     unit = " (USD)" if "_usd" in column else ""
     return column.replace("_", " ") + unit
 
 
 def set_axis(axes, which: str, key: str, log: bool) -> None:
-    getattr(axes, f"set_{which}label")(axis_label(key))
+    getattr(axes, f"set_{which}label")(parameter_label(key))
     if log:
         getattr(axes, f"set_{which}scale")("log")
     if key.endswith("_usd"):
