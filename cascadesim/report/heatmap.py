@@ -17,6 +17,7 @@ from cascadesim.report.asset_plots import asset_liquidation_levels
 from cascadesim.report.plots import (
     PRICE_COLOUR,
     USD_FORMATTER,
+    lowest_prices,
     market_index,
     market_rows,
     new_figure,
@@ -150,6 +151,20 @@ def plot_liquidation_heatmap(result, market: int | str | None = None, n_levels: 
         linewidth=1.6,
         label=f"{name} perp price",
     )
+    # The summary's low is the lower of each step's mid and last trade: mark it, since a
+    # single trade below the mid is not on the mid's line.
+    lows = 100.0 * (lowest_prices(timeline) / starts[k] - 1.0)
+    trough = int(np.argmin(lows))
+    axes.plot(
+        [float(timeline["time"].iloc[trough]) / axis.scale],
+        [lows[trough]],
+        marker="v",
+        markersize=9,
+        color="white",
+        markeredgecolor=PRICE_COLOUR,
+        linestyle="none",
+        label=f"lowest price {lows[trough]:.1f} % (mid or last trade)",
+    )
     axes.axhline(0.0, color="white", linewidth=0.8, linestyle=":")
     axes.set_xlim(0, axis.end_seconds / axis.scale)
     axes.set_ylim(level_edges[0], level_edges[-1])
@@ -157,10 +172,10 @@ def plot_liquidation_heatmap(result, market: int | str | None = None, n_levels: 
     axes.set_ylabel("Liquidation level (% from the start price)")
     axes.legend(loc="upper right")
     venues = len(group["markets"])
+    scope = name if venues == 1 else f"{asset}, {venues} venues together"
     axes.set_title(
-        f"{asset} liquidation heatmap, {venues} venue{'s' if venues != 1 else ''} together: "
-        "what is left to liquidate at each level\n(positions open before the shock, at their "
-        "start liquidation levels)"
+        f"Liquidation heatmap of {scope}: what is left to liquidate at each level\n"
+        "(positions open before the shock, at their start liquidation levels)"
     )
     axes.grid(False)
     return figure
