@@ -374,3 +374,19 @@ def test_real_command_prints_one_line_and_exits_2(name, tmp_path):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("cascadesim: error: ") and expectation(path) in result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing written, not even an empty folder
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("a = " + "[" * 1000 + "]" * 1000, "nested too deeply"),
+        ("seed = " + "9" * 5000, "a number too long to read"),
+    ],
+)
+def test_deep_nesting_and_huge_integers_are_one_line_errors(body, message):
+    """tomllib's RecursionError and Python's int-string limit never reach the user."""
+    from cascadesim.scenario.models import Scenario  # lazy: keeps the test self-contained
+
+    with pytest.raises(CascadesimInputError, match=message) as raised:
+        Scenario.from_toml_text('name = "x"\n' + body, source="hostile.toml")
+    assert str(raised.value).startswith("hostile.toml: ") and "\n" not in str(raised.value)

@@ -46,14 +46,34 @@ def validate_toml(model: type[BaseModel], text: str, source: str, context: dict 
     ``context`` is passed to pydantic's validators (``ValidationInfo.context``): a scenario's
     folder, for example, which its relative file paths are resolved from.
     """
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise CascadesimInputError(f"{source}: {describe_toml_error(error)}") from None
+    data = parse_toml(text, source)
     try:
         return model.model_validate(data, context=context)
     except ValidationError as error:
         raise CascadesimInputError(f"{source}: {describe_validation_error(error, model)}") from None
+
+
+def parse_toml(text: str, source: str) -> dict:
+    """The table of TOML text; every way the parser can fail is one line naming ``source``.
+
+    Besides syntax errors, tomllib's recursive parser overflows Python's stack on arrays or
+    inline tables nested about a thousand deep, and an integer of more than 4,300 digits
+    exceeds Python's int-string limit: neither belongs in a scenario, and both are refused.
+    """
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise CascadesimInputError(f"{source}: {describe_toml_error(error)}") from None
+    except RecursionError:
+        raise CascadesimInputError(
+            f"{source}: arrays or tables nested too deeply to read; a scenario file nests a "
+            "few levels"
+        ) from None
+    except ValueError as error:  # an integer past Python's int-string limit
+        raise CascadesimInputError(
+            f"{source}: a number too long to read ({str(error).split(':')[0]}); numbers in "
+            "these files have at most 4,300 digits"
+        ) from None
 
 
 def describe_toml_error(error: tomllib.TOMLDecodeError) -> str:
