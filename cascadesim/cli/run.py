@@ -34,7 +34,7 @@ from cascadesim.model.inverse_calculator import MARGIN_MODES, inverse_liquidatio
 from cascadesim.model.market import CONTRACT_TYPES
 from cascadesim.model.position_book import place_book
 from cascadesim.model.resources import RunBudget
-from cascadesim.report.headlines import asset_lines, price_scope, run_headline
+from cascadesim.report.headlines import asset_lines, ordered_groups, price_scope, run_headline
 from cascadesim.report.output import (
     check_output_folder,
     load_plotting,
@@ -506,8 +506,7 @@ def breakdown_table(groups: dict, kind: str) -> Table:
     table.add_column(kind)
     for column in ("longs", "shorts", "accounts", "fund change", "ADL", "bad debt", "move"):
         table.add_column(column, justify="right")
-    order = sorted(groups, key=lambda group: -groups[group]["liquidated_total_usd"])
-    for group_name in order:
+    for group_name in ordered_groups(groups):
         group = groups[group_name]
         fund = group["insurance_fund_change_usd"]
         table.add_row(

@@ -16,6 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from cascadesim._util.formatting import format_fraction, format_usd
+from cascadesim.report.headlines import ordered_groups
 from cascadesim.report.plots import (
     COUNTERFACTUAL_COLOUR,
     LONG_COLOUR,
@@ -34,11 +35,6 @@ from cascadesim.report.plots import (
 
 CROSS_LONG_COLOUR = "#8c1a1a"  # dark red: cross-margin longs liquidated above the start
 CROSS_SHORT_COLOUR = "#1a5e1a"
-
-
-def ordered_groups(groups: dict) -> list[str]:
-    """Group names, most liquidated first (ties: by name, so the order is stable)."""
-    return sorted(groups, key=lambda name: (-groups[name]["liquidated_total_usd"], name))
 
 
 def panel_grid(count: int) -> tuple[int, int]:

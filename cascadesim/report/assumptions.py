@@ -67,27 +67,19 @@ def tier_assumption(setup) -> str:
 def data_assumption(summary: dict) -> str:
     """What was imported from market data or a position book, and what was estimated."""
     snapshot = summary.get("snapshot")
-    parts = []
     if snapshot:
-        parts.append(
+        estimates = [f"{path}: {why}" for path, why in snapshot["estimates"].items()]
+        listed = "; ".join(estimates[:6]) + ("; ..." if len(estimates) > 6 else "")
+        parts = [
             f"Market data of {snapshot['taken_utc']} ({snapshot['data']}): "
             f"{len(snapshot['sources'])} values read from the venues, "
-            f"{len(snapshot['estimates'])} estimated"
-            + (
-                " ("
-                + "; ".join(f"{k}: {v}" for k, v in list(snapshot["estimates"].items())[:6])
-                + ("; ..." if len(snapshot["estimates"]) > 6 else "")
-                + ")"
-                if snapshot["estimates"]
-                else ""
-            )
-            + "."
-        )
+            f"{len(estimates)} estimated" + (f" ({listed})" if estimates else "") + "."
+        ]
     else:
-        parts.append(
+        parts = [
             "No market data imported: open interest, depth, funding and prices are the "
             "scenario file's stated values."
-        )
+        ]
     if "book" in summary:
         book = summary["book"]
         parts.append(

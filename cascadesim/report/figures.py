@@ -59,13 +59,8 @@ def plots_of(result) -> list[tuple[str, Callable[..., Figure | None]]]:
     """(file stem, plot function) of every figure of a result, in the order they are shown."""
     plots: list[tuple[str, Callable[..., Figure | None]]] = list(PLOTS)
     if len(result.market_names) > 1:
-        summary = result.summary
-        plots[1:1] = [
-            (stem, plot)
-            for stem, plot in SEVERAL_MARKET_PLOTS
-            if stem != "breakdown" or len(summary["by_venue"]) > 1 or len(summary["by_asset"]) > 1
-            if stem != "asset_liquidation_maps" or len(summary["by_asset"]) > 1
-        ]
+        # Each returns None where it has nothing to show (one venue and one asset, say).
+        plots[1:1] = SEVERAL_MARKET_PLOTS
     return plots
 
 

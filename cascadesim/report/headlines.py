@@ -40,8 +40,9 @@ def move_clause(figures: dict, market: str | None = None) -> str:
     return text
 
 
-def market_rows(summary: dict) -> dict[str, dict]:
-    return {row["market"]: row for row in summary["markets"]}
+def ordered_groups(groups: dict) -> list[str]:
+    """Venue or asset names of a breakdown, most liquidated first."""
+    return sorted(groups, key=lambda name: -groups[name]["liquidated_total_usd"])
 
 
 def run_headline(summary: dict) -> str:
@@ -63,7 +64,7 @@ def run_headline(summary: dict) -> str:
     text += "."
     amplified = summary.get("most_amplified_market")
     if amplified is not None and amplified != group["price_market"]:
-        row = market_rows(summary)[amplified]
+        row = next(row for row in markets if row["market"] == amplified)
         text += f" Largest amplification: {amplified}, which {move_clause(row)}."
     return text
 
@@ -73,7 +74,7 @@ def asset_lines(summary: dict) -> list[str]:
     assets = summary["by_asset"]
     if len(assets) < 2:
         return []
-    order = sorted(assets, key=lambda name: -assets[name]["liquidated_total_usd"])
+    order = ordered_groups(assets)
     lines = []
     for name in order[:MAX_ASSET_LINES]:
         group = assets[name]

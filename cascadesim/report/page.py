@@ -93,6 +93,30 @@ def plot_png(source: PlotSource) -> tuple[str, bytes]:
     return path.stem, path.read_bytes()
 
 
+def header_cells(labels: Iterable[str]) -> str:
+    """``<th scope="col">`` cells of a table's header row, escaped."""
+    return "".join(f'<th scope="col">{escape(label)}</th>' for label in labels)
+
+
+def value_cells(row: Mapping, columns: Iterable[tuple]) -> str:
+    """One ``<td>`` per (key, label, formatter) column: the formatted value, exact on hover."""
+    return "".join(
+        f'<td title="{escape(exact(row[key]))}">{escape(formatter(row[key]))}</td>'
+        for key, _, formatter in columns
+    )
+
+
+def scroll_table(head: str, rows: Iterable[str]) -> str:
+    """A table (header cells, body rows) that scrolls sideways rather than widen the page."""
+    return (
+        '<div class="scroll"><table>\n<thead><tr>'
+        + head
+        + "</tr></thead>\n<tbody>\n"
+        + "\n".join(rows)
+        + "\n</tbody></table></div>"
+    )
+
+
 def figure_html(source: PlotSource, captions: Mapping[str, str]) -> str:
     """An embedded PNG (base64 data URI) with its caption (by file stem)."""
     stem, png = plot_png(source)

@@ -15,14 +15,17 @@ from collections.abc import Iterable
 
 from cascadesim._util.formatting import format_fraction, format_price, format_usd
 from cascadesim.report.assumptions import run_assumptions
-from cascadesim.report.headlines import asset_lines, run_headline
+from cascadesim.report.headlines import asset_lines, ordered_groups, run_headline
 from cascadesim.report.page import (
     PlotSource,
     escape,
     exact,
     figures_html,
+    header_cells,
     page,
     recorded,
+    scroll_table,
+    value_cells,
     write_page,
 )
 from cascadesim.report.story import cascade_story
@@ -189,19 +192,15 @@ GROUP_COLUMNS = (
 
 def group_table(groups: dict, kind: str) -> str:
     """One row per venue or asset, most liquidated first (see ``sim.result.breakdown``)."""
-    order = sorted(groups, key=lambda name: -groups[name]["liquidated_total_usd"])
-    head = "".join(f'<th scope="col">{escape(label)}</th>' for _, label, _ in GROUP_COLUMNS)
-    body = []
-    for name in order:
-        group = groups[name]
-        cells = "".join(
-            f'<td title="{escape(exact(group[key]))}">{escape(formatter(group[key]))}</td>'
-            for key, _, formatter in GROUP_COLUMNS
-        )
-        body.append(
-            f"<tr><td>{escape(name)}</td><td>{escape(', '.join(group['markets']))}</td>"
-            f"<td>{escape(group['price_market'])}</td>{cells}</tr>"
-        )
+    order = ordered_groups(groups)
+    head = header_cells([kind.title(), "Markets", "Fall quoted on"])
+    head += header_cells(label for _, label, _ in GROUP_COLUMNS)
+    body = [
+        f"<tr><td>{escape(name)}</td><td>{escape(', '.join(groups[name]['markets']))}</td>"
+        f"<td>{escape(groups[name]['price_market'])}</td>"
+        f"{value_cells(groups[name], GROUP_COLUMNS)}</tr>"
+        for name in order
+    ]
     shared = sorted({name for group in groups.values() for name in group["fund_shared_with"]})
     note = (
         f"<p>Fund change <em>shared</em>: the {kind}'s markets share an insurance fund with "
@@ -209,15 +208,7 @@ def group_table(groups: dict, kind: str) -> str:
         if shared
         else ""
     )
-    return (
-        f'<div class="scroll"><table>\n<thead><tr><th scope="col">{escape(kind.title())}</th>'
-        '<th scope="col">Markets</th><th scope="col">Fall quoted on</th>'
-        + head
-        + "</tr></thead>\n<tbody>\n"
-        + "\n".join(body)
-        + "\n</tbody></table></div>"
-        + note
-    )
+    return scroll_table(head, body) + note
 
 
 def assumptions_html(result) -> str:
@@ -234,26 +225,14 @@ def markets_table(markets: list[dict]) -> str:
     columns = [
         (key, label, formatter) for key, label, formatter in FIELDS if markets and key in markets[0]
     ]
-    head = "".join(f'<th scope="col">{escape(label)}</th>' for _, label, _ in columns)
-    body = []
-    for row in markets:
-        cells = "".join(
-            f'<td title="{escape(exact(row[key]))}">{escape(formatter(row[key]))}</td>'
-            for key, _, formatter in columns
-        )
-        body.append(
-            f"<tr><td>{escape(row.get('market', ''))}</td>"
-            f"<td>{escape(row.get('asset', ''))}</td>"
-            f"<td>{escape(row.get('venue', ''))}</td>{cells}</tr>"
-        )
-    return (
-        '<div class="scroll"><table>\n<thead><tr><th scope="col">Market</th>'
-        '<th scope="col">Asset</th><th scope="col">Venue</th>'
-        + head
-        + "</tr></thead>\n<tbody>\n"
-        + "\n".join(body)
-        + "\n</tbody></table></div>"
-    )
+    head = header_cells(["Market", "Asset", "Venue"]) + header_cells(l for _, l, _ in columns)
+    body = [
+        f"<tr><td>{escape(row.get('market', ''))}</td>"
+        f"<td>{escape(row.get('asset', ''))}</td>"
+        f"<td>{escape(row.get('venue', ''))}</td>{value_cells(row, columns)}</tr>"
+        for row in markets
+    ]
+    return scroll_table(head, body)
 
 
 def warnings(summary: dict) -> str:

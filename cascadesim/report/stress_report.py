@@ -17,7 +17,15 @@ from matplotlib.figure import Figure
 
 from cascadesim._util.formatting import format_fraction, format_usd
 from cascadesim.report.output import clean, commit, staging_directory, write_parquet
-from cascadesim.report.page import escape, exact, figures_html, page, write_page
+from cascadesim.report.page import (
+    escape,
+    figures_html,
+    header_cells,
+    page,
+    scroll_table,
+    value_cells,
+    write_page,
+)
 from cascadesim.report.plots import (
     LONG_COLOUR,
     SHORT_COLOUR,
@@ -106,25 +114,13 @@ def plot_stress(rows: list[dict], scenario_name: str) -> Figure:
 
 
 def stress_table_html(rows: list[dict]) -> str:
-    head = '<th scope="col">Day</th>' + "".join(
-        f'<th scope="col">{escape(label)}</th>' for _, label, _ in COLUMNS
-    )
-    body = []
-    for row in rows:
-        cells = "".join(
-            f'<td title="{escape(exact(row[key]))}">{escape(formatter(row[key]))}</td>'
-            for key, _, formatter in COLUMNS
-        )
-        body.append(
-            f'<tr><td title="{escape(row["description"])}">{escape(row["day"])}</td>{cells}</tr>'
-        )
-    return (
-        '<div class="scroll"><table>\n<thead><tr>'
-        + head
-        + "</tr></thead>\n<tbody>\n"
-        + "\n".join(body)
-        + "\n</tbody></table></div>"
-    )
+    head = header_cells(["Day"]) + header_cells(label for _, label, _ in COLUMNS)
+    body = [
+        f'<tr><td title="{escape(row["description"])}">{escape(row["day"])}</td>'
+        f"{value_cells(row, COLUMNS)}</tr>"
+        for row in rows
+    ]
+    return scroll_table(head, body)
 
 
 def headline(worst: dict) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from cascadesim._util.formatting import format_fraction, format_usd
 from cascadesim._util.intervals import too_few_paths
-from cascadesim.report.page import escape, exact, figures_html, page, write_page
+from cascadesim.report.page import escape, exact, figures_html, page, scroll_table, write_page
 from cascadesim.report.sweep_plots import format_value, short_name
 
 REPORT_NAME = "report.html"
@@ -118,14 +118,7 @@ def points_table(sweep, points) -> str:
         if len(points) > MAX_ROWS
         else ""
     )
-    return (
-        '<div class="scroll"><table>\n<thead><tr><th scope="col">Point</th>'
-        + head
-        + "</tr></thead>\n<tbody>\n"
-        + "\n".join(body)
-        + "\n</tbody></table></div>"
-        + more
-    )
+    return scroll_table('<th scope="col">Point</th>' + head, body) + more
 
 
 def shock_text(sweep) -> str:

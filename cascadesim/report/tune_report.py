@@ -109,20 +109,15 @@ def plot_trials(
 
 def answer_html(answer: dict) -> str:
     """The answer first: the values found, each target's estimate and interval, warnings."""
+    values = ", ".join(
+        f"{short_name(key)} = {format_value(key, value)}" for key, value in answer["values"].items()
+    )
     if answer["feasible"]:
-        values = ", ".join(
-            f"{short_name(key)} = {format_value(key, value)}"
-            for key, value in answer["values"].items()
-        )
         lead = (
             f"Least restrictive values meeting every target (trial {answer['trial']} of "
             f"{answer['trials']}, {answer['paths']} paths each): {values}."
         )
     else:
-        values = ", ".join(
-            f"{short_name(key)} = {format_value(key, value)}"
-            for key, value in answer["values"].items()
-        )
         lead = (
             f"No trial of {answer['trials']} met every target. The closest was trial "
             f"{answer['trial']}: {values}."

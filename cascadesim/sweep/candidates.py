@@ -14,7 +14,6 @@ or on Dask (``scheduler``).
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import signal
 from concurrent.futures import ProcessPoolExecutor
@@ -23,9 +22,8 @@ from typing import Any
 import pyarrow as pa
 
 from cascadesim._util.processes import worker_context
-from cascadesim.scenario.files import short_repr
 from cascadesim.sweep.run import plan_chunks, points_frame, split_tables
-from cascadesim.sweep.spec import quoted, set_path, validated
+from cascadesim.sweep.spec import point_scenario
 from cascadesim.sweep.tasks import point_jobs, run_chunk, warm_up
 
 
@@ -79,19 +77,10 @@ class SweepCandidates:
 
     def batch_sweep(self, candidates: list[dict]):
         """The candidates as the design points of a sweep (validated like a design point)."""
-        scenarios = []
-        for k, values in enumerate(candidates):
-            data = copy.deepcopy(self.base_data)
-            for key, value in values.items():
-                set_path(data, key, value, f"design.parameters.{quoted(key)}")
-            described = ", ".join(f"{key} = {short_repr(v)}" for key, v in values.items())
-            scenarios.append(
-                validated(
-                    data,
-                    self.sweep.base,
-                    lambda message, k=k, d=described: f"candidate {k} ({d}): {message}",
-                )
-            )
+        scenarios = [
+            point_scenario(self.base_data, values, self.sweep.base, f"candidate {k}")
+            for k, values in enumerate(candidates)
+        ]
         return dataclasses.replace(
             self.sweep,
             parameters=list(candidates[0]),

@@ -336,21 +336,13 @@ def resolve_sweep(spec: SweepFile, source: Path | None, text: str) -> Sweep:
     parameters, point_values, trials = design_points(spec)
     # Before a scenario per point is validated: 1e5 points take a while to validate.
     check_task_count(len(point_values), spec.paths, "paths")
-    scenarios = [base] if not parameters else []
+    scenarios = [base]
     if parameters:
         check_each_value(base, trials)
-        for k, values in enumerate(point_values):
-            point = copy.deepcopy(data)
-            for key, value in values.items():
-                set_path(point, key, value, f"design.parameters.{quoted(key)}")
-            described = ", ".join(f"{key} = {short_repr(v)}" for key, v in values.items())
-            scenarios.append(
-                validated(
-                    point,
-                    original,
-                    lambda message, k=k, d=described: f"design point {k} ({d}): {message}",
-                )
-            )
+        scenarios = [
+            point_scenario(data, values, original, f"design point {k}")
+            for k, values in enumerate(point_values)
+        ]
     return Sweep(
         spec=spec,
         source=source,
@@ -360,6 +352,18 @@ def resolve_sweep(spec: SweepFile, source: Path | None, text: str) -> Sweep:
         point_values=point_values,
         scenarios=scenarios,
     )
+
+
+def point_scenario(data: dict, values: dict, original: Scenario, label: str) -> Scenario:
+    """The scenario of one design point: ``data`` with ``values`` set at their dotted paths.
+
+    Errors read ``<label> (<key> = <value>, ...): <message>``.
+    """
+    point = copy.deepcopy(data)
+    for key, value in values.items():
+        set_path(point, key, value, f"design.parameters.{quoted(key)}")
+    described = ", ".join(f"{key} = {short_repr(v)}" for key, v in values.items())
+    return validated(point, original, lambda message: f"{label} ({described}): {message}")
 
 
 def check_task_count(points: int, paths: int, where: str) -> None:
