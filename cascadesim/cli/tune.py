@@ -22,6 +22,7 @@ from cascadesim.cli.console import (
     report_interrupt,
     table_console,
 )
+from cascadesim.report.assumptions import sweep_assumptions
 from cascadesim.report.output import check_output_folder, clean
 from cascadesim.report.sweep_plots import format_value, short_name
 from cascadesim.report.tune_report import write_tune_outputs
@@ -129,7 +130,11 @@ def tune_command(
     answer = answer_record(sweep, result, parsed, paths, trials)
     try:
         files = write_tune_outputs(
-            directory, frame, answer, [(d.key, d.low, d.high, d.log) for d in dimensions]
+            directory,
+            frame,
+            answer,
+            [(d.key, d.low, d.high, d.log) for d in dimensions],
+            sweep_assumptions(sweep, paths),
         )
     except OSError as error:
         raise CascadesimInputError(

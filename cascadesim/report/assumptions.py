@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from cascadesim.model.venues import VENUES
+from cascadesim.scenario.build import profile_record
 
 # Shown whatever the run: what the model leaves out by construction (docs/model.md).
 STANDING_LIMITS = (
@@ -43,10 +44,13 @@ def profile_assumption(profile: dict | None) -> str:
     return f'Profile "{name}": {status}{on}, fitted {fitted}.'
 
 
-def tier_assumption(setup) -> str:
-    """Which markets' tier tables are published and which are estimates (with the source)."""
+def tier_assumption(markets) -> str:
+    """Which markets' tier tables are published and which are estimates (with the source).
+
+    ``markets``: the MarketSpecs of a setup or of a scenario (``Scenario.market_specs``).
+    """
     published, estimated = [], []
-    for spec in setup.markets:
+    for spec in markets:
         profile = VENUES.get(spec.venue)
         if profile is None:
             estimated.append(f"{spec.name} (venue without a profile)")
@@ -128,8 +132,28 @@ def run_assumptions(result) -> list[tuple[str, str]]:
     summary = result.summary
     rows = [
         ("Population", profile_assumption(result.setup.labels.get("profile"))),
-        ("Margin rules", tier_assumption(result.setup)),
+        ("Margin rules", tier_assumption(result.setup.markets)),
         ("Data", data_assumption(summary)),
     ]
     rows.extend(("Limit", note) for note in run_limits(result))
     return rows
+
+
+def sweep_assumptions(sweep, paths_per_point: int) -> list[tuple[str, str]]:
+    """(heading, text) of what a sweep's figures rest on: its base scenario and its paths."""
+    base = sweep.base
+    return [
+        ("Population", profile_assumption(profile_record(base))),
+        ("Margin rules", tier_assumption(base.market_specs())),
+        (
+            "Data",
+            "The base scenario's stated open interest, depth, funding and prices; the shock "
+            "of each path is drawn as the sweep file states.",
+        ),
+        *(("Limit", note) for note in STANDING_LIMITS[:2]),
+        (
+            "Limit",
+            f"Percentiles, VaR and probabilities come from {paths_per_point:,} paths per point: "
+            "their intervals are in the points table and points.parquet.",
+        ),
+    ]

@@ -93,6 +93,14 @@ def plot_png(source: PlotSource) -> tuple[str, bytes]:
     return path.stem, path.read_bytes()
 
 
+def assumptions_box(rows: Iterable[tuple[str, str]]) -> str:
+    """The boxed list of a report's assumptions: (heading, text) pairs, escaped."""
+    items = "".join(
+        f"<li><strong>{escape(heading)}.</strong> {escape(text)}</li>" for heading, text in rows
+    )
+    return f'<div class="assumptions"><h2>Assumptions</h2><ul>{items}</ul></div>'
+
+
 def header_cells(labels: Iterable[str]) -> str:
     """``<th scope="col">`` cells of a table's header row, escaped."""
     return "".join(f'<th scope="col">{escape(label)}</th>' for label in labels)

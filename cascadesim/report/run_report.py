@@ -18,6 +18,7 @@ from cascadesim.report.assumptions import run_assumptions
 from cascadesim.report.headlines import asset_lines, ordered_groups, run_headline
 from cascadesim.report.page import (
     PlotSource,
+    assumptions_box,
     escape,
     exact,
     figures_html,
@@ -211,15 +212,6 @@ def group_table(groups: dict, kind: str) -> str:
     return scroll_table(head, body) + note
 
 
-def assumptions_html(result) -> str:
-    """The assumptions box: profile, margin rules, data, the limits that apply."""
-    items = "".join(
-        f"<li><strong>{escape(heading)}.</strong> {escape(text)}</li>"
-        for heading, text in run_assumptions(result)
-    )
-    return f'<div class="assumptions"><h2>Assumptions</h2><ul>{items}</ul></div>'
-
-
 def markets_table(markets: list[dict]) -> str:
     """One row per market, one column per figure."""
     columns = [
@@ -281,7 +273,7 @@ def render_report(result, scenario_toml: str, plots: Iterable[PlotSource]) -> st
 <p class="provenance">{provenance}</p>
 {headline(summary)}
 {warnings(summary)}
-{assumptions_html(result)}
+{assumptions_box(run_assumptions(result))}
 <h2>The cascade, step by step</h2>
 {story_html(result)}
 <h2>Summary</h2>

@@ -13,7 +13,16 @@ from collections.abc import Iterable
 
 from cascadesim._util.formatting import format_fraction, format_usd
 from cascadesim._util.intervals import too_few_paths
-from cascadesim.report.page import escape, exact, figures_html, page, scroll_table, write_page
+from cascadesim.report.assumptions import sweep_assumptions
+from cascadesim.report.page import (
+    assumptions_box,
+    escape,
+    exact,
+    figures_html,
+    page,
+    scroll_table,
+    write_page,
+)
 from cascadesim.report.sweep_plots import format_value, short_name
 
 REPORT_NAME = "report.html"
@@ -166,6 +175,7 @@ def render_sweep_report(
 <code>{escape(provenance["version"])}</code> &middot; {len(paths):,} paths in all</p>
 <p class="headline">{escape(spec.description) if spec.description else ""}</p>
 <p>{facts}</p>
+{assumptions_box(sweep_assumptions(sweep, int(provenance["paths"])))}
 <h2>Design points</h2>
 {sample_warning(int(provenance["paths"]))}
 {points_table(sweep, points)}

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from cascadesim.report.output import clean, commit, staging_directory
-from cascadesim.report.page import escape, figures_html, page, write_page
+from cascadesim.report.page import assumptions_box, escape, figures_html, page, write_page
 from cascadesim.report.plots import USD_FORMATTER, new_figure, png_bytes, styled
 from cascadesim.report.sweep_plots import format_value, parameter_label, short_name
 
@@ -175,13 +175,16 @@ def trials_table_html(trials) -> str:
     )
 
 
-def render_tune_report(trials, answer: dict, plot: tuple[str, bytes]) -> str:
+def render_tune_report(
+    trials, answer: dict, plot: tuple[str, bytes], assumptions: Sequence[tuple[str, str]] = ()
+) -> str:
     body = f"""<h1>Tune: {escape(answer["sweep"])}</h1>
 {answer_html(answer)}
 <p>Search: Optuna's TPE sampler (seed {escape(answer["seed"])}), {answer["trials"]} trials of
 {answer["paths"]} paths each on common random numbers (every trial the same shocks and
 seeds); restrictiveness is the sum of each parameter's position towards its restrictive end
 (0 to 1, log scale where a parameter spans ten times or more).</p>
+{assumptions_box(assumptions) if assumptions else ""}
 <h2>Trials</h2>
 {figures_html([plot], {pathlib.Path(PLOT_FILE).stem: CAPTION})}
 {trials_table_html(trials)}"""
@@ -196,8 +199,13 @@ def write_tune_outputs(
     trials,
     answer: dict,
     parameters: Sequence[tuple[str, float, float, bool]],
+    assumptions: Sequence[tuple[str, str]] = (),
 ) -> list[pathlib.Path]:
-    """Write trials.csv, answer.json, trials.png and report.html, all or nothing."""
+    """Write trials.csv, answer.json, trials.png and report.html, all or nothing.
+
+    ``assumptions``: (heading, text) pairs of the sweep's assumptions box
+    (:func:`cascadesim.report.assumptions.sweep_assumptions`).
+    """
     first_target = {**answer["figures"][0], "value": answer["target_values"][0]}
     with staging_directory(directory) as staging:
         trials.to_csv(staging / TRIALS_FILE, index=False)
@@ -208,6 +216,6 @@ def write_tune_outputs(
         (staging / PLOT_FILE).write_bytes(png)
         write_page(
             staging / REPORT_FILE,
-            render_tune_report(trials, answer, (pathlib.Path(PLOT_FILE).stem, png)),
+            render_tune_report(trials, answer, (pathlib.Path(PLOT_FILE).stem, png), assumptions),
         )
         return commit(staging, directory)
