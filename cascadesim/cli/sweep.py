@@ -143,6 +143,14 @@ def print_outcome(console, sweep, outcome, max_rows: int = 20) -> None:
         "P(ADL): share of paths with auto-deleveraging, and in brackets its exact 95 % "
         "binomial interval"
     )
+    markets = list(sweep.base.markets)
+    if len(markets) > 1:
+        console.print(
+            f"liquidated, bad debt and ADL: all {len(markets)} markets together; drawdown: "
+            "each path's deepest-falling market"
+        )
+    else:
+        console.print(f"every figure: {markets[0]}")
     warning = too_few_paths(int(outcome.provenance["paths"]), 0.99)
     if warning is not None:
         console.print(f"warning: {warning}; the p99 columns are the largest paths' figures")
