@@ -87,7 +87,7 @@ BAD_FILES = {
     ),
     "negative depth": (
         edited("depth_1pct_usd = 1e6", "depth_1pct_usd = -1e6"),
-        ["markets.BTC-binance.depth_1pct_usd", "-1000000.0", "> 0"],
+        ["markets.BTC-binance.depth_1pct_usd", "-1000000.0", ">= 1"],
     ),
     "weights not summing to 1": (
         edited("weights = [0.5, 0.3, 0.2]", "weights = [0.5, 0.3, 0.1]"),

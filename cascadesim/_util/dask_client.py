@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 
 import dask
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, WorkerPlugin
 
 from cascadesim._util.errors import CascadesimInputError
+from cascadesim._util.processes import exit_with
 
 # Settings of a LocalCluster's workers (passed to the worker processes by their nannies).
 LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
@@ -33,10 +34,21 @@ def connect(scheduler: str, workers: int) -> tuple[Client, LocalCluster | None]:
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
             )
-        return Client(cluster), cluster
+        client = Client(cluster)
+        # The workers are this process's children: they exit when it dies, even by SIGKILL
+        # (a remote scheduler's workers are not ours to stop).
+        client.register_plugin(ExitWithParent())
+        return client, cluster
     try:
         return Client(scheduler, timeout="20s"), None
     except (OSError, TimeoutError, ValueError) as error:
         raise CascadesimInputError(
             f"--scheduler = {scheduler!r}: cannot reach a Dask scheduler there ({error})"
         ) from None
+
+
+class ExitWithParent(WorkerPlugin):
+    """A LocalCluster worker plugin: the worker process ends when its parent does."""
+
+    def setup(self, worker) -> None:
+        exit_with()

@@ -34,6 +34,7 @@ from cascadesim.model.inverse_calculator import MARGIN_MODES, inverse_liquidatio
 from cascadesim.model.market import CONTRACT_TYPES
 from cascadesim.model.position_book import place_book
 from cascadesim.model.resources import RunBudget
+from cascadesim.report.assumptions import cap_notes
 from cascadesim.report.headlines import asset_lines, ordered_groups, price_scope, run_headline
 from cascadesim.report.output import (
     check_output_folder,
@@ -488,6 +489,8 @@ def print_summary(console, summary: dict, name: str, directory: Path, written) -
         console.print(book_table(summary["book"]))
     for note in summary.get("estimates", []):
         console.print(f"estimate: {note}")
+    for note in cap_notes(summary):
+        console.print(f"warning: {note}")
     snapshot = summary.get("snapshot")
     if snapshot:
         console.print(

@@ -18,6 +18,11 @@ from numba import njit
 
 PROFILE_REFERENCE_MOVE = 0.01  # re-tabulate the USD profile when the centre moves this much
 QUIET_HALF_LIVES = 30.0  # after this many half-lives undisturbed the book equals its target
+# One market order moves the window at most this many times (half a window each, so at least
+# 32 windows, over 320 % of the start price): a walk through empty price space beyond that is a
+# degenerate market (a path far from the start, a near-zero spot depth), and its cost would
+# grow with the distance. The walk stops there with quantity left and says so (out[3] = 2).
+MAX_WALK_WINDOW_SHIFTS = 64
 
 
 @njit(cache=True)
@@ -199,8 +204,9 @@ def walk_book(
     ----------
     start_level : int, a level at or beyond the best quote on the walked side (a hint)
     out : float64 array (5,), written: filled base units, notional USD, last fill price USD,
-        1.0 if the walk hit the price floor with quantity left else 0.0, and the level where
-        the walk stopped (a bound on the best quote left on that side)
+        1.0 if the walk hit the price floor with quantity left, 2.0 if it stopped after
+        ``MAX_WALK_WINDOW_SHIFTS`` window moves with quantity left, else 0.0, and the level
+        where the walk stopped (a bound on the best quote left on that side)
 
     Returns
     -------
@@ -211,6 +217,7 @@ def walk_book(
     notional = 0.0
     last_price = 0.0
     floor_hit = 0.0
+    shifts = 0
     level = start_level
     if direction < 0:
         if level > n_levels - 1:
@@ -223,6 +230,10 @@ def walk_book(
                 if origin_tick <= 1:
                     floor_hit = 1.0
                     break
+                if shifts == MAX_WALK_WINDOW_SHIFTS:
+                    floor_hit = 2.0
+                    break
+                shifts += 1
                 shift = -(n_levels // 2)
                 new_origin = shift_window(
                     bids,
@@ -262,6 +273,10 @@ def walk_book(
             if level >= n_levels:
                 if (origin_tick + n_levels) * tick_size > limit_price:
                     break
+                if shifts == MAX_WALK_WINDOW_SHIFTS:
+                    floor_hit = 2.0
+                    break
+                shifts += 1
                 shift = n_levels // 2
                 new_origin = shift_window(
                     bids,

@@ -96,6 +96,8 @@ STATUS_FLAG_ITERATION_CAP = 1  # the liquidation fixed point hit its iteration c
 STATUS_FLAG_BOOK_EXHAUSTED = 2  # a walk reached the price floor with quantity unfilled
 STATUS_FLAG_BAD_DEBT = 4  # a loss exceeded the insurance fund and ADL capacity
 STATUS_FLAG_FLOW_EXHAUSTED = 8  # a market's opening flow used its last pre-drawn row
+STATUS_FLAG_WALK_CAP = 16  # a walk stopped after MAX_WALK_WINDOW_SHIFTS window moves, unfilled
+STATUS_FLAG_INDEX_BOUND = 32  # an index reached MAX_INDEX_RATIO (or its inverse) times its start
 
 # Watch-list entries per block (a power of two): small enough that an entry crossed by the
 # mark makes only its own few neighbours be read, large enough that a market's blocks are

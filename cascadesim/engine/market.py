@@ -25,6 +25,7 @@ from cascadesim.engine.book import (
     shift_window,
     tabulate_profile,
 )
+from cascadesim.engine.layout import STATUS_FLAG_INDEX_BOUND
 from cascadesim.engine.orders import execute_order, hedged_pool_trade
 from cascadesim.engine.pricing import funding_rate, mark_price
 
@@ -81,10 +82,15 @@ def current_mark(time, params, assets, state, m):
     )
 
 
-# Spot impact moves the index by at most a factor e**20 (~5e8) either way: a spot market
-# thinner than its perps' flows could otherwise drive the index to 0.0 (or inf), where no
-# price is defined. Reaching the bound means the scenario's spot depth is unrealistic.
-MAX_SPOT_IMPACT_LOG = 20.0
+# Spot impact moves the index by at most a factor 100 either way: a spot market thinner than
+# its perps' flows could otherwise drive the index to 0.0 (or inf), where no price is defined.
+# Reaching the bound means the scenario's spot depth is unrealistic (STATUS_FLAG_INDEX_BOUND).
+MAX_SPOT_IMPACT_LOG = math.log(100.0)
+# An index never leaves [1e-6, 1e6] times its start (path, spot impact and the factor's beta
+# together; a scenario's own path is held within [1e-4, 1e4] by validation): with the window
+# limits of cascadesim.model.market this keeps every price in ticks far inside int64, and the
+# cost of re-centring bounded. Reaching it raises STATUS_FLAG_INDEX_BOUND.
+MAX_INDEX_RATIO = 1e6
 
 
 @njit(cache=True, inline="always")
@@ -416,7 +422,7 @@ def pay_funding(time, m, params, state):
 
 
 @njit(cache=True)
-def update_index(step, dt, assets, index_path):
+def update_index(step, dt, assets, index_path, flags):
     """Each asset's index: its own path and spot impact, plus beta times the market factor.
 
     The factor is the factor-weighted own log move (exogenous path and arbitrage impact) of
@@ -444,6 +450,14 @@ def update_index(step, dt, assets, index_path):
             followed = assets[a].factor_followed
             coupling = followed + (coupling - followed) * (1.0 - 0.5 ** (dt / half_life))
         assets[a].factor_followed = coupling
-        assets[a].index_price = index_path[step + 1, a] * math.exp(
-            assets[a].spot_impact_log + coupling
-        )
+        index = index_path[step + 1, a] * math.exp(assets[a].spot_impact_log + coupling)
+        start = index_path[0, a]
+        if abs(assets[a].spot_impact_log) >= MAX_SPOT_IMPACT_LOG * (1.0 - 1e-12):
+            flags[0] |= STATUS_FLAG_INDEX_BOUND
+        if not index <= start * MAX_INDEX_RATIO:
+            index = start * MAX_INDEX_RATIO
+            flags[0] |= STATUS_FLAG_INDEX_BOUND
+        elif index < start / MAX_INDEX_RATIO:
+            index = start / MAX_INDEX_RATIO
+            flags[0] |= STATUS_FLAG_INDEX_BOUND
+        assets[a].index_price = index

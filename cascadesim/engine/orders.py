@@ -18,6 +18,7 @@ from cascadesim.engine.layout import (
     LIMIT_BANKRUPTCY,
     LIMIT_FILLABLE,
     STATUS_FLAG_BOOK_EXHAUSTED,
+    STATUS_FLAG_WALK_CAP,
 )
 from cascadesim.engine.margin import (
     bankruptcy_price,
@@ -260,8 +261,10 @@ def execute_order(params, state, m, direction, quantity, limit_price, walk_out, 
             state[m].ask_bottom_level = ask_bottom
         else:
             state[m].bid_top_level = bid_top
-    if walk_out[3] > 0.0:
+    if walk_out[3] == 1.0:
         flags[0] |= STATUS_FLAG_BOOK_EXHAUSTED
+    elif walk_out[3] == 2.0:
+        flags[0] |= STATUS_FLAG_WALK_CAP
     filled = walk_out[0]
     notional = walk_out[1]
     if filled > 0.0:

@@ -495,7 +495,7 @@ def run_steps(
     n_markets = params.shape[0]
     for step in range(first_step, last_step):
         time = (step + 1) * dt
-        update_index(step, dt, assets, index_path)
+        update_index(step, dt, assets, index_path, flags)
         if collateral.slot.shape[0] > 0:
             revalue_collateral(
                 step, time, index_path, params, positions, state, watchlist, crosses, collateral

@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from cascadesim._util.errors import invalid
-from cascadesim._util.processes import worker_context
+from cascadesim._util.processes import worker_pool
 
 
 def check_workers(workers: int | None, runs: int = 1) -> int:
@@ -68,7 +68,7 @@ class EventWorkers:
         if self.workers == 1 or len(items) < 2:
             return [function(item) for item in items]
         if self.pool is None:
-            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=worker_context())
+            self.pool = worker_pool(self.workers)
         return list(self.pool.map(function, items))
 
     def close(self) -> None:

@@ -475,6 +475,9 @@ START_PRICE_TOLERANCE = 0.2  # a perp starts within 20 % of its asset's index
 WINDOW_SPAN = 0.2  # the book's tick window spans at least 20 % of the price...
 MAX_TICK_FRACTION = 0.01  # ...with ticks of at most 1 % of it
 MIN_BOOK_LEVELS = 64
+# Prices in ticks stay below 5 x MAX_BOOK_LEVELS x 1e10 (the window spans 20 % of the start
+# price, an index moves at most 1e6-fold and spot impact 100-fold within a step): inside int64.
+MAX_BOOK_LEVELS = 1 << 20
 
 
 def check_start_price(field: str, price: float, index: float, index_name: str = "the") -> None:
@@ -500,6 +503,15 @@ def check_tick_size(field: str, tick: float, price: float, n_levels: int, price_
 
 
 def check_book_levels(field: str, n_levels: int) -> None:
-    """An even number of levels per book side window, at least 64."""
-    if isinstance(n_levels, bool) or n_levels < MIN_BOOK_LEVELS or n_levels % 2:
-        raise invalid(field, n_levels, f"an even number of book levels >= {MIN_BOOK_LEVELS}")
+    """An even number of levels per book side window, from 64 to 1,048,576."""
+    if (
+        isinstance(n_levels, bool)
+        or n_levels < MIN_BOOK_LEVELS
+        or n_levels > MAX_BOOK_LEVELS
+        or n_levels % 2
+    ):
+        raise invalid(
+            field,
+            n_levels,
+            f"an even number of book levels from {MIN_BOOK_LEVELS} to {MAX_BOOK_LEVELS:,}",
+        )

@@ -22,7 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from cascadesim._util.errors import CascadesimInputError
+from cascadesim._util.errors import CascadesimInputError, invalid
+
+# A shock keeps every index within these multiples of its start price. No real day came near
+# (the deepest one-day falls in the event library are under 60 %, LUNA's collapse took a week
+# to lose 99.99 %); beyond them the engine's arithmetic (prices in integer ticks, the window's
+# re-centring) would cost more than the run's declared size. The engine itself holds an index
+# within 1e-6 to 1e6 of its start (cascadesim.engine.market.MAX_INDEX_RATIO), which leaves
+# room for spot impact and betas on top of a path at these limits.
+PATH_RANGE = (1e-4, 1e4)
+MIN_TICKS_ABOVE_ZERO = 100
 
 
 def step_times(n_steps: int, step_s: float) -> np.ndarray:
@@ -233,7 +242,74 @@ def shock_arrays(
                 )
             else:  # pragma: no cover - the scenario model admits no other kind
                 raise CascadesimInputError(f"shock.kind = {kind!r}: not a known shock")
+    check_path_range(shock, factors, asset_names)
     return factors * start[None, :], flow
+
+
+def shock_field(shock, asset: str) -> str:
+    """The ``[shock]`` key whose values set ``asset``'s path (for an error message)."""
+    if shock.kind == "index_path" and shock.per_asset is not None:
+        return f"shock.per_asset.{asset}"
+    return {
+        "index_jump": "shock.drop_fraction",
+        "recorded_path": "shock.points" if getattr(shock, "points", None) else "shock.file",
+        "sell_programme": "shock.usd",
+    }.get(shock.kind, "shock.points")
+
+
+def check_tick_floor(shock, index_path: np.ndarray, asset_names: Sequence[str], markets) -> None:
+    """Refuse a path that takes a linear market's index under ``MIN_TICKS_ABOVE_ZERO`` ticks.
+
+    Below that one tick is more than 1 % of the price: the book cannot quote the market (its
+    bids end at the tick-1 floor) and the perp stops trading while its index falls.
+
+    Parameters
+    ----------
+    shock : the validated ``[shock]`` model (names the field in the error)
+    index_path : float64 array (n_steps + 1, n_assets), USD
+    asset_names : sequence of str (n_assets,)
+    markets : sequence of MarketSpec (name, asset, tick_size in USD, contract)
+    """
+    lowest = dict(zip(asset_names, index_path.min(axis=0), strict=True))
+    for spec in markets:
+        floor = MIN_TICKS_ABOVE_ZERO * spec.tick_size
+        if spec.contract == "linear" and lowest[spec.asset] < floor:
+            start = float(index_path[0, list(asset_names).index(spec.asset)])
+            raise invalid(
+                shock_field(shock, spec.asset),
+                round(float(lowest[spec.asset]) / start, 12),
+                f"a path that keeps {spec.asset}'s index at least {MIN_TICKS_ABOVE_ZERO} ticks "
+                f"above zero on {spec.name} ({floor:,.6g} USD with its tick of "
+                f"{spec.tick_size:g} USD; a finer tick_usd allows a deeper fall)",
+            )
+
+
+def check_path_range(shock, factors: np.ndarray, asset_names: Sequence[str]) -> None:
+    """Refuse a shock that takes an index outside ``PATH_RANGE`` times its start price.
+
+    Parameters
+    ----------
+    shock : the validated ``[shock]`` model (names the field in the error)
+    factors : float64 array (n_steps + 1, n_assets), index / start price
+    asset_names : sequence of str (n_assets,)
+
+    Raises
+    ------
+    CascadesimInputError
+        ``shock.<field> = <value>: ...`` naming the first asset out of range.
+    """
+    low, high = PATH_RANGE
+    for k, asset in enumerate(asset_names):
+        column = factors[:, k]
+        worst = float(column.max()) if column.max() > high else float(column.min())
+        if low <= worst <= high and np.isfinite(column).all():
+            continue
+        raise invalid(
+            shock_field(shock, asset),
+            shock.drop_fraction if shock.kind == "index_jump" else worst,
+            f"a path that keeps {asset}'s index within {low:g} to {high:,.0f} times its start "
+            f"price (it reaches {worst:.3g} times; the engine's price range)",
+        )
 
 
 def recorded_series(shock, base_dir: Path | None) -> np.ndarray:

@@ -120,10 +120,26 @@ def run_limits(result) -> list[str]:
             "Venues interact only through the shared index and the spot arbitrage; no "
             "trader moves margin between venues during the run."
         )
+    return notes + cap_notes(summary)
+
+
+def cap_notes(summary: dict) -> list[str]:
+    """One sentence per engine cap the run reached (the CLI prints them as warnings)."""
+    notes = []
     if summary.get("iteration_cap_hit"):
         notes.append("The liquidation fixed point hit its cap: some liquidations waited a step.")
     if summary.get("book_exhausted"):
         notes.append("The book window was exhausted: the lowest prices are a floor.")
+    if summary.get("walk_cap_hit"):
+        notes.append(
+            "An order hit the walk cap (32 empty book windows): the fills beyond it are missing."
+        )
+    if summary.get("index_bound_hit"):
+        notes.append(
+            "An index reached an engine bound (spot impact of 100 times, or 1e6 times its "
+            "start) and was held there: the spot depth or the betas are beyond what the model "
+            "represents, and that asset's figures are not meaningful."
+        )
     return notes
 
 

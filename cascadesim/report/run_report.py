@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Iterable
 
 from cascadesim._util.formatting import format_fraction, format_price, format_usd
-from cascadesim.report.assumptions import run_assumptions
+from cascadesim.report.assumptions import cap_notes, run_assumptions
 from cascadesim.report.headlines import asset_lines, ordered_groups, run_headline
 from cascadesim.report.page import (
     PlotSource,
@@ -229,17 +229,7 @@ def markets_table(markets: list[dict]) -> str:
 
 def warnings(summary: dict) -> str:
     """Notes on engine limits that were reached, since they qualify every figure."""
-    notes = []
-    if summary.get("iteration_cap_hit"):
-        notes.append(
-            "The liquidation fixed point hit its iteration cap in at least one step: "
-            "some triggered positions waited for the next step."
-        )
-    if summary.get("book_exhausted"):
-        notes.append(
-            "An order walked the whole simulated book window with quantity left: "
-            "the book was exhausted and prices at the extreme are a floor."
-        )
+    notes = cap_notes(summary)
     return "".join(f'<p class="warning">{escape(note)}</p>' for note in notes)
 
 

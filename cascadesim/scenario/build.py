@@ -32,7 +32,7 @@ from cascadesim.model.population import (
     synthesize,
 )
 from cascadesim.model.resources import MemoryEstimate, check_memory
-from cascadesim.model.shocks import add_idiosyncratic_noise, shock_arrays
+from cascadesim.model.shocks import add_idiosyncratic_noise, check_tick_floor, shock_arrays
 from cascadesim.model.venues import VENUES
 from cascadesim.scenario.collateral import collateral_holdings, estimated_rules
 from cascadesim.scenario.flow import estimated_flow, opening_flow
@@ -273,6 +273,7 @@ def build_setup(scenario, seed: int) -> EngineSetup:
         list(scenario.markets),
         scenario.base_dir,
     )
+    check_tick_floor(scenario.shock, index_path, list(scenario.assets), specs)
     volatility = [asset.idiosyncratic_volatility for asset in scenario.assets.values()]
     if any(volatility):
         # Its own stream (seed, 1), so adding noise never changes the population's draws.

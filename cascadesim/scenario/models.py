@@ -36,6 +36,7 @@ from cascadesim.scenario.base import (
     NAME_PATTERN,
     VENUE_NAMES,
     Fraction,
+    Name,
     NonNegativeFloat,
     PositiveFloat,
     StrictModel,
@@ -251,8 +252,10 @@ NEW_POPULATION_DEFAULTS = {
 class Asset(StrictModel):
     """An underlying asset and its spot market."""
 
-    spot_depth_1pct_usd: PositiveFloat = Field(
-        300e6, description="spot liquidity within 1 % of the index, USD, absorbing arbitrage"
+    spot_depth_1pct_usd: float = Field(
+        300e6,
+        ge=1.0,
+        description="spot liquidity within 1 % of the index, USD, absorbing arbitrage",
     )
     price_usd: PositiveFloat | None = Field(
         None, description="index at the start, USD; default the first market's price"
@@ -342,7 +345,7 @@ def one_per_tier(values: list[float], info: ValidationInfo) -> list[float]:
 class Market(StrictModel):
     """One perpetual market: an asset on a venue, with its book and open interest."""
 
-    asset: str = Field(description="name of an asset in [assets]")
+    asset: Name = Field(description="name of an asset in [assets]")
     venue: Literal[VENUE_NAMES] = Field(description="venue profile")  # type: ignore[valid-type]
     price_usd: PositiveFloat = Field(description="perp and index price at the start, USD")
     tick_usd: PositiveFloat | None = Field(
@@ -350,7 +353,7 @@ class Market(StrictModel):
         description="USD between simulated book levels; default about 1 basis point of "
         "the price, rounded to 1, 2 or 5 x 10^k",
     )
-    open_interest_usd: PositiveFloat = Field(description="open interest (one side), USD")
+    open_interest_usd: float = Field(ge=1.0, description="open interest (one side), USD")
     contract: Literal["linear", "inverse"] = Field(
         "linear",
         description="linear: margined and settled in USD (USDT/USDC); inverse: coin-margined, "
@@ -369,7 +372,7 @@ class Market(StrictModel):
         description="predicted funding rate, fraction per funding interval of the venue "
         "(positive: longs pay)",
     )
-    depth_1pct_usd: PositiveFloat = Field(description="USD resting within 1 % of mid, per side")
+    depth_1pct_usd: float = Field(ge=1.0, description="USD resting within 1 % of mid, per side")
     depth_shape: PositiveFloat = Field(
         1.0, le=5, description="cumulative depth ~ (distance / 1 %) ** shape"
     )
@@ -481,8 +484,8 @@ class Scenario(StrictModel):
     iteration_cap: int = Field(
         64, ge=1, le=100_000, description="liquidation fixed-point iterations per step"
     )
-    assets: dict[str, Asset] = Field(min_length=1, description="assets by name")
-    markets: dict[str, Market] = Field(min_length=1, description="markets by name")
+    assets: dict[Name, Asset] = Field(min_length=1, description="assets by name")
+    markets: dict[Name, Market] = Field(min_length=1, description="markets by name")
     population: Population = Field(default_factory=Population)
     shock: Shock
     event: Event | None = Field(

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from cascadesim.scenario.base import (
+    Name,
     NonNegativeFloat,
     PositiveFloat,
     StrictModel,
@@ -48,7 +49,7 @@ class IndexJump(ShockBase):
     """The index of one asset (or all) drops by a fraction at a time, at once or over a ramp."""
 
     kind: Literal["index_jump"]
-    asset: str = Field("all", description="asset name, or 'all'")
+    asset: Name = Field("all", description="asset name, or 'all'")
     drop_fraction: float = Field(
         gt=-1, lt=1, description="fraction of the start price lost (negative: a jump up)"
     )
@@ -60,11 +61,11 @@ class IndexPath(ShockBase):
     """A piecewise-linear index path as a fraction of the start price."""
 
     kind: Literal["index_path"]
-    asset: str = Field("all", description="asset name, or 'all' (with points)")
+    asset: Name = Field("all", description="asset name, or 'all' (with points)")
     points: list[TimePoint] | None = Field(
         None, description="[[seconds, fraction of the start price], ...]"
     )
-    per_asset: dict[str, list[TimePoint]] | None = Field(
+    per_asset: dict[Name, list[TimePoint]] | None = Field(
         None, description="points per asset name, instead of asset and points"
     )
 
@@ -91,7 +92,7 @@ class SellProgramme(ShockBase):
     """An aggressive seller: ``usd`` of market sells spread evenly over a window."""
 
     kind: Literal["sell_programme"]
-    market: str = Field(description="name of a market in [markets]")
+    market: Name = Field(description="name of a market in [markets]")
     usd: PositiveFloat = Field(description="total USD sold")
     duration_s: PositiveFloat = Field(description="seconds over which it is sold")
     start_s: NonNegativeFloat = Field(0.0, description="seconds after the start")
@@ -101,7 +102,7 @@ class RecordedPath(ShockBase):
     """A recorded index path: a CSV file (time_s, price_usd) or inline points."""
 
     kind: Literal["recorded_path"]
-    asset: str = Field("all", description="asset name, or 'all'")
+    asset: Name = Field("all", description="asset name, or 'all'")
     file: str | None = Field(
         None, description="CSV with header time_s,price_usd, relative to the scenario file"
     )

@@ -416,6 +416,8 @@ class Result:
         flags = self.outcome.flags
         total["iteration_cap_hit"] = bool(flags & layout.STATUS_FLAG_ITERATION_CAP)
         total["book_exhausted"] = bool(flags & layout.STATUS_FLAG_BOOK_EXHAUSTED)
+        total["walk_cap_hit"] = bool(flags & layout.STATUS_FLAG_WALK_CAP)
+        total["index_bound_hit"] = bool(flags & layout.STATUS_FLAG_INDEX_BOUND)
         total["by_venue"] = breakdown(markets, "venue")
         total["by_asset"] = breakdown(markets, "asset")
         total["lead_asset"] = max(

@@ -15,22 +15,15 @@ or on Dask (``scheduler``).
 from __future__ import annotations
 
 import dataclasses
-import signal
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import pyarrow as pa
 
-from cascadesim._util.processes import worker_context
-from cascadesim.sweep.run import plan_chunks, points_frame, split_tables
+from cascadesim._util.processes import worker_pool
+from cascadesim.sweep.run import initialize_worker, plan_chunks, points_frame, split_tables
 from cascadesim.sweep.spec import point_scenario
 from cascadesim.sweep.tasks import point_jobs, run_chunk, warm_up
-
-
-def quiet_worker(job) -> None:
-    """Pool initializer: leave Ctrl-C to the parent, then load the kernels once."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    warm_up(job)
 
 
 class SweepCandidates:
@@ -123,11 +116,8 @@ class SweepCandidates:
             # Compile (or load) the kernels here first: processes compiling into one cache
             # at once can corrupt it.
             warm_up(jobs[0])
-            self.pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=worker_context(),
-                initializer=quiet_worker,
-                initargs=(jobs[0],),
+            self.pool = worker_pool(
+                self.workers, initializer=initialize_worker, initargs=(jobs[0],)
             )
         futures = [self.pool.submit(run_chunk, jobs[c.point], c.first, c.stop) for c in chunks]
         return [future.result()[0] for future in futures]

@@ -21,7 +21,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Generator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from cascadesim._util.errors import CascadesimInputError, invalid
 from cascadesim._util.files import write_atomically
 from cascadesim._util.intervals import percentile_interval, probability_interval
-from cascadesim._util.processes import worker_context
+from cascadesim._util.processes import worker_pool
 from cascadesim.report.output import commit, provenance_metadata, staging_directory, write_parquet
 from cascadesim.report.sweep_plots import write_sweep_plots
 from cascadesim.report.sweep_report import write_sweep_report
@@ -261,11 +261,8 @@ def execute_processes(jobs, chunks: list[Chunk], workers: int) -> Generator[tupl
     # The pool's workers are this process's children started from here on (the public way
     # to reach them; the executor keeps its own list private).
     children_before = {child.pid for child in multiprocessing.active_children()}
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(chunks)),
-        mp_context=worker_context(),
-        initializer=initialize_worker,
-        initargs=(jobs[chunks[0].point],),
+    pool = worker_pool(
+        min(workers, len(chunks)), initializer=initialize_worker, initargs=(jobs[chunks[0].point],)
     )
     completed = False
     try:

@@ -32,7 +32,9 @@ import math
 import numpy as np
 
 from cascadesim.engine import layout
+from cascadesim.engine.book import MAX_WALK_WINDOW_SHIFTS
 from cascadesim.engine.cross_margin import MAINTENANCE_TIE_RELATIVE
+from cascadesim.engine.market import MAX_INDEX_RATIO
 from cascadesim.model.market import EngineSetup, market_params
 from cascadesim.sim.driver import sort_population
 from tests.reference import margin_reference as margin
@@ -244,10 +246,11 @@ class Market:
     def walk(self, direction: int, quantity: float, limit_price: float):
         """A market order walking the book from the far end of the window.
 
-        Returns (filled, notional, last fill price, floor hit). Ticks priced worse than the
-        limit are not touched; reaching the window's edge with the next tick within the
-        limit moves the window by half its width (new ticks get the target profile); a sell
-        stops at the tick-1 price floor.
+        Returns (filled, notional, last fill price, stop): stop is 1 at the tick-1 price
+        floor with quantity left, 2 after ``MAX_WALK_WINDOW_SHIFTS`` window moves with
+        quantity left, else 0. Ticks priced worse than the limit are not touched; reaching the
+        window's edge with the next tick within the limit moves the window by half its width
+        (new ticks get the target profile).
         """
         book = self.bids if direction < 0 else self.asks
         half = self.n_levels // 2
@@ -255,7 +258,8 @@ class Market:
         remaining = quantity
         notional = 0.0
         last = 0.0
-        floor_hit = False
+        stop = 0
+        shifts = 0
         tick = self.origin + self.n_levels - 1 if direction < 0 else self.origin
         while remaining > 0.0:
             if tick not in book:
@@ -264,10 +268,14 @@ class Market:
                     direction > 0 and beyond > limit_price
                 ):
                     break  # nothing beyond the window is within the limit
+                if direction < 0 and self.origin <= 1:
+                    stop = 1
+                    break
+                if shifts == MAX_WALK_WINDOW_SHIFTS:
+                    stop = 2
+                    break
+                shifts += 1
                 if direction < 0:
-                    if self.origin <= 1:
-                        floor_hit = True
-                        break
                     self.move_window(-half, centre, self.liquidity_factor)
                 else:
                     self.move_window(half, centre, self.liquidity_factor)
@@ -289,7 +297,7 @@ class Market:
                 notional += available * price
                 last = price
             tick += direction
-        return quantity - remaining, notional, last, floor_hit
+        return quantity - remaining, notional, last, stop
 
     def agent_value(self, name: str, price: float) -> float:
         """USD value of an aggregate agent's cash and inventory at ``price``."""
@@ -668,9 +676,11 @@ class ReferenceEngine:
         if quantity <= 0.0:
             return 0.0, 0.0
         market = self.markets[m]
-        filled, notional, last, floor_hit = market.walk(direction, quantity, limit_price)
-        if floor_hit:
+        filled, notional, last, stop = market.walk(direction, quantity, limit_price)
+        if stop == 1:
             self.flags |= layout.STATUS_FLAG_BOOK_EXHAUSTED
+        elif stop == 2:
+            self.flags |= layout.STATUS_FLAG_WALK_CAP
         if filled > 0.0:
             market.quiet_steps = 0
             market.step_fill_count += 1
@@ -1569,9 +1579,15 @@ class ReferenceEngine:
                     1.0 - 0.5 ** (self.dt / asset.factor_half_life_s)
                 )
             self.factor_followed[a] = coupling
-            self.index_price[a] = self.index_path[step + 1][a] * math.exp(
-                self.spot_impact_log[a] + coupling
-            )
+            index = self.index_path[step + 1][a] * math.exp(self.spot_impact_log[a] + coupling)
+            low = self.index_path[0][a] / MAX_INDEX_RATIO
+            high = self.index_path[0][a] * MAX_INDEX_RATIO
+            if abs(self.spot_impact_log[a]) >= math.log(100.0) * (1.0 - 1e-12):
+                self.flags |= layout.STATUS_FLAG_INDEX_BOUND
+            if not low <= index <= high:
+                self.flags |= layout.STATUS_FLAG_INDEX_BOUND
+                index = high if not index < low else low
+            self.index_price[a] = index
 
     def step(self, step: int) -> None:
         """One time step, in the documented order."""
@@ -1694,8 +1710,8 @@ class ReferenceEngine:
 
 
 def bounded_impact(impact_so_far: float, impact: float) -> float:
-    """Log impact limited so the cumulative spot impact stays within +-20."""
-    bound = 20.0
+    """Log impact limited so the cumulative spot impact stays within +-ln(100)."""
+    bound = math.log(100.0)
     if impact_so_far + impact < -bound:
         return -bound - impact_so_far
     if impact_so_far + impact > bound:
