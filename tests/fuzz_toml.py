@@ -330,3 +330,128 @@ def extreme_numbers_toml(draw, documents: dict[str, dict]) -> str:
     """TOML text: a bundled document with a few numbers at extremes, otherwise intact."""
     base = documents[draw(st.sampled_from(sorted(documents)))]
     return dump(draw(mutated_document(base, numbers_only=True)))
+
+
+# --- issue 20's mutation classes --------------------------------------------------------
+# Values at the limits of their types, and the path and depth values that reached the
+# kernels: what validation must bound before any arithmetic on them.
+TYPE_LIMITS = [
+    2**31 - 1,
+    2**31,
+    2**53 + 1,
+    2**63 - 1,
+    2**63,
+    -(2**63),
+    -(2**63) - 1,
+    2**64,
+    1.7976931348623157e308,
+    -1.7976931348623157e308,
+    2.2250738585072014e-308,
+    5e-324,
+    -5e-324,
+    1e-300,
+    1e300,
+    -0.0,
+]
+PATH_VALUES = [
+    5e-324,
+    1e-300,
+    1e-9,
+    1e-5,
+    1e-4,
+    1.0001e-4,
+    0.005,
+    0.01,
+    0.5,
+    1.0,
+    2.0,
+    9_999.0,
+    10_000.0,
+    10_001.0,
+    1e9,
+    1e15,
+    1e300,
+    2**63,
+    2**64,
+]
+DEPTH_VALUES = [5e-324, 1e-9, 0.999999999, 1.0, 1.0000001, 10.0, 1_000.0]
+DEPTH_KEYS = ("depth_1pct_usd", "spot_depth_1pct_usd", "open_interest_usd", "volume_24h_usd")
+
+
+def path_lists(document: dict) -> list[list]:
+    """Every [seconds, value] point list of the document's shock."""
+    shock = document.get("shock")
+    if not isinstance(shock, dict):
+        return []
+    lists = [shock["points"]] if isinstance(shock.get("points"), list) else []
+    per_asset = shock.get("per_asset")
+    if isinstance(per_asset, dict):
+        lists += [points for points in per_asset.values() if isinstance(points, list)]
+    return [points for points in lists if points and all(isinstance(p, list) for p in points)]
+
+
+@st.composite
+def engine_document(draw, base: dict) -> dict:
+    """``base`` (a cheap scenario) with one to three of: an extreme path point, a near-zero
+    depth, a number at its type's limit, or the number mutations of
+    :func:`mutated_document` -- structure kept, so that most cases reach the engine."""
+    document = copy.deepcopy(base)
+    for _ in range(draw(st.integers(1, 3))):
+        operation = draw(st.sampled_from(["path", "path", "depth", "limit", "number"]))
+        if operation == "path" and path_lists(document):
+            points = draw(st.sampled_from(path_lists(document)))
+            point = draw(st.sampled_from(points))
+            if len(point) == 2:
+                point[1] = draw(st.sampled_from(PATH_VALUES))
+        elif operation == "depth":
+            tables = [
+                table
+                for group in ("markets", "assets")
+                for table in (document.get(group) or {}).values()
+                if isinstance(table, dict)
+            ]
+            if tables:
+                table = draw(st.sampled_from(tables))
+                table[draw(st.sampled_from(DEPTH_KEYS))] = draw(st.sampled_from(DEPTH_VALUES))
+        elif operation == "limit":
+            spots = [p for p in locations(document) if is_number(parent_of(document, p)[p[-1]])]
+            if spots:
+                path = draw(st.sampled_from(spots))
+                parent_of(document, path)[path[-1]] = draw(st.sampled_from(TYPE_LIMITS))
+        else:
+            document = draw(mutated_document(document, max_mutations=1, numbers_only=True))
+    return document
+
+
+@st.composite
+def engine_toml(draw, documents: dict[str, dict]) -> str:
+    """TOML text of a cheap bundled scenario mutated by :func:`engine_document`."""
+    base = documents[draw(st.sampled_from(sorted(documents)))]
+    return dump(draw(engine_document(base)))
+
+
+VALUE_LINE = re.compile(r"^([A-Za-z0-9_.\"-]+\s*=\s*)(\S.*)$", re.M)
+
+
+@st.composite
+def oversized_toml(draw, texts: list[str]) -> str:
+    """A bundled file with one value replaced at the text level by something huge: TOML
+    nested thousands deep, an integer of thousands of digits, or a string of megabytes
+    (built as text: Python itself refuses to print such an integer, and dump() would
+    recurse as deep as the nesting)."""
+    text = draw(st.sampled_from(texts))
+    lines = list(VALUE_LINE.finditer(text))
+    match = draw(st.sampled_from(lines))
+    kind = draw(st.sampled_from(["list", "table", "integer", "string", "key"]))
+    size = draw(st.sampled_from([10, 100, 999, 1000, 1001, 4299, 4300, 4301, 20_000, 200_000]))
+    if kind == "list":
+        value = "[" * size + "1" + "]" * size
+    elif kind == "table":
+        value = "{a = " * size + "1" + "}" * size
+    elif kind == "integer":
+        value = draw(st.sampled_from(["", "-"])) + "1" + "0" * size
+    elif kind == "string":
+        value = '"' + "x" * (size * draw(st.sampled_from([1, 10]))) + '"'
+    else:  # a key of that size, in its own table
+        return text + f"\n[markets.{'k' * size}]\n"
+    return text[: match.start(2)] + value + text[match.end(2) :]

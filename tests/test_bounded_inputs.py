@@ -18,17 +18,22 @@ interest of 5e-324 USD. Two layers answer them, and both are tested here with th
 from __future__ import annotations
 
 import re
+import shutil
 import time
+import zipfile
 
 import numpy as np
 import pytest
 
+from cascadesim._util.errors import CascadesimInputError
 from cascadesim.engine import layout
 from cascadesim.engine.book import MAX_WALK_WINDOW_SHIFTS, walk_book
 from cascadesim.engine.market import MAX_INDEX_RATIO
+from cascadesim.marketdata.data_files import snapshot_from_files
 from cascadesim.model.shocks import MIN_TICKS_ABOVE_ZERO, PATH_RANGE
 from cascadesim.scenario.bundled import bundled_scenarios
 from cascadesim.sim.driver import simulate
+from cascadesim.sweep.spec import load_sweep
 from tests.cli import run_cli
 from tests.test_engine_differential import PRICE, assert_same_run, single_market
 from tests.test_extreme_markets import assert_accounting, longs_at, shorts_at
@@ -63,12 +68,18 @@ def assert_refused(tmp_path, text: str, *fragments: str) -> str:
 
 
 # --- the failures of the fuzzing run ----------------------------------------------------
-@pytest.mark.parametrize(
-    "value", ["1e15", "1e300", "9223372036854775808", "1e9", "1e5", "1e-5", "1e-300"]
-)
+@pytest.mark.parametrize("value", ["1e15", "1e300", "9.3e18", "1e9", "1e5", "1e-5", "1e-300"])
 def test_index_paths_beyond_the_stated_range_are_refused_in_one_line(value, tmp_path):
     text = gentle(f"[[0, 1.0], [60, 1.0], [61, {value}], [300, {value}]]")
     assert_refused(tmp_path, text, "shock.points", "within 0.0001 to 10,000 times its start")
+
+
+def test_an_integer_past_64_bits_is_refused_where_it_is_read(tmp_path):
+    """2**63 as a TOML integer (the third segfault input): TOML's integers are 64-bit."""
+    text = gentle("[[0, 1.0], [60, 1.0], [61, 9223372036854775808], [300, 1.0]]")
+    assert_refused(
+        tmp_path, text, "shock.points[2][1] = 9223372036854775808: an integer within 64 bits"
+    )
 
 
 @pytest.mark.parametrize(
@@ -217,3 +228,82 @@ def test_a_walk_through_empty_windows_stops_at_the_cap_and_says_so():
     # Within the cap nothing changes: the floor still ends a sell that reaches it first.
     origin = walk_book(bids, asks, 200, 1.0, -1, 5.0, 0.0, 200, profile, 1.0, n_levels, out)
     assert out[3] == 1.0 and origin == 1
+
+
+# --- what the larger fuzzer found in the newer input files ------------------------------
+@pytest.fixture(scope="module")
+def data_folder(tmp_path_factory):
+    from tests.test_snapshot_files import folder as make_folder
+
+    return make_folder.__wrapped__(tmp_path_factory)
+
+
+def damaged_copy(data_folder, tmp_path, relative: str, old: str, new: str):
+    shutil.copytree(data_folder, tmp_path / "copy")
+    (target,) = (tmp_path / "copy").rglob(relative)
+    with zipfile.ZipFile(target) as archive:
+        (member,) = archive.namelist()
+        text = archive.read(member).decode()
+    assert old in text
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr(member, text.replace(old, new, 1))
+    return tmp_path / "copy"
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "fragment"),
+    [
+        # A funding file with text where the settlement time goes: pandas compared str to float.
+        ("*fundingRate-2025-09.zip", "1758470400007", "abc", "line 2: calc_time = 'abc'"),
+        # A kline's open time of -1e308 ms: the date arithmetic overflowed time_t.
+        (
+            "indexPriceKlines/*/*/*2025-09-22.zip",
+            "1758499200000",
+            "-1e+308",
+            "between 2009 and 2100",
+        ),
+        # An empty book-depth file: pandas' EmptyDataError.
+        ("*bookDepth-2025-09-22.zip", "timestamp", "", "cannot read the data file"),
+    ],
+    ids=["text-time", "time-overflow", "empty"],
+)
+def test_damaged_data_files_are_one_line(data_folder, tmp_path, relative, old, new, fragment):
+    folder = damaged_copy(data_folder, tmp_path, relative, old, new)
+    if new == "":  # empty the whole file
+        (target,) = folder.rglob(relative)
+        with zipfile.ZipFile(target, "w") as archive:
+            archive.writestr(target.with_suffix(".csv").name, "")
+    with pytest.raises(CascadesimInputError) as error:
+        snapshot_from_files(folder, "2025-09-22")
+    message = str(error.value)
+    assert "\n" not in message and fragment in message, message
+
+
+def test_a_sweep_integer_past_64_bits_is_one_line_not_an_overflow(tmp_path):
+    """The sweep's distributions converted a 401-digit integer to float: OverflowError."""
+    sweep = (bundled_scenarios()["default"].parent / "sweeps" / "exchange_tuning.toml").read_text(
+        encoding="utf-8"
+    )
+    sweep = re.sub(r"^drop_fraction = .*$", "drop_fraction = 1" + "0" * 400, sweep, flags=re.M)
+    (tmp_path / "s.toml").write_text(sweep, encoding="utf-8")
+    with pytest.raises(CascadesimInputError, match=r"shock\.drop_fraction = 1000.*64 bits"):
+        load_sweep(tmp_path / "s.toml")
+
+
+def test_names_longer_than_a_file_name_are_not_an_os_error(tmp_path):
+    """A 5,000-character profile name was looked up as a file: ENAMETOOLONG, a traceback."""
+    text = gentle().replace(
+        'name = "gentle"\n', 'name = "gentle"\nprofile = "' + "p" * 5000 + '"\n'
+    )
+    assert_refused(tmp_path, text, "profile = 'ppp")
+
+
+def test_kernels_compiled_with_bounds_checks_have_a_cache_folder_of_their_own(monkeypatch):
+    from numba.core import config
+
+    from cascadesim.engine import compile_cache
+
+    plain = compile_cache.engine_cache_dir()
+    monkeypatch.setattr(config, "BOUNDSCHECK", 1, raising=False)
+    checked = compile_cache.engine_cache_dir()
+    assert checked != plain and checked.name == plain.name + "-boundscheck"

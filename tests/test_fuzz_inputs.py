@@ -16,9 +16,14 @@ subprocess. The nastiest inputs found are kept in ``tests/fuzz_corpus/`` and rep
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import shutil
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,20 +31,31 @@ from hypothesis import strategies as st
 from cascadesim._util.errors import CascadesimInputError
 from cascadesim.cli import commands as cli
 from cascadesim.events.parallel import EventWorkers
+from cascadesim.marketdata.data_files import snapshot_from_files
+from cascadesim.marketdata.positions_file import read_position_book
+from cascadesim.marketdata.scenario_file import scenario_text
 from cascadesim.model.resources import MemoryEstimate
 from cascadesim.scenario.build import account_count, market_population
 from cascadesim.scenario.models import Scenario
 from cascadesim.sweep.run import plan_chunks
 from cascadesim.sweep.spec import load_sweep
+from cascadesim.sweep.tune import parse_targets
 from tests.cli import run_cli
+from tests.fuzz_engine import EngineFuzzer
 from tests.fuzz_toml import (
+    EDGE_NUMBERS,
     EDGE_TEXT,
     SCENARIO_FILES,
     SWEEP_FILES,
+    TYPE_LIMITS,
     UNICODE,
     bundled_documents,
+    dump,
+    engine_toml,
     extreme_numbers_toml,
     hostile_toml,
+    mutated_text,
+    oversized_toml,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -390,3 +406,197 @@ def test_deep_nesting_and_huge_integers_are_one_line_errors(body, message):
     with pytest.raises(CascadesimInputError, match=message) as raised:
         Scenario.from_toml_text('name = "x"\n' + body, source="hostile.toml")
     assert str(raised.value).startswith("hostile.toml: ") and "\n" not in str(raised.value)
+
+
+# --- issue 20: the engine under bounds checks, oversized values, the newer input files ---
+def cheap_engine(document: dict) -> None:
+    """300 accounts and five minutes: a fuzzed case runs in about a second."""
+    document.setdefault("population", {})["accounts"] = 300
+    document["duration_s"] = 300
+
+
+ENGINE_DOCUMENTS = bundled_documents(SCENARIO_FILES, cheap_engine)
+# Per case, bounds checks on; the cheap scenarios run in one to three seconds. The first
+# case includes the cold bounds-checked compile (minutes, once per engine version).
+ENGINE_CASE_LIMIT_S = 120.0
+ENGINE_WARM_UP_LIMIT_S = 1800.0
+FUZZ_REPORT = os.environ.get("CASCADESIM_FUZZ_REPORT")
+OUTCOMES: dict[str, dict[str, int]] = {}
+
+
+def count(test: str, status: str) -> None:
+    """Tally a case's outcome; with CASCADESIM_FUZZ_REPORT=FILE the tallies go to FILE."""
+    tally = OUTCOMES.setdefault(test, {})
+    tally[status] = tally.get(status, 0) + 1
+    if FUZZ_REPORT:
+        Path(FUZZ_REPORT).write_text(json.dumps(OUTCOMES, indent=1, sort_keys=True))
+
+
+@pytest.fixture(scope="module")
+def engine_fuzzer():
+    fuzzer = EngineFuzzer(ENGINE_CASE_LIMIT_S)
+    warm = fuzzer.run(dump(ENGINE_DOCUMENTS["gentle"]), time_limit_s=ENGINE_WARM_UP_LIMIT_S)
+    assert warm.status == "ran", warm.detail
+    yield fuzzer
+    fuzzer.close()
+
+
+@fuzz(40)
+@given(text=engine_toml(ENGINE_DOCUMENTS))
+def test_fuzzed_scenarios_run_under_bounds_checks_or_are_refused(text, engine_fuzzer):
+    """No segfault (the child would die), hang (the time limit), traceback or inconsistent
+    result; see tests/fuzz_engine.py for the checks on each exit-0 run."""
+    result = engine_fuzzer.run(text)
+    count("engine", result.status)
+    assert result.status != "failed", f"{result.detail}\n--- case ---\n{text[:4000]}"
+
+
+OVERSIZED_TEXTS = [path.read_text(encoding="utf-8") for path in SCENARIO_FILES]
+
+
+@fuzz(150)
+@given(text=oversized_toml(OVERSIZED_TEXTS))
+def test_oversized_values_in_scenario_files_are_one_line(text):
+    """Nesting thousands deep, integers of thousands of digits, megabyte strings and keys."""
+    count("oversized scenario", check_scenario_text(text))
+
+
+@fuzz(80)
+@given(text=oversized_toml([path.read_text(encoding="utf-8") for path in SWEEP_FILES]))
+def test_oversized_values_in_sweep_files_are_one_line(text, sweep_folder):
+    count("oversized sweep", check_sweep_text(text, sweep_folder))
+
+
+BOOK_HEADER = "account,market,side,quantity,entry_price,margin,margin_mode"
+BOOK_ROWS = [
+    "a1,BTC-binance,long,1,100000,5000,isolated",
+    "a2,BTC-binance,short,2.5,101000,20000,cross",
+    "0xabc,BTC-binance,long,0.01,99000,100,isolated",
+]
+BOOK_FIELD = st.one_of(
+    st.sampled_from([str(v) for v in EDGE_NUMBERS + TYPE_LIMITS]),
+    st.sampled_from(EDGE_TEXT),
+    st.sampled_from(
+        ["long", "short", "cross", "isolated", "BTC-binance", "1e400", "-0", "x" * 5000]
+    ),
+    st.text(UNICODE, max_size=12),
+)
+
+
+@st.composite
+def position_book_text(draw) -> str:
+    """A small valid book with cells, rows or the header damaged."""
+    rows = [row.split(",") for row in BOOK_ROWS * draw(st.integers(1, 3))]
+    for _ in range(draw(st.integers(1, 4))):
+        row = draw(st.sampled_from(rows))
+        row[draw(st.integers(0, len(row) - 1))] = draw(BOOK_FIELD).replace(",", ";")
+    header = BOOK_HEADER
+    damage = draw(st.sampled_from(["none", "none", "column", "header", "extra", "truncate"]))
+    if damage == "column":
+        rows = [row[:-1] for row in rows]
+    elif damage == "header":
+        header = header.replace("quantity", draw(st.sampled_from(["", "qty", "quantity,quantity"])))
+    elif damage == "extra":
+        rows = [[*row, draw(BOOK_FIELD).replace(",", ";")] for row in rows]
+    text = "\n".join([header, *(",".join(row) for row in rows)]) + "\n"
+    return text[: draw(st.integers(0, len(text)))] if damage == "truncate" else text
+
+
+@pytest.fixture(scope="module")
+def gentle_markets():
+    scenario = Scenario.from_toml_text(dump(ENGINE_DOCUMENTS["gentle"]), SOURCE)
+    return list(scenario.markets), scenario.market_specs()
+
+
+@fuzz(300)
+@given(text=position_book_text())
+def test_hostile_position_books_are_read_or_refused_one_line_per_row(
+    text, gentle_markets, tmp_path_factory
+):
+    path = tmp_path_factory.mktemp("book") / "book.csv"
+    path.write_text(text, encoding="utf-8")
+    names, specs = gentle_markets
+    try:
+        book = read_position_book(path, names, specs)
+    except CascadesimInputError as error:
+        lines = str(error).splitlines()
+        assert 1 <= len(lines) <= 101, len(lines)  # one per bad row, then a count
+        for line in lines:
+            assert line.isprintable() and len(line) < 2000, repr(line[:200])
+        count("position book", "refused")
+        return
+    quantity = np.asarray(book.quantity)
+    assert np.isfinite(quantity).all() and (quantity > 0).all()
+    count("position book", "read")
+
+
+TARGET_TEXT = st.one_of(
+    st.builds(
+        "{} {} {}".format,
+        st.sampled_from(["adl_probability", "bad_debt_p99", "drawdown_p95", "nope", "", "x" * 300]),
+        st.sampled_from(["<=", ">=", "<", "=", "==", "", "=<"]),
+        st.sampled_from([str(v) for v in EDGE_NUMBERS + TYPE_LIMITS] + ["1%", "abc", "1e99999"]),
+    ),
+    st.text(UNICODE, max_size=40),
+)
+
+
+@fuzz(400)
+@given(texts=st.lists(TARGET_TEXT, min_size=1, max_size=3))
+def test_hostile_tune_targets_are_parsed_or_refused_in_one_line(texts):
+    try:
+        targets = parse_targets(texts)
+    except CascadesimInputError as error:
+        assert_one_line(str(error), "--target")
+        count("tune targets", "refused")
+        return
+    assert all(math.isfinite(target.value) for target in targets)
+    count("tune targets", "parsed")
+
+
+@pytest.fixture(scope="module")
+def data_folder(tmp_path_factory):
+    from tests.test_snapshot_files import folder as make_folder
+
+    return make_folder.__wrapped__(tmp_path_factory)
+
+
+@fuzz(60)
+@given(data=st.data())
+def test_damaged_market_data_files_give_a_scenario_or_one_line(data, data_folder, tmp_path_factory):
+    """``snapshot --from-files``: one of the day's files (zipped or not) with its text damaged
+    or its numbers set to extremes; the snapshot either writes a scenario that validates or
+    is refused in one line."""
+    copy = tmp_path_factory.mktemp("vision")
+    shutil.copytree(data_folder, copy, dirs_exist_ok=True)
+    files = sorted(p for p in copy.rglob("*") if p.suffix in (".csv", ".zip"))
+    target = data.draw(st.sampled_from(files))
+    if target.suffix == ".zip":
+        with zipfile.ZipFile(target) as archive:
+            (member,) = archive.namelist()
+            text = archive.read(member).decode()
+    else:
+        text = target.read_text()
+    numbers = list(re.finditer(r"-?\d+\.?\d*(e[+-]?\d+)?", text))
+    for _ in range(data.draw(st.integers(1, 3))):
+        if numbers and data.draw(st.booleans()):
+            match = data.draw(st.sampled_from(numbers))
+            value = str(data.draw(st.sampled_from(EDGE_NUMBERS + TYPE_LIMITS)))
+            text = text[: match.start()] + value + text[match.end() :]
+            numbers = list(re.finditer(r"-?\d+\.?\d*(e[+-]?\d+)?", text))
+        else:
+            text = data.draw(mutated_text(text))
+    if target.suffix == ".zip":
+        with zipfile.ZipFile(target, "w") as archive:
+            archive.writestr(member, text)
+    else:
+        target.write_text(text)
+    try:
+        snapshot = snapshot_from_files(copy, "2025-09-22")
+        scenario = Scenario.from_toml_text(scenario_text(snapshot, name="fuzzed"), SOURCE)
+    except CascadesimInputError as error:
+        assert_one_line(str(error), "")
+        count("market data files", "refused")
+        return
+    assert scenario.markets
+    count("market data files", "scenario")

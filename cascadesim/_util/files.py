@@ -40,3 +40,20 @@ def write_atomically(
             temporary.unlink()
         raise
     return path
+
+
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, False where the name cannot be a file here (longer than the file
+    system allows, for example: Python raises ENAMETOOLONG instead of answering)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """``path.is_dir()``, False where the name cannot be a folder here (see :func:`is_file`)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False

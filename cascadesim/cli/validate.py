@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from cascadesim._util.errors import CascadesimInputError, invalid
+from cascadesim._util.files import is_file
 from cascadesim._util.formatting import format_fraction, format_millions
 from cascadesim.cli.console import table_console
 from cascadesim.engine.compile_cache import is_compiled
@@ -51,7 +52,7 @@ def resolve_events(arguments: list[str] | None) -> list[Path]:
     paths = []
     for argument in arguments:
         path = Path(argument)
-        if path.is_file() or path.suffix == ".toml" or "/" in argument:
+        if is_file(path) or path.suffix == ".toml" or "/" in argument:
             paths.append(path)
         elif argument in library:
             paths.append(library[argument])

@@ -28,7 +28,7 @@ import time
 from functools import cache, lru_cache
 from pathlib import Path
 
-from numba.core import caching
+from numba.core import caching, config
 
 ENGINE_DIR = Path(__file__).resolve().parent
 # A cold compile's duration is written here after a compile, for the next estimate.
@@ -78,7 +78,10 @@ def cache_root() -> Path:
 def engine_cache_dir() -> Path:
     """The folder this engine's compiled kernels are cached in."""
     python = f"py{sys.version_info[0]}{sys.version_info[1]}"
-    return cache_root() / f"engine-{engine_fingerprint()}-{python}"
+    # Kernels compiled with bounds checks (NUMBA_BOUNDSCHECK=1, as the fuzzer runs them) are
+    # other machine code for the same source: they get a folder of their own.
+    checked = "-boundscheck" if getattr(config, "BOUNDSCHECK", None) else ""
+    return cache_root() / f"engine-{engine_fingerprint()}-{python}{checked}"
 
 
 def is_compiled(kernel_name: str = "step.run_steps") -> bool:

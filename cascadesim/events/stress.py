@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cascadesim._util.errors import CascadesimInputError, invalid
+from cascadesim._util.files import is_dir
 from cascadesim._util.toml import load_toml
 from cascadesim.events.parallel import EventWorkers
 from cascadesim.scenario.bundled import bundled_directory
@@ -114,7 +115,7 @@ def load_library(
         a folder that is missing or holds no event file, or a file without an index path
     """
     folder = bundled_library() if directory is None else Path(directory)
-    if not folder.is_dir():
+    if not is_dir(folder):
         raise invalid(option, str(folder), "a folder of event TOML files")
     files = sorted(folder.glob("*.toml"))
     if not files:

@@ -144,8 +144,16 @@ def read_frame(data_file: DataFile, columns: tuple[str, ...] | None = None) -> p
         if header is None and columns:
             frame.columns = list(columns[: frame.shape[1]])
         return frame
-    except (OSError, zipfile.BadZipFile, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise CascadesimInputError(f"{path}: cannot read the data file ({error})") from None
+    except (
+        OSError,
+        zipfile.BadZipFile,
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+        ValueError,
+    ) as error:
+        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise CascadesimInputError(f"{path}: cannot read the data file ({reason})") from None
 
 
 def text_time_ms(values: pd.Series) -> np.ndarray:
@@ -158,14 +166,50 @@ def text_time_ms(values: pd.Series) -> np.ndarray:
     return ((stamps - epoch) / pd.Timedelta(milliseconds=1)).to_numpy(dtype=np.float64)
 
 
-def require(frame: pd.DataFrame, data_file: DataFile, names: tuple[str, ...]) -> None:
+# Columns holding UTC milliseconds: a time outside these years is a damaged file (and would
+# overflow the date arithmetic downstream).
+TIME_COLUMNS = ("open_time", "close_time", "calc_time")
+EARLIEST_MS = 1_230_768_000_000.0  # 2009-01-01
+LATEST_MS = 4_102_444_800_000.0  # 2100-01-01
+
+
+def require(
+    frame: pd.DataFrame,
+    data_file: DataFile,
+    names: tuple[str, ...],
+    numbers: tuple[str, ...] = (),
+) -> None:
+    """The columns ``names`` are there, and those of ``numbers`` present hold finite numbers
+    (converted in place); else one line naming the file, its line and the cell."""
     missing = [n for n in names if n not in frame.columns]
     if missing:
         raise invalid(
             f"{data_file.path}: columns",
-            list(frame.columns),
+            list(frame.columns)[:20],
             f"the published format of {data_file.kind} files ({', '.join(names)} missing)",
         )
+    for name in numbers:
+        if name not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[name], errors="coerce").astype(np.float64)
+        array = values.to_numpy()
+        is_time = name in TIME_COLUMNS
+        bad = ~np.isfinite(array)
+        if is_time:
+            bad |= ~((array >= EARLIEST_MS) & (array <= LATEST_MS))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            allowed = (
+                "a time in milliseconds since 1970 between 2009 and 2100"
+                if is_time
+                else "a finite number"
+            )
+            raise invalid(
+                f"{data_file.path}: line {row + 2}: {name}",
+                frame[name].iloc[row],
+                f"{allowed} (the published format of {data_file.kind} files)",
+            )
+        frame[name] = values
 
 
 def day_start_ms(date: str) -> float:
@@ -207,7 +251,12 @@ class BinanceDay:
         for date in dates:
             for data_file in self.index.find("binance", kind, self.symbol, date):
                 frame = read_frame(data_file, KLINE_COLUMNS)
-                require(frame, data_file, ("open_time", "open", "close"))
+                require(
+                    frame,
+                    data_file,
+                    ("open_time", "open", "close"),
+                    ("open_time", "open", "close", "close_time", "quote_volume"),
+                )
                 frame["file"] = data_file.label
                 frames.append(frame)
         if not frames:
@@ -230,7 +279,12 @@ class BinanceDay:
         for date in dates:
             for data_file in self.index.find("binance", "metrics", self.symbol, date):
                 frame = read_frame(data_file)
-                require(frame, data_file, ("create_time", "sum_open_interest_value"))
+                require(
+                    frame,
+                    data_file,
+                    ("create_time", "sum_open_interest_value"),
+                    ("sum_open_interest_value", "count_long_short_ratio"),
+                )
                 frame["time_ms"] = text_time_ms(frame["create_time"])
                 frame["file"] = data_file.label
                 frames.append(frame)
@@ -300,7 +354,9 @@ class BinanceDay:
             self.say(f"no bookDepth file of {self.date}: no order book")
             return
         frame = read_frame(files[0])
-        require(frame, files[0], ("timestamp", "percentage", "notional"))
+        require(
+            frame, files[0], ("timestamp", "percentage", "notional"), ("percentage", "notional")
+        )
         frame["time_ms"] = text_time_ms(frame["timestamp"])
         first = frame["time_ms"].min()
         snapshot = frame[frame["time_ms"] == first]
@@ -332,7 +388,12 @@ class BinanceDay:
             self.say(f"no fundingRate file of {month}: the venue profile's neutral rate is used")
             return
         frame = read_frame(files[0])
-        require(frame, files[0], ("calc_time", "last_funding_rate"))
+        require(
+            frame,
+            files[0],
+            ("calc_time", "last_funding_rate"),
+            ("calc_time", "last_funding_rate", "funding_interval_hours"),
+        )
         before = frame[frame["calc_time"] <= self.start_ms + 60_000].sort_values("calc_time")
         if not len(before):
             self.say(f"no funding settlement in {files[0].path.name} before the day's start")

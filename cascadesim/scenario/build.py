@@ -14,6 +14,7 @@ import re
 import numpy as np
 
 from cascadesim._util.errors import CascadesimInputError, invalid
+from cascadesim._util.files import is_file
 from cascadesim.engine import layout
 from cascadesim.model.contracts import reciprocal_spec
 from cascadesim.model.inverse_venues import contract_size_usd, inverse_tiers
@@ -442,5 +443,5 @@ def check_recorded_file(scenario) -> None:
     if shock.kind != "recorded_path" or shock.file is None:
         return
     path = scenario.resolve(shock.file)
-    if not path.is_file():
+    if not is_file(path):
         raise invalid("shock.file", shock.file, f"an existing CSV file (looked for {path})")

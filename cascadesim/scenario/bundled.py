@@ -6,6 +6,7 @@ import importlib.resources
 from pathlib import Path
 
 from cascadesim._util.errors import CascadesimInputError
+from cascadesim._util.files import is_file
 
 
 def bundled_directory() -> Path:
@@ -36,7 +37,7 @@ def resolve_scenario(argument: str | None) -> Path:
     if argument is None:
         argument = "default"
     path = Path(argument)
-    if path.is_file() or path.suffix == ".toml" or "/" in argument or "\\" in argument:
+    if is_file(path) or path.suffix == ".toml" or "/" in argument or "\\" in argument:
         return path
     if argument in bundled:
         return bundled[argument]

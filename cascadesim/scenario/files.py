@@ -61,7 +61,8 @@ def parse_toml(text: str, source: str) -> dict:
     exceeds Python's int-string limit: neither belongs in a scenario, and both are refused.
     """
     try:
-        return tomllib.loads(text)
+        table = tomllib.loads(text)
+        outside = integer_outside_64_bits(table)
     except tomllib.TOMLDecodeError as error:
         raise CascadesimInputError(f"{source}: {describe_toml_error(error)}") from None
     except RecursionError:
@@ -74,6 +75,43 @@ def parse_toml(text: str, source: str) -> dict:
             f"{source}: a number too long to read ({str(error).split(':')[0]}); numbers in "
             "these files have at most 4,300 digits"
         ) from None
+    if outside is not None:
+        key, value = outside
+        shown = (
+            str(value)
+            if len(str(value)) <= 40
+            else f"{str(value)[:20]}... ({len(str(value))} digits)"
+        )
+        raise CascadesimInputError(
+            f"{source}: {key} = {shown}: an integer within 64 bits (TOML's range: "
+            f"{-(2**63)} to {2**63 - 1}); write a larger number as a float (1e30)"
+        )
+    return table
+
+
+def integer_outside_64_bits(value, key: str = "") -> tuple[str, int] | None:
+    """The first integer of a parsed table outside TOML's 64-bit range, with its key path.
+
+    tomllib reads integers of any size, but TOML allows 64 bits and every consumer converts
+    them to int64 or float64 (an integer of 400 digits overflows a float).
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return (key or "(value)", value) if not -(2**63) <= value < 2**63 else None
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for name, item in items:
+        where = f"{key}[{name}]" if isinstance(name, int) else f"{key}.{name}" if key else str(name)
+        found = integer_outside_64_bits(item, where)
+        if found is not None:
+            return found
+    return None
 
 
 def describe_toml_error(error: tomllib.TOMLDecodeError) -> str:

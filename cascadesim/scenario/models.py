@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from cascadesim._util.files import is_file
 from cascadesim._util.toml import dump_toml
 from cascadesim._version import __version__
 from cascadesim.model.market import AssetSpec, EngineSetup, MarketSpec
@@ -649,7 +650,7 @@ class Scenario(StrictModel):
         digest = hashlib.sha256(canonical.encode())
         if self.shock.kind == "recorded_path" and self.shock.file is not None:
             path = self.resolve(self.shock.file)
-            if path.is_file():
+            if is_file(path):
                 digest.update(hashlib.sha256(path.read_bytes()).digest())
         return digest.hexdigest()[:16]
 

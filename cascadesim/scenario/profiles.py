@@ -19,6 +19,7 @@ import tomllib
 from pathlib import Path
 
 from cascadesim._util.errors import CascadesimInputError, invalid
+from cascadesim._util.files import is_dir, is_file
 from cascadesim.scenario.bundled import bundled_directory
 from cascadesim.scenario.files import describe_toml_error
 
@@ -64,13 +65,13 @@ def profile_path(value: str, base_dir: Path | None = None) -> Path:
         path = Path(value).expanduser()
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
-        if not path.is_file():
-            what = "a folder" if path.is_dir() else "no such file"
+        if not is_file(path):
+            what = "a folder" if is_dir(path) else "no such file"
             where = path.absolute()
             raise invalid("profile", value, f"{what} ({where}); allowed: {allowed_profiles()}")
         return path
     path = profile_directory() / f"{value}.toml"
-    if not path.is_file():
+    if not is_file(path):
         raise invalid("profile", value, allowed_profiles())
     return path
 

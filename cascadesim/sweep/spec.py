@@ -47,6 +47,7 @@ import numpy as np
 from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from cascadesim._util.errors import CascadesimInputError, invalid
+from cascadesim._util.files import is_file
 from cascadesim._version import __version__
 from cascadesim.scenario.bundled import bundled_directory, resolve_scenario
 from cascadesim.scenario.files import (
@@ -316,11 +317,11 @@ def resolve_sweep(spec: SweepFile, source: Path | None, text: str) -> Sweep:
     """Base scenario, [fixed] paths, shock checks and the design points, as a Sweep."""
     location = source.parent if source is not None else Path(".")
     candidate = Path(spec.scenario)
-    if not candidate.is_absolute() and (location / candidate).is_file():
+    if not candidate.is_absolute() and is_file(location / candidate):
         candidate = location / candidate
     else:
         candidate = resolve_scenario(spec.scenario)
-    if not candidate.is_file():
+    if not is_file(candidate):
         raise invalid(
             "scenario",
             spec.scenario,
@@ -644,7 +645,7 @@ def bundled_sweeps() -> dict[str, Path]:
 def resolve_sweep_file(argument: str) -> Path:
     """A sweep argument (file path or bundled sweep name) -> a file path."""
     path = Path(argument)
-    if path.is_file() or path.suffix == ".toml" or "/" in argument or "\\" in argument:
+    if is_file(path) or path.suffix == ".toml" or "/" in argument or "\\" in argument:
         return path
     bundled = bundled_sweeps()
     if argument in bundled:
