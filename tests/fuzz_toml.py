@@ -354,28 +354,39 @@ TYPE_LIMITS = [
     -0.0,
 ]
 PATH_VALUES = [
+    # Refused: outside 1e-4..1e4, or past 64 bits.
     5e-324,
     1e-300,
     1e-9,
     1e-5,
-    1e-4,
-    1.0001e-4,
-    0.005,
-    0.01,
-    0.5,
-    1.0,
-    2.0,
-    9_999.0,
-    10_000.0,
     10_001.0,
     1e9,
     1e15,
     1e300,
     2**63,
-    2**64,
+    # Accepted (the lowest by the tick rule on a coarse tick only): the engine's whole range.
+    1e-4,
+    1.0001e-4,
+    0.005,
+    0.01,
+    0.02,
+    0.1,
+    0.5,
+    0.97,
+    1.0,
+    1.03,
+    2.0,
+    10.0,
+    100.0,
+    1_000.0,
+    9_999.0,
+    10_000.0,
 ]
-DEPTH_VALUES = [5e-324, 1e-9, 0.999999999, 1.0, 1.0000001, 10.0, 1_000.0]
-DEPTH_KEYS = ("depth_1pct_usd", "spot_depth_1pct_usd", "open_interest_usd", "volume_24h_usd")
+# Depths and sizes at and just above their 1 USD floor, and below it.
+DEPTH_VALUES = [5e-324, 1e-9, 0.999999999, 1.0, 1.0000001, 10.0, 1_000.0, 1e5]
+MARKET_SIZE_KEYS = ("depth_1pct_usd", "open_interest_usd", "volume_24h_usd", "insurance_fund_usd")
+# Plausible-but-extreme rescaling of any number: most such cases pass validation and run.
+SCALES = [0.0, 0.01, 0.1, 0.5, 2.0, 10.0, 100.0]
 
 
 def path_lists(document: dict) -> list[list]:
@@ -392,34 +403,39 @@ def path_lists(document: dict) -> list[list]:
 
 @st.composite
 def engine_document(draw, base: dict) -> dict:
-    """``base`` (a cheap scenario) with one to three of: an extreme path point, a near-zero
-    depth, a number at its type's limit, or the number mutations of
-    :func:`mutated_document` -- structure kept, so that most cases reach the engine."""
+    """``base`` (a cheap scenario) with one to three of: an extreme path point, a depth or
+    size near its floor, a number rescaled by up to 100, a number at its type's limit, or the
+    number mutations of :func:`mutated_document` -- structure kept, so that most cases pass
+    validation and reach the engine."""
     document = copy.deepcopy(base)
     for _ in range(draw(st.integers(1, 3))):
-        operation = draw(st.sampled_from(["path", "path", "depth", "limit", "number"]))
+        operation = draw(
+            st.sampled_from(["path", "path", "path", "depth", "depth", "scale", "scale", "limit"])
+        )
+        numbers = [p for p in locations(document) if is_number(parent_of(document, p)[p[-1]])]
         if operation == "path" and path_lists(document):
             points = draw(st.sampled_from(path_lists(document)))
             point = draw(st.sampled_from(points))
             if len(point) == 2:
                 point[1] = draw(st.sampled_from(PATH_VALUES))
         elif operation == "depth":
-            tables = [
-                table
-                for group in ("markets", "assets")
-                for table in (document.get(group) or {}).values()
-                if isinstance(table, dict)
-            ]
-            if tables:
-                table = draw(st.sampled_from(tables))
-                table[draw(st.sampled_from(DEPTH_KEYS))] = draw(st.sampled_from(DEPTH_VALUES))
-        elif operation == "limit":
-            spots = [p for p in locations(document) if is_number(parent_of(document, p)[p[-1]])]
-            if spots:
-                path = draw(st.sampled_from(spots))
-                parent_of(document, path)[path[-1]] = draw(st.sampled_from(TYPE_LIMITS))
-        else:
-            document = draw(mutated_document(document, max_mutations=1, numbers_only=True))
+            markets = [m for m in (document.get("markets") or {}).values() if isinstance(m, dict)]
+            assets = [a for a in (document.get("assets") or {}).values() if isinstance(a, dict)]
+            if assets and (not markets or draw(st.booleans())):
+                draw(st.sampled_from(assets))["spot_depth_1pct_usd"] = draw(
+                    st.sampled_from(DEPTH_VALUES)
+                )
+            elif markets:
+                draw(st.sampled_from(markets))[draw(st.sampled_from(MARKET_SIZE_KEYS))] = draw(
+                    st.sampled_from(DEPTH_VALUES)
+                )
+        elif operation == "scale" and numbers:
+            path = draw(st.sampled_from(numbers))
+            parent = parent_of(document, path)
+            parent[path[-1]] = float(parent[path[-1]]) * draw(st.sampled_from(SCALES))
+        elif operation == "limit" and numbers:
+            path = draw(st.sampled_from(numbers))
+            parent_of(document, path)[path[-1]] = draw(st.sampled_from(TYPE_LIMITS))
     return document
 
 

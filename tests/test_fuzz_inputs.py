@@ -441,7 +441,7 @@ def engine_fuzzer():
     fuzzer.close()
 
 
-@fuzz(40)
+@fuzz(60)
 @given(text=engine_toml(ENGINE_DOCUMENTS))
 def test_fuzzed_scenarios_run_under_bounds_checks_or_are_refused(text, engine_fuzzer):
     """No segfault (the child would die), hang (the time limit), traceback or inconsistent

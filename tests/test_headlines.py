@@ -135,3 +135,15 @@ def test_many_assets_stop_after_the_most_liquidated():
     assert len(lines) == MAX_ASSET_LINES + 1
     assert lines[0].startswith(f"A{MAX_ASSET_LINES + 3} (1 market)")
     assert lines[-1] == "... and 4 more assets (see the By-asset table)."
+
+
+def test_a_run_whose_price_only_rose_does_not_say_it_fell_zero_percent():
+    row = market(
+        "BTC-binance", "BTC", "binance", liquidated=2e6, drawdown=0.1, without=0.05, oi=1e9
+    )
+    row.update(
+        price_min=100.0, max_drawdown=0.0, counterfactual_max_drawdown=0.0, amplification=None
+    )
+    text = run_headline(summary_of([row]))
+    assert "fell" not in text
+    assert text.endswith("The price did not fall below its start (100.0 USD).")

@@ -28,6 +28,9 @@ def move_clause(figures: dict, market: str | None = None) -> str:
     """'fell 6.2 % on M (100,000 to 93,810 USD) against 5.0 % without liquidations (1.24x)'."""
     start, low = figures["price_start"], figures["price_min"]
     where = "" if market is None else f" on {market}"
+    if figures["max_drawdown"] <= 0.0 and not figures.get("counterfactual_max_drawdown"):
+        # A rise (or a flat path): "fell 0.0 %" would misread it.
+        return f"did not fall below its start{where} ({format_price(start)} USD)"
     text = (
         f"fell {format_fraction(figures['max_drawdown'])}{where} "
         f"({format_price(start)} to {format_price(low, start)} USD)"
