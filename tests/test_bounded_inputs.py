@@ -32,11 +32,14 @@ from cascadesim.engine.market import MAX_INDEX_RATIO
 from cascadesim.marketdata.data_files import snapshot_from_files
 from cascadesim.model.shocks import MIN_TICKS_ABOVE_ZERO, PATH_RANGE
 from cascadesim.scenario.bundled import bundled_scenarios
+from cascadesim.scenario.models import Scenario
 from cascadesim.sim.driver import simulate
 from cascadesim.sweep.spec import load_sweep
 from tests.cli import run_cli
+from tests.fuzz_toml import dump
 from tests.test_engine_differential import PRICE, assert_same_run, single_market
 from tests.test_extreme_markets import assert_accounting, longs_at, shorts_at
+from tests.test_fuzz_inputs import ENGINE_DOCUMENTS
 
 GENTLE = bundled_scenarios()["gentle"].read_text(encoding="utf-8")
 GENTLE_POINTS = re.compile(r"^points = \[.*?^\]", re.S | re.M)
@@ -264,8 +267,10 @@ def damaged_copy(data_folder, tmp_path, relative: str, old: str, new: str):
         ),
         # An empty book-depth file: pandas' EmptyDataError.
         ("*bookDepth-2025-09-22.zip", "timestamp", "", "cannot read the data file"),
+        # An index candle opening at 0: the replayed path divided by it.
+        ("indexPriceKlines/*/*/*2025-09-22.zip", ",100005,", ",0,", "open = 0: a price > 0"),
     ],
-    ids=["text-time", "time-overflow", "empty"],
+    ids=["text-time", "time-overflow", "empty", "zero-price"],
 )
 def test_damaged_data_files_are_one_line(data_folder, tmp_path, relative, old, new, fragment):
     folder = damaged_copy(data_folder, tmp_path, relative, old, new)
@@ -303,7 +308,20 @@ def test_kernels_compiled_with_bounds_checks_have_a_cache_folder_of_their_own(mo
 
     from cascadesim.engine import compile_cache
 
+    monkeypatch.setattr(config, "BOUNDSCHECK", 0, raising=False)
     plain = compile_cache.engine_cache_dir()
     monkeypatch.setattr(config, "BOUNDSCHECK", 1, raising=False)
     checked = compile_cache.engine_cache_dir()
     assert checked != plain and checked.name == plain.name + "-boundscheck"
+
+
+def test_a_one_dollar_btc_spot_market_in_contagion_keeps_every_mark_positive():
+    """Found by the 15,000-case fuzzing run: BTC's index, pushed 100-fold either way by the
+    hedges on a dollar of spot depth, left Binance's ``index + basis average`` at -3.9 M USD.
+    The mark is held at one tick or more, and the run's accounting holds."""
+    document = ENGINE_DOCUMENTS["contagion"]
+    text = dump(document).replace("spot_depth_1pct_usd = 400000000.0", "spot_depth_1pct_usd = 1.0")
+    assert text != dump(document)
+    result = simulate(Scenario.from_toml_text(text, "contagion.toml").build())
+    assert_accounting(result)
+    assert result.summary["index_bound_hit"]

@@ -51,16 +51,21 @@ def start_sweep(tmp_path, *options: str) -> subprocess.Popen:
 
 
 def workers_of(process: subprocess.Popen, count: int) -> list[psutil.Process]:
-    """The command's descendant processes once at least ``count`` of them run paths (the
-    first saved chunks say they do)."""
+    """The command's descendant processes once at least ``count`` of them run and a first
+    chunk is saved (the workers run paths)."""
     partial = process.args[-1] + "/.partial"
     deadline = time.monotonic() + 600
     while True:
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         assert time.monotonic() < deadline, "no chunk saved in 600 s"
-        chunks = list(psutil.Process(process.pid).children(recursive=True))
-        if len(os.listdir(partial) if os.path.isdir(partial) else []) >= 4 and len(chunks) >= count:
-            return chunks
+        children = list(psutil.Process(process.pid).children(recursive=True))
+        saved = (
+            [n for n in os.listdir(partial) if n.startswith("chunk-")]
+            if os.path.isdir(partial)
+            else []
+        )
+        if saved and len(children) >= count:
+            return children
         time.sleep(0.05)
 
 

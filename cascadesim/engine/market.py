@@ -67,9 +67,14 @@ def predicted_funding(params, state, m):
 
 @njit(cache=True)
 def current_mark(time, params, assets, state, m):
-    """Mark price (USD) of market m from the current index, basis average and book."""
+    """Mark price (USD) of market m from the current index, basis average and book.
+
+    Held at one tick or more: an index that jumps far from the perp (a near-empty spot
+    market's hedges, found by the fuzzer) leaves ``index + basis average`` negative, and no
+    venue's mark is below the lowest price its book can quote.
+    """
     index = market_index(params, assets, m)
-    return mark_price(
+    mark = mark_price(
         params[m].mark_rule,
         index,
         state[m].basis_average,
@@ -80,6 +85,8 @@ def current_mark(time, params, assets, state, m):
         state[m].next_funding_time - time,
         params[m].funding_interval_s,
     )
+    tick = params[m].tick_size
+    return mark if mark > tick else tick
 
 
 # Spot impact moves the index by at most a factor 100 either way: a spot market thinner than

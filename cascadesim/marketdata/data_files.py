@@ -171,6 +171,7 @@ def text_time_ms(values: pd.Series) -> np.ndarray:
 TIME_COLUMNS = ("open_time", "close_time", "calc_time")
 EARLIEST_MS = 1_230_768_000_000.0  # 2009-01-01
 LATEST_MS = 4_102_444_800_000.0  # 2100-01-01
+PRICE_COLUMNS = ("open", "close")  # klines: every replayed path is a ratio to a price
 
 
 def require(
@@ -197,16 +198,21 @@ def require(
         bad = ~np.isfinite(array)
         if is_time:
             bad |= ~((array >= EARLIEST_MS) & (array <= LATEST_MS))
+        elif name in PRICE_COLUMNS:
+            bad |= ~(array > 0.0)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             allowed = (
                 "a time in milliseconds since 1970 between 2009 and 2100"
                 if is_time
+                else "a price > 0"
+                if name in PRICE_COLUMNS
                 else "a finite number"
             )
+            cell = frame[name].iloc[row]
             raise invalid(
                 f"{data_file.path}: line {row + 2}: {name}",
-                frame[name].iloc[row],
+                cell.item() if hasattr(cell, "item") else cell,
                 f"{allowed} (the published format of {data_file.kind} files)",
             )
         frame[name] = values

@@ -482,10 +482,10 @@ def engine_inputs(
         account_liquidated=np.zeros(n_accounts, dtype=np.bool_),
         account_wallet=np.zeros(n_accounts),
         adl_cache=np.full(5, -1, dtype=np.int64),
-        # Per user, and only where a venue liquidates in chunks (the others never read it).
-        chunk_cooldown_end=np.full(
-            n_accounts if (params.partial_mode == layout.PARTIAL_CHUNKS).any() else 1, -np.inf
-        ),
+        # Per user. Sized for every account even where no venue liquidates in chunks: the
+        # liquidation kernel reads it (and discards the value) for any market, and a one-row
+        # array was read past its end (found by the tests under NUMBA_BOUNDSCHECK=1).
+        chunk_cooldown_end=np.full(max(n_accounts, 1), -np.inf),
     )
     return state, assets, watchlist, scratch
 

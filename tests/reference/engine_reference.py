@@ -1294,6 +1294,10 @@ class ReferenceEngine:
         )
 
     def current_mark(self, time: float, market: Market) -> float:
+        """The venue's mark price, at least one tick (the engine's floor)."""
+        return max(self.venue_mark(time, market), market.tick)
+
+    def venue_mark(self, time: float, market: Market) -> float:
         """The venue's mark price from the index, the basis average and the book."""
         index = self.index_price[market.asset]
         rule = market.spec.mark_rule
