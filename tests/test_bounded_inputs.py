@@ -325,3 +325,16 @@ def test_a_one_dollar_btc_spot_market_in_contagion_keeps_every_mark_positive():
     result = simulate(Scenario.from_toml_text(text, "contagion.toml").build())
     assert_accounting(result)
     assert result.summary["index_bound_hit"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--design-points", "2147483648"), ("--seeds", "101")]
+)
+def test_a_library_fit_larger_than_any_machine_runs_is_refused_before_it_allocates(
+    option, value, tmp_path
+):
+    """A 15,000-case fuzzing run was killed for memory (24 GB) in the command-line cases; a
+    Sobol design of 2**31 points allocated before the first run is the likely cause."""
+    result = run_cli("calibrate", "--cross-validate", option, value, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.count("\n") == 1 and f"{option} = {value}" in result.stderr

@@ -34,6 +34,10 @@ HEADLINE_ROWS = (
 )
 
 
+MAX_DESIGN_POINTS = 4096
+MAX_SEEDS = 100
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     write_atomically(path, text.encode("utf-8"))
 
@@ -184,10 +188,14 @@ def cross_validate_command(
     """Fit, cross-validate, write the profile and the records, print the tables."""
     if len(paths) < 2:
         raise invalid("scenarios", len(paths), "at least two events to leave one out")
-    if design_points < 1:
-        raise invalid("--design-points", design_points, "an integer >= 1")
-    if seeds < 1:
-        raise invalid("--seeds", seeds, "an integer >= 1")
+    # Each design point is a run of every event (x seeds): beyond these a fit would take
+    # months on any machine, and the design itself is allocated before the first run.
+    if not 1 <= design_points <= MAX_DESIGN_POINTS:
+        raise invalid(
+            "--design-points", design_points, f"an integer from 1 to {MAX_DESIGN_POINTS:,}"
+        )
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise invalid("--seeds", seeds, f"an integer from 1 to {MAX_SEEDS}")
     check_workers(workers)
     workers = check_workers(workers, len(paths))
     target = output_path("--out", out, DEFAULT_LIBRARY_OUT)
