@@ -482,10 +482,10 @@ def engine_inputs(
         account_liquidated=np.zeros(n_accounts, dtype=np.bool_),
         account_wallet=np.zeros(n_accounts),
         adl_cache=np.full(5, -1, dtype=np.int64),
-        # Per user, and only where a venue liquidates in chunks (the others never read it).
-        chunk_cooldown_end=np.full(
-            n_accounts if (params.partial_mode == layout.PARTIAL_CHUNKS).any() else 1, -np.inf
-        ),
+        # Per user. The liquidation kernels index it by account on every venue (the value
+        # matters only where a venue liquidates in chunks), so it has a slot for each: one
+        # slot, as it once had elsewhere, was read out of bounds (silently when compiled).
+        chunk_cooldown_end=np.full(n_accounts, -np.inf),
     )
     return state, assets, watchlist, scratch
 
