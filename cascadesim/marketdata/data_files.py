@@ -164,7 +164,7 @@ def require(frame: pd.DataFrame, data_file: DataFile, names: tuple[str, ...]) ->
         raise invalid(
             f"{data_file.path}: columns",
             list(frame.columns),
-            f"the published format of {data_file.kind} files ({', '.join(names)} missing)",
+            f"the published format of {data_file.kind} files ({', '.join(missing)} missing)",
         )
 
 
