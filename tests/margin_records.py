@@ -19,7 +19,9 @@ def market_record(
     rounding: int = layout.BANKRUPTCY_EXACT,
 ):
     """A ``market_params_dtype`` record with these tiers and this convention."""
-    params = np.zeros(1, dtype=layout.market_params_dtype(len(floors)))
+    # A record array: its rows are np.record, whose fields the kernels read as attributes,
+    # compiled or (NUMBA_DISABLE_JIT=1) as Python; a plain structured row (np.void) has none.
+    params = np.zeros(1, dtype=layout.market_params_dtype(len(floors))).view(np.recarray)
     row = params[0]
     write_tiers(row, floors, mmr, amounts, np.ones(len(floors)))
     row["mm_basis"] = basis

@@ -10,10 +10,17 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+from numba.core import config as numba_config
+
 from cascadesim.engine import compile_cache
 from cascadesim.engine import margin as margin_kernels
 
 PACKAGE = Path(compile_cache.__file__).resolve().parents[1]
+# These tests are about compiled code. With the JIT off (NUMBA_DISABLE_JIT=1, the suite's
+# coverage run) this process has none, so the tests that start a process start it with the
+# JIT on: they check the real cache whichever way the suite runs.
+JIT_ON = {"NUMBA_DISABLE_JIT": "0"}
 
 
 def test_the_fingerprint_covers_every_engine_file(tmp_path):
@@ -49,6 +56,9 @@ def test_the_cache_folder_follows_the_environment(monkeypatch, tmp_path):
     assert folder.name.startswith(f"engine-{compile_cache.engine_fingerprint()}-py3")
 
 
+@pytest.mark.skipif(
+    bool(numba_config.DISABLE_JIT), reason="the JIT is off: the kernels are plain functions"
+)
 def test_engine_kernels_are_cached_in_the_engine_folder():
     locator = margin_kernels.liquidation_prices._cache._impl.locator
     assert isinstance(locator, compile_cache.EngineCacheLocator)
@@ -90,7 +100,7 @@ print(json.dumps({"file": margin.__file__, "hits": hits, "misses": misses,
 
 def test_a_reinstall_elsewhere_loads_what_the_first_install_compiled(tmp_path):
     # Two copies of the package in two folders stand for two installs of the same version.
-    environment = dict(os.environ, CASCADESIM_CACHE_DIR=str(tmp_path / "cache"))
+    environment = dict(os.environ, CASCADESIM_CACHE_DIR=str(tmp_path / "cache"), **JIT_ON)
     outcomes = []
     for install in ("first", "second"):
         target = tmp_path / install
@@ -117,6 +127,7 @@ def test_the_first_run_notice_gives_an_estimate_until_the_engine_is_cached(monke
     from cascadesim.sweep.warmup import DEFAULT_COMPILE_ESTIMATE_S, compile_notice
 
     monkeypatch.setenv("CASCADESIM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(numba_config, "DISABLE_JIT", 0)  # as when the engine compiles
     expected = format_duration(DEFAULT_COMPILE_ESTIMATE_S)
     assert compile_notice() == f"compiling the engine (once per install, about {expected})"
     folder = compile_cache.engine_cache_dir()
@@ -127,9 +138,29 @@ def test_the_first_run_notice_gives_an_estimate_until_the_engine_is_cached(monke
     assert compile_notice() is None
 
 
-def test_warmup_compiles_once_then_loads(tmp_path):
+def test_with_the_jit_off_no_compile_is_announced_or_recorded(monkeypatch, tmp_path):
+    """NUMBA_DISABLE_JIT=1 runs the kernels as Python: no "compiling the engine" line (it
+    would never be true), and no run's duration taken for a compile's."""
+    from cascadesim.sweep import warmup
+
+    monkeypatch.setenv("CASCADESIM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(numba_config, "DISABLE_JIT", 0)
+    assert warmup.compile_notice() is not None  # an empty cache: a compiling run says so
+    monkeypatch.setattr(numba_config, "DISABLE_JIT", 1)
+    assert warmup.jit_disabled() and warmup.compile_notice() is None
+    monkeypatch.setattr(warmup, "simulate", lambda scenario, counterfactual: None)
+    monkeypatch.setattr(warmup, "liquidation_price", lambda *arguments, **options: None)
+    compile_cache.engine_cache_dir().mkdir(parents=True)  # where a compile's time would go
+    report = warmup.warm_up()
+    assert report.was_cached is False and report.cache_dir == str(compile_cache.engine_cache_dir())
+    assert compile_cache.last_compile_seconds() is None
+
+
+def test_warmup_compiles_once_then_loads(monkeypatch, tmp_path):
     from tests.cli import run_cli
 
+    for name, value in JIT_ON.items():  # the fresh processes below compile, or load
+        monkeypatch.setenv(name, value)
     outcomes = []
     for _ in range(2):
         result = run_cli("warmup", "--json", cwd=tmp_path, fresh_process=True)

@@ -40,11 +40,34 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 GENTLE = bundled_scenarios()["gentle"]
 GENTLE_TEXT = GENTLE.read_text(encoding="utf-8")
 # Starts `cascadesim run` after the imports and says so, so that a signal sent after "ready"
-# reaches the command, not the interpreter's start-up.
-READY_THEN_MAIN = (
-    "import sys; from cascadesim.cli.commands import main; "
-    "print('ready', flush=True); main(sys.argv[1:])"
-)
+# reaches the command, not the interpreter's start-up; then says "simulating" when the first
+# chunk of steps has been reported (the progress bar's first "simulating" update), so that a
+# test can signal a run it has seen in its step loop, whatever the engine's speed (compiled,
+# or the kernels run as Python with NUMBA_DISABLE_JIT=1).
+READY_THEN_MAIN = """
+import sys
+from cascadesim.cli import console
+from cascadesim.cli.commands import main
+
+update = console.DelayedProgress.update
+said = []
+
+
+def observed(bar, description, completed=0.0, total=None):
+    update(bar, description, completed, total)
+    if description == "simulating" and not said:
+        said.append(True)
+        print("simulating", flush=True)
+
+
+console.DelayedProgress.update = observed
+print("ready", flush=True)
+main(sys.argv[1:])
+"""
+# Long enough that a run signalled after its first chunk of steps (a hundredth of them) is
+# still running, short enough that, with the JIT off, the next chunk (where the run checks
+# for a signal) comes within seconds.
+LONG_S = 400_000
 
 
 def scenario_file(folder: Path, duration_s: int, name: str = "faulty") -> Path:
@@ -74,16 +97,14 @@ def staging_leftovers(folder: Path) -> list[str]:
     return [p.name for p in folder.iterdir() if STAGING_MARK in p.name]
 
 
-def busy_for(process: subprocess.Popen, cpu_seconds: float) -> None:
-    """Wait until the process has computed a while (loading, building or simulating); the
-    tests' assertions hold whenever the signal lands, this only makes "mid-run" likely."""
-    psutil = pytest.importorskip("psutil")
-    child = psutil.Process(process.pid)
-    while process.poll() is None:
-        times = child.cpu_times()
-        if times.user + times.system >= cpu_seconds:
-            return
-        time.sleep(0.05)
+def wait_until_simulating(process: subprocess.Popen) -> None:
+    """Wait until the run says its step loop has reported a first chunk (see
+    READY_THEN_MAIN): the run is then certainly mid-simulation, with 99 chunks to go."""
+    line = process.stdout.readline().strip()
+    if line != "simulating":
+        process.kill()
+        _, stderr = process.communicate(timeout=60)
+        raise AssertionError(f"no 'simulating' line (got {line!r}); stderr: {stderr}")
 
 
 @pytest.fixture(scope="module")
@@ -124,9 +145,9 @@ def test_interrupted_run_exits_130_in_one_line_and_writes_nothing(
     signal_number, tmp_path, previous_run
 ):
     # previous_run: the kernels are compiled (and cached) before a run is interrupted.
-    long = scenario_file(tmp_path, 2_000_000)  # hours of steps: certainly still running
+    long = scenario_file(tmp_path, LONG_S)
     process = start_run(str(long), "--out", str(tmp_path / "out"), cwd=tmp_path)
-    busy_for(process, 2.0)
+    wait_until_simulating(process)
     process.send_signal(signal_number)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
@@ -136,9 +157,9 @@ def test_interrupted_run_exits_130_in_one_line_and_writes_nothing(
 
 def test_sigkill_mid_run_keeps_the_previous_complete_output(previous_run, tmp_path):
     before = snapshot(previous_run)
-    long = scenario_file(tmp_path, 2_000_000)
+    long = scenario_file(tmp_path, LONG_S)
     process = start_run(str(long), "--out", str(previous_run), cwd=tmp_path)
-    busy_for(process, 2.0)
+    wait_until_simulating(process)
     process.kill()
     process.wait(timeout=60)
     assert snapshot(previous_run) == before

@@ -94,10 +94,10 @@ def explore_command(target: str, out: str | None) -> None:
     # lazy: Bokeh takes about half a second to import; only the explorer needs it
     from cascadesim.report.explorer import explorer_html
 
+    if out is not None and Path(out).suffix != ".html":  # before the run, not after it
+        raise invalid("--out", out, "an .html file")
     result, name, folder = rerun(target)
     path = Path(out) if out is not None else (folder or Path(".")) / "explorer.html"
-    if path.suffix != ".html":
-        raise invalid("--out", str(path), "an .html file")
     write_atomically(path, explorer_html(result, f"cascadesim explorer: {name}").encode("utf-8"))
     typer.echo(
         f"cascadesim: wrote {path} ({path.stat().st_size / 1e6:.1f} MB; open it in a browser)"

@@ -46,7 +46,7 @@ from cascadesim.scenario.bundled import bundled_kind, bundled_scenarios, resolve
 from cascadesim.scenario.models import Scenario
 from cascadesim.sim.driver import simulate
 from cascadesim.sweep.spec import load_sweep
-from cascadesim.sweep.warmup import compile_notice, warm_up
+from cascadesim.sweep.warmup import compile_notice, jit_disabled, warm_up
 
 
 def liqprice_command(
@@ -246,6 +246,12 @@ def warmup_command(json_output: bool) -> None:
     report = warm_up()
     if json_output:
         typer.echo(json.dumps(report._asdict()))
+        return
+    if jit_disabled():
+        typer.echo(
+            f"engine run as Python in {report.seconds:.1f} s (NUMBA_DISABLE_JIT is set: "
+            f"nothing compiled); cache: {report.cache_dir}"
+        )
         return
     state = "loaded from the cache" if report.was_cached else "compiled"
     typer.echo(f"engine {state} in {report.seconds:.1f} s; cache: {report.cache_dir}")

@@ -187,7 +187,7 @@ def require(
         raise invalid(
             f"{data_file.path}: columns",
             list(frame.columns)[:20],
-            f"the published format of {data_file.kind} files ({', '.join(names)} missing)",
+            f"the published format of {data_file.kind} files ({', '.join(missing)} missing)",
         )
     for name in numbers:
         if name not in frame.columns:

@@ -290,7 +290,10 @@ def liquidation_price(
 def _market_record(venue: str, asset: str, table: TierTable, entry: float, tick: float | None):
     """One market's parameter record with the venue's convention, for the margin kernels."""
     profile = VENUES[venue]
-    params = np.zeros(1, dtype=layout.market_params_dtype(len(table)))
+    # A record array, so that the row is an np.record: the kernels read its fields as
+    # attributes (market.mm_basis), which numba compiles and which a plain structured row
+    # (np.void) lacks when the kernels run as Python (NUMBA_DISABLE_JIT=1).
+    params = np.zeros(1, dtype=layout.market_params_dtype(len(table))).view(np.recarray)
     row = params[0]
     row["mm_basis"] = profile.mm_basis
     row["bankruptcy_rounding"] = profile.bankruptcy_rounding if tick is not None else 0

@@ -15,6 +15,7 @@ picklable arguments (a :class:`PointJob` of plain data) and a pyarrow table as t
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -125,17 +126,23 @@ class PreparedPoint:
 
 
 def prepared_point(job: PointJob) -> PreparedPoint:
-    """The job's point prepared in this process (built on first use, then cached)."""
+    """The job's point prepared in this process (built on first use, then cached).
+
+    The cache key is the point scenario's hash and the sweep's random shock: two sweeps of
+    one scenario with different shocks (run one after the other in one process) must not
+    share a prepared point, whose shock the paths draw from.
+    """
+    key = job.key if job.shock is None else f"{job.key}:{json.dumps(job.shock, sort_keys=True)}"
     with _prepared_lock:
-        if job.key in _prepared:
-            _prepared.move_to_end(job.key)
-            return _prepared[job.key]
+        if key in _prepared:
+            _prepared.move_to_end(key)
+            return _prepared[key]
 
     scenario = Scenario.from_data(job.scenario, job.source)
     shock = None if job.shock is None else RandomShock.model_validate(job.shock)
     prepared = sorted_population(scenario, shock, scenario.seed)
     with _prepared_lock:
-        _prepared[job.key] = prepared
+        _prepared[key] = prepared
         while len(_prepared) > CACHED_POINTS:
             _prepared.popitem(last=False)
     return prepared

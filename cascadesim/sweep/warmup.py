@@ -16,6 +16,8 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
+from numba.core import config as numba_config
+
 from cascadesim._util.formatting import format_duration
 from cascadesim.engine import compile_cache
 from cascadesim.model.calculator import liquidation_price
@@ -103,9 +105,16 @@ class WarmupReport(NamedTuple):
     cache_dir: str
 
 
+def jit_disabled() -> bool:
+    """Whether numba's JIT is off (``NUMBA_DISABLE_JIT=1``): the kernels run as Python and
+    nothing is compiled or cached."""
+    return bool(getattr(numba_config, "DISABLE_JIT", 0))  # set by numba at import
+
+
 def compile_notice() -> str | None:
-    """The progress line for a run that will compile the engine first, or None if cached."""
-    if compile_cache.is_compiled():
+    """The progress line for a run that will compile the engine first, or None if cached
+    (or if the JIT is off: then nothing compiles)."""
+    if jit_disabled() or compile_cache.is_compiled():
         return None
     recorded = compile_cache.last_compile_seconds()
     estimate = DEFAULT_COMPILE_ESTIMATE_S if recorded is None else recorded
@@ -128,6 +137,6 @@ def warm_up() -> WarmupReport:
         for side in ("long", "short"):
             liquidation_price(venue, side, 100_000.0, 1.0, leverage=20.0, asset="BTC")
     seconds = time.perf_counter() - started
-    if not was_cached:
+    if not was_cached and not jit_disabled():  # a run as Python is no compile's duration
         compile_cache.record_compile_seconds(seconds)
     return WarmupReport(seconds, was_cached, str(compile_cache.engine_cache_dir()))
