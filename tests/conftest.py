@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 SLOW_CHECKS = [HealthCheck.too_slow, HealthCheck.data_too_large]
@@ -28,3 +29,12 @@ settings.register_profile(
     max_examples=1000,
 )
 settings.load_profile(os.environ.get("CASCADESIM_HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(scope="module")
+def data_folder(tmp_path_factory):
+    """The Binance data-file folder of tests/test_snapshot_files.py (a fresh copy per module),
+    for the tests that damage its files."""
+    from tests.test_snapshot_files import folder as make_folder
+
+    return make_folder.__wrapped__(tmp_path_factory)

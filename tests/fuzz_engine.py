@@ -64,6 +64,7 @@ def run_case(text: str) -> CaseResult:
 
 
 def planned_accounts(scenario) -> int:
+    """Accounts the scenario's population would generate (without generating them)."""
     from cascadesim.scenario.build import account_count, market_population
 
     return sum(

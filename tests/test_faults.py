@@ -214,29 +214,9 @@ def test_a_live_runs_temporary_folder_is_left_alone(gentle_result, tmp_path):
 def test_ctrl_c_during_a_sweep_on_two_processes_stops_them_and_exits_130(tmp_path):
     """Ctrl-C once stopped a process-pool sweep only after every queued chunk had run."""
     psutil = pytest.importorskip("psutil")
-    from tests.test_sweep import TINY
+    from tests.test_orphans import start_sweep
 
-    sweep_file = tmp_path / "many.toml"
-    sweep_file.write_text(TINY.replace("paths = 3", "paths = 20000"), encoding="utf-8")
-    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cascadesim.cli.commands",
-            "sweep",
-            str(sweep_file),
-            "--workers",
-            "2",
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        cwd=tmp_path,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_sweep(tmp_path)
     partial = tmp_path / "out" / ".partial"
     while len(list(partial.glob("chunk-*.parquet"))) < 4:
         assert process.poll() is None, process.stderr.read()

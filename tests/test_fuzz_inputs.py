@@ -35,13 +35,12 @@ from cascadesim.marketdata.data_files import snapshot_from_files
 from cascadesim.marketdata.positions_file import read_position_book
 from cascadesim.marketdata.scenario_file import scenario_text
 from cascadesim.model.resources import MemoryEstimate
-from cascadesim.scenario.build import account_count, market_population
 from cascadesim.scenario.models import Scenario
 from cascadesim.sweep.run import plan_chunks
 from cascadesim.sweep.spec import load_sweep
 from cascadesim.sweep.tune import parse_targets
 from tests.cli import run_cli
-from tests.fuzz_engine import EngineFuzzer
+from tests.fuzz_engine import EngineFuzzer, planned_accounts
 from tests.fuzz_toml import (
     EDGE_NUMBERS,
     EDGE_TEXT,
@@ -110,10 +109,7 @@ def check_scenario_text(text: str, seed: int = 0) -> str:
         assert_one_line(str(error), f"{SOURCE}: ")
         return "refused"
     try:
-        accounts = sum(
-            account_count(name, market_population(scenario, spec, name))
-            for spec, name in zip(scenario.market_specs(), scenario.markets, strict=True)
-        )
+        accounts = planned_accounts(scenario)
         if accounts > MAX_BUILT_ACCOUNTS:
             estimate = MemoryEstimate(
                 accounts,
@@ -557,13 +553,6 @@ def test_hostile_tune_targets_are_parsed_or_refused_in_one_line(texts):
         return
     assert all(math.isfinite(target.value) for target in targets)
     count("tune targets", "parsed")
-
-
-@pytest.fixture(scope="module")
-def data_folder(tmp_path_factory):
-    from tests.test_snapshot_files import folder as make_folder
-
-    return make_folder.__wrapped__(tmp_path_factory)
 
 
 @fuzz(60)

@@ -9,11 +9,13 @@ seconds and that the chunks it saved are whole (the resumed sweep reads them).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import psutil
 import pyarrow.parquet as pq
@@ -27,6 +29,7 @@ GONE_WITHIN_S = 10.0
 
 
 def start_sweep(tmp_path, *options: str) -> subprocess.Popen:
+    """``cascadesim sweep`` of 20,000 tiny paths on two workers, in a fresh process."""
     sweep_file = tmp_path / "many.toml"
     sweep_file.write_text(TINY.replace("paths = 3", "paths = 20000"), encoding="utf-8")
     return subprocess.Popen(
@@ -48,6 +51,17 @@ def start_sweep(tmp_path, *options: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@contextlib.contextmanager
+def reaped(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """The process, killed and reaped at the end if the test left it running."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def workers_of(process: subprocess.Popen, count: int) -> list[psutil.Process]:
@@ -99,16 +113,11 @@ def assert_saved_chunks_are_whole(tmp_path) -> None:
     ids=["process-pool", "dask-local"],
 )
 def test_sigkill_of_a_sweep_leaves_no_worker_running(options, minimum, tmp_path):
-    process = start_sweep(tmp_path, *options)
-    try:
+    with reaped(start_sweep(tmp_path, *options)) as process:
         workers = workers_of(process, minimum)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         assert_all_gone(workers)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert_saved_chunks_are_whole(tmp_path)
 
 
@@ -123,14 +132,14 @@ def test_a_worker_ends_when_its_parent_is_killed_even_inside_a_long_call(tmp_pat
         "print('started', flush=True)\n"
         "time.sleep(3600)\n"
     )
-    process = subprocess.Popen(
+    command = subprocess.Popen(
         [sys.executable, "-c", script],
         cwd=tmp_path,
         env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
         stdout=subprocess.PIPE,
         text=True,
     )
-    try:
+    with reaped(command) as process:
         assert process.stdout is not None and process.stdout.readline().strip() == "started"
         parent = psutil.Process(process.pid)
         deadline = time.monotonic() + 60
@@ -142,7 +151,3 @@ def test_a_worker_ends_when_its_parent_is_killed_even_inside_a_long_call(tmp_pat
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         assert_all_gone(descendants)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()

@@ -194,21 +194,16 @@ def require(
             continue
         values = pd.to_numeric(frame[name], errors="coerce").astype(np.float64)
         array = values.to_numpy()
-        is_time = name in TIME_COLUMNS
         bad = ~np.isfinite(array)
-        if is_time:
+        allowed = "a finite number"
+        if name in TIME_COLUMNS:
             bad |= ~((array >= EARLIEST_MS) & (array <= LATEST_MS))
+            allowed = "a time in milliseconds since 1970 between 2009 and 2100"
         elif name in PRICE_COLUMNS:
             bad |= ~(array > 0.0)
+            allowed = "a price > 0"
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            allowed = (
-                "a time in milliseconds since 1970 between 2009 and 2100"
-                if is_time
-                else "a price > 0"
-                if name in PRICE_COLUMNS
-                else "a finite number"
-            )
             cell = frame[name].iloc[row]
             raise invalid(
                 f"{data_file.path}: line {row + 2}: {name}",
